@@ -1,1 +1,58 @@
-//! placeholder
+//! The unit of work of loader: a [`RowBatch`] of CSV rows, the [`Schema`] that types it, the
+//! [`BatchSink`] that stores it and the [`AuditSink`] that remembers what happened to it.
+//!
+//! # What is here
+//!
+//! - [`RowBatch`] keeps the field bytes of many rows in one contiguous buffer with an offset
+//!   per field, plus the source line and byte offset of each row. Its
+//!   [`heap_size`](RowBatch::heap_size) is exact, so a memory budget can account for it.
+//! - [`Schema`], [`Column`] and [`ColumnType`] type the fields; [`ColumnType::parse`] turns
+//!   bytes into a [`Value`] (integer, real, boolean, date, timestamp, text, or null).
+//! - [`BatchSink`] and [`AuditSink`] are the two traits the layers above implement. Both are
+//!   async, dyn-compatible and, with the `mock` feature, mocked by mockall.
+//! - [`BatchProcessor`] cuts a batch into sub-batches by rows and bytes, hands each to the
+//!   sink, retries transient errors with backoff under a deadline, and wraps the batch and
+//!   each sub-batch in an [`AuditScope`] that always ends: committed, or failed with the
+//!   reason, even when the sink errors or panics or the future is dropped.
+//! - [`JsonlAudit`] writes audit events as JSON lines; [`InMemoryAudit`] keeps them for tests.
+//!
+//! # Design decisions
+//!
+//! Rows are kept as validated bytes, not as typed values: a row is parsed once to check it
+//! (in the file layer, on a blocking thread) and once more by the sink as it binds
+//! parameters, which costs less than holding boxed values and keeps the batch a few flat
+//! vectors. An empty field is NULL.
+//!
+//! A sub-batch is a row range of its batch, never a copy, so splitting costs nothing.
+//! Sub-batch limits live in shared atomics ([`SubBatchLimits`]) so that a memory-pressure
+//! controller can shrink them while a load runs.
+//!
+//! # Invariants
+//!
+//! - The sub-batches of a batch partition its rows exactly, in order.
+//! - Every audit scope that starts also ends.
+//! - This crate knows nothing about CSV syntax, files on disk or any particular database.
+
+mod audit;
+mod batch;
+mod error;
+mod processor;
+mod schema;
+mod sink;
+mod value;
+
+pub use audit::{
+    AuditEvent, AuditScope, AuditSink, ContextId, EventKind, InMemoryAudit, JsonlAudit, NullAudit,
+    Scope, TeeAudit,
+};
+pub use batch::{RowBatch, RowRef};
+pub use error::{AuditError, Error, Result, SinkError, SinkErrorKind, ValueError};
+pub use processor::{BatchOutcome, BatchProcessor, RetryPolicy, SubBatchLimits, split_rows};
+pub use schema::{Column, Schema};
+pub use sink::{BatchSink, LoadTarget};
+pub use value::{ColumnType, Value};
+
+#[cfg(any(test, feature = "mock"))]
+pub use audit::MockAuditSink;
+#[cfg(any(test, feature = "mock"))]
+pub use sink::MockBatchSink;

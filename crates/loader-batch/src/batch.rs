@@ -1,0 +1,265 @@
+use crate::{Error, Result};
+use std::ops::Range;
+
+/// Rows of one source file, stored as field bytes in one contiguous buffer.
+///
+/// Field `c` of row `r` is `data[field_ends[r * columns + c - 1]..field_ends[r * columns + c]]`
+/// (with 0 as the start of the very first field). Each row also keeps the line it started
+/// on and its byte offset in the source, so that errors can point at it and a resumed load can
+/// seek past committed rows. [`end_offset`](Self::end_offset) is where the row after the
+/// batch starts.
+///
+/// # Example
+///
+/// ```
+/// use loader_batch::RowBatch;
+/// let mut batch = RowBatch::new(2, 7);
+/// batch.push_row(2, 10, [&b"1"[..], b"ann"]).unwrap();
+/// batch.push_row(3, 16, [&b"2"[..], b""]).unwrap();
+/// batch.set_end(4, 21);
+/// assert_eq!(batch.len(), 2);
+/// assert_eq!(batch.field(0, 1), b"ann");
+/// assert_eq!(batch.byte_range(0..2), 10..21);
+/// assert!(batch.heap_size() >= 5);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowBatch {
+    sequence: u64,
+    columns: usize,
+    data: Vec<u8>,
+    field_ends: Vec<usize>,
+    lines: Vec<u64>,
+    offsets: Vec<u64>,
+    end_line: u64,
+    end_offset: u64,
+}
+
+impl RowBatch {
+    /// An empty batch of `columns` columns; `sequence` numbers it within its file.
+    pub fn new(columns: usize, sequence: u64) -> Self {
+        RowBatch {
+            sequence,
+            columns,
+            data: Vec::new(),
+            field_ends: Vec::new(),
+            lines: Vec::new(),
+            offsets: Vec::new(),
+            end_line: 0,
+            end_offset: 0,
+        }
+    }
+
+    /// An empty batch with room for `rows` rows and `bytes` field bytes.
+    pub fn with_capacity(columns: usize, sequence: u64, rows: usize, bytes: usize) -> Self {
+        RowBatch {
+            data: Vec::with_capacity(bytes),
+            field_ends: Vec::with_capacity(rows * columns),
+            lines: Vec::with_capacity(rows),
+            offsets: Vec::with_capacity(rows),
+            ..RowBatch::new(columns, sequence)
+        }
+    }
+
+    /// Appends a row that started on `line` at byte `offset` of the source.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FieldCount`] when the row does not have exactly one field per column; the
+    /// batch is left unchanged.
+    pub fn push_row<'a>(
+        &mut self,
+        line: u64,
+        offset: u64,
+        fields: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<()> {
+        let data_len = self.data.len();
+        let ends_len = self.field_ends.len();
+        let mut found = 0;
+        for field in fields {
+            found += 1;
+            self.data.extend_from_slice(field);
+            self.field_ends.push(self.data.len());
+        }
+        if found != self.columns {
+            self.data.truncate(data_len);
+            self.field_ends.truncate(ends_len);
+            return Err(Error::FieldCount {
+                expected: self.columns,
+                found,
+            });
+        }
+        self.lines.push(line);
+        self.offsets.push(offset);
+        Ok(())
+    }
+
+    /// Records where the row after this batch starts: its line and byte offset.
+    pub fn set_end(&mut self, line: u64, offset: u64) {
+        self.end_line = line;
+        self.end_offset = offset;
+    }
+
+    /// Position of this batch within its file (0, 1, 2, ...).
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// Number of columns.
+    pub fn columns(&self) -> usize {
+        self.columns
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Whether the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Bytes of field data held (without separators, quotes or line ends).
+    pub fn data_len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Exact heap bytes held by this batch's buffers.
+    pub fn heap_size(&self) -> usize {
+        self.data.capacity()
+            + self.field_ends.capacity() * size_of::<usize>()
+            + (self.lines.capacity() + self.offsets.capacity()) * size_of::<u64>()
+    }
+
+    /// The bytes of field `column` of row `row`.
+    ///
+    /// # Panics
+    ///
+    /// When `row` or `column` is out of range.
+    #[inline]
+    pub fn field(&self, row: usize, column: usize) -> &[u8] {
+        let index = row * self.columns + column;
+        let start = if index == 0 {
+            0
+        } else {
+            self.field_ends[index - 1]
+        };
+        &self.data[start..self.field_ends[index]]
+    }
+
+    /// Row `row`.
+    ///
+    /// # Panics
+    ///
+    /// When `row` is out of range.
+    pub fn row(&self, row: usize) -> RowRef<'_> {
+        assert!(row < self.len(), "row {row} out of range");
+        RowRef { batch: self, row }
+    }
+
+    /// The line row `row` started on.
+    pub fn line(&self, row: usize) -> u64 {
+        self.lines[row]
+    }
+
+    /// The byte offset row `row` started at.
+    pub fn offset(&self, row: usize) -> u64 {
+        self.offsets[row]
+    }
+
+    /// The line of the row after this batch.
+    pub fn end_line(&self) -> u64 {
+        self.end_line
+    }
+
+    /// The byte offset of the row after this batch.
+    pub fn end_offset(&self) -> u64 {
+        self.end_offset
+    }
+
+    /// Source byte range covered by `rows`: from the first row's offset to the next row's.
+    pub fn byte_range(&self, rows: Range<usize>) -> Range<u64> {
+        let start = self.offsets.get(rows.start).copied().unwrap_or(self.end_offset);
+        let end = self.offsets.get(rows.end).copied().unwrap_or(self.end_offset);
+        start..end
+    }
+
+    /// Source lines covered by `rows`: the first row's line and the line after the last row.
+    pub fn line_range(&self, rows: Range<usize>) -> Range<u64> {
+        let start = self.lines.get(rows.start).copied().unwrap_or(self.end_line);
+        let end = self.lines.get(rows.end).copied().unwrap_or(self.end_line);
+        start..end
+    }
+
+    /// Field bytes held by `rows`.
+    pub fn data_bytes(&self, rows: Range<usize>) -> usize {
+        let end_of = |row: usize| {
+            if row == 0 {
+                0
+            } else {
+                self.field_ends[row * self.columns - 1]
+            }
+        };
+        if self.columns == 0 {
+            return 0;
+        }
+        end_of(rows.end) - end_of(rows.start)
+    }
+}
+
+/// One row of a [`RowBatch`].
+#[derive(Debug, Clone, Copy)]
+pub struct RowRef<'a> {
+    batch: &'a RowBatch,
+    row: usize,
+}
+
+impl<'a> RowRef<'a> {
+    /// The row's fields, in column order.
+    pub fn fields(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        let (batch, row) = (self.batch, self.row);
+        (0..batch.columns).map(move |c| batch.field(row, c))
+    }
+
+    /// The line the row started on.
+    pub fn line(&self) -> u64 {
+        self.batch.line(self.row)
+    }
+
+    /// The byte offset the row started at.
+    pub fn offset(&self) -> u64 {
+        self.batch.offset(self.row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_field_count_leaves_the_batch_unchanged() {
+        let mut batch = RowBatch::new(3, 0);
+        batch.push_row(1, 0, [&b"a"[..], b"b", b"c"]).unwrap();
+        let before = batch.clone();
+        assert!(matches!(
+            batch.push_row(2, 6, [&b"x"[..], b"y"]),
+            Err(Error::FieldCount { expected: 3, found: 2 })
+        ));
+        assert_eq!(batch, before);
+    }
+
+    #[test]
+    fn ranges_and_bytes_follow_rows() {
+        let mut batch = RowBatch::new(2, 0);
+        batch.push_row(1, 0, [&b"ab"[..], b"c"]).unwrap();
+        batch.push_row(2, 5, [&b""[..], b"defg"]).unwrap();
+        batch.push_row(4, 12, [&b"h"[..], b""]).unwrap();
+        batch.set_end(5, 15);
+        assert_eq!(batch.data_bytes(0..3), 8);
+        assert_eq!(batch.data_bytes(1..2), 4);
+        assert_eq!(batch.byte_range(1..3), 5..15);
+        assert_eq!(batch.line_range(0..2), 1..4);
+        assert_eq!(batch.row(1).fields().collect::<Vec<_>>(), [&b""[..], b"defg"]);
+        assert_eq!(batch.field(2, 0), b"h");
+    }
+}

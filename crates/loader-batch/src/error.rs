@@ -1,0 +1,127 @@
+use crate::ColumnType;
+use std::ops::Range;
+
+/// Errors of the batch layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The sink failed a sub-batch; rows before it in the batch were committed.
+    #[error("writing rows {}..{} of batch {batch} into {table:?} failed: {source}", rows.start, rows.end)]
+    Sink {
+        /// Sequence number of the batch within its file.
+        batch: u64,
+        /// Table being written.
+        table: String,
+        /// Rows of the batch in the failed sub-batch.
+        rows: Range<usize>,
+        /// Rows of this batch committed before the failure.
+        committed_rows: usize,
+        /// What the sink said.
+        #[source]
+        source: SinkError,
+    },
+    /// The audit trail could not be written.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// A row did not have as many fields as the batch has columns.
+    #[error("row has {found} fields, batch has {expected} columns")]
+    FieldCount {
+        /// Columns of the batch.
+        expected: usize,
+        /// Fields in the row.
+        found: usize,
+    },
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A field that does not hold a value of its column's type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected {expected}, found {found:?}")]
+pub struct ValueError {
+    /// The column type.
+    pub expected: ColumnType,
+    /// The field text (lossily decoded, cut to 64 characters).
+    pub found: String,
+}
+
+impl ValueError {
+    pub(crate) fn new(expected: ColumnType, field: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(field);
+        let found = match text.char_indices().nth(64) {
+            Some((cut, _)) => format!("{}...", &text[..cut]),
+            None => text.into_owned(),
+        };
+        ValueError { expected, found }
+    }
+}
+
+/// How a sink failure should be handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SinkErrorKind {
+    /// Worth retrying: connection reset, busy database, serialization failure, lock timeout.
+    Transient,
+    /// Retrying will not help: missing permission, bad credentials, disk full, schema mismatch.
+    Terminal,
+    /// The data itself was refused by the database (constraint, type).
+    Data,
+    /// The sink panicked; the pool that ran it is suspect.
+    Panicked,
+}
+
+/// A failure reported by a [`BatchSink`](crate::BatchSink).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SinkError {
+    /// How to handle it.
+    pub kind: SinkErrorKind,
+    /// What happened, already free of credentials and of long SQL text.
+    pub message: String,
+    /// The underlying error, when there is one.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl SinkError {
+    /// A failure of `kind` with `message`.
+    pub fn new(kind: SinkErrorKind, message: impl Into<String>) -> Self {
+        SinkError {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A transient failure.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::new(SinkErrorKind::Transient, message)
+    }
+
+    /// A terminal failure.
+    pub fn terminal(message: impl Into<String>) -> Self {
+        Self::new(SinkErrorKind::Terminal, message)
+    }
+
+    /// Attaches the underlying error.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Whether retrying may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.kind == SinkErrorKind::Transient
+    }
+}
+
+/// The audit trail could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("audit trail {target}: {message}")]
+pub struct AuditError {
+    /// Where events were going (a file path, a table).
+    pub target: String,
+    /// What went wrong.
+    pub message: String,
+}

@@ -1,0 +1,83 @@
+use crate::{RowBatch, Schema, SinkError};
+use async_trait::async_trait;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where a file's rows go: the table, its schema and the source they come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadTarget {
+    /// Target table name, unquoted; sinks quote it.
+    pub table: String,
+    /// Columns of the rows written.
+    pub schema: Arc<Schema>,
+    /// The source file, for messages and the ledger.
+    pub source: PathBuf,
+}
+
+/// Stores rows. Implemented by the database sinks; mocked in tests.
+///
+/// A sink must make each `write` atomic: either all the rows of the range are stored, or
+/// none are and an error is returned.
+///
+/// # Example
+///
+/// A sink that counts rows, as a downstream test double might:
+///
+/// ```
+/// use std::ops::Range;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use async_trait::async_trait;
+/// use loader_batch::{BatchSink, LoadTarget, RowBatch, SinkError};
+///
+/// #[derive(Default)]
+/// struct Counting(AtomicU64);
+///
+/// #[async_trait]
+/// impl BatchSink for Counting {
+///     async fn prepare(&self, _target: &LoadTarget) -> Result<(), SinkError> { Ok(()) }
+///     async fn write(&self, _t: &LoadTarget, _b: &RowBatch, rows: Range<usize>) -> Result<u64, SinkError> {
+///         self.0.fetch_add(rows.len() as u64, Ordering::Relaxed);
+///         Ok(rows.len() as u64)
+///     }
+/// }
+/// ```
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait BatchSink: Send + Sync {
+    /// Makes the target ready (creates the table when missing). Called once per file before
+    /// its first write.
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`] when the target cannot be prepared.
+    async fn prepare(&self, target: &LoadTarget) -> Result<(), SinkError>;
+
+    /// Stores rows `rows` of `batch` atomically and returns how many were stored.
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`] whose kind tells whether retrying may help; nothing was stored.
+    async fn write(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+    ) -> Result<u64, SinkError>;
+}
+
+#[async_trait]
+impl<T: BatchSink + ?Sized> BatchSink for Arc<T> {
+    async fn prepare(&self, target: &LoadTarget) -> Result<(), SinkError> {
+        (**self).prepare(target).await
+    }
+
+    async fn write(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+    ) -> Result<u64, SinkError> {
+        (**self).write(target, batch, rows).await
+    }
+}

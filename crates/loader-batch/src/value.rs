@@ -1,0 +1,310 @@
+use crate::ValueError;
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The type of a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    /// 64-bit signed integer: `-12`, `+7`, `0`.
+    Integer,
+    /// 64-bit float: `3.25`, `-1e-3`. Text without a digit (`NaN`, `inf`) is refused.
+    Real,
+    /// `true`/`false`, `t`/`f`, `yes`/`no`, `y`/`n`, `1`/`0`, in any case.
+    Boolean,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// `YYYY-MM-DD[T| ]HH:MM[:SS[.fraction]]` with an optional `Z` or `±HH[:MM]` offset,
+    /// which is applied so that the value is in UTC. A bare date means midnight.
+    Timestamp,
+    /// Any valid UTF-8.
+    Text,
+}
+
+impl ColumnType {
+    /// Every type, most specific first (the order inference tries them in).
+    pub const ALL: [ColumnType; 6] = [
+        ColumnType::Boolean,
+        ColumnType::Integer,
+        ColumnType::Real,
+        ColumnType::Date,
+        ColumnType::Timestamp,
+        ColumnType::Text,
+    ];
+
+    /// Lower-case name, as used in schema files and `--column name:type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnType::Integer => "integer",
+            ColumnType::Real => "real",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Date => "date",
+            ColumnType::Timestamp => "timestamp",
+            ColumnType::Text => "text",
+        }
+    }
+
+    /// Parses a type name (`int` and `float` are accepted as aliases).
+    pub fn from_name(name: &str) -> Option<ColumnType> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "integer" | "int" | "bigint" => ColumnType::Integer,
+            "real" | "float" | "double" | "decimal" | "numeric" => ColumnType::Real,
+            "boolean" | "bool" => ColumnType::Boolean,
+            "date" => ColumnType::Date,
+            "timestamp" | "datetime" => ColumnType::Timestamp,
+            "text" | "string" | "varchar" => ColumnType::Text,
+            _ => return None,
+        })
+    }
+
+    /// Parses one field. An empty field is [`Value::Null`] for every type.
+    ///
+    /// # Errors
+    ///
+    /// [`ValueError`] when the field is not a value of this type (for text: not UTF-8).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use loader_batch::{ColumnType, Value};
+    /// assert_eq!(ColumnType::Integer.parse(b"-42").unwrap(), Value::Integer(-42));
+    /// assert_eq!(ColumnType::Boolean.parse(b"Yes").unwrap(), Value::Boolean(true));
+    /// assert_eq!(ColumnType::Text.parse(b"").unwrap(), Value::Null);
+    /// assert!(ColumnType::Date.parse(b"2024-02-30").is_err());
+    /// ```
+    pub fn parse(self, field: &[u8]) -> Result<Value<'_>, ValueError> {
+        if field.is_empty() {
+            return Ok(Value::Null);
+        }
+        let fail = || ValueError::new(self, field);
+        match self {
+            ColumnType::Integer => parse_integer(field).map(Value::Integer).ok_or_else(fail),
+            ColumnType::Real => parse_real(field).map(Value::Real).ok_or_else(fail),
+            ColumnType::Boolean => parse_boolean(field).map(Value::Boolean).ok_or_else(fail),
+            ColumnType::Date => parse_date(field).map(Value::Date).ok_or_else(fail),
+            ColumnType::Timestamp => parse_timestamp(field)
+                .map(Value::Timestamp)
+                .ok_or_else(fail),
+            ColumnType::Text => std::str::from_utf8(field).map(Value::Text).map_err(|_| fail()),
+        }
+    }
+
+    /// Whether `field` parses as this type (empty fields always do).
+    pub fn accepts(self, field: &[u8]) -> bool {
+        self.parse(field).is_ok()
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A typed field value, borrowing text from the batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    /// An empty field.
+    Null,
+    /// An integer.
+    Integer(i64),
+    /// A float.
+    Real(f64),
+    /// A boolean.
+    Boolean(bool),
+    /// A calendar date.
+    Date(NaiveDate),
+    /// A timestamp in UTC.
+    Timestamp(NaiveDateTime),
+    /// UTF-8 text.
+    Text(&'a str),
+}
+
+fn parse_integer(field: &[u8]) -> Option<i64> {
+    let (negative, digits) = match field {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, field),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    // Accumulate negatively so that i64::MIN parses without overflow.
+    let mut value: i64 = 0;
+    for &b in digits {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_sub(i64::from(digit))?;
+    }
+    if negative { Some(value) } else { value.checked_neg() }
+}
+
+fn parse_real(field: &[u8]) -> Option<f64> {
+    if !field.iter().any(u8::is_ascii_digit) {
+        return None;
+    }
+    let text = std::str::from_utf8(field).ok()?;
+    if text.bytes().any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E') {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn parse_boolean(field: &[u8]) -> Option<bool> {
+    if field.len() > 5 {
+        return None;
+    }
+    let mut lower = [0u8; 5];
+    for (slot, b) in lower.iter_mut().zip(field) {
+        *slot = b.to_ascii_lowercase();
+    }
+    match &lower[..field.len()] {
+        b"true" | b"t" | b"yes" | b"y" | b"1" => Some(true),
+        b"false" | b"f" | b"no" | b"n" | b"0" => Some(false),
+        _ => None,
+    }
+}
+
+fn digits(bytes: &[u8]) -> Option<u32> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let mut value = 0u32;
+    for &b in bytes {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value * 10 + u32::from(digit);
+    }
+    Some(value)
+}
+
+fn parse_date(field: &[u8]) -> Option<NaiveDate> {
+    if field.len() != 10 || field[4] != b'-' || field[7] != b'-' {
+        return None;
+    }
+    let year = digits(&field[0..4])?;
+    let month = digits(&field[5..7])?;
+    let day = digits(&field[8..10])?;
+    NaiveDate::from_ymd_opt(year as i32, month, day)
+}
+
+fn parse_timestamp(field: &[u8]) -> Option<NaiveDateTime> {
+    let date = parse_date(field.get(..10)?)?;
+    let rest = &field[10..];
+    if rest.is_empty() {
+        return date.and_hms_opt(0, 0, 0);
+    }
+    if rest[0] != b' ' && rest[0] != b'T' && rest[0] != b't' {
+        return None;
+    }
+    let rest = &rest[1..];
+    // Split off a trailing zone: Z, +HH, +HHMM or +HH:MM (or the same with '-').
+    let (clock, offset_seconds) = split_zone(rest)?;
+    let hour = digits(clock.get(0..2)?)?;
+    if clock.get(2) != Some(&b':') {
+        return None;
+    }
+    let minute = digits(clock.get(3..5)?)?;
+    let (second, nanos) = match clock.get(5..) {
+        None | Some([]) => (0, 0),
+        Some([b':', tail @ ..]) => {
+            let second = digits(tail.get(0..2)?)?;
+            let nanos = match tail.get(2..) {
+                None | Some([]) => 0,
+                Some([b'.', fraction @ ..]) if !fraction.is_empty() && fraction.len() <= 9 => {
+                    digits(fraction)? * 10u32.pow(9 - fraction.len() as u32)
+                }
+                _ => return None,
+            };
+            (second, nanos)
+        }
+        _ => return None,
+    };
+    let time = NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
+    let local = date.and_time(time);
+    local.checked_sub_signed(chrono::TimeDelta::seconds(offset_seconds))
+}
+
+fn split_zone(rest: &[u8]) -> Option<(&[u8], i64)> {
+    if let Some(clock) = rest.strip_suffix(b"Z").or_else(|| rest.strip_suffix(b"z")) {
+        return Some((clock, 0));
+    }
+    // A sign after position 5 (HH:MM) starts an offset; before it, it would be part of the
+    // clock, which has no signs.
+    let Some(sign_at) = rest.iter().rposition(|&b| b == b'+' || b == b'-') else {
+        return Some((rest, 0));
+    };
+    if sign_at < 5 {
+        return None;
+    }
+    let sign = if rest[sign_at] == b'-' { -1 } else { 1 };
+    let zone: Vec<u8> = rest[sign_at + 1..].iter().copied().filter(|&b| b != b':').collect();
+    let (hours, minutes) = match zone.len() {
+        2 => (digits(&zone)?, 0),
+        4 => (digits(&zone[..2])?, digits(&zone[2..])?),
+        _ => return None,
+    };
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    Some((&rest[..sign_at], sign * i64::from(hours * 3600 + minutes * 60)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(text: &str) -> Option<String> {
+        parse_timestamp(text.as_bytes()).map(|t| t.to_string())
+    }
+
+    #[test]
+    fn integers_cover_the_full_range_and_nothing_else() {
+        assert_eq!(parse_integer(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_integer(b"9223372036854775807"), Some(i64::MAX));
+        for bad in [&b"9223372036854775808"[..], b"1.0", b"", b"-", b" 1", b"1e3", b"0x10"] {
+            assert_eq!(parse_integer(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn reals_need_digits() {
+        assert_eq!(parse_real(b"1.5e3"), Some(1500.0));
+        assert_eq!(parse_real(b"-0.25"), Some(-0.25));
+        for bad in [&b"NaN"[..], b"inf", b"1.2.3", b"12abc", b"infinity1"] {
+            assert_eq!(parse_real(bad), None);
+        }
+    }
+
+    #[test]
+    fn timestamps_accept_iso_forms_and_apply_offsets() {
+        assert_eq!(ts("2024-03-05 12:34:56").unwrap(), "2024-03-05 12:34:56");
+        assert_eq!(ts("2024-03-05T12:34:56.250Z").unwrap(), "2024-03-05 12:34:56.250");
+        assert_eq!(ts("2024-03-05T12:34+02:00").unwrap(), "2024-03-05 10:34:00");
+        assert_eq!(ts("2024-03-05 01:00:00-0130").unwrap(), "2024-03-05 02:30:00");
+        assert_eq!(ts("2024-03-05").unwrap(), "2024-03-05 00:00:00");
+        for bad in ["2024-03-05 25:00", "2024-03-05 12", "2024-03-05X12:00", "12:00", "2024-03-05 12:00:00.1234567890"] {
+            assert_eq!(ts(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_must_be_utf8() {
+        assert!(ColumnType::Text.parse(b"caf\xc3\xa9").is_ok());
+        let err = ColumnType::Text.parse(b"caf\xe9").unwrap_err();
+        assert_eq!(err.expected, ColumnType::Text);
+    }
+
+    #[test]
+    fn type_names_round_trip() {
+        for ty in ColumnType::ALL {
+            assert_eq!(ColumnType::from_name(ty.as_str()), Some(ty));
+        }
+        assert_eq!(ColumnType::from_name("blob"), None);
+    }
+}
