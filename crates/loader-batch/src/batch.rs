@@ -27,7 +27,7 @@ pub struct RowBatch {
     sequence: u64,
     columns: usize,
     data: Vec<u8>,
-    field_ends: Vec<usize>,
+    field_ends: Vec<u32>,
     lines: Vec<u64>,
     offsets: Vec<u64>,
     end_line: u64,
@@ -78,7 +78,13 @@ impl RowBatch {
         for field in fields {
             found += 1;
             self.data.extend_from_slice(field);
-            self.field_ends.push(self.data.len());
+            // Offsets are u32 to halve their memory; batches are far below 4 GiB.
+            let Ok(end) = u32::try_from(self.data.len()) else {
+                self.data.truncate(data_len);
+                self.field_ends.truncate(ends_len);
+                return Err(Error::BatchTooLarge);
+            };
+            self.field_ends.push(end);
         }
         if found != self.columns {
             self.data.truncate(data_len);
@@ -104,6 +110,18 @@ impl RowBatch {
         self.sequence
     }
 
+    /// Heap bytes an empty batch made by [`with_capacity`](Self::with_capacity) holds, so
+    /// that a caller can reserve them before allocating.
+    pub fn heap_size_for(columns: usize, rows: usize, bytes: usize) -> usize {
+        bytes + rows * columns * size_of::<u32>() + rows * 2 * size_of::<u64>()
+    }
+
+    /// Whether one more row of `field_bytes` fits without any buffer growing.
+    pub fn has_room(&self, field_bytes: usize) -> bool {
+        self.lines.len() < self.lines.capacity()
+            && self.data.len() + field_bytes <= self.data.capacity()
+    }
+
     /// Number of columns.
     pub fn columns(&self) -> usize {
         self.columns
@@ -127,7 +145,7 @@ impl RowBatch {
     /// Exact heap bytes held by this batch's buffers.
     pub fn heap_size(&self) -> usize {
         self.data.capacity()
-            + self.field_ends.capacity() * size_of::<usize>()
+            + self.field_ends.capacity() * size_of::<u32>()
             + (self.lines.capacity() + self.offsets.capacity()) * size_of::<u64>()
     }
 
@@ -142,9 +160,9 @@ impl RowBatch {
         let start = if index == 0 {
             0
         } else {
-            self.field_ends[index - 1]
+            self.field_ends[index - 1] as usize
         };
-        &self.data[start..self.field_ends[index]]
+        &self.data[start..self.field_ends[index] as usize]
     }
 
     /// Row `row`.
@@ -197,7 +215,7 @@ impl RowBatch {
             if row == 0 {
                 0
             } else {
-                self.field_ends[row * self.columns - 1]
+                self.field_ends[row * self.columns - 1] as usize
             }
         };
         if self.columns == 0 {

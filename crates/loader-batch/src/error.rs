@@ -23,6 +23,9 @@ pub enum Error {
     /// The audit trail could not be written.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// A batch grew past 4 GiB of field data.
+    #[error("batch exceeds 4 GiB of field data")]
+    BatchTooLarge,
     /// A row did not have as many fields as the batch has columns.
     #[error("row has {found} fields, batch has {expected} columns")]
     FieldCount {

@@ -1,1 +1,43 @@
-//! placeholder
+//! CSV files in, memory-budgeted [`RowBatch`](loader_batch::RowBatch)es out.
+//!
+//! # What is here
+//!
+//! - [`discover`] expands files, directories and glob patterns into [`InputFile`]s and orders
+//!   them by size ([`FileOrder`]): largest first by default, which shortens a run on a pool
+//!   because the longest file starts first.
+//! - [`sample_file`] reads the header and a sample of rows: column names, an inferred
+//!   [`Schema`](loader_batch::Schema), and the mean row width that memory estimates use.
+//! - [`BatchReader`] streams a file into [`ReservedBatch`]es: batches closed by rows or
+//!   bytes, whichever comes first, each holding a [`Reservation`](loader_memory::Reservation)
+//!   from the [`MemoryBudget`](loader_memory::MemoryBudget) for exactly the heap it uses.
+//!   Every field is checked against its column type on the way in, so a bad value is reported
+//!   with file, line and column before anything reaches a database.
+//!
+//! # Design decisions
+//!
+//! Parsing uses the csv crate's `read_byte_record` into one reused record, the fastest of its
+//! interfaces, and copies fields straight into the batch's contiguous buffer. A batch's
+//! buffers are allocated once at their final size after the budget grants them, and the batch
+//! closes when one more row would not fit, so memory never grows behind the budget's back.
+//! The row capacity is sized from the sampled mean row width.
+//!
+//! A reader can start at a [`ResumePoint`] (a byte offset and line of a row start), which is
+//! how a load continues after a crash or a pool failure without re-reading committed rows.
+//!
+//! # Invariants
+//!
+//! - Every record read is either in a batch or the cause of an error that names its file, line
+//!   and column; none is dropped.
+//! - This crate never writes to a database and never prints.
+
+mod discover;
+mod error;
+mod infer;
+mod options;
+mod reader;
+
+pub use discover::{FileOrder, InputFile, discover};
+pub use error::{Error, Result};
+pub use infer::{FileSample, sample_file};
+pub use options::CsvOptions;
+pub use reader::{BatchReader, ReservedBatch, ResumePoint};

@@ -1,0 +1,152 @@
+use loader_batch::ValueError;
+use std::path::PathBuf;
+
+/// Errors of the file layer. Each names the file and, where there is one, the line, byte
+/// offset and column (1-based) of the problem.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A path given does not exist.
+    #[error("{path}: no such file or directory")]
+    NotFound {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The inputs matched no file.
+    #[error("no input files found in {inputs}")]
+    NoInput {
+        /// The inputs, joined for display.
+        inputs: String,
+    },
+    /// A glob pattern is malformed.
+    #[error("bad glob pattern {pattern:?}: {message}")]
+    Glob {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Reading the file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The CSV syntax is broken (for example an unterminated quote).
+    #[error("{path}:{line}: malformed CSV at byte {byte}: {message}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// Line of the record.
+        line: u64,
+        /// Byte offset of the record.
+        byte: u64,
+        /// The parser's message.
+        message: String,
+    },
+    /// A record has more or fewer fields than the header.
+    #[error("{path}:{line}: expected {expected} fields, found {found}")]
+    FieldCount {
+        /// The file.
+        path: PathBuf,
+        /// Line of the record.
+        line: u64,
+        /// Byte offset of the record.
+        byte: u64,
+        /// Fields in the header (or first record).
+        expected: usize,
+        /// Fields in this record.
+        found: usize,
+    },
+    /// A field does not hold a value of its column's type.
+    #[error("{path}:{line}: column {column} ({name:?}): {source}")]
+    Value {
+        /// The file.
+        path: PathBuf,
+        /// Line of the record.
+        line: u64,
+        /// Byte offset of the record.
+        byte: u64,
+        /// Column number, from 1.
+        column: usize,
+        /// Column name.
+        name: String,
+        /// What was wrong.
+        #[source]
+        source: ValueError,
+    },
+    /// The file has no header and no rows.
+    #[error("{path}: the file is empty")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A single row needs more memory than the whole budget.
+    #[error("{path}:{line}: a row of {bytes} bytes does not fit the memory budget: {source}")]
+    RowTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Line of the record.
+        line: u64,
+        /// Field bytes of the row.
+        bytes: usize,
+        /// The budget's refusal.
+        #[source]
+        source: loader_memory::Error,
+    },
+    /// The memory budget refused a batch.
+    #[error("{path}: {source}")]
+    Memory {
+        /// The file.
+        path: PathBuf,
+        /// The budget's refusal.
+        #[source]
+        source: loader_memory::Error,
+    },
+}
+
+impl Error {
+    /// The line the error points at, when it points at one.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            Error::Csv { line, .. }
+            | Error::FieldCount { line, .. }
+            | Error::Value { line, .. }
+            | Error::RowTooLarge { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
+    /// Whether the error is about the data (as opposed to the machine or the arguments).
+    pub fn is_data_error(&self) -> bool {
+        matches!(
+            self,
+            Error::Csv { .. } | Error::FieldCount { .. } | Error::Value { .. } | Error::RowTooLarge { .. }
+        )
+    }
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn csv_error(path: &std::path::Path, error: csv::Error) -> Error {
+    let (line, byte) = error
+        .position()
+        .map_or((0, 0), |p| (p.line(), p.byte()));
+    let message = error.to_string();
+    match error.into_kind() {
+        csv::ErrorKind::Io(source) => Error::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        _ => Error::Csv {
+            path: path.to_path_buf(),
+            line,
+            byte,
+            message,
+        },
+    }
+}

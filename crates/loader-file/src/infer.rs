@@ -1,0 +1,261 @@
+use crate::{CsvOptions, Error, Result, error::csv_error};
+use loader_batch::{Column, ColumnType, Schema};
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// What a sample of a file says about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileSample {
+    /// The file.
+    pub path: PathBuf,
+    /// Its size on disk.
+    pub file_size: u64,
+    /// Column names after renaming (empty names become `column_N`, repeats get `_2`, `_3`).
+    pub headers: Vec<String>,
+    /// Names that were changed: (column number from 1, name in the file, name used).
+    pub renamed: Vec<(usize, String, String)>,
+    /// The inferred schema.
+    pub schema: Schema,
+    /// Rows read for the sample.
+    pub rows_sampled: usize,
+    /// Whether the sample reached the end of the file.
+    pub whole_file: bool,
+    /// Mean source bytes per row (separators, quotes and line ends included).
+    pub mean_row_bytes: f64,
+    /// Mean field bytes per row (what a batch holds).
+    pub mean_field_bytes: f64,
+    /// Bytes of the header line (0 without a header).
+    pub header_bytes: u64,
+}
+
+impl FileSample {
+    /// Estimated rows in the whole file, from its size and the sampled row width.
+    pub fn estimated_rows(&self) -> u64 {
+        if self.whole_file || self.mean_row_bytes <= 0.0 {
+            return self.rows_sampled as u64;
+        }
+        ((self.file_size.saturating_sub(self.header_bytes)) as f64 / self.mean_row_bytes).round()
+            as u64
+    }
+}
+
+/// Reads the header and up to `options.get_sample_rows()` records of `path`, and infers a
+/// type per column: the most specific of boolean, integer, real, date, timestamp and text
+/// that accepts every non-empty sampled value (a column with only empty values is text).
+///
+/// # Errors
+///
+/// [`Error::Io`] when the file cannot be read, [`Error::Empty`] when it has no header or
+/// first record, [`Error::Csv`] or [`Error::FieldCount`] for malformed records in the sample.
+///
+/// # Example
+///
+/// ```
+/// use loader_batch::ColumnType;
+/// use loader_file::{sample_file, CsvOptions};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("t.csv");
+/// std::fs::write(&path, "id,price,day,name\n1,2.5,2024-01-02,ann\n2,,2024-01-03,\"b, c\"\n").unwrap();
+/// let sample = sample_file(&path, &CsvOptions::default()).unwrap();
+/// let types: Vec<_> = sample.schema.columns().iter().map(|c| c.ty).collect();
+/// assert_eq!(types, [ColumnType::Integer, ColumnType::Real, ColumnType::Date, ColumnType::Text]);
+/// assert_eq!(sample.rows_sampled, 2);
+/// ```
+pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let file_size = file.metadata().map_err(io)?.len();
+    let mut reader = options.csv_reader(file);
+    let mut record = csv::ByteRecord::new();
+    let (raw_names, header_bytes) = if options.get_has_headers() {
+        let header = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
+        let names: Vec<String> = header
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).into_owned())
+            .collect();
+        (names, reader.position().byte())
+    } else {
+        (Vec::new(), 0)
+    };
+
+    let mut candidates: Vec<u8> = vec![ALL_TYPES; raw_names.len()];
+    let mut columns = raw_names.len();
+    let mut rows = 0usize;
+    let mut field_bytes = 0u64;
+    let first_row_byte = header_bytes;
+    let mut whole_file = false;
+    while rows < options.get_sample_rows() {
+        if !reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(path, e))?
+        {
+            whole_file = true;
+            break;
+        }
+        if rows == 0 && !options.get_has_headers() {
+            columns = record.len();
+            candidates = vec![ALL_TYPES; columns];
+        }
+        let position = record.position().expect("records read from a reader have a position");
+        if record.len() != columns {
+            return Err(Error::FieldCount {
+                path: path.to_path_buf(),
+                line: position.line(),
+                byte: position.byte(),
+                expected: columns,
+                found: record.len(),
+            });
+        }
+        for (mask, field) in candidates.iter_mut().zip(record.iter()) {
+            narrow(mask, field);
+        }
+        field_bytes += record.as_slice().len() as u64;
+        rows += 1;
+    }
+    if columns == 0 || (raw_names.iter().all(String::is_empty) && raw_names.len() <= 1 && rows == 0)
+    {
+        return Err(Error::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let sampled_bytes = reader.position().byte().saturating_sub(first_row_byte);
+    let raw_names = if options.get_has_headers() {
+        raw_names
+    } else {
+        vec![String::new(); columns]
+    };
+    let (headers, renamed) = unique_names(&raw_names);
+    let schema = Schema::new(
+        headers
+            .iter()
+            .zip(&candidates)
+            .map(|(name, mask)| Column::new(name.clone(), most_specific(*mask)))
+            .collect(),
+    );
+    let per_row = |total: u64| if rows == 0 { 0.0 } else { total as f64 / rows as f64 };
+    Ok(FileSample {
+        path: path.to_path_buf(),
+        file_size,
+        headers,
+        renamed,
+        schema,
+        rows_sampled: rows,
+        whole_file,
+        mean_row_bytes: per_row(sampled_bytes),
+        mean_field_bytes: per_row(field_bytes),
+        header_bytes,
+    })
+}
+
+const ALL_TYPES: u8 = 0b11_1111;
+
+fn bit(ty: ColumnType) -> u8 {
+    1 << ColumnType::ALL.iter().position(|t| *t == ty).expect("type in ALL")
+}
+
+fn narrow(mask: &mut u8, field: &[u8]) {
+    if field.is_empty() {
+        return;
+    }
+    for ty in ColumnType::ALL {
+        if *mask & bit(ty) != 0 && !ty.accepts(field) {
+            *mask &= !bit(ty);
+        }
+    }
+    // Digits alone are numbers, not flags: a column of 0s and 1s is an integer column.
+    if field.iter().all(u8::is_ascii_digit) {
+        *mask &= !bit(ColumnType::Boolean);
+    }
+}
+
+fn most_specific(mask: u8) -> ColumnType {
+    ColumnType::ALL
+        .into_iter()
+        .find(|ty| mask & bit(*ty) != 0 && mask != ALL_TYPES)
+        .unwrap_or(ColumnType::Text)
+}
+
+/// Empty names become `column_N`; a name already taken gets `_2`, `_3`, ... (the first
+/// free one), so the result is deterministic and every name is unique.
+fn unique_names(raw: &[String]) -> (Vec<String>, Vec<(usize, String, String)>) {
+    let mut taken: HashSet<String> = HashSet::new();
+    let mut names = Vec::with_capacity(raw.len());
+    let mut renamed = Vec::new();
+    for (index, name) in raw.iter().enumerate() {
+        let base = if name.is_empty() {
+            format!("column_{}", index + 1)
+        } else {
+            name.clone()
+        };
+        let mut candidate = base.clone();
+        let mut suffix = 2;
+        while !taken.insert(candidate.to_lowercase()) {
+            candidate = format!("{base}_{suffix}");
+            suffix += 1;
+        }
+        if &candidate != name {
+            renamed.push((index + 1, name.clone(), candidate.clone()));
+        }
+        names.push(candidate);
+    }
+    (names, renamed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(text: &str, options: CsvOptions) -> Result<FileSample> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.csv");
+        std::fs::write(&path, text).unwrap();
+        sample_file(&path, &options)
+    }
+
+    fn types(sample: &FileSample) -> Vec<ColumnType> {
+        sample.schema.columns().iter().map(|c| c.ty).collect()
+    }
+
+    #[test]
+    fn infers_every_type_and_widens_mixed_columns() {
+        let text = "b,i,r,d,ts,t,flags01,mixed_dt,empty\n\
+                    true,1,1,2024-01-01,2024-01-01 10:00:00,x,0,2024-01-01,\n\
+                    no,-2,2.5,2024-12-31,2024-01-01T10:00:00Z,7,1,2024-01-01 12:00,\n";
+        let s = sample(text, CsvOptions::default()).unwrap();
+        use ColumnType::*;
+        assert_eq!(
+            types(&s),
+            [Boolean, Integer, Real, Date, Timestamp, Text, Integer, Timestamp, Text]
+        );
+        assert!(s.whole_file);
+        assert_eq!(s.estimated_rows(), 2);
+    }
+
+    #[test]
+    fn names_are_made_unique_and_reported() {
+        let s = sample("id,,ID,id\n1,2,3,4\n", CsvOptions::default()).unwrap();
+        assert_eq!(s.headers, ["id", "column_2", "ID_2", "id_3"]);
+        assert_eq!(s.renamed.len(), 3);
+    }
+
+    #[test]
+    fn headerless_files_get_numbered_columns() {
+        let s = sample("1,a\n2,b\n", CsvOptions::default().has_headers(false)).unwrap();
+        assert_eq!(s.headers, ["column_1", "column_2"]);
+        assert_eq!(s.rows_sampled, 2);
+    }
+
+    #[test]
+    fn empty_and_ragged_files_are_clear_errors() {
+        assert!(matches!(sample("", CsvOptions::default()), Err(Error::Empty { .. })));
+        let err = sample("a,b\n1,2\n3\n", CsvOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::FieldCount { line: 3, expected: 2, found: 1, .. }), "{err}");
+        let header_only = sample("a,b\n", CsvOptions::default()).unwrap();
+        assert_eq!(header_only.rows_sampled, 0);
+        assert_eq!(types(&header_only), [ColumnType::Text, ColumnType::Text]);
+    }
+}

@@ -1,0 +1,299 @@
+use crate::{CsvOptions, Error, Result, error::csv_error};
+use loader_batch::{RowBatch, Schema};
+use loader_memory::{MemoryBudget, Reservation};
+use std::fs::File;
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where to start reading a file: the start of a row that has not been loaded yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ResumePoint {
+    /// Byte offset of the row in the file.
+    pub byte: u64,
+    /// Line the row starts on (1-based; the header is line 1).
+    pub line: u64,
+    /// Sequence number to give the first batch read from here.
+    pub sequence: u64,
+}
+
+/// A batch and the budget reservation that pays for it. Dropping it releases the bytes.
+#[derive(Debug)]
+pub struct ReservedBatch {
+    /// The rows.
+    pub batch: RowBatch,
+    /// Bytes held from the budget for the batch's buffers.
+    pub reservation: Reservation,
+}
+
+/// Streams one CSV file into [`ReservedBatch`]es.
+///
+/// Each batch is allocated at its final size once the budget grants its bytes (waiting on
+/// this thread while the budget is short), and closes when one more row would not fit in
+/// rows or in bytes. Every field is checked against the schema; the first bad record ends the
+/// stream with an error naming file, line and column, after the rows before it have been
+/// handed out in a last batch.
+///
+/// # Example
+///
+/// ```
+/// use std::sync::Arc;
+/// use loader_file::{sample_file, BatchReader, CsvOptions};
+/// use loader_memory::MemoryBudget;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("t.csv");
+/// std::fs::write(&path, "id,name\n1,ann\n2,bob\n3,cy\n").unwrap();
+/// let options = CsvOptions::default().batch_rows(2);
+/// let sample = sample_file(&path, &options).unwrap();
+/// let budget = MemoryBudget::new(1 << 20);
+/// let reader = BatchReader::open(&path, &options, Arc::new(sample.schema.clone()), sample.mean_field_bytes, budget.clone(), None).unwrap();
+/// let sizes: Vec<usize> = reader.map(|b| b.unwrap().batch.len()).collect();
+/// assert_eq!(sizes, [2, 1]);
+/// assert_eq!(budget.reserved(), 0, "every batch was dropped, so every byte is back");
+/// ```
+pub struct BatchReader {
+    path: PathBuf,
+    reader: csv::Reader<File>,
+    record: csv::ByteRecord,
+    schema: Arc<Schema>,
+    budget: MemoryBudget,
+    row_capacity: usize,
+    batch_bytes: usize,
+    file_size: u64,
+    sequence: u64,
+    pending: bool,
+    done: bool,
+    deferred: Option<Error>,
+    rows_read: u64,
+    _buffer: Reservation,
+}
+
+impl std::fmt::Debug for BatchReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchReader")
+            .field("path", &self.path)
+            .field("sequence", &self.sequence)
+            .field("rows_read", &self.rows_read)
+            .finish()
+    }
+}
+
+/// The csv reader's internal buffer (see `CsvOptions::csv_reader`), held for the reader's life.
+const READ_BUFFER_BYTES: u64 = 256 << 10;
+
+impl BatchReader {
+    /// Opens `path` for reading from its first row, or from `resume`.
+    ///
+    /// `mean_field_bytes` (from [`sample_file`](crate::sample_file)) sizes the row capacity
+    /// of each batch so that batches close by bytes about when they close by rows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the file cannot be opened or seeked, [`Error::Csv`] for a broken
+    /// header, [`Error::Memory`] when the budget cannot hold the read buffer.
+    pub fn open(
+        path: &Path,
+        options: &CsvOptions,
+        schema: Arc<Schema>,
+        mean_field_bytes: f64,
+        budget: MemoryBudget,
+        resume: Option<ResumePoint>,
+    ) -> Result<Self> {
+        let buffer = budget
+            .reserve_blocking(READ_BUFFER_BYTES)
+            .map_err(|source| Error::Memory {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let file = File::open(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file_size = file
+            .metadata()
+            .map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .len();
+        let mut reader = options.csv_reader(file);
+        if options.get_has_headers() {
+            reader.byte_headers().map_err(|e| csv_error(path, e))?;
+        }
+        let mut sequence = 0;
+        if let Some(resume) = resume {
+            let mut position = csv::Position::new();
+            position.set_byte(resume.byte).set_line(resume.line);
+            reader
+                .seek_raw(SeekFrom::Start(resume.byte), position)
+                .map_err(|e| csv_error(path, e))?;
+            sequence = resume.sequence;
+        }
+        let batch_bytes = options.get_batch_bytes();
+        let rows_by_bytes = (batch_bytes as f64 / mean_field_bytes.max(1.0) * 1.25) as usize + 16;
+        Ok(BatchReader {
+            path: path.to_path_buf(),
+            reader,
+            record: csv::ByteRecord::new(),
+            schema,
+            budget,
+            row_capacity: options.get_batch_rows().min(rows_by_bytes).max(1),
+            batch_bytes,
+            file_size,
+            sequence,
+            pending: false,
+            done: false,
+            deferred: None,
+            rows_read: 0,
+            _buffer: buffer,
+        })
+    }
+
+    /// Records read so far and handed out in batches.
+    pub fn rows_read(&self) -> u64 {
+        self.rows_read
+    }
+
+    /// Where the next unread row starts.
+    pub fn resume_point(&self) -> ResumePoint {
+        let position = if self.pending {
+            self.record.position().expect("read records have positions").clone()
+        } else {
+            self.reader.position().clone()
+        };
+        ResumePoint {
+            byte: position.byte(),
+            line: position.line(),
+            sequence: self.sequence,
+        }
+    }
+
+    fn read_record(&mut self) -> Result<bool> {
+        self.pending = self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| csv_error(&self.path, e))?;
+        Ok(self.pending)
+    }
+
+    fn check_record(&self) -> Result<()> {
+        let position = self.record.position().expect("read records have positions");
+        let columns = self.schema.columns();
+        if self.record.len() != columns.len() {
+            return Err(Error::FieldCount {
+                path: self.path.clone(),
+                line: position.line(),
+                byte: position.byte(),
+                expected: columns.len(),
+                found: self.record.len(),
+            });
+        }
+        for (index, (column, field)) in columns.iter().zip(self.record.iter()).enumerate() {
+            if let Err(source) = column.ty.parse(field) {
+                return Err(Error::Value {
+                    path: self.path.clone(),
+                    line: position.line(),
+                    byte: position.byte(),
+                    column: index + 1,
+                    name: column.name.clone(),
+                    source,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn next_batch(&mut self) -> Result<Option<ReservedBatch>> {
+        if !self.pending && !self.read_record()? {
+            return Ok(None);
+        }
+        let columns = self.schema.len();
+        let first_row_bytes = self.record.as_slice().len();
+        // The rest of the file bounds both what it can hold in fields and its row count (each
+        // row ends with at least one byte), so small files get small batches.
+        let start = self.record.position().map_or(0, |p| p.byte());
+        let remaining = usize::try_from(self.file_size.saturating_sub(start)).unwrap_or(usize::MAX);
+        let (rows, bytes) = if first_row_bytes > self.batch_bytes {
+            (1, first_row_bytes)
+        } else {
+            (
+                self.row_capacity.min(remaining + 1),
+                self.batch_bytes.min(remaining.max(first_row_bytes)),
+            )
+        };
+        let heap = RowBatch::heap_size_for(columns, rows, bytes) as u64;
+        let line = self.record.position().map_or(0, |p| p.line());
+        let reservation = self.budget.reserve_blocking(heap).map_err(|source| {
+            if rows == 1 {
+                Error::RowTooLarge {
+                    path: self.path.clone(),
+                    line,
+                    bytes: first_row_bytes,
+                    source,
+                }
+            } else {
+                Error::Memory {
+                    path: self.path.clone(),
+                    source,
+                }
+            }
+        })?;
+        let mut batch = RowBatch::with_capacity(columns, self.sequence, rows, bytes);
+        loop {
+            if let Err(error) = self.check_record() {
+                if batch.is_empty() {
+                    return Err(error);
+                }
+                // Hand out the good rows before the bad one; the error comes next call.
+                self.deferred = Some(error);
+                break;
+            }
+            let position = self.record.position().expect("read records have positions");
+            let (line, byte) = (position.line(), position.byte());
+            batch
+                .push_row(line, byte, self.record.iter())
+                .expect("field count checked and batch sized below 4 GiB");
+            self.rows_read += 1;
+            match self.read_record() {
+                Ok(true) if batch.has_room(self.record.as_slice().len()) => {}
+                Ok(_) => break,
+                Err(error) => {
+                    self.deferred = Some(error);
+                    break;
+                }
+            }
+        }
+        let end = self.resume_point();
+        batch.set_end(end.line, end.byte);
+        self.sequence += 1;
+        Ok(Some(ReservedBatch { batch, reservation }))
+    }
+}
+
+impl Iterator for BatchReader {
+    type Item = Result<ReservedBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if let Some(error) = self.deferred.take() {
+            self.done = true;
+            return Some(Err(error));
+        }
+        match self.next_batch() {
+            Ok(Some(batch)) => Some(Ok(batch)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(error) => {
+                self.done = true;
+                Some(Err(error))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
