@@ -1,1 +1,36 @@
-//! placeholder
+//! Database sinks for loader: where [`RowBatch`](loader_batch::RowBatch)es end up.
+//!
+//! # What is here
+//!
+//! - [`Target`] parses where a load goes (`sqlite:FILE`, a bare `.db` path; PostgreSQL URLs
+//!   are recognised and their passwords redacted in every display).
+//! - [`SqliteSink`] (feature `sqlite`) implements [`BatchSink`](loader_batch::BatchSink) on
+//!   one rusqlite connection: it creates the target table from the schema when missing, and
+//!   writes each sub-batch in one transaction with prepared multi-row `INSERT`s, binding typed
+//!   values (an empty field is NULL).
+//! - [`quote_identifier`] is the one way identifiers from input reach SQL.
+//!
+//! # Design decisions
+//!
+//! SQLite has one writer, so the sink holds one connection behind a mutex; parallelism lives
+//! in parsing, upstream. Statements insert 64 rows at a time (fewer for wide tables, to stay
+//! under SQLite's 32,766 bound parameters), which measured fastest on this project's machines.
+//! The database runs in WAL mode with `synchronous=NORMAL`: a commit is durable against a
+//! process crash and the file is never corrupted by a power loss, which with the ledger is what
+//! exactly-once needs.
+//!
+//! # Invariants
+//!
+//! - Every identifier that reaches SQL goes through [`quote_identifier`].
+//! - A `write` is one transaction: all its rows or none.
+//! - Error messages never carry SQL text longer than a line, nor credentials.
+
+mod error;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod target;
+
+pub use error::{Error, Result};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteSink;
+pub use target::{Target, quote_identifier};

@@ -1,0 +1,397 @@
+use crate::error::shorten;
+use crate::{Error, Result, quote_identifier};
+use async_trait::async_trait;
+use loader_batch::{
+    BatchSink, ColumnType, LoadTarget, RowBatch, SinkError, SinkErrorKind, Value,
+};
+use rusqlite::{Connection, ErrorCode, Statement};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Rows per multi-row `INSERT` (fewer when the table is too wide for SQLite's parameter limit).
+const ROWS_PER_STATEMENT: usize = 64;
+/// SQLite's default limit on bound parameters per statement (since 3.32).
+const MAX_PARAMETERS: usize = 32_766;
+
+/// An SQLite database as a [`BatchSink`].
+///
+/// # Example
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use loader_batch::{BatchSink, ColumnType, LoadTarget, RowBatch, Schema};
+/// use loader_sink::SqliteSink;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let sink = SqliteSink::open(dir.path().join("t.db")).unwrap();
+/// let schema = Arc::new(Schema::from_pairs([("id", ColumnType::Integer), ("name", ColumnType::Text)]));
+/// let target = LoadTarget { table: "people".into(), schema, source: "people.csv".into() };
+/// sink.prepare(&target).await.unwrap();
+/// let mut batch = RowBatch::new(2, 0);
+/// batch.push_row(2, 8, [&b"1"[..], b"ann"]).unwrap();
+/// batch.push_row(3, 14, [&b"2"[..], b""]).unwrap();
+/// assert_eq!(sink.write(&target, &batch, 0..2).await.unwrap(), 2);
+/// let nulls: i64 = sink.with_connection(|c| c.query_row("SELECT count(*) FROM people WHERE name IS NULL", [], |r| r.get(0))).unwrap();
+/// assert_eq!(nulls, 1);
+/// # });
+/// ```
+pub struct SqliteSink {
+    path: PathBuf,
+    state: Mutex<State>,
+}
+
+struct State {
+    connection: Connection,
+    /// INSERT text per (table, rows per statement): built once, then found by
+    /// `prepare_cached`.
+    insert_sql: HashMap<(String, usize), Arc<str>>,
+}
+
+impl std::fmt::Debug for SqliteSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteSink").field("path", &self.path).finish()
+    }
+}
+
+impl SqliteSink {
+    /// Opens (creating when missing) the database at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Open`] when the file cannot be opened or set to WAL mode.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let open_error = |e: rusqlite::Error| Error::Open {
+            path: path.clone(),
+            message: shorten(&e.to_string()),
+        };
+        let connection = Connection::open(&path).map_err(open_error)?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(open_error)?;
+        connection.set_prepared_statement_cache_capacity(64);
+        Ok(SqliteSink {
+            path,
+            state: Mutex::new(State {
+                connection,
+                insert_sql: HashMap::new(),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock happens outside any open transaction (rusqlite
+        // rolls back on drop), so the connection is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the connection, for reading results or for maintenance.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `f` returns.
+    pub fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        f(&self.lock().connection)
+    }
+
+    fn create_table(&self, target: &LoadTarget) -> Result<()> {
+        let mut sql = format!("CREATE TABLE IF NOT EXISTS {} (", quote_identifier(&target.table));
+        for (i, column) in target.schema.columns().iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "{} {}", quote_identifier(&column.name), sql_type(column.ty));
+        }
+        sql.push(')');
+        let state = self.lock();
+        state
+            .connection
+            .execute_batch(&sql)
+            .map_err(|e| database_error(&target.table, &e))
+    }
+
+    fn insert(&self, target: &LoadTarget, batch: &RowBatch, rows: Range<usize>) -> Result<u64> {
+        let columns = target.schema.columns();
+        let per_statement = (MAX_PARAMETERS / columns.len().max(1)).clamp(1, ROWS_PER_STATEMENT);
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let full_sql = insert_sql(&mut state.insert_sql, target, per_statement);
+        let fail = |e: rusqlite::Error| database_error(&target.table, &e);
+        let transaction = state.connection.transaction().map_err(fail)?;
+        let mut written = 0u64;
+        {
+            let mut full = transaction.prepare_cached(&full_sql).map_err(fail)?;
+            let mut start = rows.start;
+            while rows.end - start >= per_statement {
+                written += bind_and_run(&mut full, target, batch, start..start + per_statement)?;
+                start += per_statement;
+            }
+            if start < rows.end {
+                let tail_sql = insert_sql(&mut state.insert_sql, target, rows.end - start);
+                let mut tail = transaction.prepare_cached(&tail_sql).map_err(fail)?;
+                written += bind_and_run(&mut tail, target, batch, start..rows.end)?;
+            }
+        }
+        transaction.commit().map_err(fail)?;
+        Ok(written)
+    }
+}
+
+fn sql_type(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Integer => "INTEGER",
+        ColumnType::Real => "REAL",
+        ColumnType::Boolean => "BOOLEAN",
+        ColumnType::Date => "DATE",
+        ColumnType::Timestamp => "TIMESTAMP",
+        ColumnType::Text => "TEXT",
+    }
+}
+
+fn insert_sql(
+    cache: &mut HashMap<(String, usize), Arc<str>>,
+    target: &LoadTarget,
+    rows: usize,
+) -> Arc<str> {
+    let key = (target.table.clone(), rows);
+    Arc::clone(cache.entry(key).or_insert_with(|| {
+        let columns = target.schema.columns();
+        let names: Vec<String> = columns.iter().map(|c| quote_identifier(&c.name)).collect();
+        let mut placeholders = String::with_capacity(columns.len() * 2 + 2);
+        placeholders.push('(');
+        for i in 0..columns.len() {
+            placeholders.push_str(if i == 0 { "?" } else { ",?" });
+        }
+        placeholders.push(')');
+        let mut sql = format!(
+            "INSERT INTO {} ({}) VALUES ",
+            quote_identifier(&target.table),
+            names.join(", ")
+        );
+        for i in 0..rows {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&placeholders);
+        }
+        Arc::from(sql)
+    }))
+}
+
+fn bind_and_run(
+    statement: &mut Statement<'_>,
+    target: &LoadTarget,
+    batch: &RowBatch,
+    rows: Range<usize>,
+) -> Result<u64> {
+    let columns = target.schema.columns();
+    let fail = |e: rusqlite::Error| database_error(&target.table, &e);
+    let mut index = 1;
+    let mut timestamp_text = String::new();
+    for row in rows {
+        for (column, spec) in columns.iter().enumerate() {
+            let field = batch.field(row, column);
+            let value = spec.ty.parse(field).map_err(|e| Error::Database {
+                kind: SinkErrorKind::Data,
+                table: target.table.clone(),
+                message: format!("line {}: column {:?}: {e}", batch.line(row), spec.name),
+            })?;
+            match value {
+                Value::Null => statement.raw_bind_parameter(index, rusqlite::types::Null),
+                Value::Integer(v) => statement.raw_bind_parameter(index, v),
+                Value::Real(v) => statement.raw_bind_parameter(index, v),
+                Value::Boolean(v) => statement.raw_bind_parameter(index, i64::from(v)),
+                // Dates parse only from their canonical ASCII text, so the field is that text.
+                Value::Date(_) => statement
+                    .raw_bind_parameter(index, std::str::from_utf8(field).unwrap_or_default()),
+                Value::Timestamp(t) => {
+                    timestamp_text.clear();
+                    let _ = write!(timestamp_text, "{}", t.format("%Y-%m-%d %H:%M:%S%.f"));
+                    statement.raw_bind_parameter(index, timestamp_text.as_str())
+                }
+                Value::Text(text) => statement.raw_bind_parameter(index, text),
+            }
+            .map_err(fail)?;
+            index += 1;
+        }
+    }
+    Ok(statement.raw_execute().map_err(fail)? as u64)
+}
+
+fn database_error(table: &str, error: &rusqlite::Error) -> Error {
+    let kind = match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => SinkErrorKind::Transient,
+        Some(ErrorCode::ConstraintViolation | ErrorCode::TypeMismatch | ErrorCode::TooBig) => {
+            SinkErrorKind::Data
+        }
+        _ => SinkErrorKind::Terminal,
+    };
+    Error::Database {
+        kind,
+        table: table.to_owned(),
+        message: shorten(&error.to_string()),
+    }
+}
+
+/// Runs blocking database work without stalling other tasks on a multi-threaded runtime;
+/// on a current-thread runtime (tests, embedders) it simply runs inline.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
+#[async_trait]
+impl BatchSink for SqliteSink {
+    async fn prepare(&self, target: &LoadTarget) -> Result<(), SinkError> {
+        blocking(|| self.create_table(target)).map_err(SinkError::from)
+    }
+
+    async fn write(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+    ) -> Result<u64, SinkError> {
+        blocking(|| self.insert(target, batch, rows)).map_err(SinkError::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loader_batch::Schema;
+
+    fn target(table: &str, schema: Schema) -> LoadTarget {
+        LoadTarget {
+            table: table.into(),
+            schema: Arc::new(schema),
+            source: "t.csv".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn stores_typed_values_and_nulls() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = SqliteSink::open(dir.path().join("t.db")).unwrap();
+        use ColumnType::*;
+        let t = target(
+            "typed",
+            Schema::from_pairs([
+                ("i", Integer),
+                ("r", Real),
+                ("b", Boolean),
+                ("d", Date),
+                ("ts", Timestamp),
+                ("s", Text),
+            ]),
+        );
+        sink.prepare(&t).await.unwrap();
+        let mut batch = RowBatch::new(6, 0);
+        batch
+            .push_row(2, 0, [&b"7"[..], b"2.5", b"yes", b"2024-02-29", b"2024-02-29T10:00:00+01:00", b"caf\xc3\xa9"])
+            .unwrap();
+        batch.push_row(3, 0, [&b""[..], b"", b"", b"", b"", b""]).unwrap();
+        assert_eq!(sink.write(&t, &batch, 0..2).await.unwrap(), 2);
+        let row: (i64, f64, i64, String, String, String, String, String) = sink
+            .with_connection(|c| {
+                c.query_row(
+                    "SELECT i, r, b, d, ts, s, typeof(i), typeof(r) FROM typed WHERE i IS NOT NULL",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)),
+                )
+            })
+            .unwrap();
+        assert_eq!(
+            row,
+            (7, 2.5, 1, "2024-02-29".into(), "2024-02-29 09:00:00".into(), "café".into(), "integer".into(), "real".into())
+        );
+        let nulls: i64 = sink
+            .with_connection(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM typed WHERE i IS NULL AND r IS NULL AND b IS NULL AND d IS NULL AND ts IS NULL AND s IS NULL",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        assert_eq!(nulls, 1);
+    }
+
+    #[tokio::test]
+    async fn hostile_names_are_quoted_and_harmless() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = SqliteSink::open(dir.path().join("t.db")).unwrap();
+        let evil = "a\"; DROP TABLE victim; --";
+        sink.with_connection(|c| c.execute_batch("CREATE TABLE victim (x)")).unwrap();
+        let t = target(evil, Schema::from_pairs([(evil, ColumnType::Text), ("select", ColumnType::Integer)]));
+        sink.prepare(&t).await.unwrap();
+        let mut batch = RowBatch::new(2, 0);
+        batch.push_row(2, 0, [&b"v"[..], b"1"]).unwrap();
+        sink.write(&t, &batch, 0..1).await.unwrap();
+        let tables: i64 = sink
+            .with_connection(|c| c.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(tables, 2, "victim survives next to the oddly named table");
+    }
+
+    #[tokio::test]
+    async fn many_rows_span_full_and_tail_statements_in_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = SqliteSink::open(dir.path().join("t.db")).unwrap();
+        let t = target("n", Schema::from_pairs([("n", ColumnType::Integer)]));
+        sink.prepare(&t).await.unwrap();
+        let mut batch = RowBatch::new(1, 0);
+        let texts: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+        for (i, text) in texts.iter().enumerate() {
+            batch.push_row(i as u64 + 2, 0, [text.as_bytes()]).unwrap();
+        }
+        assert_eq!(sink.write(&t, &batch, 5..1000).await.unwrap(), 995);
+        let (count, sum): (i64, i64) = sink
+            .with_connection(|c| c.query_row("SELECT count(*), sum(n) FROM n", [], |r| Ok((r.get(0)?, r.get(1)?))))
+            .unwrap();
+        assert_eq!((count, sum), (995, (5..1000).sum::<i64>()));
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_stores_nothing_and_is_classified() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = SqliteSink::open(dir.path().join("t.db")).unwrap();
+        sink.with_connection(|c| c.execute_batch("CREATE TABLE u (n INTEGER PRIMARY KEY)")).unwrap();
+        let t = target("u", Schema::from_pairs([("n", ColumnType::Integer)]));
+        sink.prepare(&t).await.unwrap();
+        let mut batch = RowBatch::new(1, 0);
+        for text in ["1", "2", "1"] {
+            batch.push_row(2, 0, [text.as_bytes()]).unwrap();
+        }
+        let err = sink.write(&t, &batch, 0..3).await.unwrap_err();
+        assert_eq!(err.kind, SinkErrorKind::Data);
+        let count: i64 = sink.with_connection(|c| c.query_row("SELECT count(*) FROM u", [], |r| r.get(0))).unwrap();
+        assert_eq!(count, 0, "the transaction rolled back");
+
+        let t = target("missing_column", Schema::from_pairs([("n", ColumnType::Integer)]));
+        sink.with_connection(|c| c.execute_batch("CREATE TABLE missing_column (other INTEGER)")).unwrap();
+        let err = sink.write(&t, &batch, 0..1).await.unwrap_err();
+        assert_eq!(err.kind, SinkErrorKind::Terminal);
+        assert!(err.message.contains("no column named n"), "{}", err.message);
+    }
+}

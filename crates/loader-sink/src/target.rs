@@ -1,0 +1,148 @@
+use crate::{Error, Result};
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where a load goes.
+///
+/// # Example
+///
+/// ```
+/// use loader_sink::Target;
+/// assert_eq!(Target::parse("sqlite:out.db").unwrap(), Target::Sqlite("out.db".into()));
+/// assert_eq!(Target::parse("data.sqlite").unwrap(), Target::Sqlite("data.sqlite".into()));
+/// let pg = Target::parse("postgres://ann:secret@db:5432/prod").unwrap();
+/// assert_eq!(pg.to_string(), "postgres://ann:***@db:5432/prod");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub enum Target {
+    /// An SQLite database file, created when missing.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://` or `postgresql://`).
+    Postgres(String),
+}
+
+impl Target {
+    /// Parses `sqlite:PATH`, `sqlite://PATH`, a path ending in `.db`, `.sqlite` or
+    /// `.sqlite3`, or a `postgres://` / `postgresql://` URL.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadTarget`] for anything else.
+    pub fn parse(text: &str) -> Result<Target> {
+        if let Some(path) = text
+            .strip_prefix("sqlite://")
+            .or_else(|| text.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err(bad(text, "an SQLite target needs a file path, as in sqlite:loader.db"));
+            }
+            return Ok(Target::Sqlite(PathBuf::from(path)));
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok(Target::Postgres(text.to_owned()));
+        }
+        let lower = text.to_ascii_lowercase();
+        if [".db", ".sqlite", ".sqlite3"].iter().any(|e| lower.ends_with(e)) {
+            return Ok(Target::Sqlite(PathBuf::from(text)));
+        }
+        Err(bad(
+            text,
+            "expected sqlite:FILE, a .db/.sqlite file, or postgres://USER@HOST:PORT/DB",
+        ))
+    }
+}
+
+fn bad(text: &str, reason: &str) -> Error {
+    Error::BadTarget {
+        target: redact(text),
+        reason: reason.to_owned(),
+    }
+}
+
+/// Replaces the password of a URL (`scheme://user:password@host`) with `***`.
+fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let Some(colon) = rest[..at].find(':') else {
+        return url.to_owned();
+    };
+    format!(
+        "{}{}:***{}",
+        &url[..scheme_end + 3],
+        &rest[..colon],
+        &rest[at..]
+    )
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Target::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Target({self})")
+    }
+}
+
+/// Quotes an SQL identifier: wraps it in double quotes and doubles any quote inside, so that
+/// any text, hostile or not, names exactly one identifier.
+///
+/// # Example
+///
+/// ```
+/// use loader_sink::quote_identifier;
+/// assert_eq!(quote_identifier("order"), "\"order\"");
+/// assert_eq!(quote_identifier("a\"; DROP TABLE x; --"), "\"a\"\"; DROP TABLE x; --\"");
+/// ```
+pub fn quote_identifier(name: &str) -> String {
+    let mut quoted = String::with_capacity(name.len() + 2);
+    quoted.push('"');
+    for c in name.chars() {
+        if c == '"' {
+            quoted.push('"');
+        }
+        // NUL cannot be part of an identifier in either database.
+        if c != '\0' {
+            quoted.push(c);
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        for url in [
+            "postgres://ann:s3cr3t@localhost/db",
+            "postgresql://ann:s3cr3t@localhost:5432/db?sslmode=disable",
+        ] {
+            let target = Target::parse(url).unwrap();
+            assert!(!target.to_string().contains("s3cr3t"));
+            assert!(!format!("{target:?}").contains("s3cr3t"));
+        }
+        let err = Target::parse("mysql://ann:s3cr3t@h/db").unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        assert_eq!(redact("postgres://ann@h/db"), "postgres://ann@h/db");
+    }
+
+    #[test]
+    fn bad_targets_are_refused() {
+        assert!(Target::parse("sqlite:").is_err());
+        assert!(Target::parse("out.txt").is_err());
+    }
+}
