@@ -78,6 +78,13 @@ impl std::fmt::Debug for BatchReader {
     }
 }
 
+/// Rows a batch has room for: enough that batches close by bytes rather than rows when rows
+/// are as wide as sampled (with a quarter to spare for narrower ones), capped by `batch_rows`.
+fn row_capacity(options: &CsvOptions, mean_field_bytes: f64) -> usize {
+    let by_bytes = (options.get_batch_bytes() as f64 / mean_field_bytes.max(1.0) * 1.25) as usize + 16;
+    options.get_batch_rows().min(by_bytes).max(1)
+}
+
 /// The csv reader's internal buffer (see `CsvOptions::csv_reader`), held for the reader's life.
 const READ_BUFFER_BYTES: u64 = 256 << 10;
 
@@ -130,14 +137,13 @@ impl BatchReader {
             sequence = resume.sequence;
         }
         let batch_bytes = options.get_batch_bytes();
-        let rows_by_bytes = (batch_bytes as f64 / mean_field_bytes.max(1.0) * 1.25) as usize + 16;
         Ok(BatchReader {
             path: path.to_path_buf(),
             reader,
             record: csv::ByteRecord::new(),
             schema,
             budget,
-            row_capacity: options.get_batch_rows().min(rows_by_bytes).max(1),
+            row_capacity: row_capacity(options, mean_field_bytes),
             batch_bytes,
             file_size,
             sequence,
@@ -148,6 +154,18 @@ impl BatchReader {
             _buffer: buffer,
         })
     }
+
+    /// Heap bytes of the largest batch a reader with `options` will allocate for a file of
+    /// `file_size` bytes with `columns` columns: what one batch in flight costs the budget.
+    pub fn batch_heap(options: &CsvOptions, columns: usize, mean_field_bytes: f64, file_size: u64) -> u64 {
+        let remaining = usize::try_from(file_size).unwrap_or(usize::MAX);
+        let rows = row_capacity(options, mean_field_bytes).min(remaining.saturating_add(1));
+        let bytes = options.get_batch_bytes().min(remaining);
+        RowBatch::heap_size_for(columns, rows, bytes) as u64
+    }
+
+    /// Heap bytes the reader itself holds (its read buffer), besides its batches.
+    pub const BUFFER_BYTES: u64 = READ_BUFFER_BYTES;
 
     /// Records read so far and handed out in batches.
     pub fn rows_read(&self) -> u64 {
@@ -217,7 +235,7 @@ impl BatchReader {
             (1, first_row_bytes)
         } else {
             (
-                self.row_capacity.min(remaining + 1),
+                self.row_capacity.min(remaining.saturating_add(1)),
                 self.batch_bytes.min(remaining.max(first_row_bytes)),
             )
         };

@@ -1,0 +1,74 @@
+/// Errors of the strategy layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Discovery or sampling failed.
+    #[error(transparent)]
+    File(#[from] loader_file::Error),
+    /// A batch could not be written.
+    #[error(transparent)]
+    Batch(#[from] loader_batch::Error),
+    /// The sink failed outside a batch (preparing a table).
+    #[error("{table}: {source}")]
+    Sink {
+        /// The table.
+        table: String,
+        /// What the sink said.
+        #[source]
+        source: loader_batch::SinkError,
+    },
+    /// The memory probe or budget failed.
+    #[error(transparent)]
+    Memory(#[from] loader_memory::Error),
+    /// The audit trail could not be written.
+    #[error(transparent)]
+    Audit(#[from] loader_batch::AuditError),
+    /// A worker died (panicked or vanished).
+    #[error("worker failed: {0}")]
+    Worker(String),
+    /// Rows read did not equal rows loaded + rejected + skipped.
+    #[error("{path}: reconciliation failed: read {read} rows but loaded {loaded}, rejected {rejected}, skipped {skipped}")]
+    Reconciliation {
+        /// The file.
+        path: String,
+        /// Rows read.
+        read: u64,
+        /// Rows loaded.
+        loaded: u64,
+        /// Rows rejected.
+        rejected: u64,
+        /// Rows skipped.
+        skipped: u64,
+    },
+}
+
+impl Error {
+    /// Whether the error comes from the data (a bad row, a refused value) rather than from
+    /// the machinery. Data errors fail their file; other errors fail the pool.
+    pub fn is_data_error(&self) -> bool {
+        match self {
+            Error::File(e) => e.is_data_error(),
+            Error::Batch(loader_batch::Error::Sink { source, .. }) => {
+                source.kind == loader_batch::SinkErrorKind::Data
+            }
+            Error::Reconciliation { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the concurrent pool should give way to sequential processing: a panic, a dead
+    /// worker, or a sink that kept failing transiently.
+    pub fn is_pool_failure(&self) -> bool {
+        use loader_batch::SinkErrorKind::{Panicked, Transient};
+        match self {
+            Error::Worker(_) => true,
+            Error::Batch(loader_batch::Error::Sink { source, .. }) | Error::Sink { source, .. } => {
+                matches!(source.kind, Panicked | Transient)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

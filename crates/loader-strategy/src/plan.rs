@@ -1,0 +1,174 @@
+use crate::{LoadSettings, Result};
+use loader_file::{BatchReader, CsvOptions, FileSample, discover, sample_file};
+use loader_memory::{EffectiveLimit, MemoryProbe};
+use std::path::{Path, PathBuf};
+
+/// Batches of one file that can be alive at once: one being filled by the reader, one
+/// queued between reader and writer, one being written.
+pub(crate) const BATCHES_IN_FLIGHT: u64 = 3;
+
+/// The smallest batch the planner cuts, whatever the budget: below this, per-batch costs
+/// dominate and the budget is better met by waiting.
+const MIN_BATCH_BYTES: usize = 64 << 10;
+
+/// What a file is expected to need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryEstimate {
+    /// Heap of one batch at its largest.
+    pub batch_heap: u64,
+    /// Batches alive at once.
+    pub batches_in_flight: u64,
+    /// The file's expected peak: its read buffer plus its batches in flight.
+    pub peak: u64,
+}
+
+/// One file of a plan.
+#[derive(Debug, Clone)]
+pub struct PlannedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its size on disk.
+    pub size: u64,
+    /// The table it goes to.
+    pub table: String,
+    /// What its sample said (columns, types, row width).
+    pub sample: FileSample,
+    /// Reading options, with batch bytes cut to the budget.
+    pub csv: CsvOptions,
+    /// Expected memory.
+    pub estimate: MemoryEstimate,
+}
+
+/// Files in load order with their estimates, and the memory figures they were planned for.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    /// Files in the order they will start.
+    pub files: Vec<PlannedFile>,
+    /// The effective memory limit when planned.
+    pub limit: EffectiveLimit,
+    /// Bytes of the row budget.
+    pub budget: u64,
+    /// Files loaded at once.
+    pub workers: usize,
+    /// The settings planned with.
+    pub settings: LoadSettings,
+}
+
+/// The table a file loads into by default: its name without directory and without the
+/// data and compression extensions (`2024/orders.csv.gz` gives `orders`).
+///
+/// # Example
+///
+/// ```
+/// use loader_strategy::table_name_for;
+/// assert_eq!(table_name_for("data/orders.csv.gz".as_ref()), "orders");
+/// assert_eq!(table_name_for("my.data.tsv".as_ref()), "my.data");
+/// ```
+pub fn table_name_for(path: &Path) -> String {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for extensions in [[".gz", ".zst", ".zstd"].as_slice(), &[".csv", ".tsv", ".txt"]] {
+        let lower = name.to_ascii_lowercase();
+        if let Some(ext) = extensions.iter().find(|e| lower.ends_with(*e)) {
+            name.truncate(name.len() - ext.len());
+        }
+    }
+    if name.is_empty() { "data".to_owned() } else { name }
+}
+
+pub(crate) fn make_plan(
+    inputs: &[PathBuf],
+    settings: &LoadSettings,
+    probe: &dyn MemoryProbe,
+) -> Result<LoadPlan> {
+    let reading = probe.read()?;
+    let limit = reading.effective_limit(settings.memory_limit);
+    let budget = (limit.bytes as f64 * settings.budget_share.clamp(0.01, 1.0)) as u64;
+    let found = discover(inputs, settings.order)?;
+    let workers = settings.workers.clamp(1, found.len().max(1));
+    let per_worker = budget / workers as u64;
+    let per_batch = per_worker.saturating_sub(BatchReader::BUFFER_BYTES) / BATCHES_IN_FLIGHT;
+    let mut files = Vec::with_capacity(found.len());
+    for input in found {
+        let sample = sample_file(&input.path, &settings.csv)?;
+        let columns = sample.schema.len();
+        let batch_bytes = batch_bytes_for(&settings.csv, columns, sample.mean_field_bytes, per_batch);
+        let csv = settings.csv.clone().batch_bytes(batch_bytes);
+        let batch_heap = BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, input.size);
+        let table = settings
+            .table
+            .clone()
+            .unwrap_or_else(|| table_name_for(&input.path));
+        files.push(PlannedFile {
+            path: input.path,
+            size: input.size,
+            table,
+            sample,
+            csv,
+            estimate: MemoryEstimate {
+                batch_heap,
+                batches_in_flight: BATCHES_IN_FLIGHT,
+                peak: BatchReader::BUFFER_BYTES + BATCHES_IN_FLIGHT * batch_heap,
+            },
+        });
+    }
+    Ok(LoadPlan {
+        files,
+        limit,
+        budget,
+        workers,
+        settings: settings.clone(),
+    })
+}
+
+/// The largest batch byte limit, up to the one asked for, whose batch heap (field bytes plus
+/// per-row offsets and positions) fits in `heap`.
+fn batch_bytes_for(csv: &CsvOptions, columns: usize, mean_field_bytes: f64, heap: u64) -> usize {
+    let mut bytes = csv.get_batch_bytes();
+    loop {
+        let options = csv.clone().batch_bytes(bytes);
+        let needed = BatchReader::batch_heap(&options, columns, mean_field_bytes, u64::MAX);
+        if needed <= heap || bytes <= MIN_BATCH_BYTES {
+            return bytes.max(MIN_BATCH_BYTES);
+        }
+        // Shrink in proportion, a little more to converge quickly.
+        bytes = ((bytes as f64) * (heap as f64 / needed as f64) * 0.95) as usize;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loader_memory::{FixedProbe, MemoryReading};
+
+    #[test]
+    fn batches_are_cut_to_fit_the_budget_per_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("id,name,amount\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("{i},name number {i},{}.25\n", i * 3));
+        }
+        std::fs::write(dir.path().join("a.csv"), &text).unwrap();
+        std::fs::write(dir.path().join("b.csv"), &text[..text.len() / 2]).unwrap();
+        let probe = FixedProbe(MemoryReading {
+            total: 16 << 30,
+            available: 8 << 30,
+            process_rss: 10 << 20,
+            cgroup: None,
+        });
+        let settings = LoadSettings {
+            workers: 2,
+            memory_limit: Some(4 << 20),
+            ..LoadSettings::default()
+        };
+        let plan = make_plan(&[dir.path().to_path_buf()], &settings, &probe).unwrap();
+        assert_eq!(plan.budget, 2 << 20);
+        assert_eq!(plan.limit.source, loader_memory::LimitSource::Explicit);
+        assert_eq!(plan.files[0].table, "a", "largest first");
+        let peaks: u64 = plan.files.iter().map(|f| f.estimate.peak).sum();
+        assert!(peaks <= plan.budget, "two workers' peaks {peaks} fit the budget {}", plan.budget);
+        assert!(plan.files[0].csv.get_batch_bytes() < (8 << 20));
+    }
+}

@@ -1,0 +1,115 @@
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How a file ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileState {
+    /// Every row is in the table.
+    Loaded,
+    /// The file stopped at an error; rows before it may be committed (see `rows_loaded`).
+    Failed,
+    /// The file was not started because the run stopped.
+    NotStarted,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// The table written.
+    pub table: String,
+    /// How it ended.
+    pub state: FileState,
+    /// Size on disk.
+    pub size: u64,
+    /// Rows read from the file (each counted once, across a fallback too).
+    pub rows_read: u64,
+    /// Rows committed to the table.
+    pub rows_loaded: u64,
+    /// Rows refused by validation and set aside.
+    pub rows_rejected: u64,
+    /// Rows not loaded because an earlier run had loaded them.
+    pub rows_skipped: u64,
+    /// Field bytes committed.
+    pub bytes_loaded: u64,
+    /// Batches committed.
+    pub batches: u64,
+    /// Transient failures retried.
+    pub retries: u32,
+    /// Time from start to end, across attempts.
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+    /// Estimated peak memory, bytes.
+    pub estimated_peak: u64,
+    /// Whether the file finished in sequential mode after a pool failure.
+    pub fell_back: bool,
+    /// The error that stopped the file.
+    pub error: Option<String>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadReport {
+    /// Per file, in plan order.
+    pub files: Vec<FileReport>,
+    /// Wall time of the run.
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+    /// Effective memory limit, bytes.
+    pub memory_limit: u64,
+    /// Where the limit came from: `physical`, `cgroup` or `explicit`.
+    pub memory_limit_source: &'static str,
+    /// Row budget, bytes.
+    pub budget: u64,
+    /// Most budget bytes reserved at once.
+    pub peak_reserved: u64,
+    /// Highest resident set size seen by the monitor, bytes.
+    pub peak_rss: u64,
+    /// Files loaded at once.
+    pub workers: usize,
+    /// Why the pool gave way to sequential processing, if it did.
+    pub fallback: Option<String>,
+    /// Pressure level changes seen, as `level at seconds`.
+    pub pressure_changes: Vec<String>,
+}
+
+fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
+}
+
+impl LoadReport {
+    /// Whether every file loaded.
+    pub fn is_success(&self) -> bool {
+        self.files.iter().all(|f| f.state == FileState::Loaded)
+    }
+
+    /// The first file error, as `path: message`.
+    pub fn first_error(&self) -> Option<String> {
+        self.files
+            .iter()
+            .find_map(|f| f.error.as_ref().map(|e| e.to_owned()))
+    }
+
+    /// Rows committed across files.
+    pub fn rows_loaded(&self) -> u64 {
+        self.files.iter().map(|f| f.rows_loaded).sum()
+    }
+
+    /// Rows read across files.
+    pub fn rows_read(&self) -> u64 {
+        self.files.iter().map(|f| f.rows_read).sum()
+    }
+
+    /// Rows rejected across files.
+    pub fn rows_rejected(&self) -> u64 {
+        self.files.iter().map(|f| f.rows_rejected).sum()
+    }
+
+    /// Bytes on disk across files.
+    pub fn input_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}

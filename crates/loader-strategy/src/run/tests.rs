@@ -1,0 +1,170 @@
+use super::*;
+use async_trait::async_trait;
+use loader_batch::{InMemoryAudit, SinkError};
+use loader_memory::{FixedProbe, MemoryReading};
+use loader_sink::SqliteSink;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn probe() -> Arc<dyn MemoryProbe> {
+    Arc::new(FixedProbe(MemoryReading {
+        total: 16 << 30,
+        available: 12 << 30,
+        process_rss: 20 << 20,
+        cgroup: None,
+    }))
+}
+
+fn settings() -> LoadSettings {
+    LoadSettings {
+        workers: 2,
+        csv: loader_file::CsvOptions::default().batch_rows(700),
+        sub_batch_rows: 250,
+        table: Some("orders".into()),
+        monitor_interval: Duration::from_millis(10),
+        ..LoadSettings::default()
+    }
+}
+
+/// Ids in the table, and how many rows hold each: every id once means no loss, no duplicate.
+fn ids(sink: &SqliteSink) -> (i64, i64, i64, i64) {
+    sink.with_connection(|c| {
+        c.query_row(
+            "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM orders",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+    })
+    .unwrap()
+}
+
+/// Wraps a real sink and panics on one chosen write, as a worker dying mid-load would.
+struct PanicOnWrite {
+    inner: Arc<SqliteSink>,
+    writes: AtomicUsize,
+    panic_at: usize,
+}
+
+#[async_trait]
+impl BatchSink for PanicOnWrite {
+    async fn prepare(&self, target: &LoadTarget) -> std::result::Result<(), SinkError> {
+        self.inner.prepare(target).await
+    }
+
+    async fn write(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+    ) -> std::result::Result<u64, SinkError> {
+        if self.writes.fetch_add(1, Ordering::SeqCst) == self.panic_at {
+            panic!("injected pool failure");
+        }
+        self.inner.write(target, batch, rows).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loads_several_files_into_sqlite_and_reconciles() {
+    let dir = tempfile::tempdir().unwrap();
+    loader_gen::write_files(dir.path(), 5000, 4, 11).unwrap();
+    let sink = Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap());
+    let audit = Arc::new(InMemoryAudit::new());
+    let service = DataLoadingService::new(sink.clone(), audit.clone(), probe(), settings());
+    let report = service.load(&[dir.path().to_path_buf()]).await.unwrap();
+
+    assert!(report.is_success(), "{:?}", report.first_error());
+    assert_eq!(report.rows_loaded(), 5000);
+    for file in &report.files {
+        assert_eq!(file.rows_read, file.rows_loaded + file.rows_rejected + file.rows_skipped);
+        assert!(!file.fell_back);
+    }
+    assert_eq!(ids(&sink), (5000, 5000, 1, 5000));
+    assert_eq!(report.fallback, None);
+    let events = audit.events();
+    let ends = events.iter().filter(|e| e.kind == EventKind::Committed).count();
+    let starts = events.iter().filter(|e| e.kind == EventKind::Started).count();
+    assert_eq!(starts, ends, "every context that started was committed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_pool_failure_falls_back_to_sequential_and_loads_each_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    loader_gen::write_files(dir.path(), 6000, 3, 5).unwrap();
+    let real = Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap());
+    let sink = Arc::new(PanicOnWrite {
+        inner: real.clone(),
+        writes: AtomicUsize::new(0),
+        panic_at: 5,
+    });
+    let audit = Arc::new(InMemoryAudit::new());
+    let service = DataLoadingService::new(sink, audit.clone(), probe(), settings());
+    let report = service.load(&[dir.path().to_path_buf()]).await.unwrap();
+
+    assert!(report.is_success(), "{:?}", report.first_error());
+    let reason = report.fallback.as_deref().expect("the pool failed");
+    assert!(reason.contains("injected pool failure"), "{reason}");
+    assert!(report.files.iter().any(|f| f.fell_back));
+    assert_eq!(ids(&real), (6000, 6000, 1, 6000), "every row exactly once");
+    for file in &report.files {
+        assert_eq!(file.rows_read, file.rows_loaded, "{}", file.path.display());
+    }
+    let events = audit.events();
+    let fell_back = events.iter().find(|e| e.kind == EventKind::FellBack).unwrap();
+    assert!(fell_back.reason.as_deref().unwrap().contains("continue sequentially"));
+    assert!(
+        events.iter().any(|e| e.scope == Scope::File
+            && e.kind == EventKind::Started
+            && e.reason.as_deref().is_some_and(|r| r.starts_with("resuming at line"))),
+        "the failed file resumed after its committed rows"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_row_fails_its_file_with_its_location_and_not_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut good = String::from("id,amount\n");
+    let mut bad = String::from("id,amount\n");
+    for i in 0..3000 {
+        good.push_str(&format!("{i},{i}.5\n"));
+        bad.push_str(&format!("{i},{i}.5\n"));
+    }
+    bad.push_str("3000,oops\n");
+    std::fs::write(dir.path().join("good.csv"), good).unwrap();
+    std::fs::write(dir.path().join("bad.csv"), bad).unwrap();
+    let sink = Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap());
+    let settings = LoadSettings {
+        table: None,
+        ..settings()
+    };
+    let service = DataLoadingService::new(sink.clone(), Arc::new(InMemoryAudit::new()), probe(), settings);
+    let report = service.load(&[dir.path().to_path_buf()]).await.unwrap();
+
+    assert!(!report.is_success());
+    assert_eq!(report.fallback, None, "a data error is not a pool failure");
+    let bad = report.files.iter().find(|f| f.table == "bad").unwrap();
+    assert_eq!(bad.state, FileState::Failed);
+    let error = bad.error.as_deref().unwrap();
+    assert!(error.contains("bad.csv:3002: column 2 (\"amount\")"), "{error}");
+    assert_eq!(bad.rows_loaded, 3000, "rows before the bad one are committed");
+    let good = report.files.iter().find(|f| f.table == "good").unwrap();
+    assert_eq!((good.state, good.rows_loaded), (FileState::Loaded, 3000));
+}
+
+#[tokio::test]
+async fn sink_is_prepared_once_per_file_and_writes_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    loader_gen::write_files(dir.path(), 900, 3, 1).unwrap();
+    let mut sink = loader_batch::MockBatchSink::new();
+    sink.expect_prepare().times(3).returning(|_| Ok(()));
+    let written = Arc::new(AtomicUsize::new(0));
+    let counter = written.clone();
+    sink.expect_write().returning(move |_, _, rows| {
+        counter.fetch_add(rows.len(), Ordering::SeqCst);
+        Ok(rows.len() as u64)
+    });
+    let service = DataLoadingService::new(Arc::new(sink), Arc::new(InMemoryAudit::new()), probe(), settings());
+    let report = service.load(&[dir.path().to_path_buf()]).await.unwrap();
+    assert!(report.is_success());
+    assert_eq!(written.load(Ordering::SeqCst), 900);
+}

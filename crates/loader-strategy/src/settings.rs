@@ -1,0 +1,52 @@
+use loader_batch::RetryPolicy;
+use loader_file::{CsvOptions, FileOrder};
+use std::time::Duration;
+
+/// Everything a run can be told. Built with struct update syntax from the defaults:
+///
+/// ```
+/// use loader_strategy::LoadSettings;
+/// let settings = LoadSettings { workers: 4, memory_limit: Some(256 << 20), ..LoadSettings::default() };
+/// assert_eq!(settings.budget_share, 0.5);
+/// ```
+#[derive(Debug, Clone)]
+pub struct LoadSettings {
+    /// Files loaded at once (default: the number of CPUs).
+    pub workers: usize,
+    /// Explicit memory limit in bytes (`--memory-limit`), on top of physical and cgroup limits.
+    pub memory_limit: Option<u64>,
+    /// Share of the effective limit given to the row budget (default 0.5): the rest is left
+    /// for the database engine's cache, the allocator, buffers and the program itself.
+    pub budget_share: f64,
+    /// CSV dialect and batch limits (rows and bytes, whichever comes first).
+    pub csv: CsvOptions,
+    /// Most rows in one sub-batch, that is one transaction (default 10,000).
+    pub sub_batch_rows: usize,
+    /// Most field bytes in one sub-batch (default 4 MiB).
+    pub sub_batch_bytes: usize,
+    /// Order of files.
+    pub order: FileOrder,
+    /// One table for every file; by default each file gets a table named after it.
+    pub table: Option<String>,
+    /// Retries of transient sink errors.
+    pub retry: RetryPolicy,
+    /// How often memory is sampled while loading (default 250 ms).
+    pub monitor_interval: Duration,
+}
+
+impl Default for LoadSettings {
+    fn default() -> Self {
+        LoadSettings {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            memory_limit: None,
+            budget_share: 0.5,
+            csv: CsvOptions::default(),
+            sub_batch_rows: 10_000,
+            sub_batch_bytes: 4 << 20,
+            order: FileOrder::default(),
+            table: None,
+            retry: RetryPolicy::default(),
+            monitor_interval: Duration::from_millis(250),
+        }
+    }
+}
