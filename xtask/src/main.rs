@@ -1,1 +1,82 @@
-fn main() {}
+//! Project automation: `cargo xtask <command>`. Run from anywhere inside the repository.
+//!
+//! - `ci`: everything CI checks: formatting, clippy with warnings denied, every test (unit,
+//!   property, cross-stack, doc), and the docs build with warnings denied.
+//! - `test`: the tests only.
+//! - `gen-data`: deterministic, seeded CSV data of any size.
+//! - `bench`: loader against the standard tools on the same files, as ratios.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod bench;
+mod gen_data;
+mod shell;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  ci                     format check, clippy (-D warnings), all tests, docs build
+  test                   all tests (unit, property, cross-stack, doc)
+  gen-data [options]     write generated CSV files
+      --rows N           rows in all (default 1000000)
+      --files N          number of files, of uneven sizes (default 1)
+      --seed N           seed (default 42)
+      --out DIR          output directory (default data/)
+  bench [options]        loader vs sqlite3 .import on the same file, release build
+      --rows N           rows of the generated file (default 1000000)
+      --runs N           runs per tool, the median is reported (default 3)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("test") => test(),
+        Some("gen-data") => gen_data::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown or missing command\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ci() -> Result<(), String> {
+    shell::in_root()?;
+    shell::cargo(&["fmt", "--all", "--", "--check"], &[])?;
+    shell::cargo(
+        &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"],
+        &[],
+    )?;
+    test()?;
+    shell::cargo(
+        &["doc", "--workspace", "--no-deps", "--all-features", "--exclude", "xtask"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    println!("xtask ci: all checks passed");
+    Ok(())
+}
+
+fn test() -> Result<(), String> {
+    shell::in_root()?;
+    if shell::has_nextest() {
+        shell::cargo(
+            &["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"],
+            &[],
+        )?;
+    } else {
+        println!("xtask: cargo-nextest not found, using cargo test");
+        shell::cargo(&["test", "--workspace", "--all-features", "--lib", "--bins", "--tests"], &[])?;
+    }
+    // nextest does not run doctests; they are examples people copy, so they must work.
+    shell::cargo(&["test", "--workspace", "--all-features", "--doc"], &[])
+}

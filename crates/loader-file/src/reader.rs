@@ -85,6 +85,12 @@ fn row_capacity(options: &CsvOptions, mean_field_bytes: f64) -> usize {
     options.get_batch_rows().min(by_bytes).max(1)
 }
 
+/// Most rows `bytes` of CSV can hold: every row has at least one byte per column (a
+/// delimiter after each field but the last, and a line end).
+fn max_rows_in(bytes: usize, columns: usize) -> usize {
+    (bytes / columns.max(1)).saturating_add(1)
+}
+
 /// The csv reader's internal buffer (see `CsvOptions::csv_reader`), held for the reader's life.
 const READ_BUFFER_BYTES: u64 = 256 << 10;
 
@@ -159,7 +165,7 @@ impl BatchReader {
     /// `file_size` bytes with `columns` columns: what one batch in flight costs the budget.
     pub fn batch_heap(options: &CsvOptions, columns: usize, mean_field_bytes: f64, file_size: u64) -> u64 {
         let remaining = usize::try_from(file_size).unwrap_or(usize::MAX);
-        let rows = row_capacity(options, mean_field_bytes).min(remaining.saturating_add(1));
+        let rows = row_capacity(options, mean_field_bytes).min(max_rows_in(remaining, columns));
         let bytes = options.get_batch_bytes().min(remaining);
         RowBatch::heap_size_for(columns, rows, bytes) as u64
     }
@@ -227,15 +233,15 @@ impl BatchReader {
         }
         let columns = self.schema.len();
         let first_row_bytes = self.record.as_slice().len();
-        // The rest of the file bounds both what it can hold in fields and its row count (each
-        // row ends with at least one byte), so small files get small batches.
+        // The rest of the file bounds both what it can hold in fields and its row count, so
+        // small files get small batches.
         let start = self.record.position().map_or(0, |p| p.byte());
         let remaining = usize::try_from(self.file_size.saturating_sub(start)).unwrap_or(usize::MAX);
         let (rows, bytes) = if first_row_bytes > self.batch_bytes {
             (1, first_row_bytes)
         } else {
             (
-                self.row_capacity.min(remaining.saturating_add(1)),
+                self.row_capacity.min(max_rows_in(remaining, columns)),
                 self.batch_bytes.min(remaining.max(first_row_bytes)),
             )
         };

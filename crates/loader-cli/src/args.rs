@@ -1,0 +1,89 @@
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use loader_memory::parse_byte_size;
+use std::path::PathBuf;
+
+/// Load CSV files into SQLite or PostgreSQL within a memory budget, with an audit trail.
+#[derive(Debug, Parser)]
+#[command(name = "loader", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load CSV files (files, directories, glob patterns) into a database.
+    #[command(after_help = "Example:\n  loader load data/ --into sqlite:orders.db --memory-limit 256MiB --audit audit.jsonl")]
+    Load(LoadArgs),
+    /// Show the files, their order, sizes, columns and memory estimates without loading.
+    #[command(after_help = "Example:\n  loader plan 'exports/*.csv' --memory-limit 64MiB")]
+    Plan(CommonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Where to load: sqlite:FILE or a .db/.sqlite path.
+    #[arg(long, value_name = "TARGET", default_value = "sqlite:loader.db")]
+    pub into: String,
+    /// Write audit events (batches, sub-batches, retries, fallbacks) as JSON lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Input files, directories (searched recursively for .csv/.tsv/.txt) or glob patterns.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Load every file into this one table (default: one table per file, named after it).
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// Files loaded at once (default: number of CPUs).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
+    /// Memory limit for the whole process, e.g. 64MiB or 2GB (default: physical or cgroup limit).
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub memory_limit: Option<u64>,
+    /// Most rows in one batch read from a file.
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_rows: u64,
+    /// Most field bytes in one batch (cut further to fit the memory budget).
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = size)]
+    pub batch_bytes: u64,
+    /// Most rows in one sub-batch, i.e. one transaction.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sub_batch_rows: u64,
+    /// File order: largest first (best on a pool), smallest first, or as given.
+    #[arg(long, value_enum, default_value_t = Order::Largest)]
+    pub order: Order,
+    /// Field delimiter, one ASCII character (use '\t' for tab).
+    #[arg(long, value_name = "CHAR", default_value = ",", value_parser = delimiter)]
+    pub delimiter: u8,
+    /// The first line is data, not a header (columns are then column_1, column_2, ...).
+    #[arg(long)]
+    pub no_header: bool,
+    /// Print the result as one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Order {
+    Largest,
+    Smallest,
+    Given,
+}
+
+fn size(text: &str) -> Result<u64, String> {
+    parse_byte_size(text).map_err(|e| e.to_string())
+}
+
+fn delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "\\t" | "tab" => Ok(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() => Ok(text.as_bytes()[0]),
+        _ => Err("expected one ASCII character, or \\t".to_owned()),
+    }
+}

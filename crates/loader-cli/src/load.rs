@@ -1,0 +1,214 @@
+//! `loader load` and `loader plan`.
+
+use crate::args::{Cli, Command, CommonArgs, LoadArgs, Order};
+use crate::format::{bytes, count, rate, seconds};
+use anyhow::{Context, Result, bail};
+use loader_batch::{AuditSink, BatchSink, JsonlAudit, NullAudit};
+use loader_file::{CsvOptions, FileOrder};
+use loader_memory::{MemoryProbe, SysinfoProbe};
+use loader_sink::{SqliteSink, Target};
+use loader_strategy::{DataLoadingService, FileState, LoadPlan, LoadReport, LoadSettings};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Load(args) => load(args).await,
+        Command::Plan(args) => plan(args),
+    }
+}
+
+fn settings(args: &CommonArgs) -> LoadSettings {
+    let defaults = LoadSettings::default();
+    LoadSettings {
+        workers: args.workers.map_or(defaults.workers, usize::from),
+        memory_limit: args.memory_limit,
+        csv: CsvOptions::default()
+            .delimiter(args.delimiter)
+            .has_headers(!args.no_header)
+            .batch_rows(args.batch_rows as usize)
+            .batch_bytes(args.batch_bytes as usize),
+        sub_batch_rows: args.sub_batch_rows as usize,
+        order: match args.order {
+            Order::Largest => FileOrder::LargestFirst,
+            Order::Smallest => FileOrder::SmallestFirst,
+            Order::Given => FileOrder::AsGiven,
+        },
+        table: args.table.clone(),
+        ..defaults
+    }
+}
+
+fn probe() -> Result<Arc<dyn MemoryProbe>> {
+    Ok(Arc::new(SysinfoProbe::new().context("reading memory figures")?))
+}
+
+fn plan(args: CommonArgs) -> Result<ExitCode> {
+    let service = DataLoadingService::new(
+        Arc::new(NoSink),
+        Arc::new(NullAudit),
+        probe()?,
+        settings(&args),
+    );
+    let plan = service.plan(&args.paths)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan_json(&plan))?);
+    } else {
+        print_plan(&plan);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn load(args: LoadArgs) -> Result<ExitCode> {
+    let target = Target::parse(&args.into)?;
+    let sink: Arc<dyn BatchSink> = match &target {
+        Target::Sqlite(path) => Arc::new(SqliteSink::open(path)?),
+        Target::Postgres(_) => bail!("{target}: the PostgreSQL target is not available in this build yet"),
+    };
+    let audit: Arc<dyn AuditSink> = match &args.audit {
+        Some(path) => Arc::new(JsonlAudit::create(path)?),
+        None => Arc::new(NullAudit),
+    };
+    let json = args.common.json;
+    let service = DataLoadingService::new(sink, audit, probe()?, settings(&args.common));
+    let report = service.load(&args.common.paths).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report, &target);
+    }
+    if report.is_success() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        if let Some(error) = report.first_error() {
+            eprintln!("error: {error}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn print_report(report: &LoadReport, target: &Target) {
+    let loaded = report.files.iter().filter(|f| f.state == FileState::Loaded).count();
+    println!(
+        "loaded {} rows from {} of {} files ({}) into {target} in {} ({} rows/s, {}/s)",
+        count(report.rows_loaded()),
+        loaded,
+        report.files.len(),
+        bytes(report.input_bytes()),
+        seconds(report.duration),
+        rate(report.rows_loaded(), report.duration),
+        bytes((report.input_bytes() as f64 / report.duration.as_secs_f64().max(1e-9)) as u64),
+    );
+    for file in &report.files {
+        let state = match file.state {
+            FileState::Loaded => "ok",
+            FileState::Failed => "FAILED",
+            FileState::NotStarted => "not started",
+        };
+        println!(
+            "  {state:<6} {} -> {:?}: {} rows read, {} loaded, {} rejected, {} skipped, {}{}",
+            file.path.display(),
+            file.table,
+            count(file.rows_read),
+            count(file.rows_loaded),
+            count(file.rows_rejected),
+            count(file.rows_skipped),
+            seconds(file.duration),
+            if file.fell_back { ", finished sequentially" } else { "" },
+        );
+    }
+    println!(
+        "memory: limit {} ({}), budget {}, peak reserved {}, peak rss {}",
+        bytes(report.memory_limit),
+        report.memory_limit_source,
+        bytes(report.budget),
+        bytes(report.peak_reserved),
+        bytes(report.peak_rss),
+    );
+    if let Some(reason) = &report.fallback {
+        println!("fallback: the concurrent pool failed ({reason}); remaining files ran sequentially");
+    }
+    if !report.pressure_changes.is_empty() {
+        println!("pressure: {}", report.pressure_changes.join(", "));
+    }
+}
+
+fn print_plan(plan: &LoadPlan) {
+    let total: u64 = plan.files.iter().map(|f| f.size).sum();
+    println!(
+        "{} files, {}, {} workers; memory limit {} ({}), budget {}",
+        plan.files.len(),
+        bytes(total),
+        plan.workers,
+        bytes(plan.limit.bytes),
+        plan.limit.source.as_str(),
+        bytes(plan.budget),
+    );
+    println!(
+        "{:>3}  {:<40} {:>10} {:>12} {:>4} {:>10} {:>10}  table",
+        "#", "file", "size", "rows (est)", "cols", "batch", "est. peak"
+    );
+    for (i, file) in plan.files.iter().enumerate() {
+        println!(
+            "{:>3}  {:<40} {:>10} {:>12} {:>4} {:>10} {:>10}  {}",
+            i + 1,
+            file.path.display(),
+            bytes(file.size),
+            count(file.sample.estimated_rows()),
+            file.sample.schema.len(),
+            bytes(file.estimate.batch_heap),
+            bytes(file.estimate.peak),
+            file.table,
+        );
+    }
+    for file in &plan.files {
+        let columns: Vec<String> = file
+            .sample
+            .schema
+            .columns()
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.ty))
+            .collect();
+        println!("{}: {}", file.path.display(), columns.join(", "));
+        for (column, from, to) in &file.sample.renamed {
+            println!("  column {column}: header {from:?} renamed to {to:?}");
+        }
+    }
+}
+
+fn plan_json(plan: &LoadPlan) -> serde_json::Value {
+    serde_json::json!({
+        "memory_limit": plan.limit.bytes,
+        "memory_limit_source": plan.limit.source.as_str(),
+        "budget": plan.budget,
+        "workers": plan.workers,
+        "files": plan.files.iter().map(|f| serde_json::json!({
+            "path": f.path,
+            "size": f.size,
+            "table": f.table,
+            "estimated_rows": f.sample.estimated_rows(),
+            "columns": f.sample.schema.columns(),
+            "batch_heap": f.estimate.batch_heap,
+            "estimated_peak": f.estimate.peak,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `plan` never writes; this sink makes that a type-level fact.
+struct NoSink;
+
+#[async_trait::async_trait]
+impl BatchSink for NoSink {
+    async fn prepare(&self, _: &loader_batch::LoadTarget) -> Result<(), loader_batch::SinkError> {
+        Err(loader_batch::SinkError::terminal("plan does not load"))
+    }
+
+    async fn write(
+        &self,
+        _: &loader_batch::LoadTarget,
+        _: &loader_batch::RowBatch,
+        _: std::ops::Range<usize>,
+    ) -> Result<u64, loader_batch::SinkError> {
+        Err(loader_batch::SinkError::terminal("plan does not load"))
+    }
+}
