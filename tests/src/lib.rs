@@ -1,1 +1,123 @@
-//! x
+//! Helpers for loader's cross-stack tests: generated inputs, the `loader` binary, and a
+//! value-by-value comparison of a loaded SQLite table with the CSV it came from.
+
+use rusqlite::Connection;
+use rusqlite::types::ValueRef;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Rows for the larger generated inputs: `LOADER_TEST_ROWS` or `default`. CI keeps the
+/// default small; `LOADER_TEST_ROWS=1000000 cargo test --release -p loader-tests` runs the
+/// full-size acceptance load.
+pub fn test_rows(default: u64) -> u64 {
+    std::env::var("LOADER_TEST_ROWS")
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository root")
+        .to_path_buf()
+}
+
+/// The `loader` binary of the profile this test runs in, built first if needed (the binary
+/// lives in another package, so cargo does not build it for this crate's tests).
+pub fn loader_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let release = cfg!(not(debug_assertions));
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.current_dir(root()).args(["build", "--quiet", "-p", "loader-cli", "--bin", "loader"]);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(status.success(), "building the loader binary failed");
+        let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from);
+        target.join(if release { "release" } else { "debug" }).join("loader")
+    })
+}
+
+/// Runs `loader` with `args` in `dir`.
+pub fn run_loader(dir: &Path, args: &[&str]) -> Output {
+    Command::new(loader_bin())
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("loader runs")
+}
+
+/// What the generated orders columns hold, for comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Integer.
+    Integer,
+    /// Real.
+    Real,
+    /// Boolean stored as 0/1.
+    Boolean,
+    /// Text stored as is (dates and canonical timestamps included).
+    Text,
+}
+
+/// Column kinds of `loader_gen::HEADER`.
+pub const ORDERS: [Expect; loader_gen::COLUMNS] = [
+    Expect::Integer,
+    Expect::Text,
+    Expect::Text,
+    Expect::Real,
+    Expect::Integer,
+    Expect::Boolean,
+    Expect::Text,
+    Expect::Text,
+    Expect::Text,
+    Expect::Text,
+];
+
+/// Compares `table` in `db`, ordered by its first column, with the records of `inputs`
+/// (header skipped, sorted by the first column as an integer), value by value. Empty fields
+/// must be NULL. Returns the number of rows compared.
+///
+/// # Panics
+///
+/// On the first difference, naming the row and column.
+pub fn assert_table_matches(db: &Path, table: &str, inputs: &[PathBuf], kinds: &[Expect]) -> usize {
+    let mut expected: Vec<csv::StringRecord> = Vec::new();
+    for input in inputs {
+        let mut reader = csv::Reader::from_path(input).expect("input readable");
+        for record in reader.records() {
+            expected.push(record.expect("generated input is valid CSV"));
+        }
+    }
+    expected.sort_by_key(|r| r[0].parse::<i64>().expect("integer id"));
+    let connection = Connection::open(db).expect("database opens");
+    let sql = format!("SELECT * FROM \"{table}\" ORDER BY 1");
+    let mut statement = connection.prepare(&sql).expect("select prepares");
+    let mut rows = statement.query([]).expect("select runs");
+    let mut compared = 0;
+    while let Some(row) = rows.next().expect("row reads") {
+        let record = expected.get(compared).unwrap_or_else(|| panic!("table has more rows than the input ({compared}+)"));
+        for (column, kind) in kinds.iter().enumerate() {
+            let field = &record[column];
+            let value = row.get_ref(column).expect("column exists");
+            let ok = match (value, kind) {
+                (ValueRef::Null, _) => field.is_empty(),
+                (ValueRef::Integer(v), Expect::Integer) => field.parse::<i64>() == Ok(v),
+                (ValueRef::Integer(v), Expect::Boolean) => (field == "true") == (v == 1) && (v == 0 || v == 1),
+                (ValueRef::Real(v), Expect::Real) => field.parse::<f64>() == Ok(v),
+                (ValueRef::Text(v), Expect::Text) => v == field.as_bytes(),
+                _ => false,
+            };
+            assert!(ok, "row {compared} (id {}), column {column}: table has {value:?}, input has {field:?}", &record[0]);
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, expected.len(), "table has fewer rows than the input");
+    compared
+}

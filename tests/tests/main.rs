@@ -1,1 +1,5 @@
+//! Cross-stack tests: real files, a real SQLite database, the library and the binary.
 
+mod binary;
+mod examples;
+mod library;

@@ -68,7 +68,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let size = std::fs::metadata(&input).map_err(|e| e.to_string())?.len();
     let tiny = dir.join("tiny.csv");
     loader_gen::write_file(&tiny, 10, 1, 1).map_err(|e| e.to_string())?;
-    let baseline = measure_loader(&loader, &tiny, &dir, &[], 1)?;
+    let baseline = measure_loader(&loader, &tiny, &dir, &[], 10)?;
     println!(
         "bench: {} rows, {:.1} MB, median of {} runs; loader baseline rss {:.1} MiB (10-row file)",
         options.rows,

@@ -1,0 +1,57 @@
+//! Loads through the library (`DataLoadingService`) into a real SQLite file.
+
+use loader_batch::{EventKind, JsonlAudit, Scope};
+use loader_memory::SysinfoProbe;
+use loader_sink::SqliteSink;
+use loader_strategy::{DataLoadingService, LoadSettings};
+use loader_tests::{ORDERS, assert_table_matches, test_rows};
+use std::sync::Arc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_files_load_value_by_value_through_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let rows = test_rows(30_000);
+    let files = loader_gen::write_files(&input, rows, 5, 99).unwrap();
+    let db = dir.path().join("out.db");
+    let audit_path = dir.path().join("audit.jsonl");
+    let settings = LoadSettings {
+        table: Some("orders".into()),
+        csv: loader_file::CsvOptions::default().batch_rows(4_000),
+        sub_batch_rows: 1_500,
+        ..LoadSettings::default()
+    };
+    let service = DataLoadingService::new(
+        Arc::new(SqliteSink::open(&db).unwrap()),
+        Arc::new(JsonlAudit::create(&audit_path).unwrap()),
+        Arc::new(SysinfoProbe::new().unwrap()),
+        settings,
+    );
+    let report = service.load(&[input.clone()]).await.unwrap();
+    assert!(report.is_success(), "{:?}", report.first_error());
+    assert_eq!(report.rows_loaded(), rows);
+    assert_eq!(report.rows_read(), rows);
+    assert!(report.peak_rss > 0, "the monitor sampled the real process");
+
+    assert_eq!(assert_table_matches(&db, "orders", &files, &ORDERS), rows as usize);
+
+    // The audit trail: every context that started ended, and sub-batches nest in batches.
+    let events: Vec<loader_batch::AuditEvent> = std::fs::read_to_string(&audit_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let started = events.iter().filter(|e| e.kind == EventKind::Started).count();
+    let ended = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Committed | EventKind::Failed))
+        .count();
+    assert_eq!(started, ended);
+    let sub_rows: u64 = events
+        .iter()
+        .filter(|e| e.scope == Scope::SubBatch && e.kind == EventKind::Committed)
+        .map(|e| e.rows.unwrap())
+        .sum();
+    assert_eq!(sub_rows, rows);
+}
