@@ -33,14 +33,19 @@ pub fn loader_bin() -> &'static Path {
         let release = cfg!(not(debug_assertions));
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
-        build.current_dir(root()).args(["build", "--quiet", "-p", "loader-cli", "--bin", "loader"]);
+        build
+            .current_dir(root())
+            .args(["build", "--quiet", "-p", "loader-cli", "--bin", "loader"]);
         if release {
             build.arg("--release");
         }
         let status = build.status().expect("cargo runs");
         assert!(status.success(), "building the loader binary failed");
-        let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from);
-        target.join(if release { "release" } else { "debug" }).join("loader")
+        let target =
+            std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from);
+        target
+            .join(if release { "release" } else { "debug" })
+            .join("loader")
     })
 }
 
@@ -102,22 +107,34 @@ pub fn assert_table_matches(db: &Path, table: &str, inputs: &[PathBuf], kinds: &
     let mut rows = statement.query([]).expect("select runs");
     let mut compared = 0;
     while let Some(row) = rows.next().expect("row reads") {
-        let record = expected.get(compared).unwrap_or_else(|| panic!("table has more rows than the input ({compared}+)"));
+        let record = expected
+            .get(compared)
+            .unwrap_or_else(|| panic!("table has more rows than the input ({compared}+)"));
         for (column, kind) in kinds.iter().enumerate() {
             let field = &record[column];
             let value = row.get_ref(column).expect("column exists");
             let ok = match (value, kind) {
                 (ValueRef::Null, _) => field.is_empty(),
                 (ValueRef::Integer(v), Expect::Integer) => field.parse::<i64>() == Ok(v),
-                (ValueRef::Integer(v), Expect::Boolean) => (field == "true") == (v == 1) && (v == 0 || v == 1),
+                (ValueRef::Integer(v), Expect::Boolean) => {
+                    (field == "true") == (v == 1) && (v == 0 || v == 1)
+                }
                 (ValueRef::Real(v), Expect::Real) => field.parse::<f64>() == Ok(v),
                 (ValueRef::Text(v), Expect::Text) => v == field.as_bytes(),
                 _ => false,
             };
-            assert!(ok, "row {compared} (id {}), column {column}: table has {value:?}, input has {field:?}", &record[0]);
+            assert!(
+                ok,
+                "row {compared} (id {}), column {column}: table has {value:?}, input has {field:?}",
+                &record[0]
+            );
         }
         compared += 1;
     }
-    assert_eq!(compared, expected.len(), "table has fewer rows than the input");
+    assert_eq!(
+        compared,
+        expected.len(),
+        "table has fewer rows than the input"
+    );
     compared
 }

@@ -28,13 +28,16 @@ async fn generated_files_load_value_by_value_through_the_library() {
         Arc::new(SysinfoProbe::new().unwrap()),
         settings,
     );
-    let report = service.load(&[input.clone()]).await.unwrap();
+    let report = service.load(std::slice::from_ref(&input)).await.unwrap();
     assert!(report.is_success(), "{:?}", report.first_error());
     assert_eq!(report.rows_loaded(), rows);
     assert_eq!(report.rows_read(), rows);
     assert!(report.peak_rss > 0, "the monitor sampled the real process");
 
-    assert_eq!(assert_table_matches(&db, "orders", &files, &ORDERS), rows as usize);
+    assert_eq!(
+        assert_table_matches(&db, "orders", &files, &ORDERS),
+        rows as usize
+    );
 
     // The audit trail: every context that started ended, and sub-batches nest in batches.
     let events: Vec<loader_batch::AuditEvent> = std::fs::read_to_string(&audit_path)
@@ -42,7 +45,10 @@ async fn generated_files_load_value_by_value_through_the_library() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let started = events.iter().filter(|e| e.kind == EventKind::Started).count();
+    let started = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Started)
+        .count();
     let ended = events
         .iter()
         .filter(|e| matches!(e.kind, EventKind::Committed | EventKind::Failed))

@@ -83,12 +83,21 @@ pub fn run(args: &[String]) -> Result<(), String> {
     for _ in 0..options.runs {
         sqlite_runs.push(measure_sqlite3(&input, &dir, options.rows)?);
         loader_runs.push(measure_loader(&loader, &input, &dir, &[], options.rows)?);
-        limited_runs.push(measure_loader(&loader, &input, &dir, &["--memory-limit", "64MiB"], options.rows)?);
+        limited_runs.push(measure_loader(
+            &loader,
+            &input,
+            &dir,
+            &["--memory-limit", "64MiB"],
+            options.rows,
+        )?);
     }
     let sqlite = median(sqlite_runs);
     let plain = median(loader_runs);
     let limited = median(limited_runs);
-    println!("{:<36} {:>9} {:>12} {:>9} {:>11} {:>16}", "tool", "seconds", "rows/s", "MB/s", "peak rss", "time vs sqlite3");
+    println!(
+        "{:<36} {:>9} {:>12} {:>9} {:>11} {:>16}",
+        "tool", "seconds", "rows/s", "MB/s", "peak rss", "time vs sqlite3"
+    );
     for (name, m) in [
         ("sqlite3 .import (typed table)", &sqlite),
         ("loader load", &plain),
@@ -120,10 +129,17 @@ fn median(mut runs: Vec<Measure>) -> Measure {
 fn timed(command: &mut Command, stdin: Option<&Path>, dir: &Path) -> Result<Measure, String> {
     let report = dir.join("time.txt");
     let mut timed = Command::new("/usr/bin/time");
-    timed.arg("-v").arg("-o").arg(&report).arg(command.get_program()).args(command.get_args());
+    timed
+        .arg("-v")
+        .arg("-o")
+        .arg(&report)
+        .arg(command.get_program())
+        .args(command.get_args());
     timed.stdout(Stdio::null());
     if let Some(stdin) = stdin {
-        timed.stdin(Stdio::from(std::fs::File::open(stdin).map_err(|e| e.to_string())?));
+        timed.stdin(Stdio::from(
+            std::fs::File::open(stdin).map_err(|e| e.to_string())?,
+        ));
     }
     let started = Instant::now();
     let status = timed.status().map_err(|e| e.to_string())?;
@@ -134,7 +150,10 @@ fn timed(command: &mut Command, stdin: Option<&Path>, dir: &Path) -> Result<Meas
     let text = std::fs::read_to_string(&report).map_err(|e| e.to_string())?;
     let peak_rss_kib = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
         .and_then(|v| v.trim().parse().ok())
         .ok_or("no peak rss in /usr/bin/time output")?;
     Ok(Measure { wall, peak_rss_kib })
@@ -165,7 +184,10 @@ fn measure_sqlite3(input: &Path, dir: &Path, rows: u64) -> Result<Measure, Strin
     let script = dir.join("import.sql");
     std::fs::write(
         &script,
-        format!("{SQLITE_SCHEMA}\n.import --csv --skip 1 {} orders\n", input.display()),
+        format!(
+            "{SQLITE_SCHEMA}\n.import --csv --skip 1 {} orders\n",
+            input.display()
+        ),
     )
     .map_err(|e| e.to_string())?;
     let measure = timed(Command::new("sqlite3").arg(&db), Some(&script), dir)?;
@@ -173,7 +195,13 @@ fn measure_sqlite3(input: &Path, dir: &Path, rows: u64) -> Result<Measure, Strin
     Ok(measure)
 }
 
-fn measure_loader(loader: &Path, input: &Path, dir: &Path, extra: &[&str], rows: u64) -> Result<Measure, String> {
+fn measure_loader(
+    loader: &Path,
+    input: &Path,
+    dir: &Path,
+    extra: &[&str],
+    rows: u64,
+) -> Result<Measure, String> {
     let db = fresh_db(dir, "loader.db");
     let mut command = Command::new(loader);
     command

@@ -54,12 +54,27 @@ fn ci() -> Result<(), String> {
     shell::in_root()?;
     shell::cargo(&["fmt", "--all", "--", "--check"], &[])?;
     shell::cargo(
-        &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &[],
     )?;
     test()?;
     shell::cargo(
-        &["doc", "--workspace", "--no-deps", "--all-features", "--exclude", "xtask"],
+        &[
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--all-features",
+            "--exclude",
+            "xtask",
+        ],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     println!("xtask ci: all checks passed");
@@ -70,12 +85,28 @@ fn test() -> Result<(), String> {
     shell::in_root()?;
     if shell::has_nextest() {
         shell::cargo(
-            &["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"],
+            &[
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-features",
+                "--no-fail-fast",
+            ],
             &[],
         )?;
     } else {
         println!("xtask: cargo-nextest not found, using cargo test");
-        shell::cargo(&["test", "--workspace", "--all-features", "--lib", "--bins", "--tests"], &[])?;
+        shell::cargo(
+            &[
+                "test",
+                "--workspace",
+                "--all-features",
+                "--lib",
+                "--bins",
+                "--tests",
+            ],
+            &[],
+        )?;
     }
     // nextest does not run doctests; they are examples people copy, so they must work.
     shell::cargo(&["test", "--workspace", "--all-features", "--doc"], &[])

@@ -224,7 +224,10 @@ impl InMemoryAudit {
 
     /// A copy of the events recorded so far.
     pub fn events(&self) -> Vec<AuditEvent> {
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -340,7 +343,8 @@ impl AuditScope {
     ///
     /// The sink's [`AuditError`].
     pub async fn commit(self, rows: u64, bytes: u64) -> Result<(), AuditError> {
-        self.end(EventKind::Committed, Some((rows, bytes)), None).await
+        self.end(EventKind::Committed, Some((rows, bytes)), None)
+            .await
     }
 
     /// Ends the context as failed, with the reason.
@@ -405,7 +409,13 @@ mod tests {
         tokio::task::yield_now().await;
         let kinds: Vec<_> = audit.events().iter().map(|e| e.kind).collect();
         assert_eq!(kinds, [EventKind::Started, EventKind::Failed]);
-        assert!(audit.events()[1].reason.as_deref().unwrap().contains("abandoned"));
+        assert!(
+            audit.events()[1]
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("abandoned")
+        );
     }
 
     #[tokio::test]

@@ -197,8 +197,16 @@ impl RowBatch {
 
     /// Source byte range covered by `rows`: from the first row's offset to the next row's.
     pub fn byte_range(&self, rows: Range<usize>) -> Range<u64> {
-        let start = self.offsets.get(rows.start).copied().unwrap_or(self.end_offset);
-        let end = self.offsets.get(rows.end).copied().unwrap_or(self.end_offset);
+        let start = self
+            .offsets
+            .get(rows.start)
+            .copied()
+            .unwrap_or(self.end_offset);
+        let end = self
+            .offsets
+            .get(rows.end)
+            .copied()
+            .unwrap_or(self.end_offset);
         start..end
     }
 
@@ -261,7 +269,10 @@ mod tests {
         let before = batch.clone();
         assert!(matches!(
             batch.push_row(2, 6, [&b"x"[..], b"y"]),
-            Err(Error::FieldCount { expected: 3, found: 2 })
+            Err(Error::FieldCount {
+                expected: 3,
+                found: 2
+            })
         ));
         assert_eq!(batch, before);
     }
@@ -277,7 +288,10 @@ mod tests {
         assert_eq!(batch.data_bytes(1..2), 4);
         assert_eq!(batch.byte_range(1..3), 5..15);
         assert_eq!(batch.line_range(0..2), 1..4);
-        assert_eq!(batch.row(1).fields().collect::<Vec<_>>(), [&b""[..], b"defg"]);
+        assert_eq!(
+            batch.row(1).fields().collect::<Vec<_>>(),
+            [&b""[..], b"defg"]
+        );
         assert_eq!(batch.field(2, 0), b"h");
     }
 }

@@ -250,7 +250,10 @@ impl BatchProcessor {
         }
         let mut outcome = BatchOutcome::default();
         for rows in ranges {
-            match self.write_sub_batch(target, batch, rows.clone(), scope.id()).await {
+            match self
+                .write_sub_batch(target, batch, rows.clone(), scope.id())
+                .await
+            {
                 Ok(retries) => {
                     outcome.rows += rows.len() as u64;
                     outcome.bytes += batch.data_bytes(rows) as u64;

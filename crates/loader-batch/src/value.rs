@@ -86,7 +86,9 @@ impl ColumnType {
             ColumnType::Timestamp => parse_timestamp(field)
                 .map(Value::Timestamp)
                 .ok_or_else(fail),
-            ColumnType::Text => std::str::from_utf8(field).map(Value::Text).map_err(|_| fail()),
+            ColumnType::Text => std::str::from_utf8(field)
+                .map(Value::Text)
+                .map_err(|_| fail()),
         }
     }
 
@@ -139,7 +141,11 @@ fn parse_integer(field: &[u8]) -> Option<i64> {
         }
         value = value.checked_mul(10)?.checked_sub(i64::from(digit))?;
     }
-    if negative { Some(value) } else { value.checked_neg() }
+    if negative {
+        Some(value)
+    } else {
+        value.checked_neg()
+    }
 }
 
 fn parse_real(field: &[u8]) -> Option<f64> {
@@ -147,7 +153,10 @@ fn parse_real(field: &[u8]) -> Option<f64> {
         return None;
     }
     let text = std::str::from_utf8(field).ok()?;
-    if text.bytes().any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E') {
+    if text
+        .bytes()
+        .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
+    {
         return None;
     }
     text.parse().ok()
@@ -243,7 +252,11 @@ fn split_zone(rest: &[u8]) -> Option<(&[u8], i64)> {
         return None;
     }
     let sign = if rest[sign_at] == b'-' { -1 } else { 1 };
-    let zone: Vec<u8> = rest[sign_at + 1..].iter().copied().filter(|&b| b != b':').collect();
+    let zone: Vec<u8> = rest[sign_at + 1..]
+        .iter()
+        .copied()
+        .filter(|&b| b != b':')
+        .collect();
     let (hours, minutes) = match zone.len() {
         2 => (digits(&zone)?, 0),
         4 => (digits(&zone[..2])?, digits(&zone[2..])?),
@@ -252,7 +265,10 @@ fn split_zone(rest: &[u8]) -> Option<(&[u8], i64)> {
     if hours > 23 || minutes > 59 {
         return None;
     }
-    Some((&rest[..sign_at], sign * i64::from(hours * 3600 + minutes * 60)))
+    Some((
+        &rest[..sign_at],
+        sign * i64::from(hours * 3600 + minutes * 60),
+    ))
 }
 
 #[cfg(test)]
@@ -267,8 +283,21 @@ mod tests {
     fn integers_cover_the_full_range_and_nothing_else() {
         assert_eq!(parse_integer(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_integer(b"9223372036854775807"), Some(i64::MAX));
-        for bad in [&b"9223372036854775808"[..], b"1.0", b"", b"-", b" 1", b"1e3", b"0x10"] {
-            assert_eq!(parse_integer(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"9223372036854775808"[..],
+            b"1.0",
+            b"",
+            b"-",
+            b" 1",
+            b"1e3",
+            b"0x10",
+        ] {
+            assert_eq!(
+                parse_integer(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -284,11 +313,23 @@ mod tests {
     #[test]
     fn timestamps_accept_iso_forms_and_apply_offsets() {
         assert_eq!(ts("2024-03-05 12:34:56").unwrap(), "2024-03-05 12:34:56");
-        assert_eq!(ts("2024-03-05T12:34:56.250Z").unwrap(), "2024-03-05 12:34:56.250");
+        assert_eq!(
+            ts("2024-03-05T12:34:56.250Z").unwrap(),
+            "2024-03-05 12:34:56.250"
+        );
         assert_eq!(ts("2024-03-05T12:34+02:00").unwrap(), "2024-03-05 10:34:00");
-        assert_eq!(ts("2024-03-05 01:00:00-0130").unwrap(), "2024-03-05 02:30:00");
+        assert_eq!(
+            ts("2024-03-05 01:00:00-0130").unwrap(),
+            "2024-03-05 02:30:00"
+        );
         assert_eq!(ts("2024-03-05").unwrap(), "2024-03-05 00:00:00");
-        for bad in ["2024-03-05 25:00", "2024-03-05 12", "2024-03-05X12:00", "12:00", "2024-03-05 12:00:00.1234567890"] {
+        for bad in [
+            "2024-03-05 25:00",
+            "2024-03-05 12",
+            "2024-03-05X12:00",
+            "12:00",
+            "2024-03-05 12:00:00.1234567890",
+        ] {
             assert_eq!(ts(bad), None, "{bad}");
         }
     }

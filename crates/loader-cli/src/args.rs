@@ -13,7 +13,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load CSV files (files, directories, glob patterns) into a database.
-    #[command(after_help = "Example:\n  loader load data/ --into sqlite:orders.db --memory-limit 256MiB --audit audit.jsonl")]
+    #[command(
+        after_help = "Example:\n  loader load data/ --into sqlite:orders.db --memory-limit 256MiB --audit audit.jsonl"
+    )]
     Load(LoadArgs),
     /// Show the files, their order, sizes, columns and memory estimates without loading.
     #[command(after_help = "Example:\n  loader plan 'exports/*.csv' --memory-limit 64MiB")]

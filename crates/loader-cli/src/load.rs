@@ -40,7 +40,9 @@ fn settings(args: &CommonArgs) -> LoadSettings {
 }
 
 fn probe() -> Result<Arc<dyn MemoryProbe>> {
-    Ok(Arc::new(SysinfoProbe::new().context("reading memory figures")?))
+    Ok(Arc::new(
+        SysinfoProbe::new().context("reading memory figures")?,
+    ))
 }
 
 fn plan(args: CommonArgs) -> Result<ExitCode> {
@@ -63,7 +65,9 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
     let target = Target::parse(&args.into)?;
     let sink: Arc<dyn BatchSink> = match &target {
         Target::Sqlite(path) => Arc::new(SqliteSink::open(path)?),
-        Target::Postgres(_) => bail!("{target}: the PostgreSQL target is not available in this build yet"),
+        Target::Postgres(_) => {
+            bail!("{target}: the PostgreSQL target is not available in this build yet")
+        }
     };
     let audit: Arc<dyn AuditSink> = match &args.audit {
         Some(path) => Arc::new(JsonlAudit::create(path)?),
@@ -88,7 +92,11 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
 }
 
 fn print_report(report: &LoadReport, target: &Target) {
-    let loaded = report.files.iter().filter(|f| f.state == FileState::Loaded).count();
+    let loaded = report
+        .files
+        .iter()
+        .filter(|f| f.state == FileState::Loaded)
+        .count();
     println!(
         "loaded {} rows from {} of {} files ({}) into {target} in {} ({} rows/s, {}/s)",
         count(report.rows_loaded()),
@@ -114,7 +122,11 @@ fn print_report(report: &LoadReport, target: &Target) {
             count(file.rows_rejected),
             count(file.rows_skipped),
             seconds(file.duration),
-            if file.fell_back { ", finished sequentially" } else { "" },
+            if file.fell_back {
+                ", finished sequentially"
+            } else {
+                ""
+            },
         );
     }
     println!(
@@ -126,7 +138,9 @@ fn print_report(report: &LoadReport, target: &Target) {
         bytes(report.peak_rss),
     );
     if let Some(reason) = &report.fallback {
-        println!("fallback: the concurrent pool failed ({reason}); remaining files ran sequentially");
+        println!(
+            "fallback: the concurrent pool failed ({reason}); remaining files ran sequentially"
+        );
     }
     if !report.pressure_changes.is_empty() {
         println!("pressure: {}", report.pressure_changes.join(", "));

@@ -28,7 +28,15 @@ pub struct InputFile {
 /// File name endings picked up when a directory is given. Files named explicitly are taken
 /// whatever their name.
 const DIRECTORY_EXTENSIONS: [&str; 9] = [
-    ".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".csv.zst", ".tsv.zst", ".csv.zstd", ".gz",
+    ".csv",
+    ".tsv",
+    ".txt",
+    ".csv.gz",
+    ".tsv.gz",
+    ".csv.zst",
+    ".tsv.zst",
+    ".csv.zstd",
+    ".gz",
 ];
 
 /// Expands `inputs` (files, directories searched recursively, and glob patterns) into files,
@@ -89,14 +97,17 @@ pub fn discover(inputs: &[impl AsRef<Path>], order: FileOrder) -> Result<Vec<Inp
         }
     }
     if files.is_empty() {
-        let inputs: Vec<_> = inputs.iter().map(|p| p.as_ref().display().to_string()).collect();
+        let inputs: Vec<_> = inputs
+            .iter()
+            .map(|p| p.as_ref().display().to_string())
+            .collect();
         return Err(Error::NoInput {
             inputs: inputs.join(", "),
         });
     }
     match order {
-        FileOrder::LargestFirst => files.sort_by(|a, b| b.size.cmp(&a.size)),
-        FileOrder::SmallestFirst => files.sort_by(|a, b| a.size.cmp(&b.size)),
+        FileOrder::LargestFirst => files.sort_by_key(|f| std::cmp::Reverse(f.size)),
+        FileOrder::SmallestFirst => files.sort_by_key(|f| f.size),
         FileOrder::AsGiven => {}
     }
     Ok(files)
@@ -173,9 +184,18 @@ mod tests {
     fn missing_and_empty_inputs_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.csv");
-        assert!(matches!(discover(&[&missing], FileOrder::AsGiven), Err(Error::NotFound { .. })));
-        assert!(matches!(discover(&[dir.path()], FileOrder::AsGiven), Err(Error::NoInput { .. })));
+        assert!(matches!(
+            discover(&[&missing], FileOrder::AsGiven),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            discover(&[dir.path()], FileOrder::AsGiven),
+            Err(Error::NoInput { .. })
+        ));
         let pattern = dir.path().join("[");
-        assert!(matches!(discover(&[&pattern], FileOrder::AsGiven), Err(Error::Glob { .. })));
+        assert!(matches!(
+            discover(&[&pattern], FileOrder::AsGiven),
+            Err(Error::Glob { .. })
+        ));
     }
 }

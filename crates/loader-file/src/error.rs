@@ -124,7 +124,10 @@ impl Error {
     pub fn is_data_error(&self) -> bool {
         matches!(
             self,
-            Error::Csv { .. } | Error::FieldCount { .. } | Error::Value { .. } | Error::RowTooLarge { .. }
+            Error::Csv { .. }
+                | Error::FieldCount { .. }
+                | Error::Value { .. }
+                | Error::RowTooLarge { .. }
         )
     }
 }
@@ -133,9 +136,7 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub(crate) fn csv_error(path: &std::path::Path, error: csv::Error) -> Error {
-    let (line, byte) = error
-        .position()
-        .map_or((0, 0), |p| (p.line(), p.byte()));
+    let (line, byte) = error.position().map_or((0, 0), |p| (p.line(), p.byte()));
     let message = error.to_string();
     match error.into_kind() {
         csv::ErrorKind::Io(source) => Error::Io {

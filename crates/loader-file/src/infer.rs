@@ -72,7 +72,10 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let mut reader = options.csv_reader(file);
     let mut record = csv::ByteRecord::new();
     let (raw_names, header_bytes) = if options.get_has_headers() {
-        let header = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
+        let header = reader
+            .byte_headers()
+            .map_err(|e| csv_error(path, e))?
+            .clone();
         let names: Vec<String> = header
             .iter()
             .map(|h| String::from_utf8_lossy(h).into_owned())
@@ -100,7 +103,9 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
             columns = record.len();
             candidates = vec![ALL_TYPES; columns];
         }
-        let position = record.position().expect("records read from a reader have a position");
+        let position = record
+            .position()
+            .expect("records read from a reader have a position");
         if record.len() != columns {
             return Err(Error::FieldCount {
                 path: path.to_path_buf(),
@@ -136,7 +141,13 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
             .map(|(name, mask)| Column::new(name.clone(), most_specific(*mask)))
             .collect(),
     );
-    let per_row = |total: u64| if rows == 0 { 0.0 } else { total as f64 / rows as f64 };
+    let per_row = |total: u64| {
+        if rows == 0 {
+            0.0
+        } else {
+            total as f64 / rows as f64
+        }
+    };
     Ok(FileSample {
         path: path.to_path_buf(),
         file_size,
@@ -154,7 +165,10 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
 const ALL_TYPES: u8 = 0b11_1111;
 
 fn bit(ty: ColumnType) -> u8 {
-    1 << ColumnType::ALL.iter().position(|t| *t == ty).expect("type in ALL")
+    1 << ColumnType::ALL
+        .iter()
+        .position(|t| *t == ty)
+        .expect("type in ALL")
 }
 
 fn narrow(mask: &mut u8, field: &[u8]) {
@@ -229,7 +243,9 @@ mod tests {
         use ColumnType::*;
         assert_eq!(
             types(&s),
-            [Boolean, Integer, Real, Date, Timestamp, Text, Integer, Timestamp, Text]
+            [
+                Boolean, Integer, Real, Date, Timestamp, Text, Integer, Timestamp, Text
+            ]
         );
         assert!(s.whole_file);
         assert_eq!(s.estimated_rows(), 2);
@@ -251,9 +267,23 @@ mod tests {
 
     #[test]
     fn empty_and_ragged_files_are_clear_errors() {
-        assert!(matches!(sample("", CsvOptions::default()), Err(Error::Empty { .. })));
+        assert!(matches!(
+            sample("", CsvOptions::default()),
+            Err(Error::Empty { .. })
+        ));
         let err = sample("a,b\n1,2\n3\n", CsvOptions::default()).unwrap_err();
-        assert!(matches!(err, Error::FieldCount { line: 3, expected: 2, found: 1, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::FieldCount {
+                    line: 3,
+                    expected: 2,
+                    found: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let header_only = sample("a,b\n", CsvOptions::default()).unwrap();
         assert_eq!(header_only.rows_sampled, 0);
         assert_eq!(types(&header_only), [ColumnType::Text, ColumnType::Text]);

@@ -81,7 +81,8 @@ impl std::fmt::Debug for BatchReader {
 /// Rows a batch has room for: enough that batches close by bytes rather than rows when rows
 /// are as wide as sampled (with a quarter to spare for narrower ones), capped by `batch_rows`.
 fn row_capacity(options: &CsvOptions, mean_field_bytes: f64) -> usize {
-    let by_bytes = (options.get_batch_bytes() as f64 / mean_field_bytes.max(1.0) * 1.25) as usize + 16;
+    let by_bytes =
+        (options.get_batch_bytes() as f64 / mean_field_bytes.max(1.0) * 1.25) as usize + 16;
     options.get_batch_rows().min(by_bytes).max(1)
 }
 
@@ -163,7 +164,12 @@ impl BatchReader {
 
     /// Heap bytes of the largest batch a reader with `options` will allocate for a file of
     /// `file_size` bytes with `columns` columns: what one batch in flight costs the budget.
-    pub fn batch_heap(options: &CsvOptions, columns: usize, mean_field_bytes: f64, file_size: u64) -> u64 {
+    pub fn batch_heap(
+        options: &CsvOptions,
+        columns: usize,
+        mean_field_bytes: f64,
+        file_size: u64,
+    ) -> u64 {
         let remaining = usize::try_from(file_size).unwrap_or(usize::MAX);
         let rows = row_capacity(options, mean_field_bytes).min(max_rows_in(remaining, columns));
         let bytes = options.get_batch_bytes().min(remaining);
@@ -181,7 +187,10 @@ impl BatchReader {
     /// Where the next unread row starts.
     pub fn resume_point(&self) -> ResumePoint {
         let position = if self.pending {
-            self.record.position().expect("read records have positions").clone()
+            self.record
+                .position()
+                .expect("read records have positions")
+                .clone()
         } else {
             self.reader.position().clone()
         };

@@ -13,7 +13,8 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// The header of generated files.
-pub const HEADER: &str = "id,customer,email,amount,quantity,paid,order_date,created_at,country,note";
+pub const HEADER: &str =
+    "id,customer,email,amount,quantity,paid,order_date,created_at,country,note";
 
 /// Number of columns of generated files.
 pub const COLUMNS: usize = 10;
@@ -58,11 +59,34 @@ const FIRST: &[&str] = &[
     "Юлия", "王芳", "محمد", "Zoë",
 ];
 const LAST: &[&str] = &[
-    "Smith", "O'Brien", "Müller", "García", "Nguyen", "Kowalski", "Rossi", "Dubois", "Tanaka",
-    "Silva", "Johansson", "Петров", "李", "van der Berg",
+    "Smith",
+    "O'Brien",
+    "Müller",
+    "García",
+    "Nguyen",
+    "Kowalski",
+    "Rossi",
+    "Dubois",
+    "Tanaka",
+    "Silva",
+    "Johansson",
+    "Петров",
+    "李",
+    "van der Berg",
 ];
 const COUNTRIES: &[&str] = &[
-    "DE", "FR", "US", "GB", "JP", "BR", "IN", "SE", "PL", "Côte d'Ivoire", "España", "日本",
+    "DE",
+    "FR",
+    "US",
+    "GB",
+    "JP",
+    "BR",
+    "IN",
+    "SE",
+    "PL",
+    "Côte d'Ivoire",
+    "España",
+    "日本",
 ];
 const NOTES: &[&str] = &[
     "leave at door",
@@ -101,7 +125,11 @@ pub fn row(rng: &mut Rng, id: u64) -> [String; COLUMNS] {
     let email = if rng.chance(5) {
         String::new()
     } else {
-        format!("user{}@example.{}", rng.below(1_000_000), rng.pick(&["com", "org", "de"]))
+        format!(
+            "user{}@example.{}",
+            rng.below(1_000_000),
+            rng.pick(&["com", "org", "de"])
+        )
     };
     let amount = if rng.chance(4) {
         String::new()
@@ -121,7 +149,12 @@ pub fn row(rng: &mut Rng, id: u64) -> [String; COLUMNS] {
             rng.below(1000)
         )
     } else {
-        format!("{order_date} {:02}:{:02}:{:02}", rng.below(24), rng.below(60), rng.below(60))
+        format!(
+            "{order_date} {:02}:{:02}:{:02}",
+            rng.below(24),
+            rng.below(60),
+            rng.below(60)
+        )
     };
     let country = rng.pick(COUNTRIES).to_owned();
     let note = if rng.chance(70) {
@@ -161,7 +194,10 @@ pub fn row(rng: &mut Rng, id: u64) -> [String; COLUMNS] {
 /// assert!(a.starts_with(loader_gen::HEADER.as_bytes()));
 /// ```
 pub fn write_csv(out: &mut impl Write, rows: u64, seed: u64, first_id: u64) -> io::Result<u64> {
-    let mut out = CountingWriter { inner: out, count: 0 };
+    let mut out = CountingWriter {
+        inner: out,
+        count: 0,
+    };
     out.write_all(HEADER.as_bytes())?;
     out.write_all(b"\n")?;
     let mut rng = Rng::new(seed);
@@ -242,11 +278,20 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("loader-gen-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let paths = write_files(&dir, 1000, 3, 42).unwrap();
-        let sizes: Vec<u64> = paths.iter().map(|p| std::fs::metadata(p).unwrap().len()).collect();
+        let sizes: Vec<u64> = paths
+            .iter()
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .collect();
         assert_eq!(paths.len(), 3);
         assert!(sizes.windows(2).any(|w| w[0] != w[1]));
-        let text: String = paths.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
-        assert!(text.contains('\u{201c}') || text.contains("\"\""), "quotes appear");
+        let text: String = paths
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        assert!(
+            text.contains('\u{201c}') || text.contains("\"\""),
+            "quotes appear"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

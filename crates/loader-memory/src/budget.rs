@@ -215,7 +215,9 @@ impl MemoryBudget {
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         // No code holding this lock can panic, so poisoning cannot leave the state torn.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn wake_all(&self) {
@@ -258,7 +260,9 @@ pub struct Reservation {
 
 impl fmt::Debug for Reservation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reservation").field("bytes", &self.bytes).finish()
+        f.debug_struct("Reservation")
+            .field("bytes", &self.bytes)
+            .finish()
     }
 }
 
@@ -351,9 +355,14 @@ mod tests {
         let budget = MemoryBudget::new(100);
         assert!(matches!(
             budget.reserve_blocking(101),
-            Err(Error::ExceedsBudget { requested: 101, capacity: 100 })
+            Err(Error::ExceedsBudget {
+                requested: 101,
+                capacity: 100
+            })
         ));
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         assert!(runtime.block_on(budget.reserve(101)).is_err());
     }
 
@@ -366,7 +375,10 @@ mod tests {
             async move { budget.reserve(50).await.map(|r| r.bytes()) }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!waiter.is_finished(), "must wait while only 30 bytes are free");
+        assert!(
+            !waiter.is_finished(),
+            "must wait while only 30 bytes are free"
+        );
         drop(held);
         assert_eq!(waiter.await.unwrap().unwrap(), 50);
         assert_eq!(budget.reserved(), 0);
@@ -396,7 +408,10 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_millis(10)).await;
         budget.set_capacity(50);
-        assert!(matches!(waiter.await.unwrap(), Err(Error::ExceedsBudget { .. })));
+        assert!(matches!(
+            waiter.await.unwrap(),
+            Err(Error::ExceedsBudget { .. })
+        ));
         drop(held);
     }
 
@@ -405,7 +420,10 @@ mod tests {
         let budget = MemoryBudget::new(100);
         let held = budget.try_reserve(80).unwrap();
         budget.set_capacity(60);
-        assert!(budget.try_reserve(1).is_err(), "over the new capacity already");
+        assert!(
+            budget.try_reserve(1).is_err(),
+            "over the new capacity already"
+        );
         drop(held);
         assert!(budget.try_reserve(60).is_ok());
     }

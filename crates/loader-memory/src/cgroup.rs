@@ -82,7 +82,8 @@ impl CgroupReader {
         let mut v2_path = None;
         for line in membership.lines() {
             let mut parts = line.splitn(3, ':');
-            let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+            let (Some(id), Some(controllers), Some(path)) =
+                (parts.next(), parts.next(), parts.next())
             else {
                 continue;
             };
@@ -112,7 +113,11 @@ fn read_hierarchy(version: CgroupVersion, root: &Path, relative: &str) -> Result
     let own = root.join(relative.trim_start_matches('/'));
     // Inside a cgroup namespace the membership path may not exist under our mount; the
     // mount root then is our own cgroup.
-    let own = if own.is_dir() { own } else { root.to_path_buf() };
+    let own = if own.is_dir() {
+        own
+    } else {
+        root.to_path_buf()
+    };
     let (limit_file, usage_file) = match version {
         CgroupVersion::V1 => ("memory.limit_in_bytes", "memory.usage_in_bytes"),
         CgroupVersion::V2 => ("memory.max", "memory.current"),
@@ -205,15 +210,30 @@ mod tests {
             &tmp.join("cgroup"),
             "9:name=systemd:/\n4:memory:/jobs/job1\n0::/\n",
         );
-        write(&root.join("memory/memory.limit_in_bytes"), "9223372036854771712\n");
-        write(&root.join("memory/jobs/memory.limit_in_bytes"), "268435456\n");
-        write(&root.join("memory/jobs/memory.usage_in_bytes"), "200000000\n");
+        write(
+            &root.join("memory/memory.limit_in_bytes"),
+            "9223372036854771712\n",
+        );
+        write(
+            &root.join("memory/jobs/memory.limit_in_bytes"),
+            "268435456\n",
+        );
+        write(
+            &root.join("memory/jobs/memory.usage_in_bytes"),
+            "200000000\n",
+        );
         write(
             &root.join("memory/jobs/memory.stat"),
             "cache 100\ntotal_inactive_file 50000000\n",
         );
-        write(&root.join("memory/jobs/job1/memory.limit_in_bytes"), "9223372036854771712\n");
-        write(&root.join("memory/jobs/job1/memory.usage_in_bytes"), "1000\n");
+        write(
+            &root.join("memory/jobs/job1/memory.limit_in_bytes"),
+            "9223372036854771712\n",
+        );
+        write(
+            &root.join("memory/jobs/job1/memory.usage_in_bytes"),
+            "1000\n",
+        );
         let reading = CgroupReader::with_paths(tmp.join("cgroup"), &root)
             .read()
             .unwrap()
@@ -232,7 +252,10 @@ mod tests {
         write(&root.join("cgroup.controllers"), "cpu io memory pids\n");
         write(&root.join("app/memory.max"), "max\n");
         write(&root.join("app/memory.current"), "4096\n");
-        write(&root.join("app/memory.stat"), "anon 4096\ninactive_file 0\n");
+        write(
+            &root.join("app/memory.stat"),
+            "anon 4096\ninactive_file 0\n",
+        );
         let reading = CgroupReader::with_paths(tmp.join("cgroup"), &root)
             .read()
             .unwrap()
@@ -255,11 +278,18 @@ mod tests {
         let root = tmp.join("sys");
         write(&tmp.join("cgroup"), "0::/\n");
         write(&root.join("cgroup.controllers"), "cpu io\n");
-        assert_eq!(CgroupReader::with_paths(tmp.join("cgroup"), &root).read().unwrap(), None);
+        assert_eq!(
+            CgroupReader::with_paths(tmp.join("cgroup"), &root)
+                .read()
+                .unwrap(),
+            None
+        );
 
         write(&root.join("cgroup.controllers"), "memory\n");
         write(&root.join("memory.max"), "lots\n");
-        let err = CgroupReader::with_paths(tmp.join("cgroup"), &root).read().unwrap_err();
+        let err = CgroupReader::with_paths(tmp.join("cgroup"), &root)
+            .read()
+            .unwrap_err();
         assert!(err.to_string().contains("memory.max"), "{err}");
     }
 

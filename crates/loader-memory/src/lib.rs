@@ -45,7 +45,9 @@ pub use budget::{MemoryBudget, Reservation};
 pub use cgroup::{CgroupReader, CgroupReading, CgroupVersion};
 pub use error::{Error, Result};
 pub use pressure::{PressureLevel, PressureMonitor, PressureSample, PressureThresholds};
-pub use probe::{EffectiveLimit, FixedProbe, LimitSource, MemoryProbe, MemoryReading, ScriptedProbe};
+pub use probe::{
+    EffectiveLimit, FixedProbe, LimitSource, MemoryProbe, MemoryReading, ScriptedProbe,
+};
 pub use size::{ByteSize, parse_byte_size};
 pub use sysinfo_probe::SysinfoProbe;
 

@@ -238,13 +238,22 @@ mod tests {
         let shares = [0.10, 0.72, 0.86, 0.97, 0.93, 0.88, 0.81, 0.60, 0.20];
         let probe = Arc::new(ScriptedProbe::strict(shares.map(at_share)));
         let monitor = PressureMonitor::new(probe, PressureThresholds::default(), None);
-        let levels: Vec<_> = shares.iter().map(|_| monitor.sample().unwrap().level).collect();
+        let levels: Vec<_> = shares
+            .iter()
+            .map(|_| monitor.sample().unwrap().level)
+            .collect();
         assert_eq!(
             levels,
-            [Normal, Elevated, High, Critical, Critical, High, High, Normal, Normal]
+            [
+                Normal, Elevated, High, Critical, Critical, High, High, Normal, Normal
+            ]
         );
         assert!(monitor.sample().is_err(), "strict script is exhausted");
-        assert_eq!(monitor.level(), Normal, "a failed sample leaves the level alone");
+        assert_eq!(
+            monitor.level(),
+            Normal,
+            "a failed sample leaves the level alone"
+        );
     }
 
     #[test]

@@ -72,7 +72,11 @@ pub fn parse_byte_size(input: &str) -> Result<u64> {
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
         "tb" => 1_000_000_000_000,
-        _ => return Err(invalid("unknown unit (use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)")),
+        _ => {
+            return Err(invalid(
+                "unknown unit (use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)",
+            ));
+        }
     };
     let bytes = value * multiplier as f64;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {

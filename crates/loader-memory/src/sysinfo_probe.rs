@@ -21,7 +21,9 @@ pub struct SysinfoProbe {
 
 impl std::fmt::Debug for SysinfoProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SysinfoProbe").field("pid", &self.pid).finish()
+        f.debug_struct("SysinfoProbe")
+            .field("pid", &self.pid)
+            .finish()
     }
 }
 

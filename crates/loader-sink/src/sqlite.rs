@@ -1,9 +1,7 @@
 use crate::error::shorten;
 use crate::{Error, Result, quote_identifier};
 use async_trait::async_trait;
-use loader_batch::{
-    BatchSink, ColumnType, LoadTarget, RowBatch, SinkError, SinkErrorKind, Value,
-};
+use loader_batch::{BatchSink, ColumnType, LoadTarget, RowBatch, SinkError, SinkErrorKind, Value};
 use rusqlite::{Connection, ErrorCode, Statement};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -53,7 +51,9 @@ struct State {
 
 impl std::fmt::Debug for SqliteSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteSink").field("path", &self.path).finish()
+        f.debug_struct("SqliteSink")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -111,12 +111,20 @@ impl SqliteSink {
     }
 
     fn create_table(&self, target: &LoadTarget) -> Result<()> {
-        let mut sql = format!("CREATE TABLE IF NOT EXISTS {} (", quote_identifier(&target.table));
+        let mut sql = format!(
+            "CREATE TABLE IF NOT EXISTS {} (",
+            quote_identifier(&target.table)
+        );
         for (i, column) in target.schema.columns().iter().enumerate() {
             if i > 0 {
                 sql.push_str(", ");
             }
-            let _ = write!(sql, "{} {}", quote_identifier(&column.name), sql_type(column.ty));
+            let _ = write!(
+                sql,
+                "{} {}",
+                quote_identifier(&column.name),
+                sql_type(column.ty)
+            );
         }
         sql.push(')');
         let state = self.lock();
@@ -220,6 +228,9 @@ fn bind_and_run(
                 // Dates parse only from their canonical ASCII text, so the field is that text.
                 Value::Date(_) => statement
                     .raw_bind_parameter(index, std::str::from_utf8(field).unwrap_or_default()),
+                // Canonical input text is stored as read: same value, same precision shown.
+                Value::Timestamp(_) if is_canonical_timestamp(field) => statement
+                    .raw_bind_parameter(index, std::str::from_utf8(field).unwrap_or_default()),
                 Value::Timestamp(t) => {
                     timestamp_text.clear();
                     let _ = write!(timestamp_text, "{}", t.format("%Y-%m-%d %H:%M:%S%.f"));
@@ -232,6 +243,20 @@ fn bind_and_run(
         }
     }
     Ok(statement.raw_execute().map_err(fail)? as u64)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` with an optional `.fraction` and no zone: the form timestamps are
+/// stored in. The field has already parsed as a timestamp, so only the shape is checked.
+fn is_canonical_timestamp(field: &[u8]) -> bool {
+    field.len() >= 19
+        && field[10] == b' '
+        && field[13] == b':'
+        && field[16] == b':'
+        && match &field[19..] {
+            [] => true,
+            [b'.', fraction @ ..] => fraction.iter().all(u8::is_ascii_digit),
+            _ => false,
+        }
 }
 
 fn database_error(table: &str, error: &rusqlite::Error) -> Error {
@@ -308,22 +333,55 @@ mod tests {
         sink.prepare(&t).await.unwrap();
         let mut batch = RowBatch::new(6, 0);
         batch
-            .push_row(2, 0, [&b"7"[..], b"2.5", b"yes", b"2024-02-29", b"2024-02-29T10:00:00+01:00", b"caf\xc3\xa9"])
+            .push_row(
+                2,
+                0,
+                [
+                    &b"7"[..],
+                    b"2.5",
+                    b"yes",
+                    b"2024-02-29",
+                    b"2024-02-29T10:00:00+01:00",
+                    b"caf\xc3\xa9",
+                ],
+            )
             .unwrap();
-        batch.push_row(3, 0, [&b""[..], b"", b"", b"", b"", b""]).unwrap();
+        batch
+            .push_row(3, 0, [&b""[..], b"", b"", b"", b"", b""])
+            .unwrap();
         assert_eq!(sink.write(&t, &batch, 0..2).await.unwrap(), 2);
         let row: (i64, f64, i64, String, String, String, String, String) = sink
             .with_connection(|c| {
                 c.query_row(
                     "SELECT i, r, b, d, ts, s, typeof(i), typeof(r) FROM typed WHERE i IS NOT NULL",
                     [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)),
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                        ))
+                    },
                 )
             })
             .unwrap();
         assert_eq!(
             row,
-            (7, 2.5, 1, "2024-02-29".into(), "2024-02-29 09:00:00".into(), "café".into(), "integer".into(), "real".into())
+            (
+                7,
+                2.5,
+                1,
+                "2024-02-29".into(),
+                "2024-02-29 09:00:00".into(),
+                "café".into(),
+                "integer".into(),
+                "real".into()
+            )
         );
         let nulls: i64 = sink
             .with_connection(|c| {
@@ -342,14 +400,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sink = SqliteSink::open(dir.path().join("t.db")).unwrap();
         let evil = "a\"; DROP TABLE victim; --";
-        sink.with_connection(|c| c.execute_batch("CREATE TABLE victim (x)")).unwrap();
-        let t = target(evil, Schema::from_pairs([(evil, ColumnType::Text), ("select", ColumnType::Integer)]));
+        sink.with_connection(|c| c.execute_batch("CREATE TABLE victim (x)"))
+            .unwrap();
+        let t = target(
+            evil,
+            Schema::from_pairs([(evil, ColumnType::Text), ("select", ColumnType::Integer)]),
+        );
         sink.prepare(&t).await.unwrap();
         let mut batch = RowBatch::new(2, 0);
         batch.push_row(2, 0, [&b"v"[..], b"1"]).unwrap();
         sink.write(&t, &batch, 0..1).await.unwrap();
         let tables: i64 = sink
-            .with_connection(|c| c.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0)))
+            .with_connection(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
             .unwrap();
         assert_eq!(tables, 2, "victim survives next to the oddly named table");
     }
@@ -367,7 +435,11 @@ mod tests {
         }
         assert_eq!(sink.write(&t, &batch, 5..1000).await.unwrap(), 995);
         let (count, sum): (i64, i64) = sink
-            .with_connection(|c| c.query_row("SELECT count(*), sum(n) FROM n", [], |r| Ok((r.get(0)?, r.get(1)?))))
+            .with_connection(|c| {
+                c.query_row("SELECT count(*), sum(n) FROM n", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+            })
             .unwrap();
         assert_eq!((count, sum), (995, (5..1000).sum::<i64>()));
     }
@@ -376,7 +448,8 @@ mod tests {
     async fn a_failing_write_stores_nothing_and_is_classified() {
         let dir = tempfile::tempdir().unwrap();
         let sink = SqliteSink::open(dir.path().join("t.db")).unwrap();
-        sink.with_connection(|c| c.execute_batch("CREATE TABLE u (n INTEGER PRIMARY KEY)")).unwrap();
+        sink.with_connection(|c| c.execute_batch("CREATE TABLE u (n INTEGER PRIMARY KEY)"))
+            .unwrap();
         let t = target("u", Schema::from_pairs([("n", ColumnType::Integer)]));
         sink.prepare(&t).await.unwrap();
         let mut batch = RowBatch::new(1, 0);
@@ -385,11 +458,17 @@ mod tests {
         }
         let err = sink.write(&t, &batch, 0..3).await.unwrap_err();
         assert_eq!(err.kind, SinkErrorKind::Data);
-        let count: i64 = sink.with_connection(|c| c.query_row("SELECT count(*) FROM u", [], |r| r.get(0))).unwrap();
+        let count: i64 = sink
+            .with_connection(|c| c.query_row("SELECT count(*) FROM u", [], |r| r.get(0)))
+            .unwrap();
         assert_eq!(count, 0, "the transaction rolled back");
 
-        let t = target("missing_column", Schema::from_pairs([("n", ColumnType::Integer)]));
-        sink.with_connection(|c| c.execute_batch("CREATE TABLE missing_column (other INTEGER)")).unwrap();
+        let t = target(
+            "missing_column",
+            Schema::from_pairs([("n", ColumnType::Integer)]),
+        );
+        sink.with_connection(|c| c.execute_batch("CREATE TABLE missing_column (other INTEGER)"))
+            .unwrap();
         let err = sink.write(&t, &batch, 0..1).await.unwrap_err();
         assert_eq!(err.kind, SinkErrorKind::Terminal);
         assert!(err.message.contains("no column named n"), "{}", err.message);

@@ -34,7 +34,10 @@ impl Target {
             .or_else(|| text.strip_prefix("sqlite:"))
         {
             if path.is_empty() {
-                return Err(bad(text, "an SQLite target needs a file path, as in sqlite:loader.db"));
+                return Err(bad(
+                    text,
+                    "an SQLite target needs a file path, as in sqlite:loader.db",
+                ));
             }
             return Ok(Target::Sqlite(PathBuf::from(path)));
         }
@@ -42,7 +45,10 @@ impl Target {
             return Ok(Target::Postgres(text.to_owned()));
         }
         let lower = text.to_ascii_lowercase();
-        if [".db", ".sqlite", ".sqlite3"].iter().any(|e| lower.ends_with(e)) {
+        if [".db", ".sqlite", ".sqlite3"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+        {
             return Ok(Target::Sqlite(PathBuf::from(text)));
         }
         Err(bad(

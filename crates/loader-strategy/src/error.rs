@@ -27,7 +27,9 @@ pub enum Error {
     #[error("worker failed: {0}")]
     Worker(String),
     /// Rows read did not equal rows loaded + rejected + skipped.
-    #[error("{path}: reconciliation failed: read {read} rows but loaded {loaded}, rejected {rejected}, skipped {skipped}")]
+    #[error(
+        "{path}: reconciliation failed: read {read} rows but loaded {loaded}, rejected {rejected}, skipped {skipped}"
+    )]
     Reconciliation {
         /// The file.
         path: String,

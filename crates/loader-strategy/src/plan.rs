@@ -69,13 +69,20 @@ pub fn table_name_for(path: &Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    for extensions in [[".gz", ".zst", ".zstd"].as_slice(), &[".csv", ".tsv", ".txt"]] {
+    for extensions in [
+        [".gz", ".zst", ".zstd"].as_slice(),
+        &[".csv", ".tsv", ".txt"],
+    ] {
         let lower = name.to_ascii_lowercase();
         if let Some(ext) = extensions.iter().find(|e| lower.ends_with(*e)) {
             name.truncate(name.len() - ext.len());
         }
     }
-    if name.is_empty() { "data".to_owned() } else { name }
+    if name.is_empty() {
+        "data".to_owned()
+    } else {
+        name
+    }
 }
 
 pub(crate) fn make_plan(
@@ -94,9 +101,11 @@ pub(crate) fn make_plan(
     for input in found {
         let sample = sample_file(&input.path, &settings.csv)?;
         let columns = sample.schema.len();
-        let batch_bytes = batch_bytes_for(&settings.csv, columns, sample.mean_field_bytes, per_batch);
+        let batch_bytes =
+            batch_bytes_for(&settings.csv, columns, sample.mean_field_bytes, per_batch);
         let csv = settings.csv.clone().batch_bytes(batch_bytes);
-        let batch_heap = BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, input.size);
+        let batch_heap =
+            BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, input.size);
         let table = settings
             .table
             .clone()
@@ -168,7 +177,11 @@ mod tests {
         assert_eq!(plan.limit.source, loader_memory::LimitSource::Explicit);
         assert_eq!(plan.files[0].table, "a", "largest first");
         let peaks: u64 = plan.files.iter().map(|f| f.estimate.peak).sum();
-        assert!(peaks <= plan.budget, "two workers' peaks {peaks} fit the budget {}", plan.budget);
+        assert!(
+            peaks <= plan.budget,
+            "two workers' peaks {peaks} fit the budget {}",
+            plan.budget
+        );
         assert!(plan.files[0].csv.get_batch_bytes() < (8 << 20));
     }
 }

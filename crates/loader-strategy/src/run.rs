@@ -1,6 +1,8 @@
 use crate::monitor::Monitor;
 use crate::plan::make_plan;
-use crate::{Error, FileReport, FileState, LoadPlan, LoadReport, LoadSettings, PlannedFile, Result};
+use crate::{
+    Error, FileReport, FileState, LoadPlan, LoadReport, LoadSettings, PlannedFile, Result,
+};
 use loader_batch::{
     AuditEvent, AuditScope, AuditSink, BatchProcessor, BatchSink, ContextId, EventKind, LoadTarget,
     RowBatch, Scope, SubBatchLimits,
@@ -164,15 +166,21 @@ impl DataLoadingService {
             run: run_scope.id(),
         });
         let files: Arc<Vec<PlannedFile>> = Arc::new(plan.files.clone());
-        let progress: Arc<Vec<Mutex<Progress>>> =
-            Arc::new(files.iter().map(|_| Mutex::new(Progress::default())).collect());
+        let progress: Arc<Vec<Mutex<Progress>>> = Arc::new(
+            files
+                .iter()
+                .map(|_| Mutex::new(Progress::default()))
+                .collect(),
+        );
 
         let fallback = run_pool(&context, &files, &progress, plan.workers).await;
         if let Some(reason) = &fallback {
             let pending: Vec<usize> = (0..files.len())
                 .filter(|&i| {
                     let p = lock(&progress[i]);
-                    p.outcome.as_ref().is_none_or(|o| o.is_err() && !p.data_error)
+                    p.outcome
+                        .as_ref()
+                        .is_none_or(|o| o.is_err() && !p.data_error)
                 })
                 .collect();
             let event = run_scope.event(EventKind::FellBack).with_reason(format!(
@@ -182,7 +190,8 @@ impl DataLoadingService {
             run_scope.note(event).await?;
             for index in pending {
                 lock(&progress[index]).fell_back = true;
-                let result = load_file(&context, &files[index], &progress[index], Mode::Sequential).await;
+                let result =
+                    load_file(&context, &files[index], &progress[index], Mode::Sequential).await;
                 record_outcome(&progress[index], result);
             }
         }
@@ -204,11 +213,19 @@ impl DataLoadingService {
             fallback,
             pressure_changes: stats.changes,
         };
-        let failed = report.files.iter().filter(|f| f.state != FileState::Loaded).count();
+        let failed = report
+            .files
+            .iter()
+            .filter(|f| f.state != FileState::Loaded)
+            .count();
         if failed == 0 {
-            run_scope.commit(report.rows_loaded(), report.input_bytes()).await?;
+            run_scope
+                .commit(report.rows_loaded(), report.input_bytes())
+                .await?;
         } else {
-            run_scope.fail(format!("{failed} of {} files failed", report.files.len())).await?;
+            run_scope
+                .fail(format!("{failed} of {} files failed", report.files.len()))
+                .await?;
         }
         Ok(report)
     }
@@ -239,7 +256,10 @@ async fn run_pool(
         }
         // Admission: start a file only once the budget has room for one of its batches, so
         // that a new file does not crowd out the ones already running.
-        let first_batch = files[index].estimate.batch_heap.min(context.budget.capacity());
+        let first_batch = files[index]
+            .estimate
+            .batch_heap
+            .min(context.budget.capacity());
         if let Ok(room) = context.budget.reserve(first_batch).await {
             drop(room);
         }
@@ -268,7 +288,11 @@ async fn run_pool(
         if let Err(error) = joined {
             let index = task_files[&error.id()];
             let message = if error.is_panic() {
-                format!("{}: worker panicked: {}", files[index].path.display(), panic_text(error.into_panic()))
+                format!(
+                    "{}: worker panicked: {}",
+                    files[index].path.display(),
+                    panic_text(error.into_panic())
+                )
             } else {
                 format!("{}: worker cancelled", files[index].path.display())
             };
@@ -279,8 +303,7 @@ async fn run_pool(
                 .get_or_insert(message);
         }
     }
-    let failure = failure.lock().unwrap_or_else(|p| p.into_inner()).take();
-    failure
+    failure.lock().unwrap_or_else(|p| p.into_inner()).take()
 }
 
 fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
@@ -321,7 +344,11 @@ impl BatchSource {
         budget: &MemoryBudget,
         resume: Option<ResumePoint>,
     ) -> Result<BatchSource> {
-        let (path, csv, mean) = (file.path.clone(), file.csv.clone(), file.sample.mean_field_bytes);
+        let (path, csv, mean) = (
+            file.path.clone(),
+            file.csv.clone(),
+            file.sample.mean_field_bytes,
+        );
         let budget = budget.clone();
         match mode {
             Mode::Sequential => Ok(BatchSource::Inline(Box::new(BatchReader::open(
@@ -445,7 +472,14 @@ async fn load_batches(
             table: target.table.clone(),
             source,
         })?;
-    let mut source = BatchSource::open(mode, file, Arc::clone(&target.schema), &context.budget, resume).await?;
+    let mut source = BatchSource::open(
+        mode,
+        file,
+        Arc::clone(&target.schema),
+        &context.budget,
+        resume,
+    )
+    .await?;
     while let Some(next) = source.next().await {
         let reserved = match next {
             Ok(reserved) => reserved,

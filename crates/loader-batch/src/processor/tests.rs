@@ -13,7 +13,9 @@ fn target() -> LoadTarget {
 fn batch_of(rows: usize) -> RowBatch {
     let mut batch = RowBatch::new(1, 7);
     for i in 0..rows {
-        batch.push_row(i as u64 + 2, i as u64 * 4, [&b"abc"[..]]).unwrap();
+        batch
+            .push_row(i as u64 + 2, i as u64 * 4, [&b"abc"[..]])
+            .unwrap();
     }
     batch.set_end(rows as u64 + 2, rows as u64 * 4);
     batch
@@ -48,8 +50,18 @@ async fn sink_failing_mid_batch_stops_there_and_audits_every_context() {
     let processor = BatchProcessor::new(Arc::new(sink), audit.clone())
         .with_limits(Arc::new(SubBatchLimits::new(4, 1 << 20)));
 
-    let err = processor.process(&target(), &batch_of(10), None).await.unwrap_err();
-    let Error::Sink { rows, committed_rows, source, batch, .. } = err else {
+    let err = processor
+        .process(&target(), &batch_of(10), None)
+        .await
+        .unwrap_err();
+    let Error::Sink {
+        rows,
+        committed_rows,
+        source,
+        batch,
+        ..
+    } = err
+    else {
         panic!("expected a sink error, got {err}");
     };
     assert_eq!((rows, committed_rows, batch), (4..8, 4, 7));
@@ -80,12 +92,22 @@ async fn sink_failing_mid_batch_stops_there_and_audits_every_context() {
 #[tokio::test]
 async fn sink_panic_is_caught_and_audited_as_failed() {
     let mut sink = MockBatchSink::new();
-    sink.expect_write().times(1).returning(|_, _, _| panic!("boom in sink"));
+    sink.expect_write()
+        .times(1)
+        .returning(|_, _, _| panic!("boom in sink"));
     let audit = Arc::new(InMemoryAudit::new());
     let processor = BatchProcessor::new(Arc::new(sink), audit.clone());
 
-    let err = processor.process(&target(), &batch_of(3), None).await.unwrap_err();
-    let Error::Sink { source, committed_rows, .. } = err else {
+    let err = processor
+        .process(&target(), &batch_of(3), None)
+        .await
+        .unwrap_err();
+    let Error::Sink {
+        source,
+        committed_rows,
+        ..
+    } = err
+    else {
         panic!("expected a sink error");
     };
     assert_eq!(source.kind, SinkErrorKind::Panicked);
@@ -110,8 +132,14 @@ async fn transient_errors_are_retried_then_committed() {
     let audit = Arc::new(InMemoryAudit::new());
     let processor = BatchProcessor::new(Arc::new(sink), audit.clone()).with_retry(fast_retry());
 
-    let outcome = processor.process(&target(), &batch_of(5), None).await.unwrap();
-    assert_eq!((outcome.rows, outcome.retries, outcome.sub_batches), (5, 2, 1));
+    let outcome = processor
+        .process(&target(), &batch_of(5), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.rows, outcome.retries, outcome.sub_batches),
+        (5, 2, 1)
+    );
     let retries: Vec<_> = audit
         .events()
         .into_iter()
@@ -127,21 +155,35 @@ async fn retries_stop_at_max_attempts() {
     sink.expect_write()
         .times(3)
         .returning(|_, _, _| Err(SinkError::transient("reset")));
-    let processor = BatchProcessor::new(Arc::new(sink), Arc::new(InMemoryAudit::new()))
-        .with_retry(RetryPolicy {
+    let processor = BatchProcessor::new(Arc::new(sink), Arc::new(InMemoryAudit::new())).with_retry(
+        RetryPolicy {
             max_attempts: 3,
             ..fast_retry()
-        });
-    assert!(processor.process(&target(), &batch_of(1), None).await.is_err());
+        },
+    );
+    assert!(
+        processor
+            .process(&target(), &batch_of(1), None)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn short_write_is_refused() {
     let mut sink = MockBatchSink::new();
-    sink.expect_write().returning(|_, _, rows| Ok(rows.len() as u64 - 1));
+    sink.expect_write()
+        .returning(|_, _, rows| Ok(rows.len() as u64 - 1));
     let processor = BatchProcessor::new(Arc::new(sink), Arc::new(InMemoryAudit::new()));
-    let err = processor.process(&target(), &batch_of(2), None).await.unwrap_err();
-    assert!(err.to_string().contains("1 rows written for a sub-batch of 2"), "{err}");
+    let err = processor
+        .process(&target(), &batch_of(2), None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("1 rows written for a sub-batch of 2"),
+        "{err}"
+    );
 }
 
 mod proptests {

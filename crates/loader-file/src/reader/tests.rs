@@ -14,7 +14,12 @@ fn fixture(text: &[u8]) -> Fixture {
     Fixture { _dir: dir, path }
 }
 
-fn open(f: &Fixture, options: &CsvOptions, budget: &MemoryBudget, resume: Option<ResumePoint>) -> BatchReader {
+fn open(
+    f: &Fixture,
+    options: &CsvOptions,
+    budget: &MemoryBudget,
+    resume: Option<ResumePoint>,
+) -> BatchReader {
     let sample = sample_file(&f.path, options).unwrap();
     BatchReader::open(
         &f.path,
@@ -51,8 +56,13 @@ fn batches_close_by_rows_or_bytes_and_keep_positions() {
     let budget = MemoryBudget::new(8 << 20);
 
     let options = CsvOptions::default().batch_rows(7);
-    let batches: Vec<_> = open(&f, &options, &budget, None).map(|b| b.unwrap().batch).collect();
-    assert_eq!(batches.iter().map(RowBatch::len).collect::<Vec<_>>(), [7, 7, 7, 7, 7, 7, 7, 1]);
+    let batches: Vec<_> = open(&f, &options, &budget, None)
+        .map(|b| b.unwrap().batch)
+        .collect();
+    assert_eq!(
+        batches.iter().map(RowBatch::len).collect::<Vec<_>>(),
+        [7, 7, 7, 7, 7, 7, 7, 1]
+    );
     assert_eq!(batches[0].line(0), 2);
     assert_eq!(batches[0].line(1), 4, "quoted newline spans two lines");
     assert_eq!(batches[1].offset(0), batches[0].end_offset());
@@ -60,7 +70,9 @@ fn batches_close_by_rows_or_bytes_and_keep_positions() {
     assert_eq!(rows_of(&batches)[49], ["49", "line 49\nsecond, part"]);
 
     let options = CsvOptions::default().batch_bytes(1024);
-    let batches: Vec<_> = open(&f, &options, &budget, None).map(|b| b.unwrap().batch).collect();
+    let batches: Vec<_> = open(&f, &options, &budget, None)
+        .map(|b| b.unwrap().batch)
+        .collect();
     assert!(batches.len() > 1);
     assert!(batches.iter().all(|b| b.data_len() <= 1024));
     assert_eq!(rows_of(&batches).len(), 50);
@@ -73,8 +85,14 @@ fn reservation_covers_the_batch_heap_exactly() {
     let budget = MemoryBudget::new(8 << 20);
     let mut reader = open(&f, &CsvOptions::default(), &budget, None);
     let reserved = reader.next().unwrap().unwrap();
-    assert_eq!(reserved.reservation.bytes(), reserved.batch.heap_size() as u64);
-    assert_eq!(budget.reserved(), reserved.batch.heap_size() as u64 + READ_BUFFER_BYTES);
+    assert_eq!(
+        reserved.reservation.bytes(),
+        reserved.batch.heap_size() as u64
+    );
+    assert_eq!(
+        budget.reserved(),
+        reserved.batch.heap_size() as u64 + READ_BUFFER_BYTES
+    );
 }
 
 #[test]
@@ -86,14 +104,18 @@ fn resume_from_a_batch_end_gives_the_remaining_rows() {
     let f = fixture(text.as_bytes());
     let budget = MemoryBudget::new(8 << 20);
     let options = CsvOptions::default().batch_rows(30);
-    let all: Vec<_> = open(&f, &options, &budget, None).map(|b| b.unwrap().batch).collect();
+    let all: Vec<_> = open(&f, &options, &budget, None)
+        .map(|b| b.unwrap().batch)
+        .collect();
     let resume = ResumePoint {
         byte: all[1].end_offset(),
         line: all[1].end_line(),
         sequence: 2,
     };
     let options = CsvOptions::default().batch_rows(17);
-    let rest: Vec<_> = open(&f, &options, &budget, Some(resume)).map(|b| b.unwrap().batch).collect();
+    let rest: Vec<_> = open(&f, &options, &budget, Some(resume))
+        .map(|b| b.unwrap().batch)
+        .collect();
     assert_eq!(rest[0].sequence(), 2);
     assert_eq!(rest[0].line(0), 62);
     let values = rows_of(&rest);
@@ -108,12 +130,33 @@ fn bad_value_is_reported_with_file_line_and_column_after_the_good_rows() {
     let options = CsvOptions::default();
     let sample = sample_file(&f.path, &options.clone().sample_rows(2)).unwrap();
     assert_eq!(sample.schema.columns()[1].ty, ColumnType::Real);
-    let mut reader = BatchReader::open(&f.path, &options, Arc::new(sample.schema), 4.0, budget, None).unwrap();
+    let mut reader = BatchReader::open(
+        &f.path,
+        &options,
+        Arc::new(sample.schema),
+        4.0,
+        budget,
+        None,
+    )
+    .unwrap();
     assert_eq!(reader.next().unwrap().unwrap().batch.len(), 2);
     let err = reader.next().unwrap().unwrap_err();
-    assert!(matches!(err, Error::Value { line: 4, column: 2, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Value {
+                line: 4,
+                column: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let message = err.to_string();
-    assert!(message.contains("input.csv:4: column 2 (\"amount\"): expected real, found \"abc\""), "{message}");
+    assert!(
+        message.contains("input.csv:4: column 2 (\"amount\"): expected real, found \"abc\""),
+        "{message}"
+    );
     assert!(reader.next().is_none());
 }
 
@@ -121,16 +164,42 @@ fn bad_value_is_reported_with_file_line_and_column_after_the_good_rows() {
 fn malformed_csv_is_an_error_not_a_panic() {
     let f = fixture(b"a,b\n1,2\n3,4,5\n");
     let budget = MemoryBudget::new(8 << 20);
-    let schema = Arc::new(loader_batch::Schema::from_pairs([("a", ColumnType::Integer), ("b", ColumnType::Integer)]));
-    let reader = BatchReader::open(&f.path, &CsvOptions::default(), schema, 2.0, budget.clone(), None).unwrap();
+    let schema = Arc::new(loader_batch::Schema::from_pairs([
+        ("a", ColumnType::Integer),
+        ("b", ColumnType::Integer),
+    ]));
+    let reader = BatchReader::open(
+        &f.path,
+        &CsvOptions::default(),
+        schema,
+        2.0,
+        budget.clone(),
+        None,
+    )
+    .unwrap();
     let results: Vec<_> = reader.collect();
     assert_eq!(results.len(), 2);
-    assert!(matches!(results[1], Err(Error::FieldCount { line: 3, found: 3, .. })));
+    assert!(matches!(
+        results[1],
+        Err(Error::FieldCount {
+            line: 3,
+            found: 3,
+            ..
+        })
+    ));
 
     let f = fixture(b"a\n\xff\xfe\n");
     let schema = Arc::new(loader_batch::Schema::from_pairs([("a", ColumnType::Text)]));
-    let mut reader = BatchReader::open(&f.path, &CsvOptions::default(), schema, 2.0, budget, None).unwrap();
-    assert!(matches!(reader.next(), Some(Err(Error::Value { line: 2, column: 1, .. }))));
+    let mut reader =
+        BatchReader::open(&f.path, &CsvOptions::default(), schema, 2.0, budget, None).unwrap();
+    assert!(matches!(
+        reader.next(),
+        Some(Err(Error::Value {
+            line: 2,
+            column: 1,
+            ..
+        }))
+    ));
 }
 
 #[test]
@@ -140,7 +209,12 @@ fn a_row_larger_than_the_budget_is_an_error() {
     text.push(b'\n');
     let f = fixture(&text);
     let budget = MemoryBudget::new(512 << 10);
-    let mut reader = open(&f, &CsvOptions::default().batch_bytes(64 << 10), &budget, None);
+    let mut reader = open(
+        &f,
+        &CsvOptions::default().batch_bytes(64 << 10),
+        &budget,
+        None,
+    );
     let err = reader.next().unwrap().unwrap_err();
     assert!(matches!(err, Error::RowTooLarge { line: 2, .. }), "{err}");
 }
@@ -157,11 +231,22 @@ fn reader_waits_for_the_budget_instead_of_allocating() {
     let heap = RowBatch::heap_size_for(1, (4096.0 / 8.0 * 1.25) as usize + 16, 4 << 10) as u64;
     // Room for the read buffer and exactly one batch.
     let budget = MemoryBudget::new(READ_BUFFER_BYTES + heap);
-    let mut reader = BatchReader::open(&f.path, &options, Arc::new(sample.schema), sample.mean_field_bytes, budget.clone(), None).unwrap();
+    let mut reader = BatchReader::open(
+        &f.path,
+        &options,
+        Arc::new(sample.schema),
+        sample.mean_field_bytes,
+        budget.clone(),
+        None,
+    )
+    .unwrap();
     let first = reader.next().unwrap().unwrap();
     let handle = std::thread::spawn(move || reader.next().unwrap().unwrap().batch.len());
     std::thread::sleep(std::time::Duration::from_millis(50));
-    assert!(!handle.is_finished(), "second batch must wait for the first to be released");
+    assert!(
+        !handle.is_finished(),
+        "second batch must wait for the first to be released"
+    );
     drop(first);
     assert!(handle.join().unwrap() > 0);
 }

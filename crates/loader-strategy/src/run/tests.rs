@@ -76,14 +76,23 @@ async fn loads_several_files_into_sqlite_and_reconciles() {
     assert!(report.is_success(), "{:?}", report.first_error());
     assert_eq!(report.rows_loaded(), 5000);
     for file in &report.files {
-        assert_eq!(file.rows_read, file.rows_loaded + file.rows_rejected + file.rows_skipped);
+        assert_eq!(
+            file.rows_read,
+            file.rows_loaded + file.rows_rejected + file.rows_skipped
+        );
         assert!(!file.fell_back);
     }
     assert_eq!(ids(&sink), (5000, 5000, 1, 5000));
     assert_eq!(report.fallback, None);
     let events = audit.events();
-    let ends = events.iter().filter(|e| e.kind == EventKind::Committed).count();
-    let starts = events.iter().filter(|e| e.kind == EventKind::Started).count();
+    let ends = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Committed)
+        .count();
+    let starts = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Started)
+        .count();
     assert_eq!(starts, ends, "every context that started was committed");
 }
 
@@ -110,12 +119,23 @@ async fn injected_pool_failure_falls_back_to_sequential_and_loads_each_row_once(
         assert_eq!(file.rows_read, file.rows_loaded, "{}", file.path.display());
     }
     let events = audit.events();
-    let fell_back = events.iter().find(|e| e.kind == EventKind::FellBack).unwrap();
-    assert!(fell_back.reason.as_deref().unwrap().contains("continue sequentially"));
+    let fell_back = events
+        .iter()
+        .find(|e| e.kind == EventKind::FellBack)
+        .unwrap();
+    assert!(
+        fell_back
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("continue sequentially")
+    );
     assert!(
         events.iter().any(|e| e.scope == Scope::File
             && e.kind == EventKind::Started
-            && e.reason.as_deref().is_some_and(|r| r.starts_with("resuming at line"))),
+            && e.reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("resuming at line"))),
         "the failed file resumed after its committed rows"
     );
 }
@@ -137,7 +157,12 @@ async fn a_bad_row_fails_its_file_with_its_location_and_not_the_others() {
         table: None,
         ..settings()
     };
-    let service = DataLoadingService::new(sink.clone(), Arc::new(InMemoryAudit::new()), probe(), settings);
+    let service = DataLoadingService::new(
+        sink.clone(),
+        Arc::new(InMemoryAudit::new()),
+        probe(),
+        settings,
+    );
     let report = service.load(&[dir.path().to_path_buf()]).await.unwrap();
 
     assert!(!report.is_success());
@@ -145,8 +170,14 @@ async fn a_bad_row_fails_its_file_with_its_location_and_not_the_others() {
     let bad = report.files.iter().find(|f| f.table == "bad").unwrap();
     assert_eq!(bad.state, FileState::Failed);
     let error = bad.error.as_deref().unwrap();
-    assert!(error.contains("bad.csv:3002: column 2 (\"amount\")"), "{error}");
-    assert_eq!(bad.rows_loaded, 3000, "rows before the bad one are committed");
+    assert!(
+        error.contains("bad.csv:3002: column 2 (\"amount\")"),
+        "{error}"
+    );
+    assert_eq!(
+        bad.rows_loaded, 3000,
+        "rows before the bad one are committed"
+    );
     let good = report.files.iter().find(|f| f.table == "good").unwrap();
     assert_eq!((good.state, good.rows_loaded), (FileState::Loaded, 3000));
 }
@@ -163,7 +194,12 @@ async fn sink_is_prepared_once_per_file_and_writes_every_row() {
         counter.fetch_add(rows.len(), Ordering::SeqCst);
         Ok(rows.len() as u64)
     });
-    let service = DataLoadingService::new(Arc::new(sink), Arc::new(InMemoryAudit::new()), probe(), settings());
+    let service = DataLoadingService::new(
+        Arc::new(sink),
+        Arc::new(InMemoryAudit::new()),
+        probe(),
+        settings(),
+    );
     let report = service.load(&[dir.path().to_path_buf()]).await.unwrap();
     assert!(report.is_success());
     assert_eq!(written.load(Ordering::SeqCst), 900);
