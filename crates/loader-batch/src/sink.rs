@@ -20,6 +20,11 @@ pub struct LoadTarget {
 /// A sink must make each `write` atomic: either all the rows of the range are stored, or
 /// none are and an error is returned.
 ///
+/// A sink may assume that every field of a batch is valid for its column's type in
+/// `target.schema` (an empty field is NULL): producers check fields before they build a batch,
+/// as `loader-file` does, so that a bad value is reported with its file, line and column
+/// instead of failing a database statement. Sinks therefore bind text as the bytes read.
+///
 /// # Example
 ///
 /// A sink that counts rows, as a downstream test double might:

@@ -2,6 +2,7 @@ use crate::error::shorten;
 use crate::{Error, Result, quote_identifier};
 use async_trait::async_trait;
 use loader_batch::{BatchSink, ColumnType, LoadTarget, RowBatch, SinkError, SinkErrorKind, Value};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, Statement};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -215,34 +216,45 @@ fn bind_and_run(
     for row in rows {
         for (column, spec) in columns.iter().enumerate() {
             let field = batch.field(row, column);
-            let value = spec.ty.parse(field).map_err(|e| Error::Database {
-                kind: SinkErrorKind::Data,
-                table: target.table.clone(),
-                message: format!("line {}: column {:?}: {e}", batch.line(row), spec.name),
-            })?;
-            match value {
-                Value::Null => statement.raw_bind_parameter(index, rusqlite::types::Null),
-                Value::Integer(v) => statement.raw_bind_parameter(index, v),
-                Value::Real(v) => statement.raw_bind_parameter(index, v),
-                Value::Boolean(v) => statement.raw_bind_parameter(index, i64::from(v)),
-                // Dates parse only from their canonical ASCII text, so the field is that text.
-                Value::Date(_) => statement
-                    .raw_bind_parameter(index, std::str::from_utf8(field).unwrap_or_default()),
-                // Canonical input text is stored as read: same value, same precision shown.
-                Value::Timestamp(_) if is_canonical_timestamp(field) => statement
-                    .raw_bind_parameter(index, std::str::from_utf8(field).unwrap_or_default()),
-                Value::Timestamp(t) => {
-                    timestamp_text.clear();
-                    let _ = write!(timestamp_text, "{}", t.format("%Y-%m-%d %H:%M:%S%.f"));
-                    statement.raw_bind_parameter(index, timestamp_text.as_str())
-                }
-                Value::Text(text) => statement.raw_bind_parameter(index, text),
-            }
-            .map_err(fail)?;
+            // Fields arrive validated against their types (the `BatchSink` contract), so text,
+            // dates and canonical timestamps are bound as the bytes read, with no second
+            // UTF-8 check; only numbers and flags are parsed, to store them typed.
+            let bound = match spec.ty {
+                _ if field.is_empty() => statement.raw_bind_parameter(index, rusqlite::types::Null),
+                ColumnType::Text | ColumnType::Date => statement
+                    .raw_bind_parameter(index, ToSqlOutput::Borrowed(ValueRef::Text(field))),
+                ColumnType::Timestamp if is_canonical_timestamp(field) => statement
+                    .raw_bind_parameter(index, ToSqlOutput::Borrowed(ValueRef::Text(field))),
+                ty => match ty.parse(field).map_err(|e| Error::Database {
+                    kind: SinkErrorKind::Data,
+                    table: target.table.clone(),
+                    message: format!("line {}: column {:?}: {e}", batch.line(row), spec.name),
+                })? {
+                    Value::Integer(v) => statement.raw_bind_parameter(index, v),
+                    Value::Real(v) => statement.raw_bind_parameter(index, v),
+                    Value::Boolean(v) => statement.raw_bind_parameter(index, i64::from(v)),
+                    Value::Timestamp(t) => {
+                        timestamp_text.clear();
+                        let _ = write!(timestamp_text, "{}", t.format("%Y-%m-%d %H:%M:%S%.f"));
+                        statement.raw_bind_parameter(index, timestamp_text.as_str())
+                    }
+                    Value::Null => statement.raw_bind_parameter(index, rusqlite::types::Null),
+                    Value::Date(_) | Value::Text(_) => unreachable_bind(),
+                },
+            };
+            bound.map_err(fail)?;
             index += 1;
         }
     }
     Ok(statement.raw_execute().map_err(fail)? as u64)
+}
+
+/// Dates and text are bound before parsing; reaching here with one is a logic error, reported
+/// as an SQLite misuse rather than a panic.
+fn unreachable_bind() -> rusqlite::Result<()> {
+    Err(rusqlite::Error::InvalidParameterName(
+        "internal: text bound through the parsed path".into(),
+    ))
 }
 
 /// `YYYY-MM-DD HH:MM:SS` with an optional `.fraction` and no zone: the form timestamps are
