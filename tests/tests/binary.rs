@@ -74,6 +74,10 @@ fn memory_limit_is_honoured_and_reported() {
     );
     assert_eq!(report["files"][0]["rows_loaded"], rows);
     assert_eq!(report["files"][0]["table"], "big");
+    assert_eq!(
+        assert_table_matches(&dir.path().join("out.db"), "big", &[path], &ORDERS),
+        rows as usize
+    );
 }
 
 #[test]
