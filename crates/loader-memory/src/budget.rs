@@ -25,6 +25,55 @@ use tokio::sync::Notify;
 #[derive(Clone)]
 pub struct MemoryBudget {
     inner: Arc<Inner>,
+    tally: Option<Arc<Tally>>,
+}
+
+/// Bytes held through one [`MemoryBudget::tallied`] handle: what one file, say, holds now and
+/// the most it held at once. The budget itself still bounds the total.
+///
+/// # Example
+///
+/// ```
+/// use std::sync::Arc;
+/// use loader_memory::{MemoryBudget, Tally};
+/// let budget = MemoryBudget::new(1000);
+/// let tally = Arc::new(Tally::default());
+/// let per_file = budget.tallied(Arc::clone(&tally));
+/// let a = per_file.try_reserve(300).unwrap();
+/// let b = per_file.try_reserve(200).unwrap();
+/// drop(a);
+/// let _other = budget.try_reserve(100).unwrap(); // not through the tally
+/// assert_eq!((tally.current(), tally.peak()), (200, 500));
+/// drop(b);
+/// assert_eq!(tally.current(), 0);
+/// ```
+#[derive(Debug, Default)]
+pub struct Tally {
+    current: std::sync::atomic::AtomicU64,
+    peak: std::sync::atomic::AtomicU64,
+}
+
+impl Tally {
+    /// Bytes held now.
+    pub fn current(&self) -> u64 {
+        self.current.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The most bytes held at once.
+    pub fn peak(&self) -> u64 {
+        self.peak.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn add(&self, bytes: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = self.current.fetch_add(bytes, Relaxed) + bytes;
+        self.peak.fetch_max(now, Relaxed);
+    }
+
+    fn sub(&self, bytes: u64) {
+        self.current
+            .fetch_sub(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 struct Inner {
@@ -92,6 +141,15 @@ impl MemoryBudget {
                 blocking_waiters: Condvar::new(),
                 async_waiters: Notify::new(),
             }),
+            tally: None,
+        }
+    }
+
+    /// A handle on the same budget whose reservations are also counted in `tally`.
+    pub fn tallied(&self, tally: Arc<Tally>) -> MemoryBudget {
+        MemoryBudget {
+            inner: Arc::clone(&self.inner),
+            tally: Some(tally),
         }
     }
 
@@ -205,9 +263,13 @@ impl MemoryBudget {
     }
 
     fn guard(&self, bytes: u64) -> Reservation {
+        if let Some(tally) = &self.tally {
+            tally.add(bytes);
+        }
         Reservation {
             inner: Arc::clone(&self.inner),
             bytes,
+            tally: self.tally.clone(),
         }
     }
 }
@@ -256,6 +318,7 @@ impl Inner {
 pub struct Reservation {
     inner: Arc<Inner>,
     bytes: u64,
+    tally: Option<Arc<Tally>>,
 }
 
 impl fmt::Debug for Reservation {
@@ -275,9 +338,16 @@ impl Reservation {
     /// Gives back everything above `bytes` (no-op when already at or below).
     pub fn shrink_to(&mut self, bytes: u64) {
         if bytes < self.bytes {
-            self.inner.release(self.bytes - bytes);
+            self.release(self.bytes - bytes);
             self.bytes = bytes;
         }
+    }
+
+    fn release(&self, bytes: u64) {
+        if let Some(tally) = &self.tally {
+            tally.sub(bytes);
+        }
+        self.inner.release(bytes);
     }
 
     /// Holds `extra` more bytes if they fit now.
@@ -298,6 +368,9 @@ impl Reservation {
         match state.try_grant(extra) {
             Grant::Granted => {
                 self.bytes = total;
+                if let Some(tally) = &self.tally {
+                    tally.add(extra);
+                }
                 Ok(())
             }
             _ => Err(Error::Insufficient {
@@ -325,6 +398,9 @@ impl Reservation {
             match state.try_grant(extra) {
                 Grant::Granted => {
                     self.bytes = total;
+                    if let Some(tally) = &self.tally {
+                        tally.add(extra);
+                    }
                     return Ok(());
                 }
                 _ => {
@@ -341,7 +417,7 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        self.inner.release(self.bytes);
+        self.release(self.bytes);
     }
 }
 

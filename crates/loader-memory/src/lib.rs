@@ -12,8 +12,11 @@
 //! - [`MemoryBudget`] hands out byte [`Reservation`]s that are released when dropped.
 //!   `reserve` waits asynchronously, `reserve_blocking` waits on a thread, `try_reserve`
 //!   never waits. A request larger than the whole budget is an error, not a deadlock.
-//! - [`PressureThresholds`] and [`PressureMonitor`] turn readings into [`PressureLevel`]s, with
+//! - [`PressureThresholds`] and [`PressureMonitor`] turn readings (usage against the limit,
+//!   and pressure stall information where the kernel has it) into [`PressureLevel`]s, with
 //!   hysteresis so that a level does not flap around a threshold.
+//! - [`CleanupHooks`] is the public list of things that give memory back under pressure;
+//!   every run ends by returning freed heap pages to the operating system (`malloc_trim`).
 //!
 //! # Design decisions
 //!
@@ -35,21 +38,27 @@
 
 mod budget;
 mod cgroup;
+mod cleanup;
 mod error;
 mod pressure;
 mod probe;
+mod psi;
 mod size;
 mod sysinfo_probe;
 
-pub use budget::{MemoryBudget, Reservation};
+pub use budget::{MemoryBudget, Reservation, Tally};
 pub use cgroup::{CgroupReader, CgroupReading, CgroupVersion};
+pub use cleanup::{CleanupHook, CleanupHooks, CleanupOutcome};
 pub use error::{Error, Result};
 pub use pressure::{PressureLevel, PressureMonitor, PressureSample, PressureThresholds};
 pub use probe::{
     EffectiveLimit, FixedProbe, LimitSource, MemoryProbe, MemoryReading, ScriptedProbe,
 };
+pub use psi::{PsiReader, PsiReading, process_rss};
 pub use size::{ByteSize, parse_byte_size};
 pub use sysinfo_probe::SysinfoProbe;
 
+#[cfg(any(test, feature = "mock"))]
+pub use cleanup::MockCleanupHook;
 #[cfg(any(test, feature = "mock"))]
 pub use probe::MockMemoryProbe;

@@ -1,4 +1,4 @@
-use crate::{EffectiveLimit, MemoryProbe, MemoryReading, Result};
+use crate::{EffectiveLimit, MemoryProbe, MemoryReading, PsiReading, Result};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -58,6 +58,12 @@ pub struct PressureThresholds {
     pub critical: f64,
     /// How far below a level's threshold usage must fall to leave it (default 0.05).
     pub hysteresis: f64,
+    /// PSI `some avg10` (percent) at which pressure is at least elevated (default 10).
+    pub psi_elevated: f64,
+    /// PSI `some avg10` at which pressure is at least high (default 30).
+    pub psi_high: f64,
+    /// PSI `full avg10` at which pressure is critical (default 20): every task stalled.
+    pub psi_critical_full: f64,
 }
 
 impl Default for PressureThresholds {
@@ -67,6 +73,9 @@ impl Default for PressureThresholds {
             high: 0.85,
             critical: 0.95,
             hysteresis: 0.05,
+            psi_elevated: 10.0,
+            psi_high: 30.0,
+            psi_critical_full: 20.0,
         }
     }
 }
@@ -83,6 +92,34 @@ impl PressureThresholds {
         } else {
             PressureLevel::Normal
         }
+    }
+
+    /// The level stall information alone calls for.
+    pub fn classify_psi(&self, psi: Option<PsiReading>) -> PressureLevel {
+        let Some(psi) = psi else {
+            return PressureLevel::Normal;
+        };
+        if psi.full_avg10 >= self.psi_critical_full {
+            PressureLevel::Critical
+        } else if psi.some_avg10 >= self.psi_high {
+            PressureLevel::High
+        } else if psi.some_avg10 >= self.psi_elevated {
+            PressureLevel::Elevated
+        } else {
+            PressureLevel::Normal
+        }
+    }
+
+    /// Like [`next_level`](Self::next_level), with stall information able to raise the level
+    /// (never to lower it below what usage says) and to hold it while stalls go on.
+    pub fn next_level_with_psi(
+        &self,
+        current: PressureLevel,
+        used_fraction: f64,
+        psi: Option<PsiReading>,
+    ) -> PressureLevel {
+        self.next_level(current, used_fraction)
+            .max(self.classify_psi(psi))
     }
 
     fn threshold(&self, level: PressureLevel) -> f64 {
@@ -154,7 +191,7 @@ impl PressureSample {
 /// ```
 /// use std::sync::Arc;
 /// use loader_memory::{MemoryReading, PressureLevel, PressureMonitor, PressureThresholds, ScriptedProbe};
-/// let rss = |mib: u64| MemoryReading { total: 8 << 30, available: 4 << 30, process_rss: mib << 20, cgroup: None };
+/// let rss = |mib: u64| MemoryReading { total: 8 << 30, available: 4 << 30, process_rss: mib << 20, cgroup: None, psi: None };
 /// let probe = Arc::new(ScriptedProbe::new([rss(10), rss(90), rss(50)]));
 /// let monitor = PressureMonitor::new(probe, PressureThresholds::default(), Some(100 << 20));
 /// assert_eq!(monitor.sample().unwrap().level, PressureLevel::Normal);
@@ -208,7 +245,9 @@ impl PressureMonitor {
         let limit = reading.effective_limit(self.explicit_limit);
         let mut level = self.level.lock().expect("pressure lock");
         let previous = *level;
-        *level = self.thresholds.next_level(previous, limit.used_fraction());
+        *level = self
+            .thresholds
+            .next_level_with_psi(previous, limit.used_fraction(), reading.psi);
         Ok(PressureSample {
             reading,
             limit,
@@ -230,7 +269,29 @@ mod tests {
             available: 1000 - (share * 1000.0) as u64,
             process_rss: 1,
             cgroup: None,
+            psi: None,
         }
+    }
+
+    #[test]
+    fn stalls_raise_the_level_even_with_room_left() {
+        let stalled = |some: f64, full: f64| MemoryReading {
+            psi: Some(PsiReading {
+                some_avg10: some,
+                full_avg10: full,
+            }),
+            ..at_share(0.2)
+        };
+        let probe = Arc::new(ScriptedProbe::strict([
+            stalled(0.0, 0.0),
+            stalled(12.0, 0.0),
+            stalled(35.0, 5.0),
+            stalled(80.0, 40.0),
+            stalled(0.0, 0.0),
+        ]));
+        let monitor = PressureMonitor::new(probe, PressureThresholds::default(), None);
+        let levels: Vec<_> = (0..5).map(|_| monitor.sample().unwrap().level).collect();
+        assert_eq!(levels, [Normal, Elevated, High, Critical, Normal]);
     }
 
     #[test]

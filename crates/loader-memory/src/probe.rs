@@ -1,9 +1,9 @@
-use crate::{CgroupReading, Error, Result};
+use crate::{CgroupReading, Error, PsiReading, Result};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
 /// One reading of the machine's and this process's memory, in bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MemoryReading {
     /// Physical memory of the machine.
     pub total: u64,
@@ -13,6 +13,8 @@ pub struct MemoryReading {
     pub process_rss: u64,
     /// This process's memory cgroup, when the system has one.
     pub cgroup: Option<CgroupReading>,
+    /// Memory pressure stall information, where the kernel has it.
+    pub psi: Option<PsiReading>,
 }
 
 /// Where the effective memory limit comes from.
@@ -67,7 +69,7 @@ impl MemoryReading {
     ///
     /// ```
     /// use loader_memory::{LimitSource, MemoryReading};
-    /// let reading = MemoryReading { total: 8 << 30, available: 6 << 30, process_rss: 50 << 20, cgroup: None };
+    /// let reading = MemoryReading { total: 8 << 30, available: 6 << 30, process_rss: 50 << 20, cgroup: None, psi: None };
     /// let limit = reading.effective_limit(Some(64 << 20));
     /// assert_eq!(limit.source, LimitSource::Explicit);
     /// assert_eq!(limit.used, 50 << 20);
@@ -120,7 +122,7 @@ pub trait MemoryProbe: Send + Sync {
 ///
 /// ```
 /// use loader_memory::{FixedProbe, MemoryProbe, MemoryReading};
-/// let probe = FixedProbe(MemoryReading { total: 1 << 30, available: 1 << 29, process_rss: 1 << 20, cgroup: None });
+/// let probe = FixedProbe(MemoryReading { total: 1 << 30, available: 1 << 29, process_rss: 1 << 20, cgroup: None, psi: None });
 /// assert_eq!(probe.read().unwrap().available, 1 << 29);
 /// ```
 #[derive(Debug, Clone)]
@@ -139,7 +141,7 @@ impl MemoryProbe for FixedProbe {
 ///
 /// ```
 /// use loader_memory::{MemoryProbe, MemoryReading, ScriptedProbe};
-/// let at = |rss| MemoryReading { total: 100, available: 50, process_rss: rss, cgroup: None };
+/// let at = |rss| MemoryReading { total: 100, available: 50, process_rss: rss, cgroup: None, psi: None };
 /// let probe = ScriptedProbe::new([at(10), at(20)]);
 /// assert_eq!(probe.read().unwrap().process_rss, 10);
 /// assert_eq!(probe.read().unwrap().process_rss, 20);

@@ -1,4 +1,4 @@
-use crate::{CgroupReader, Error, MemoryProbe, MemoryReading, Result};
+use crate::{CgroupReader, CgroupVersion, Error, MemoryProbe, MemoryReading, PsiReader, Result};
 use std::sync::Mutex;
 use sysinfo::{MemoryRefreshKind, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
@@ -67,11 +67,20 @@ impl MemoryProbe for SysinfoProbe {
             ProcessRefreshKind::nothing().with_memory(),
         );
         let process_rss = system.process(self.pid).map_or(0, |p| p.memory());
+        let cgroup = self.cgroup.read()?;
+        // A cgroup v2 has its own stall figures, closer to what an OOM kill would look at.
+        let psi = match &cgroup {
+            Some(c) if c.version == CgroupVersion::V2 => PsiReader::system()
+                .prefer(c.path.join("memory.pressure"))
+                .read()?,
+            _ => PsiReader::system().read()?,
+        };
         Ok(MemoryReading {
             total: system.total_memory(),
             available: system.available_memory(),
             process_rss,
-            cgroup: self.cgroup.read()?,
+            cgroup,
+            psi,
         })
     }
 }

@@ -166,6 +166,7 @@ mod tests {
             available: 8 << 30,
             process_rss: 10 << 20,
             cgroup: None,
+            psi: None,
         });
         let settings = LoadSettings {
             workers: 2,

@@ -12,6 +12,7 @@ fn probe() -> Arc<dyn MemoryProbe> {
         available: 12 << 30,
         process_rss: 20 << 20,
         cgroup: None,
+        psi: None,
     }))
 }
 
