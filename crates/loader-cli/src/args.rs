@@ -48,6 +48,10 @@ pub struct CommonArgs {
     /// Memory limit for the whole process, e.g. 64MiB or 2GB (default: physical or cgroup limit).
     #[arg(long, value_name = "SIZE", value_parser = size)]
     pub memory_limit: Option<u64>,
+    /// Share of the effective memory limit given to row batches; the rest is left to the
+    /// database engine, buffers and the program.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.5, value_parser = share)]
+    pub budget_share: f64,
     /// Most rows in one batch read from a file.
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_rows: u64,
@@ -80,6 +84,13 @@ pub enum Order {
 
 fn size(text: &str) -> Result<u64, String> {
     parse_byte_size(text).map_err(|e| e.to_string())
+}
+
+fn share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err("expected a share between 0 (excluded) and 1, e.g. 0.5".to_owned()),
+    }
 }
 
 fn delimiter(text: &str) -> Result<u8, String> {

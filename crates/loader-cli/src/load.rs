@@ -5,7 +5,7 @@ use crate::format::{bytes, count, rate, seconds};
 use anyhow::{Context, Result, bail};
 use loader_batch::{AuditSink, BatchSink, JsonlAudit, NullAudit};
 use loader_file::{CsvOptions, FileOrder};
-use loader_memory::{MemoryProbe, SysinfoProbe};
+use loader_memory::{CleanupHooks, MemoryProbe, SysinfoProbe};
 use loader_sink::{SqliteSink, Target};
 use loader_strategy::{DataLoadingService, FileState, LoadPlan, LoadReport, LoadSettings};
 use std::process::ExitCode;
@@ -23,6 +23,7 @@ fn settings(args: &CommonArgs) -> LoadSettings {
     LoadSettings {
         workers: args.workers.map_or(defaults.workers, usize::from),
         memory_limit: args.memory_limit,
+        budget_share: args.budget_share,
         csv: CsvOptions::default()
             .delimiter(args.delimiter)
             .has_headers(!args.no_header)
@@ -63,8 +64,13 @@ fn plan(args: CommonArgs) -> Result<ExitCode> {
 
 async fn load(args: LoadArgs) -> Result<ExitCode> {
     let target = Target::parse(&args.into)?;
+    let hooks = CleanupHooks::new();
     let sink: Arc<dyn BatchSink> = match &target {
-        Target::Sqlite(path) => Arc::new(SqliteSink::open(path)?),
+        Target::Sqlite(path) => {
+            let sink = Arc::new(SqliteSink::open(path)?);
+            hooks.register(sink.cleanup_hook());
+            sink
+        }
         Target::Postgres(_) => {
             bail!("{target}: the PostgreSQL target is not available in this build yet")
         }
@@ -74,7 +80,8 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
         None => Arc::new(NullAudit),
     };
     let json = args.common.json;
-    let service = DataLoadingService::new(sink, audit, probe()?, settings(&args.common));
+    let service = DataLoadingService::new(sink, audit, probe()?, settings(&args.common))
+        .with_cleanup_hooks(hooks);
     let report = service.load(&args.common.paths).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -114,7 +121,7 @@ fn print_report(report: &LoadReport, target: &Target) {
             FileState::NotStarted => "not started",
         };
         println!(
-            "  {state:<6} {} -> {:?}: {} rows read, {} loaded, {} rejected, {} skipped, {}{}",
+            "  {state:<6} {} -> {:?}: {} rows read, {} loaded, {} rejected, {} skipped, {}, memory {} estimated / {} measured{}",
             file.path.display(),
             file.table,
             count(file.rows_read),
@@ -122,6 +129,8 @@ fn print_report(report: &LoadReport, target: &Target) {
             count(file.rows_rejected),
             count(file.rows_skipped),
             seconds(file.duration),
+            bytes(file.estimated_peak),
+            bytes(file.measured_peak),
             if file.fell_back {
                 ", finished sequentially"
             } else {
@@ -144,6 +153,20 @@ fn print_report(report: &LoadReport, target: &Target) {
     }
     if !report.pressure_changes.is_empty() {
         println!("pressure: {}", report.pressure_changes.join(", "));
+    }
+    for cleanup in &report.cleanups {
+        println!(
+            "cleanup: {} freed {} (rss {} -> {})",
+            cleanup.name,
+            bytes(
+                cleanup
+                    .rss_before
+                    .saturating_sub(cleanup.rss_after)
+                    .max(cleanup.reported)
+            ),
+            bytes(cleanup.rss_before),
+            bytes(cleanup.rss_after),
+        );
     }
 }
 

@@ -34,12 +34,14 @@
 mod error;
 mod monitor;
 mod plan;
+mod reaction;
 mod report;
 mod run;
 mod settings;
 
 pub use error::{Error, Result};
 pub use plan::{LoadPlan, MemoryEstimate, PlannedFile, table_name_for};
-pub use report::{FileReport, FileState, LoadReport};
+pub use reaction::{Baseline, MIN_SUB_BATCH_BYTES, MIN_SUB_BATCH_ROWS, Reaction, reaction_for};
+pub use report::{CleanupReport, FileReport, FileState, LoadReport};
 pub use run::DataLoadingService;
 pub use settings::LoadSettings;

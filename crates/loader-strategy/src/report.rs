@@ -42,8 +42,10 @@ pub struct FileReport {
     /// Time from start to end, across attempts.
     #[serde(serialize_with = "seconds")]
     pub duration: Duration,
-    /// Estimated peak memory, bytes.
+    /// Estimated peak memory (budget bytes held for the file at once), bytes.
     pub estimated_peak: u64,
+    /// Measured peak: the most budget bytes the file held at once.
+    pub measured_peak: u64,
     /// Whether the file finished in sequential mode after a pool failure.
     pub fell_back: bool,
     /// The error that stopped the file.
@@ -74,6 +76,32 @@ pub struct LoadReport {
     pub fallback: Option<String>,
     /// Pressure level changes seen, as `level at seconds`.
     pub pressure_changes: Vec<String>,
+    /// Cleanup hooks run under pressure, with what each freed.
+    pub cleanups: Vec<CleanupReport>,
+}
+
+/// One cleanup hook run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CleanupReport {
+    /// The hook.
+    pub name: String,
+    /// Bytes the hook said it freed.
+    pub reported: u64,
+    /// Resident set before, bytes.
+    pub rss_before: u64,
+    /// Resident set after, bytes.
+    pub rss_after: u64,
+}
+
+impl From<loader_memory::CleanupOutcome> for CleanupReport {
+    fn from(o: loader_memory::CleanupOutcome) -> Self {
+        CleanupReport {
+            name: o.name,
+            reported: o.reported,
+            rss_before: o.rss_before,
+            rss_after: o.rss_after,
+        }
+    }
 }
 
 fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {

@@ -1,5 +1,6 @@
-use crate::monitor::Monitor;
+use crate::monitor::{Monitor, Reactor};
 use crate::plan::make_plan;
+use crate::reaction::{Baseline, Controls};
 use crate::{
     Error, FileReport, FileState, LoadPlan, LoadReport, LoadSettings, PlannedFile, Result,
 };
@@ -8,7 +9,7 @@ use loader_batch::{
     RowBatch, Scope, SubBatchLimits,
 };
 use loader_file::{BatchReader, ReservedBatch, ResumePoint};
-use loader_memory::{MemoryBudget, MemoryProbe, PressureMonitor, PressureThresholds};
+use loader_memory::{CleanupHooks, MemoryBudget, MemoryProbe, PressureMonitor, Tally};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -45,6 +46,7 @@ pub struct DataLoadingService {
     audit: Arc<dyn AuditSink>,
     probe: Arc<dyn MemoryProbe>,
     settings: LoadSettings,
+    cleanup: CleanupHooks,
 }
 
 impl std::fmt::Debug for DataLoadingService {
@@ -70,12 +72,14 @@ struct Progress {
     fell_back: bool,
     outcome: Option<std::result::Result<(), String>>,
     data_error: bool,
+    /// Budget bytes this file holds, across attempts.
+    tally: Arc<Tally>,
 }
 
 /// What every file task shares.
 struct RunContext {
     processor: BatchProcessor,
-    budget: MemoryBudget,
+    controls: Arc<Controls>,
     run: ContextId,
 }
 
@@ -98,7 +102,21 @@ impl DataLoadingService {
             audit,
             probe,
             settings,
+            cleanup: CleanupHooks::new(),
         }
+    }
+
+    /// Runs `hooks` when memory pressure rises to high or critical (they always end with
+    /// returning freed memory to the operating system). Register a sink's hooks here, and
+    /// your own.
+    pub fn with_cleanup_hooks(mut self, hooks: CleanupHooks) -> Self {
+        self.cleanup = hooks;
+        self
+    }
+
+    /// The cleanup hooks runs use; register more on this handle.
+    pub fn cleanup_hooks(&self) -> &CleanupHooks {
+        &self.cleanup
     }
 
     /// The settings runs use.
@@ -143,26 +161,41 @@ impl DataLoadingService {
             plan.limit.source.as_str()
         ));
         let run_scope = AuditScope::start(Arc::clone(&self.audit), run_template).await?;
-        let pressure = Arc::new(PressureMonitor::new(
-            Arc::clone(&self.probe),
-            PressureThresholds::default(),
-            plan.settings.memory_limit,
+        let baseline = Baseline {
+            sub_batch_rows: plan.settings.sub_batch_rows,
+            sub_batch_bytes: plan.settings.sub_batch_bytes,
+            writers: plan.workers,
+            budget: plan.budget,
+        };
+        let limits = Arc::new(SubBatchLimits::new(
+            baseline.sub_batch_rows,
+            baseline.sub_batch_bytes,
+        ));
+        let controls = Arc::new(Controls::new(
+            baseline,
+            Arc::clone(&limits),
+            MemoryBudget::new(plan.budget),
         ));
         let monitor = Monitor::start(
-            pressure,
-            Arc::clone(&self.audit),
+            Reactor {
+                pressure: Arc::new(PressureMonitor::new(
+                    Arc::clone(&self.probe),
+                    plan.settings.thresholds,
+                    plan.settings.memory_limit,
+                )),
+                audit: Arc::clone(&self.audit),
+                controls: Arc::clone(&controls),
+                hooks: self.cleanup.clone(),
+                run: run_scope.id(),
+            },
             plan.settings.monitor_interval,
-            run_scope.id(),
-        );
-        let limits = Arc::new(SubBatchLimits::new(
-            plan.settings.sub_batch_rows,
-            plan.settings.sub_batch_bytes,
-        ));
+        )
+        .await;
         let context = Arc::new(RunContext {
             processor: BatchProcessor::new(Arc::clone(&self.sink), Arc::clone(&self.audit))
                 .with_limits(limits)
                 .with_retry(plan.settings.retry.clone()),
-            budget: MemoryBudget::new(plan.budget),
+            controls,
             run: run_scope.id(),
         });
         let files: Arc<Vec<PlannedFile>> = Arc::new(plan.files.clone());
@@ -207,11 +240,12 @@ impl DataLoadingService {
             memory_limit: plan.limit.bytes,
             memory_limit_source: plan.limit.source.as_str(),
             budget: plan.budget,
-            peak_reserved: context.budget.peak_reserved(),
+            peak_reserved: context.controls.budget.peak_reserved(),
             peak_rss: stats.peak_rss,
             workers: plan.workers,
             fallback,
             pressure_changes: stats.changes,
+            cleanups: stats.cleanups.into_iter().map(Into::into).collect(),
         };
         let failed = report
             .files
@@ -254,13 +288,12 @@ async fn run_pool(
         if failure.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
             break;
         }
-        // Admission: start a file only once the budget has room for one of its batches, so
-        // that a new file does not crowd out the ones already running.
-        let first_batch = files[index]
-            .estimate
-            .batch_heap
-            .min(context.budget.capacity());
-        if let Ok(room) = context.budget.reserve(first_batch).await {
+        // Admission: no new file while pressure is high, and then only once the budget has
+        // room for one of its batches, so that it does not crowd out the files running.
+        context.controls.admitted().await;
+        let budget = &context.controls.budget;
+        let first_batch = files[index].estimate.batch_heap.min(budget.capacity());
+        if let Ok(room) = budget.reserve(first_batch).await {
             drop(room);
         }
         let (context, files, progress, failure) = (
@@ -402,10 +435,10 @@ async fn load_file(
     progress: &Mutex<Progress>,
     mode: Mode,
 ) -> Result<()> {
-    let (resume, loaded_before) = {
+    let (resume, loaded_before, tally) = {
         let mut p = lock(progress);
         p.started.get_or_insert_with(Instant::now);
-        (p.resume, p.rows_loaded)
+        (p.resume, p.rows_loaded, Arc::clone(&p.tally))
     };
     let schema = Arc::new(file.sample.schema.clone());
     let target = LoadTarget {
@@ -424,7 +457,14 @@ async fn load_file(
         ));
     }
     let scope = AuditScope::start(Arc::clone(context.processor.audit()), template).await?;
-    let result = load_batches(context, file, &target, progress, mode, resume, scope.id()).await;
+    let budget = context.controls.budget.tallied(tally);
+    let attempt = Attempt {
+        mode,
+        resume,
+        budget,
+        parent: scope.id(),
+    };
+    let result = load_batches(context, file, &target, progress, attempt).await;
     match result {
         Ok(rows_read) => {
             let rows = {
@@ -454,14 +494,21 @@ async fn load_file(
     }
 }
 
+/// One go at a file: how to read it, from where, and under which audit context.
+struct Attempt {
+    mode: Mode,
+    resume: Option<ResumePoint>,
+    /// The run's budget, tallied for this file.
+    budget: MemoryBudget,
+    parent: ContextId,
+}
+
 async fn load_batches(
     context: &RunContext,
     file: &PlannedFile,
     target: &LoadTarget,
     progress: &Mutex<Progress>,
-    mode: Mode,
-    resume: Option<ResumePoint>,
-    parent: ContextId,
+    attempt: Attempt,
 ) -> Result<u64> {
     context
         .processor
@@ -473,11 +520,11 @@ async fn load_batches(
             source,
         })?;
     let mut source = BatchSource::open(
-        mode,
+        attempt.mode,
         file,
         Arc::clone(&target.schema),
-        &context.budget,
-        resume,
+        &attempt.budget,
+        attempt.resume,
     )
     .await?;
     while let Some(next) = source.next().await {
@@ -490,7 +537,15 @@ async fn load_batches(
             }
         };
         let batch = &reserved.batch;
-        match context.processor.process(target, batch, Some(parent)).await {
+        // Under pressure fewer files write at once; the others wait here, holding only the
+        // batch already read, while their readers wait on the shrunken budget.
+        let writer = context.controls.writers.acquire().await;
+        let processed = context
+            .processor
+            .process(target, batch, Some(attempt.parent))
+            .await;
+        drop(writer);
+        match processed {
             Ok(outcome) => {
                 let mut p = lock(progress);
                 p.resume = Some(resume_after(batch, batch.len()));
@@ -552,6 +607,7 @@ fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
         retries: progress.retries,
         duration,
         estimated_peak: file.estimate.peak,
+        measured_peak: progress.tally.peak(),
         fell_back: progress.fell_back,
         error,
     }

@@ -1,5 +1,6 @@
 use loader_batch::RetryPolicy;
 use loader_file::{CsvOptions, FileOrder};
+use loader_memory::PressureThresholds;
 use std::time::Duration;
 
 /// Everything a run can be told. Built with struct update syntax from the defaults:
@@ -32,6 +33,8 @@ pub struct LoadSettings {
     pub retry: RetryPolicy,
     /// How often memory is sampled while loading (default 250 ms).
     pub monitor_interval: Duration,
+    /// Where pressure levels start.
+    pub thresholds: PressureThresholds,
 }
 
 impl Default for LoadSettings {
@@ -47,6 +50,7 @@ impl Default for LoadSettings {
             table: None,
             retry: RetryPolicy::default(),
             monitor_interval: Duration::from_millis(250),
+            thresholds: PressureThresholds::default(),
         }
     }
 }

@@ -210,3 +210,65 @@ async fn sink_is_prepared_once_per_file_and_writes_every_row() {
     assert!(report.is_success());
     assert_eq!(written.load(Ordering::SeqCst), 900);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn critical_pressure_pauses_admission_runs_cleanup_and_the_load_still_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    loader_gen::write_files(dir.path(), 4000, 2, 8).unwrap();
+    let sink = Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap());
+    let reading = |rss_mib: u64| MemoryReading {
+        total: 16 << 30,
+        available: 12 << 30,
+        process_rss: rss_mib << 20,
+        cgroup: None,
+        psi: None,
+    };
+    // One reading for the plan, then 15 critical samples (10 ms apart), then normal for good.
+    let mut script = vec![reading(10)];
+    script.extend(std::iter::repeat_n(reading(125), 15));
+    script.push(reading(10));
+    let probe = Arc::new(loader_memory::ScriptedProbe::new(script));
+    let audit = Arc::new(InMemoryAudit::new());
+    let settings = LoadSettings {
+        memory_limit: Some(128 << 20),
+        ..settings()
+    };
+    let service = DataLoadingService::new(sink.clone(), audit.clone(), probe, settings);
+    service.cleanup_hooks().register_fn("test cache", || 4096);
+    let report = service.load(&[dir.path().to_path_buf()]).await.unwrap();
+
+    assert!(report.is_success(), "{:?}", report.first_error());
+    assert_eq!(ids(&sink), (4000, 4000, 1, 4000));
+    assert_eq!(
+        report.pressure_changes.len(),
+        2,
+        "{:?}",
+        report.pressure_changes
+    );
+    assert!(report.pressure_changes[0].starts_with("critical"));
+    assert!(report.pressure_changes[1].starts_with("normal"));
+    let names: Vec<&str> = report.cleanups.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["test cache", "malloc_trim"]);
+    // No file started while admission was paused: the first file context opens after the
+    // event that resumed admission.
+    let events = audit.events();
+    let resumed = events
+        .iter()
+        .position(|e| {
+            e.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("admission of new files resumed"))
+        })
+        .expect("admission resumed");
+    let first_file = events
+        .iter()
+        .position(|e| e.scope == Scope::File && e.kind == EventKind::Started)
+        .unwrap();
+    assert!(first_file > resumed, "files waited for pressure to fall");
+    for file in &report.files {
+        assert!(
+            file.measured_peak > 0 && file.measured_peak <= file.estimated_peak,
+            "{file:?}"
+        );
+    }
+}
