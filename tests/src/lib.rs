@@ -138,3 +138,117 @@ pub fn assert_table_matches(db: &Path, table: &str, inputs: &[PathBuf], kinds: &
     );
     compared
 }
+
+/// A memory cgroup made for one test and removed when dropped.
+pub struct MemoryCgroup {
+    path: PathBuf,
+    version: u8,
+}
+
+impl MemoryCgroup {
+    /// Creates a cgroup limited to `limit` bytes, or prints why it cannot and returns `None`.
+    pub fn create(name: &str, limit: u64) -> Option<MemoryCgroup> {
+        let unique = format!("loader-test-{name}-{}", std::process::id());
+        let v1 = Path::new("/sys/fs/cgroup/memory");
+        let v2 = Path::new("/sys/fs/cgroup");
+        let v2_has_memory = std::fs::read_to_string(v2.join("cgroup.controllers"))
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"));
+        let (path, version, limit_file) = if v1.join("memory.limit_in_bytes").exists() {
+            (v1.join(&unique), 1, "memory.limit_in_bytes")
+        } else if v2_has_memory {
+            (v2.join(&unique), 2, "memory.max")
+        } else {
+            println!("skipped: no cgroup memory controller (neither v1 nor v2 with memory)");
+            return None;
+        };
+        if let Err(e) = std::fs::create_dir(&path) {
+            println!(
+                "skipped: cannot create {} ({e}); these tests need root and a writable cgroup",
+                path.display()
+            );
+            return None;
+        }
+        let cgroup = MemoryCgroup { path, version };
+        if let Err(e) = std::fs::write(cgroup.path.join(limit_file), limit.to_string()) {
+            println!("skipped: cannot set {limit_file} ({e})");
+            return None;
+        }
+        if version == 1 {
+            // Without swap accounting a v1 limit could be dodged into swap; where the file
+            // exists, cap memory+swap at the same figure.
+            let _ = std::fs::write(
+                cgroup.path.join("memory.memsw.limit_in_bytes"),
+                limit.to_string(),
+            );
+        } else {
+            let _ = std::fs::write(cgroup.path.join("memory.swap.max"), "0");
+        }
+        Some(cgroup)
+    }
+
+    /// The cgroup's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Out-of-memory kills inside the cgroup so far.
+    pub fn oom_kills(&self) -> u64 {
+        let file = if self.version == 1 {
+            "memory.oom_control"
+        } else {
+            "memory.events"
+        };
+        std::fs::read_to_string(self.path.join(file))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("oom_kill "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The most memory charged to the cgroup at once (v1), or the current charge (v2).
+    pub fn max_usage(&self) -> u64 {
+        let file = if self.version == 1 {
+            "memory.max_usage_in_bytes"
+        } else {
+            "memory.peak"
+        };
+        std::fs::read_to_string(self.path.join(file))
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for MemoryCgroup {
+    fn drop(&mut self) {
+        // The process inside has exited; an empty cgroup can be removed.
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+/// Runs `loader` with `args` in `dir` inside `cgroup` (the shell moves itself in, then execs
+/// loader) and parses its `--json` report.
+pub fn run_in_cgroup(
+    cgroup: &MemoryCgroup,
+    dir: &Path,
+    args: &[&str],
+) -> (std::process::ExitStatus, serde_json::Value) {
+    let procs = cgroup.path().join("cgroup.procs");
+    let script = format!("echo $$ > '{}' && exec \"$0\" \"$@\"", procs.display());
+    let output = Command::new("sh")
+        .current_dir(dir)
+        .arg("-c")
+        .arg(script)
+        .arg(loader_bin())
+        .args(args)
+        .output()
+        .expect("sh runs");
+    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        serde_json::json!({
+            "stdout": String::from_utf8_lossy(&output.stdout),
+            "stderr": String::from_utf8_lossy(&output.stderr),
+        })
+    });
+    (output.status, report)
+}
