@@ -1,8 +1,8 @@
 //! Helpers for loader's cross-stack tests: generated inputs, the `loader` binary, and a
+//! value-by-value comparison of a loaded SQLite table with the CSV it came from.
 
 // Tests report what they measured and why they skipped; printing is their job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
-//! value-by-value comparison of a loaded SQLite table with the CSV it came from.
 
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;

@@ -1,5 +1,6 @@
 //! Cross-stack tests: real files, a real SQLite database, the library and the binary.
 
+// Tests report what they measured and why they skipped; printing is their job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod binary;
