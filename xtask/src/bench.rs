@@ -18,12 +18,18 @@ struct Measure {
 struct Options {
     rows: u64,
     runs: usize,
+    speed: bool,
+    memory: bool,
+    memory_rows: Vec<u64>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
         rows: 1_000_000,
         runs: 3,
+        speed: true,
+        memory: true,
+        memory_rows: vec![1_000_000, 5_000_000, 10_000_000],
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -31,12 +37,30 @@ fn parse(args: &[String]) -> Result<Options, String> {
             .next()
             .ok_or_else(|| format!("{flag} needs a value"))?
             .replace('_', "");
-        let number = value
-            .parse::<u64>()
-            .map_err(|_| format!("{flag}: expected a number, got {value:?}"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("{flag}: expected a number, got {value:?}"))
+        };
         match flag.as_str() {
-            "--rows" => options.rows = number,
-            "--runs" => options.runs = number.max(1) as usize,
+            "--rows" => options.rows = number()?,
+            "--runs" => options.runs = number()?.max(1) as usize,
+            "--section" => {
+                options.speed = value == "speed" || value == "all";
+                options.memory = value == "memory" || value == "all";
+                if !options.speed && !options.memory {
+                    return Err("--section: expected speed, memory or all".into());
+                }
+            }
+            "--memory-rows" => {
+                options.memory_rows = value
+                    .split(',')
+                    .map(|v| {
+                        v.parse()
+                            .map_err(|_| format!("--memory-rows: bad number {v:?}"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
             other => return Err(format!("bench: unknown option {other}")),
         }
     }
@@ -60,15 +84,125 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let loader = shell::root().join("target/release/loader");
     let dir = shell::root().join("target/bench");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let input = dir.join(format!("orders-{}.csv", options.rows));
-    if !input.exists() {
-        println!("bench: generating {}", input.display());
-        loader_gen::write_file(&input, options.rows, 42, 1).map_err(|e| e.to_string())?;
-    }
-    let size = std::fs::metadata(&input).map_err(|e| e.to_string())?.len();
     let tiny = dir.join("tiny.csv");
     loader_gen::write_file(&tiny, 10, 1, 1).map_err(|e| e.to_string())?;
-    let baseline = measure_loader(&loader, &tiny, &dir, &[], 10)?;
+    let (baseline, _) = measure_loader(&loader, &tiny, &dir, &[], 10)?;
+    let mut failures = Vec::new();
+    if options.speed {
+        speed(&options, &loader, &dir, &baseline, &mut failures)?;
+    }
+    if options.memory {
+        memory(&options, &loader, &dir, &baseline, &mut failures)?;
+    }
+    if failures.is_empty() {
+        println!("bench: every target met");
+        Ok(())
+    } else {
+        Err(format!(
+            "bench: targets missed:\n  {}",
+            failures.join("\n  ")
+        ))
+    }
+}
+
+fn generated(dir: &Path, rows: u64) -> Result<PathBuf, String> {
+    let input = dir.join(format!("orders-{rows}.csv"));
+    if !input.exists() {
+        println!("bench: generating {}", input.display());
+        loader_gen::write_file(&input, rows, 42, 1).map_err(|e| e.to_string())?;
+    }
+    Ok(input)
+}
+
+/// Peak RSS must not grow with the input: a 64 MiB limit holds for 1 M and 10 M rows alike.
+fn memory(
+    options: &Options,
+    loader: &Path,
+    dir: &Path,
+    baseline: &Measure,
+    failures: &mut Vec<String>,
+) -> Result<(), String> {
+    println!(
+        "\nmemory: --memory-limit 64MiB, peak rss by input size (baseline {:.1} MiB)",
+        mib(baseline.peak_rss_kib)
+    );
+    println!(
+        "{:>12} {:>10} {:>9} {:>11} {:>14} {:>14}",
+        "rows", "MB", "seconds", "peak rss", "est. peak", "measured peak"
+    );
+    let mut peaks = Vec::new();
+    for &rows in &options.memory_rows {
+        let input = generated(dir, rows)?;
+        let size = std::fs::metadata(&input).map_err(|e| e.to_string())?.len();
+        let (measure, stdout) =
+            measure_loader(loader, &input, dir, &["--memory-limit", "64MiB"], rows)?;
+        let (estimated, measured) = memory_figures(&stdout);
+        println!(
+            "{rows:>12} {:>10.1} {:>9.2} {:>7.1} MiB {estimated:>14} {measured:>14}",
+            size as f64 / 1e6,
+            measure.wall.as_secs_f64(),
+            mib(measure.peak_rss_kib),
+        );
+        peaks.push((rows, measure.peak_rss_kib));
+    }
+    let limit_kib = 64 * 1024 + baseline.peak_rss_kib;
+    for &(rows, peak) in &peaks {
+        if peak > limit_kib {
+            failures.push(format!(
+                "{rows} rows: peak rss {:.1} MiB over 64 MiB + baseline",
+                mib(peak)
+            ));
+        }
+    }
+    if let (Some(first), Some(last)) = (peaks.first(), peaks.last()) {
+        let growth = last.1 as f64 / first.1 as f64 - 1.0;
+        println!(
+            "flatness: peak rss at {} rows is {:+.1}% of that at {} rows (target within 10%)",
+            last.0,
+            growth * 100.0,
+            first.0
+        );
+        if growth > 0.10 {
+            failures.push(format!(
+                "peak rss grew {:.1}% from {} to {} rows",
+                growth * 100.0,
+                first.0,
+                last.0
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The per-file `memory X estimated / Y measured` figures of loader's summary.
+fn memory_figures(stdout: &str) -> (String, String) {
+    let Some(line) = stdout.lines().find(|l| l.contains(" estimated / ")) else {
+        return ("?".into(), "?".into());
+    };
+    let figures = line.rsplit("memory ").next().unwrap_or_default();
+    let mut parts = figures.split(" estimated / ");
+    let estimated = parts.next().unwrap_or("?").to_owned();
+    let measured = parts
+        .next()
+        .unwrap_or("?")
+        .trim_end_matches(" measured")
+        .to_owned();
+    (estimated, measured)
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn speed(
+    options: &Options,
+    loader: &Path,
+    dir: &Path,
+    baseline: &Measure,
+    failures: &mut Vec<String>,
+) -> Result<(), String> {
+    let input = generated(dir, options.rows)?;
+    let size = std::fs::metadata(&input).map_err(|e| e.to_string())?.len();
     println!(
         "bench: {} rows, {:.1} MB, median of {} runs; loader baseline rss {:.1} MiB (10-row file)",
         options.rows,
@@ -81,15 +215,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut loader_runs = Vec::new();
     let mut limited_runs = Vec::new();
     for _ in 0..options.runs {
-        sqlite_runs.push(measure_sqlite3(&input, &dir, options.rows)?);
-        loader_runs.push(measure_loader(&loader, &input, &dir, &[], options.rows)?);
-        limited_runs.push(measure_loader(
-            &loader,
-            &input,
-            &dir,
-            &["--memory-limit", "64MiB"],
-            options.rows,
-        )?);
+        sqlite_runs.push(measure_sqlite3(&input, dir, options.rows)?);
+        loader_runs.push(measure_loader(loader, &input, dir, &[], options.rows)?.0);
+        let limit = ["--memory-limit", "64MiB"];
+        limited_runs.push(measure_loader(loader, &input, dir, &limit, options.rows)?.0);
     }
     let sqlite = median(sqlite_runs);
     let plain = median(loader_runs);
@@ -118,6 +247,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
         limited.peak_rss_kib as f64 / 1024.0,
         baseline.peak_rss_kib as f64 / 1024.0,
     );
+    if plain.wall >= sqlite.wall {
+        failures.push(format!(
+            "loader ({:.2}s) is not faster than sqlite3 .import ({:.2}s)",
+            plain.wall.as_secs_f64(),
+            sqlite.wall.as_secs_f64()
+        ));
+    }
+    if limited.peak_rss_kib > 64 * 1024 + baseline.peak_rss_kib {
+        failures.push(format!(
+            "--memory-limit 64MiB peaked at {:.1} MiB",
+            mib(limited.peak_rss_kib)
+        ));
+    }
     Ok(())
 }
 
@@ -126,7 +268,14 @@ fn median(mut runs: Vec<Measure>) -> Measure {
     runs.swap_remove(runs.len() / 2)
 }
 
-fn timed(command: &mut Command, stdin: Option<&Path>, dir: &Path) -> Result<Measure, String> {
+/// Runs `command` under `/usr/bin/time -v`, feeding it `stdin` and writing its output to
+/// `stdout` (discarded when `None`).
+fn timed(
+    command: &mut Command,
+    stdin: Option<&Path>,
+    stdout: Option<&Path>,
+    dir: &Path,
+) -> Result<Measure, String> {
     let report = dir.join("time.txt");
     let mut timed = Command::new("/usr/bin/time");
     timed
@@ -135,7 +284,12 @@ fn timed(command: &mut Command, stdin: Option<&Path>, dir: &Path) -> Result<Meas
         .arg(&report)
         .arg(command.get_program())
         .args(command.get_args());
-    timed.stdout(Stdio::null());
+    match stdout {
+        Some(path) => timed.stdout(Stdio::from(
+            std::fs::File::create(path).map_err(|e| e.to_string())?,
+        )),
+        None => timed.stdout(Stdio::null()),
+    };
     if let Some(stdin) = stdin {
         timed.stdin(Stdio::from(
             std::fs::File::open(stdin).map_err(|e| e.to_string())?,
@@ -190,19 +344,22 @@ fn measure_sqlite3(input: &Path, dir: &Path, rows: u64) -> Result<Measure, Strin
         ),
     )
     .map_err(|e| e.to_string())?;
-    let measure = timed(Command::new("sqlite3").arg(&db), Some(&script), dir)?;
+    let measure = timed(Command::new("sqlite3").arg(&db), Some(&script), None, dir)?;
     check(count_rows(&db)?, rows, "sqlite3")?;
     Ok(measure)
 }
 
+/// Loads `input` with loader (and `extra` flags) into a fresh database, checks the row count,
+/// and returns the measure and loader's summary.
 fn measure_loader(
     loader: &Path,
     input: &Path,
     dir: &Path,
     extra: &[&str],
     rows: u64,
-) -> Result<Measure, String> {
+) -> Result<(Measure, String), String> {
     let db = fresh_db(dir, "loader.db");
+    let summary = dir.join("summary.txt");
     let mut command = Command::new(loader);
     command
         .arg("load")
@@ -211,9 +368,12 @@ fn measure_loader(
         .arg(format!("sqlite:{}", db.display()))
         .args(["--table", "orders"])
         .args(extra);
-    let measure = timed(&mut command, None, dir)?;
+    let measure = timed(&mut command, None, Some(&summary), dir)?;
     check(count_rows(&db)?, rows, "loader")?;
-    Ok(measure)
+    Ok((
+        measure,
+        std::fs::read_to_string(&summary).unwrap_or_default(),
+    ))
 }
 
 fn check(found: u64, expected: u64, tool: &str) -> Result<(), String> {

@@ -24,9 +24,12 @@ commands:
       --files N          number of files, of uneven sizes (default 1)
       --seed N           seed (default 42)
       --out DIR          output directory (default data/)
-  bench [options]        loader vs sqlite3 .import on the same file, release build
-      --rows N           rows of the generated file (default 1000000)
-      --runs N           runs per tool, the median is reported (default 3)";
+  bench [options]        release build; fails when a target is missed
+      --section S        speed (loader vs sqlite3 .import), memory (peak rss by
+                         input size under --memory-limit 64MiB) or all (default)
+      --rows N           rows of the speed file (default 1000000)
+      --runs N           runs per tool, the median is reported (default 3)
+      --memory-rows LIST rows of the memory files (default 1000000,5000000,10000000)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
