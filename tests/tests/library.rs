@@ -60,4 +60,23 @@ async fn generated_files_load_value_by_value_through_the_library() {
         .map(|e| e.rows.unwrap())
         .sum();
     assert_eq!(sub_rows, rows);
+
+    // The estimator: an upper bound on each file's budget use, and not a loose one.
+    for file in &report.files {
+        assert!(file.measured_peak <= file.estimated_peak, "{file:?}");
+        assert!(
+            file.measured_peak * 2 >= file.estimated_peak,
+            "estimate over twice the measure: {file:?}"
+        );
+    }
+    let notes = events
+        .iter()
+        .filter(|e| e.scope == Scope::File && e.kind == EventKind::Committed)
+        .filter(|e| {
+            e.reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("memory: estimated peak"))
+        })
+        .count();
+    assert_eq!(notes, report.files.len());
 }

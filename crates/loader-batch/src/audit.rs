@@ -347,6 +347,22 @@ impl AuditScope {
             .await
     }
 
+    /// Ends the context as committed, with the rows and bytes stored and a note (figures a
+    /// reader of the trail will want, such as memory estimated and measured).
+    ///
+    /// # Errors
+    ///
+    /// The sink's [`AuditError`].
+    pub async fn commit_with_note(
+        self,
+        rows: u64,
+        bytes: u64,
+        note: impl Into<String>,
+    ) -> Result<(), AuditError> {
+        self.end(EventKind::Committed, Some((rows, bytes)), Some(note.into()))
+            .await
+    }
+
     /// Ends the context as failed, with the reason.
     ///
     /// # Errors

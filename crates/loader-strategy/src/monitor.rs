@@ -95,7 +95,14 @@ async fn sample_once(
     if !sample.changed() {
         return;
     }
-    let (before, after) = reactor.controls.apply(sample.level);
+    // Restrictions take effect before anything else (the event can wait a moment); a
+    // relaxation is recorded first, so that no work the trail shows runs under a reaction
+    // that the trail has not announced yet.
+    let rising = sample.level > sample.previous;
+    let (before, after) = reactor.controls.planned(sample.level);
+    if rising {
+        reactor.controls.apply(sample.level);
+    }
     let mut reason = describe(&sample);
     let change = describe_change(&before, &after);
     if !change.is_empty() {
@@ -103,7 +110,7 @@ async fn sample_once(
         reason.push_str(&change);
     }
     let mut cleanups = Vec::new();
-    if after.cleanup && sample.level > sample.previous {
+    if after.cleanup && rising {
         let hooks = reactor.hooks.clone();
         // Hooks may block (a database shrinking its cache waits for the connection).
         cleanups = tokio::task::spawn_blocking(move || hooks.run_all())
@@ -125,6 +132,9 @@ async fn sample_once(
     let event = AuditEvent::new(Scope::Run, EventKind::Pressure, reactor.run).with_reason(reason);
     // The trail is best effort here: the monitor must not stop the load.
     let _ = reactor.audit.record(&event).await;
+    if !rising {
+        reactor.controls.apply(sample.level);
+    }
 }
 
 fn describe(sample: &PressureSample) -> String {

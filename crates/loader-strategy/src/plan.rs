@@ -106,6 +106,7 @@ pub(crate) fn make_plan(
         let csv = settings.csv.clone().batch_bytes(batch_bytes);
         let batch_heap =
             BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, input.size);
+        let in_flight = batches_in_flight(&sample, &csv);
         let table = settings
             .table
             .clone()
@@ -118,8 +119,8 @@ pub(crate) fn make_plan(
             csv,
             estimate: MemoryEstimate {
                 batch_heap,
-                batches_in_flight: BATCHES_IN_FLIGHT,
-                peak: BatchReader::BUFFER_BYTES + BATCHES_IN_FLIGHT * batch_heap,
+                batches_in_flight: in_flight,
+                peak: BatchReader::BUFFER_BYTES + in_flight * batch_heap,
             },
         });
     }
@@ -130,6 +131,18 @@ pub(crate) fn make_plan(
         workers,
         settings: settings.clone(),
     })
+}
+
+/// Batches of a file alive at once: three at most, and no more than the file will produce.
+/// When the sample read the whole file the count is exact; otherwise it comes from the size
+/// and the sampled row width, with one batch to spare for the sample's error.
+fn batches_in_flight(sample: &FileSample, csv: &CsvOptions) -> u64 {
+    let rows = sample.estimated_rows().max(1) as f64;
+    let by_rows = rows / csv.get_batch_rows() as f64;
+    let by_bytes = rows * sample.mean_field_bytes / csv.get_batch_bytes() as f64;
+    let batches = by_rows.max(by_bytes).ceil().max(1.0) as u64;
+    let margin = u64::from(!sample.whole_file);
+    (batches + margin).min(BATCHES_IN_FLIGHT)
 }
 
 /// The largest batch byte limit, up to the one asked for, whose batch heap (field bytes plus

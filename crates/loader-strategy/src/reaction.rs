@@ -157,6 +157,12 @@ impl Controls {
         }
     }
 
+    /// The reaction in force and the one `level` calls for, without applying it.
+    pub fn planned(&self, level: PressureLevel) -> (Reaction, Reaction) {
+        let current = *self.current.lock().unwrap_or_else(|p| p.into_inner());
+        (current, reaction_for(level, self.base))
+    }
+
     /// Applies the reaction for `level`; returns the reaction before and after.
     pub fn apply(&self, level: PressureLevel) -> (Reaction, Reaction) {
         let next = reaction_for(level, self.base);

@@ -483,8 +483,15 @@ async fn load_file(
                 scope.fail(error.to_string()).await?;
                 return Err(error);
             }
-            let bytes = lock(progress).bytes_loaded;
-            scope.commit(rows.1, bytes).await?;
+            let (bytes, measured) = {
+                let p = lock(progress);
+                (p.bytes_loaded, p.tally.peak())
+            };
+            let note = format!(
+                "memory: estimated peak {} bytes, measured peak {measured} bytes",
+                file.estimate.peak
+            );
+            scope.commit_with_note(rows.1, bytes, note).await?;
             Ok(())
         }
         Err(error) => {
