@@ -66,7 +66,9 @@ fn memory_limit_is_honoured_and_reported() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["memory_limit"], 64 << 20);
     assert_eq!(report["memory_limit_source"], "explicit");
-    assert_eq!(report["budget"], 32 << 20);
+    // Half of what is left of 64 MiB once the process itself is resident.
+    let budget = report["budget"].as_u64().unwrap();
+    assert!(budget < 32 << 20 && budget > 24 << 20, "{budget}");
     let peak_reserved = report["peak_reserved"].as_u64().unwrap();
     assert!(
         peak_reserved > 0 && peak_reserved <= 32 << 20,

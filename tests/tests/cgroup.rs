@@ -28,7 +28,11 @@ fn loader_detects_a_256mib_cgroup_limit_and_completes_without_oom() {
     assert_eq!(cgroup.oom_kills(), 0);
     assert_eq!(report["memory_limit_source"], "cgroup", "{report:#}");
     assert_eq!(report["memory_limit"], 256 * MIB);
-    assert_eq!(report["budget"], 128 * MIB);
+    let budget = report["budget"].as_u64().unwrap();
+    assert!(
+        budget <= 128 * MIB && budget > 120 * MIB,
+        "half of the room left: {budget}"
+    );
     assert_eq!(report["files"][0]["rows_loaded"], rows);
     let peak_rss = report["peak_rss"].as_u64().unwrap();
     assert!(peak_rss < 256 * MIB, "peak rss {peak_rss}");
@@ -39,13 +43,21 @@ fn loader_detects_a_256mib_cgroup_limit_and_completes_without_oom() {
     );
 }
 
-/// Pressure is forced by a limit close to loader's own fixed footprint (runtime, SQLite,
-/// buffers: about 10 MiB charged to the cgroup in a debug build). With larger limits the
+/// Pressure is forced by a limit close to loader's own footprint (runtime, SQLite cache,
+/// read buffers and the batches in flight charged to the cgroup). With larger limits the
 /// kernel keeps the working set low by evicting page cache, and pressure stays normal or
-/// elevated; at 14 MiB it reaches high and critical, and loader must still finish unharmed.
+/// elevated. Measured on these machines: 12 MiB (debug build) and 10 MiB (release) give high
+/// pressure, and loader must finish unharmed. (Before the budget was taken from the room left
+/// rather than the whole limit, a 10 MiB limit could get the debug build OOM-killed.)
 #[test]
 fn forced_pressure_in_a_small_cgroup_shows_reactions_and_cleanup() {
-    let Some(cgroup) = MemoryCgroup::create("pressure", 14 * MIB) else {
+    // The test runs the binary of its own build profile; release has the smaller footprint.
+    let limit = if cfg!(debug_assertions) {
+        12 * MIB
+    } else {
+        10 * MIB
+    };
+    let Some(cgroup) = MemoryCgroup::create("pressure", limit) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -82,7 +94,8 @@ fn forced_pressure_in_a_small_cgroup_shows_reactions_and_cleanup() {
     let changes = report["pressure_changes"].as_array().unwrap();
     assert!(
         !changes.is_empty(),
-        "pressure must be seen in a 40 MiB cgroup: {report:#}"
+        "pressure must be seen in a {} MiB cgroup: {report:#}",
+        limit / MIB
     );
     let cleanups = report["cleanups"].as_array().unwrap();
     assert!(

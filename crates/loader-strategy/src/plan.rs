@@ -92,7 +92,7 @@ pub(crate) fn make_plan(
 ) -> Result<LoadPlan> {
     let reading = probe.read()?;
     let limit = reading.effective_limit(settings.memory_limit);
-    let budget = (limit.bytes as f64 * settings.budget_share.clamp(0.01, 1.0)) as u64;
+    let budget = budget_for(&limit, settings.budget_share);
     let found = discover(inputs, settings.order)?;
     let workers = settings.workers.clamp(1, found.len().max(1));
     let per_worker = budget / workers as u64;
@@ -133,6 +133,17 @@ pub(crate) fn make_plan(
     })
 }
 
+/// The row budget: a share of the room left under the limit, not of the whole limit. What
+/// the process (or its cgroup) already uses (runtime, libraries, the database engine) is not
+/// available for rows; counting it would let a tight limit be overrun and the process killed.
+/// Never less than a share of a tenth of the limit, so a busy machine still gets a budget
+/// that can hold a batch, and pressure reactions take it from there.
+fn budget_for(limit: &EffectiveLimit, share: f64) -> u64 {
+    let share = share.clamp(0.01, 1.0);
+    let room = limit.bytes.saturating_sub(limit.used).max(limit.bytes / 10);
+    (room as f64 * share) as u64
+}
+
 /// Batches of a file alive at once: three at most, and no more than the file will produce.
 /// When the sample read the whole file the count is exact; otherwise it comes from the size
 /// and the sampled row width, with one batch to spare for the sample's error.
@@ -166,6 +177,26 @@ mod tests {
     use loader_memory::{FixedProbe, MemoryReading};
 
     #[test]
+    fn budget_is_a_share_of_the_room_left() {
+        let limit = |bytes: u64, used: u64| EffectiveLimit {
+            bytes,
+            used,
+            source: loader_memory::LimitSource::Cgroup,
+        };
+        assert_eq!(budget_for(&limit(100 << 20, 20 << 20), 0.5), 40 << 20);
+        assert_eq!(
+            budget_for(&limit(100 << 20, 99 << 20), 0.5),
+            5 << 20,
+            "floor of a tenth"
+        );
+        assert_eq!(
+            budget_for(&limit(100 << 20, 0), 2.0),
+            100 << 20,
+            "share capped at 1"
+        );
+    }
+
+    #[test]
     fn batches_are_cut_to_fit_the_budget_per_worker() {
         let dir = tempfile::tempdir().unwrap();
         let mut text = String::from("id,name,amount\n");
@@ -177,7 +208,7 @@ mod tests {
         let probe = FixedProbe(MemoryReading {
             total: 16 << 30,
             available: 8 << 30,
-            process_rss: 10 << 20,
+            process_rss: 1 << 20,
             cgroup: None,
             psi: None,
         });
@@ -187,7 +218,8 @@ mod tests {
             ..LoadSettings::default()
         };
         let plan = make_plan(&[dir.path().to_path_buf()], &settings, &probe).unwrap();
-        assert_eq!(plan.budget, 2 << 20);
+        // Half of the room left: a 4 MiB explicit limit with 1 MiB already resident.
+        assert_eq!(plan.budget, (3 << 20) / 2);
         assert_eq!(plan.limit.source, loader_memory::LimitSource::Explicit);
         assert_eq!(plan.files[0].table, "a", "largest first");
         let peaks: u64 = plan.files.iter().map(|f| f.estimate.peak).sum();
