@@ -17,8 +17,9 @@
 //! # Design decisions
 //!
 //! The budget is fixed at plan time as a share ([`LoadSettings::budget_share`], 50% by
-//! default) of the effective limit (the smallest of physical memory, the cgroup limit and an
-//! explicit limit). Batch sizes are then cut so that every worker's batches in flight (three:
+//! default) of the room left under the effective limit (the smallest of physical memory, the
+//! cgroup limit and an explicit limit, less what is already in use); pressure reactions shrink
+//! it while a run goes on. Batch sizes are then cut so that every worker's batches in flight (three:
 //! one being filled, one queued, one being written) fit in the budget together; the budget's
 //! blocking reservations make that a hard bound, not a hope.
 //!

@@ -16,8 +16,9 @@ pub struct LoadSettings {
     pub workers: usize,
     /// Explicit memory limit in bytes (`--memory-limit`), on top of physical and cgroup limits.
     pub memory_limit: Option<u64>,
-    /// Share of the effective limit given to the row budget (default 0.5): the rest is left
-    /// for the database engine's cache, the allocator, buffers and the program itself.
+    /// Share of the room left under the effective limit (the limit less what is already in
+    /// use when the run is planned) given to the row budget (default 0.5): the rest is left
+    /// for the database engine's cache, the allocator, buffers and growth.
     pub budget_share: f64,
     /// CSV dialect and batch limits (rows and bytes, whichever comes first).
     pub csv: CsvOptions,
