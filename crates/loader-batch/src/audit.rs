@@ -64,6 +64,9 @@ pub enum EventKind {
 pub struct AuditEvent {
     /// When, in RFC 3339 with milliseconds, UTC.
     pub at: String,
+    /// The run, once the event has passed a [`RunTagged`] sink: joins the trail to the ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     /// What the context covers.
     pub scope: Scope,
     /// The context this event belongs to.
@@ -110,6 +113,7 @@ impl AuditEvent {
     pub fn new(scope: Scope, kind: EventKind, context: ContextId) -> Self {
         AuditEvent {
             at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            run: None,
             scope,
             context,
             parent: None,
@@ -250,6 +254,32 @@ pub struct NullAudit;
 impl AuditSink for NullAudit {
     async fn record(&self, _event: &AuditEvent) -> Result<(), AuditError> {
         Ok(())
+    }
+}
+
+/// Stamps every event with a run id, then passes it on.
+#[derive(Clone)]
+pub struct RunTagged {
+    run_id: String,
+    inner: Arc<dyn AuditSink>,
+}
+
+impl RunTagged {
+    /// Tags events for `inner` with `run_id`.
+    pub fn new(run_id: impl Into<String>, inner: Arc<dyn AuditSink>) -> Self {
+        RunTagged {
+            run_id: run_id.into(),
+            inner,
+        }
+    }
+}
+
+#[async_trait]
+impl AuditSink for RunTagged {
+    async fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
+        let mut event = event.clone();
+        event.run = Some(self.run_id.clone());
+        self.inner.record(&event).await
     }
 }
 

@@ -36,6 +36,7 @@
 mod audit;
 mod batch;
 mod error;
+mod ledger;
 mod processor;
 mod schema;
 mod sink;
@@ -43,10 +44,14 @@ mod value;
 
 pub use audit::{
     AuditEvent, AuditScope, AuditSink, ContextId, EventKind, InMemoryAudit, JsonlAudit, NullAudit,
-    Scope, TeeAudit,
+    RunTagged, Scope, TeeAudit,
 };
 pub use batch::{RowBatch, RowRef};
 pub use error::{AuditError, Error, Result, SinkError, SinkErrorKind, ValueError};
+pub use ledger::{
+    FileLedgerState, FileRecord, LEDGER_PREFIX, LEDGER_VERSION, Ledger, LedgerKey, LedgerStatus,
+    PendingReplace, RunRecord,
+};
 pub use processor::{BatchOutcome, BatchProcessor, RetryPolicy, SubBatchLimits, split_rows};
 pub use schema::{Column, Schema};
 pub use sink::{BatchSink, LoadTarget};
@@ -54,5 +59,7 @@ pub use value::{ColumnType, Value};
 
 #[cfg(any(test, feature = "mock"))]
 pub use audit::MockAuditSink;
+#[cfg(any(test, feature = "mock"))]
+pub use ledger::MockLedger;
 #[cfg(any(test, feature = "mock"))]
 pub use sink::MockBatchSink;

@@ -158,7 +158,7 @@ pub struct BatchOutcome {
 ///
 /// let mut batch = RowBatch::new(1, 0);
 /// for line in 1..=3 { batch.push_row(line, 0, [&b"x"[..]]).unwrap(); }
-/// let target = LoadTarget { table: "t".into(), schema: Arc::new(Schema::from_pairs([("c", ColumnType::Text)])), source: "t.csv".into() };
+/// let target = LoadTarget::new("t", Arc::new(Schema::from_pairs([("c", ColumnType::Text)])), "t.csv");
 /// let outcome = processor.process(&target, &batch, None).await.unwrap();
 /// assert_eq!((outcome.rows, outcome.sub_batches), (3, 2));
 /// // batch started, split, 2 x (sub-batch started, committed), batch committed

@@ -1,4 +1,4 @@
-use crate::{RowBatch, Schema, SinkError};
+use crate::{LedgerKey, RowBatch, Schema, SinkError};
 use async_trait::async_trait;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -11,9 +11,33 @@ pub struct LoadTarget {
     pub table: String,
     /// Columns of the rows written.
     pub schema: Arc<Schema>,
-    /// The source file, for messages and the ledger.
+    /// The source file, for messages.
     pub source: PathBuf,
+    /// When set, each write also records its byte range in the ledger, in the same
+    /// transaction as its rows (and, for `--mode replace`, the first write empties the table).
+    pub ledger: Option<Arc<LedgerKey>>,
 }
+
+impl LoadTarget {
+    /// A target without a ledger.
+    pub fn new(table: impl Into<String>, schema: Arc<Schema>, source: impl Into<PathBuf>) -> Self {
+        LoadTarget {
+            table: table.into(),
+            schema,
+            source: source.into(),
+            ledger: None,
+        }
+    }
+}
+
+impl PartialEq for LedgerKey {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.run_id, &self.file_hash, self.generation)
+            == (&other.run_id, &other.file_hash, other.generation)
+    }
+}
+
+impl Eq for LedgerKey {}
 
 /// Stores rows. Implemented by the database sinks; mocked in tests.
 ///

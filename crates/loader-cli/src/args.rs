@@ -20,6 +20,24 @@ pub enum Command {
     /// Show the files, their order, sizes, columns and memory estimates without loading.
     #[command(after_help = "Example:\n  loader plan 'exports/*.csv' --memory-limit 64MiB")]
     Plan(CommonArgs),
+    /// List past runs from the target's ledger, or show one run with its files and events.
+    #[command(
+        after_help = "Examples:\n  loader history --into sqlite:orders.db\n  loader history 20261128141500123-1f2a00 --into sqlite:orders.db"
+    )]
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The run to show (from the list); without it, every run is listed.
+    #[arg(value_name = "RUN_ID")]
+    pub run: Option<String>,
+    /// The database whose ledger to read: sqlite:FILE or a .db/.sqlite path.
+    #[arg(long, value_name = "TARGET", default_value = "sqlite:loader.db")]
+    pub into: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -29,9 +47,26 @@ pub struct LoadArgs {
     /// Where to load: sqlite:FILE or a .db/.sqlite path.
     #[arg(long, value_name = "TARGET", default_value = "sqlite:loader.db")]
     pub into: String,
-    /// Write audit events (batches, sub-batches, retries, fallbacks) as JSON lines to FILE.
+    /// Write audit events (batches, sub-batches, retries, fallbacks) as JSON lines to FILE,
+    /// besides the audit table in the target.
     #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+    /// Do not write audit events to the target's `_loader_audit` table.
+    #[arg(long)]
+    pub no_audit_table: bool,
+    /// append: add rows, skipping content already loaded and resuming a load that died;
+    /// replace: empty each target table first (in the same transaction as the first write).
+    #[arg(long, value_enum, default_value_t = Mode::Append)]
+    pub mode: Mode,
+    /// Load content again even if the ledger holds it as complete.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    Append,
+    Replace,
 }
 
 #[derive(Debug, Args)]

@@ -1,13 +1,15 @@
 //! `loader load` and `loader plan`.
 
-use crate::args::{Cli, Command, CommonArgs, LoadArgs, Order};
+use crate::args::{Cli, Command, CommonArgs, LoadArgs, Mode, Order};
 use crate::format::{bytes, count, rate, seconds};
 use anyhow::{Context, Result, bail};
-use loader_batch::{AuditSink, BatchSink, JsonlAudit, NullAudit};
+use loader_batch::{AuditSink, BatchSink, JsonlAudit, Ledger, NullAudit, TeeAudit};
 use loader_file::{CsvOptions, FileOrder};
 use loader_memory::{CleanupHooks, MemoryProbe, SysinfoProbe};
 use loader_sink::{SqliteSink, Target};
-use loader_strategy::{DataLoadingService, FileState, LoadPlan, LoadReport, LoadSettings};
+use loader_strategy::{
+    DataLoadingService, FileState, LoadMode, LoadPlan, LoadReport, LoadSettings,
+};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Load(args) => load(args).await,
         Command::Plan(args) => plan(args),
+        Command::History(args) => crate::history::run(args).await,
     }
 }
 
@@ -65,23 +68,38 @@ fn plan(args: CommonArgs) -> Result<ExitCode> {
 async fn load(args: LoadArgs) -> Result<ExitCode> {
     let target = Target::parse(&args.into)?;
     let hooks = CleanupHooks::new();
-    let sink: Arc<dyn BatchSink> = match &target {
+    let mut audits: Vec<Arc<dyn AuditSink>> = Vec::new();
+    if let Some(path) = &args.audit {
+        audits.push(Arc::new(JsonlAudit::create(path)?));
+    }
+    let (sink, ledger): (Arc<dyn BatchSink>, Arc<dyn Ledger>) = match &target {
         Target::Sqlite(path) => {
             let sink = Arc::new(SqliteSink::open(path)?);
             hooks.register(sink.cleanup_hook());
-            sink
+            if !args.no_audit_table {
+                audits.push(sink.audit_table());
+            }
+            (sink.clone(), sink)
         }
         Target::Postgres(_) => {
             bail!("{target}: the PostgreSQL target is not available in this build yet")
         }
     };
-    let audit: Arc<dyn AuditSink> = match &args.audit {
-        Some(path) => Arc::new(JsonlAudit::create(path)?),
-        None => Arc::new(NullAudit),
+    let audit: Arc<dyn AuditSink> = match audits.len() {
+        0 => Arc::new(NullAudit),
+        1 => audits.remove(0),
+        _ => Arc::new(TeeAudit(audits)),
     };
     let json = args.common.json;
-    let service = DataLoadingService::new(sink, audit, probe()?, settings(&args.common))
-        .with_cleanup_hooks(hooks);
+    let mut settings = settings(&args.common);
+    settings.mode = match args.mode {
+        Mode::Append => LoadMode::Append,
+        Mode::Replace => LoadMode::Replace,
+    };
+    settings.force = args.force;
+    let service = DataLoadingService::new(sink, audit, probe()?, settings)
+        .with_cleanup_hooks(hooks)
+        .with_ledger(ledger);
     let report = service.load(&args.common.paths).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -104,8 +122,18 @@ fn print_report(report: &LoadReport, target: &Target) {
         .iter()
         .filter(|f| f.state == FileState::Loaded)
         .count();
+    let skipped = report
+        .files
+        .iter()
+        .filter(|f| f.state == FileState::Skipped)
+        .count();
+    let skipped = if skipped > 0 {
+        format!(", {skipped} skipped as already loaded")
+    } else {
+        String::new()
+    };
     println!(
-        "loaded {} rows from {} of {} files ({}) into {target} in {} ({} rows/s, {}/s)",
+        "loaded {} rows from {} of {} files{skipped} ({}) into {target} in {} ({} rows/s, {}/s), run {}",
         count(report.rows_loaded()),
         loaded,
         report.files.len(),
@@ -113,12 +141,14 @@ fn print_report(report: &LoadReport, target: &Target) {
         seconds(report.duration),
         rate(report.rows_loaded(), report.duration),
         bytes((report.input_bytes() as f64 / report.duration.as_secs_f64().max(1e-9)) as u64),
+        report.run_id,
     );
     for file in &report.files {
         let state = match file.state {
             FileState::Loaded => "ok",
             FileState::Failed => "FAILED",
             FileState::NotStarted => "not started",
+            FileState::Skipped => "skip",
         };
         println!(
             "  {state:<6} {} -> {:?}: {} rows read, {} loaded, {} rejected, {} skipped, {}, memory {} estimated / {} measured{}",
@@ -137,6 +167,9 @@ fn print_report(report: &LoadReport, target: &Target) {
                 ""
             },
         );
+        if let Some(note) = &file.note {
+            println!("         {note}");
+        }
     }
     println!(
         "memory: limit {} ({}), budget {}, peak reserved {}, peak rss {}",

@@ -8,6 +8,7 @@
 
 mod args;
 mod format;
+mod history;
 mod load;
 
 use clap::Parser;

@@ -32,12 +32,14 @@
 
 mod discover;
 mod error;
+mod hash;
 mod infer;
 mod options;
 mod reader;
 
 pub use discover::{FileOrder, InputFile, discover};
 pub use error::{Error, Result};
+pub use hash::content_hash;
 pub use infer::{FileSample, sample_file};
 pub use options::CsvOptions;
 pub use reader::{BatchReader, ReservedBatch, ResumePoint};

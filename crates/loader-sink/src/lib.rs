@@ -28,9 +28,13 @@
 mod error;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_ledger;
 mod target;
 
 pub use error::{Error, Result};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSink;
+#[cfg(feature = "sqlite")]
+pub use sqlite_ledger::SqliteAudit;
 pub use target::{Target, quote_identifier};

@@ -28,7 +28,7 @@ const MAX_PARAMETERS: usize = 32_766;
 /// let dir = tempfile::tempdir().unwrap();
 /// let sink = SqliteSink::open(dir.path().join("t.db")).unwrap();
 /// let schema = Arc::new(Schema::from_pairs([("id", ColumnType::Integer), ("name", ColumnType::Text)]));
-/// let target = LoadTarget { table: "people".into(), schema, source: "people.csv".into() };
+/// let target = LoadTarget::new("people", schema, "people.csv");
 /// sink.prepare(&target).await.unwrap();
 /// let mut batch = RowBatch::new(2, 0);
 /// batch.push_row(2, 8, [&b"1"[..], b"ann"]).unwrap();
@@ -43,8 +43,8 @@ pub struct SqliteSink {
     state: Mutex<State>,
 }
 
-struct State {
-    connection: Connection,
+pub(crate) struct State {
+    pub(crate) connection: Connection,
     /// INSERT text per (table, rows per statement): built once, then found by
     /// `prepare_cached`.
     insert_sql: HashMap<(String, usize), Arc<str>>,
@@ -93,7 +93,7 @@ impl SqliteSink {
         &self.path
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock happens outside any open transaction (rusqlite
         // rolls back on drop), so the connection is still consistent.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -149,6 +149,15 @@ impl SqliteSink {
         let full_sql = insert_sql(&mut state.insert_sql, target, per_statement);
         let fail = |e: rusqlite::Error| database_error(&target.table, &e);
         let transaction = state.connection.transaction().map_err(fail)?;
+        let replacing = target
+            .ledger
+            .as_ref()
+            .and_then(|key| key.replace.as_ref())
+            .filter(|replace| replace.is_pending());
+        if let (Some(key), Some(_)) = (&target.ledger, replacing) {
+            crate::sqlite_ledger::empty_table(&transaction, &target.table, &key.run_id)
+                .map_err(fail)?;
+        }
         let mut written = 0u64;
         {
             let mut full = transaction.prepare_cached(&full_sql).map_err(fail)?;
@@ -163,7 +172,16 @@ impl SqliteSink {
                 written += bind_and_run(&mut tail, target, batch, start..rows.end)?;
             }
         }
+        if let Some(key) = &target.ledger
+            && !rows.is_empty()
+        {
+            crate::sqlite_ledger::record_batch(&transaction, target, key, batch, rows.clone())
+                .map_err(fail)?;
+        }
         transaction.commit().map_err(fail)?;
+        if let Some(replace) = replacing {
+            replace.done();
+        }
         Ok(written)
     }
 }
@@ -295,7 +313,7 @@ fn is_canonical_timestamp(field: &[u8]) -> bool {
         }
 }
 
-fn database_error(table: &str, error: &rusqlite::Error) -> Error {
+pub(crate) fn database_error(table: &str, error: &rusqlite::Error) -> Error {
     let kind = match error.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => SinkErrorKind::Transient,
         Some(ErrorCode::ConstraintViolation | ErrorCode::TypeMismatch | ErrorCode::TooBig) => {
@@ -312,7 +330,7 @@ fn database_error(table: &str, error: &rusqlite::Error) -> Error {
 
 /// Runs blocking database work without stalling other tasks on a multi-threaded runtime;
 /// on a current-thread runtime (tests, embedders) it simply runs inline.
-fn blocking<T>(work: impl FnOnce() -> T) -> T {
+pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(work)
@@ -347,6 +365,7 @@ mod tests {
             table: table.into(),
             schema: Arc::new(schema),
             source: "t.csv".into(),
+            ledger: None,
         }
     }
 

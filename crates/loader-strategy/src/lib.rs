@@ -33,6 +33,8 @@
 //! - This crate never prints; it reports through the audit sink and [`LoadReport`].
 
 mod error;
+mod file_task;
+mod ledger;
 mod monitor;
 mod plan;
 mod reaction;
@@ -41,6 +43,7 @@ mod run;
 mod settings;
 
 pub use error::{Error, Result};
+pub use ledger::LoadMode;
 pub use plan::{LoadPlan, MemoryEstimate, PlannedFile, table_name_for};
 pub use reaction::{Baseline, MIN_SUB_BATCH_BYTES, MIN_SUB_BATCH_ROWS, Reaction, reaction_for};
 pub use report::{CleanupReport, FileReport, FileState, LoadReport};

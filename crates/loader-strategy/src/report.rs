@@ -12,6 +12,15 @@ pub enum FileState {
     Failed,
     /// The file was not started because the run stopped.
     NotStarted,
+    /// Nothing to load: the ledger holds the content as complete (see `note`).
+    Skipped,
+}
+
+impl FileState {
+    /// Whether the file ended as it should: loaded, or skipped as already loaded.
+    pub fn is_success(self) -> bool {
+        matches!(self, FileState::Loaded | FileState::Skipped)
+    }
 }
 
 /// What happened to one file.
@@ -50,6 +59,8 @@ pub struct FileReport {
     pub fell_back: bool,
     /// The error that stopped the file.
     pub error: Option<String>,
+    /// Why the file was skipped.
+    pub note: Option<String>,
 }
 
 /// What a run did.
@@ -78,6 +89,8 @@ pub struct LoadReport {
     pub pressure_changes: Vec<String>,
     /// Cleanup hooks run under pressure, with what each freed.
     pub cleanups: Vec<CleanupReport>,
+    /// The run's id, as in the ledger and the audit trail.
+    pub run_id: String,
 }
 
 /// One cleanup hook run.
@@ -111,7 +124,12 @@ fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S
 impl LoadReport {
     /// Whether every file loaded.
     pub fn is_success(&self) -> bool {
-        self.files.iter().all(|f| f.state == FileState::Loaded)
+        self.files.iter().all(|f| f.state.is_success())
+    }
+
+    /// Rows skipped across files (loaded by earlier runs).
+    pub fn rows_skipped(&self) -> u64 {
+        self.files.iter().map(|f| f.rows_skipped).sum()
     }
 
     /// The first file error, as `path: message`.

@@ -1,20 +1,19 @@
+use crate::file_task::{Mode, Progress, RunContext, load_file, lock, panic_text};
+use crate::ledger::{RunLedger, new_run_id, now};
 use crate::monitor::{Monitor, Reactor};
 use crate::plan::make_plan;
 use crate::reaction::{Baseline, Controls};
-use crate::{
-    Error, FileReport, FileState, LoadPlan, LoadReport, LoadSettings, PlannedFile, Result,
-};
+use crate::{FileReport, FileState, LoadPlan, LoadReport, LoadSettings, PlannedFile, Result};
 use loader_batch::{
-    AuditEvent, AuditScope, AuditSink, BatchProcessor, BatchSink, ContextId, EventKind, LoadTarget,
-    RowBatch, Scope, SubBatchLimits,
+    AuditEvent, AuditScope, AuditSink, BatchProcessor, BatchSink, ContextId, EventKind, Ledger,
+    LoadTarget, RowBatch, RunTagged, Scope, SubBatchLimits,
 };
-use loader_file::{BatchReader, ReservedBatch, ResumePoint};
-use loader_memory::{CleanupHooks, MemoryBudget, MemoryProbe, PressureMonitor, Tally};
+use loader_memory::{CleanupHooks, MemoryBudget, MemoryProbe, PressureMonitor};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// Plans and runs loads: the entry point for the `loader` command and for services that
@@ -47,6 +46,7 @@ pub struct DataLoadingService {
     probe: Arc<dyn MemoryProbe>,
     settings: LoadSettings,
     cleanup: CleanupHooks,
+    ledger: Option<Arc<dyn Ledger>>,
 }
 
 impl std::fmt::Debug for DataLoadingService {
@@ -55,38 +55,6 @@ impl std::fmt::Debug for DataLoadingService {
             .field("settings", &self.settings)
             .finish()
     }
-}
-
-/// Where one file stands, updated after every commit so that a fallback resumes exactly
-/// after the last committed row.
-#[derive(Debug, Default)]
-struct Progress {
-    resume: Option<ResumePoint>,
-    rows_loaded: u64,
-    rows_read: u64,
-    bytes_loaded: u64,
-    batches: u64,
-    retries: u32,
-    started: Option<Instant>,
-    finished: Option<Instant>,
-    fell_back: bool,
-    outcome: Option<std::result::Result<(), String>>,
-    data_error: bool,
-    /// Budget bytes this file holds, across attempts.
-    tally: Arc<Tally>,
-}
-
-/// What every file task shares.
-struct RunContext {
-    processor: BatchProcessor,
-    controls: Arc<Controls>,
-    run: ContextId,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Pool,
-    Sequential,
 }
 
 impl DataLoadingService {
@@ -103,7 +71,16 @@ impl DataLoadingService {
             probe,
             settings,
             cleanup: CleanupHooks::new(),
+            ledger: None,
         }
+    }
+
+    /// Keeps an exactly-once ledger in the target: content already loaded is skipped, a
+    /// load that died is resumed after its last committed row, and each write records its
+    /// byte range in the same transaction as its rows. The sink must be the ledger's database.
+    pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
+        self.ledger = Some(ledger);
+        self
     }
 
     /// Runs `hooks` when memory pressure rises to high or critical (they always end with
@@ -151,6 +128,21 @@ impl DataLoadingService {
     /// [`Error::Audit`] when the run's own audit context cannot be written.
     pub async fn run(&self, plan: LoadPlan) -> Result<LoadReport> {
         let started = Instant::now();
+        let run_id = new_run_id();
+        let started_at = now();
+        // Every event of the run carries its id, which joins the trail to the ledger.
+        let audit: Arc<dyn AuditSink> =
+            Arc::new(RunTagged::new(run_id.clone(), Arc::clone(&self.audit)));
+        let ledger = self.ledger.as_ref().map(|l| {
+            Arc::new(RunLedger::new(
+                Arc::clone(l),
+                run_id.clone(),
+                &plan.settings,
+            ))
+        });
+        if let Some(ledger) = &ledger {
+            ledger.begin(&plan.settings, &started_at).await?;
+        }
         let mut run_template = AuditEvent::new(Scope::Run, EventKind::Started, ContextId::next());
         run_template.reason = Some(format!(
             "{} files, {} workers, budget {} bytes of a {} byte {} limit",
@@ -160,7 +152,7 @@ impl DataLoadingService {
             plan.limit.bytes,
             plan.limit.source.as_str()
         ));
-        let run_scope = AuditScope::start(Arc::clone(&self.audit), run_template).await?;
+        let run_scope = AuditScope::start(Arc::clone(&audit), run_template).await?;
         let baseline = Baseline {
             sub_batch_rows: plan.settings.sub_batch_rows,
             sub_batch_bytes: plan.settings.sub_batch_bytes,
@@ -183,7 +175,7 @@ impl DataLoadingService {
                     plan.settings.thresholds,
                     plan.settings.memory_limit,
                 )),
-                audit: Arc::clone(&self.audit),
+                audit: Arc::clone(&audit),
                 controls: Arc::clone(&controls),
                 hooks: self.cleanup.clone(),
                 run: run_scope.id(),
@@ -192,11 +184,12 @@ impl DataLoadingService {
         )
         .await;
         let context = Arc::new(RunContext {
-            processor: BatchProcessor::new(Arc::clone(&self.sink), Arc::clone(&self.audit))
+            processor: BatchProcessor::new(Arc::clone(&self.sink), Arc::clone(&audit))
                 .with_limits(limits)
                 .with_retry(plan.settings.retry.clone()),
             controls,
             run: run_scope.id(),
+            ledger: ledger.clone(),
         });
         let files: Arc<Vec<PlannedFile>> = Arc::new(plan.files.clone());
         let progress: Arc<Vec<Mutex<Progress>>> = Arc::new(
@@ -229,6 +222,9 @@ impl DataLoadingService {
             }
         }
 
+        if let Some(ledger) = &ledger {
+            apply_pending_replaces(&context, ledger, &files, &progress).await;
+        }
         let stats = monitor.finish().await;
         let report = LoadReport {
             files: files
@@ -246,12 +242,18 @@ impl DataLoadingService {
             fallback,
             pressure_changes: stats.changes,
             cleanups: stats.cleanups.into_iter().map(Into::into).collect(),
+            run_id: run_id.clone(),
         };
         let failed = report
             .files
             .iter()
-            .filter(|f| f.state != FileState::Loaded)
+            .filter(|f| !f.state.is_success())
             .count();
+        if let Some(ledger) = &ledger {
+            ledger
+                .end(&plan.settings, &started_at, report.first_error())
+                .await?;
+        }
         if failed == 0 {
             run_scope
                 .commit(report.rows_loaded(), report.input_bytes())
@@ -263,10 +265,6 @@ impl DataLoadingService {
         }
         Ok(report)
     }
-}
-
-fn lock(progress: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
-    progress.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Runs files on the pool. Returns the reason the pool failed, if it did; files it did not
@@ -339,14 +337,6 @@ async fn run_pool(
     failure.lock().unwrap_or_else(|p| p.into_inner()).take()
 }
 
-fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-text panic payload".to_owned())
-}
-
 fn record_outcome(progress: &Mutex<Progress>, result: Result<()>) {
     let mut progress = lock(progress);
     progress.finished = Some(Instant::now());
@@ -359,239 +349,48 @@ fn record_outcome(progress: &Mutex<Progress>, result: Result<()>) {
     }
 }
 
-/// Batches come from a reader thread (pool mode) or straight from the reader (sequential
-/// mode, which must not depend on spawning anything).
-enum BatchSource {
-    Thread {
-        receiver: mpsc::Receiver<loader_file::Result<ReservedBatch>>,
-        thread: tokio::task::JoinHandle<loader_file::Result<u64>>,
-    },
-    Inline(Box<BatchReader>),
-}
-
-impl BatchSource {
-    async fn open(
-        mode: Mode,
-        file: &PlannedFile,
-        schema: Arc<loader_batch::Schema>,
-        budget: &MemoryBudget,
-        resume: Option<ResumePoint>,
-    ) -> Result<BatchSource> {
-        let (path, csv, mean) = (
-            file.path.clone(),
-            file.csv.clone(),
-            file.sample.mean_field_bytes,
-        );
-        let budget = budget.clone();
-        match mode {
-            Mode::Sequential => Ok(BatchSource::Inline(Box::new(BatchReader::open(
-                &path, &csv, schema, mean, budget, resume,
-            )?))),
-            Mode::Pool => {
-                let (sender, receiver) = mpsc::channel(1);
-                let thread = tokio::task::spawn_blocking(move || {
-                    let mut reader = BatchReader::open(&path, &csv, schema, mean, budget, resume)?;
-                    for batch in reader.by_ref() {
-                        if sender.blocking_send(batch).is_err() {
-                            break;
-                        }
-                    }
-                    Ok(reader.rows_read())
-                });
-                Ok(BatchSource::Thread { receiver, thread })
-            }
-        }
-    }
-
-    async fn next(&mut self) -> Option<loader_file::Result<ReservedBatch>> {
-        match self {
-            BatchSource::Thread { receiver, .. } => receiver.recv().await,
-            BatchSource::Inline(reader) => reader.next(),
-        }
-    }
-
-    /// Rows the reader handed out.
-    async fn finish(self) -> Result<u64> {
-        match self {
-            BatchSource::Inline(reader) => Ok(reader.rows_read()),
-            BatchSource::Thread { receiver, thread } => {
-                drop(receiver);
-                match thread.await {
-                    Ok(result) => Ok(result?),
-                    Err(e) if e.is_panic() => Err(Error::Worker(format!(
-                        "reader thread panicked: {}",
-                        panic_text(e.into_panic())
-                    ))),
-                    Err(_) => Err(Error::Worker("reader thread cancelled".into())),
-                }
-            }
-        }
-    }
-}
-
-async fn load_file(
+/// A replace run must leave each of its tables holding exactly its input, even when every
+/// file for a table was empty and so never wrote: those tables are emptied here, in one
+/// transaction each, if all their files succeeded.
+async fn apply_pending_replaces(
     context: &RunContext,
-    file: &PlannedFile,
-    progress: &Mutex<Progress>,
-    mode: Mode,
-) -> Result<()> {
-    let (resume, loaded_before, tally) = {
-        let mut p = lock(progress);
-        p.started.get_or_insert_with(Instant::now);
-        (p.resume, p.rows_loaded, Arc::clone(&p.tally))
-    };
-    let schema = Arc::new(file.sample.schema.clone());
-    let target = LoadTarget {
-        table: file.table.clone(),
-        schema: Arc::clone(&schema),
-        source: file.path.clone(),
-    };
-    let mut template = AuditEvent::new(Scope::File, EventKind::Started, ContextId::next());
-    template.parent = Some(context.run);
-    template.file = Some(file.path.display().to_string());
-    template.table = Some(file.table.clone());
-    if let Some(resume) = resume {
-        template.reason = Some(format!(
-            "resuming at line {} (byte {}) after {loaded_before} committed rows",
-            resume.line, resume.byte
-        ));
-    }
-    let scope = AuditScope::start(Arc::clone(context.processor.audit()), template).await?;
-    let budget = context.controls.budget.tallied(tally);
-    let attempt = Attempt {
-        mode,
-        resume,
-        budget,
-        parent: scope.id(),
-    };
-    let result = load_batches(context, file, &target, progress, attempt).await;
-    match result {
-        Ok(rows_read) => {
-            let rows = {
-                let mut p = lock(progress);
-                p.rows_read = loaded_before + rows_read;
-                (p.rows_read, p.rows_loaded)
-            };
-            if rows.0 != rows.1 {
-                let error = Error::Reconciliation {
-                    path: file.path.display().to_string(),
-                    read: rows.0,
-                    loaded: rows.1,
-                    rejected: 0,
-                    skipped: 0,
-                };
-                scope.fail(error.to_string()).await?;
-                return Err(error);
-            }
-            let (bytes, measured) = {
-                let p = lock(progress);
-                (p.bytes_loaded, p.tally.peak())
-            };
-            let note = format!(
-                "memory: estimated peak {} bytes, measured peak {measured} bytes",
-                file.estimate.peak
-            );
-            scope.commit_with_note(rows.1, bytes, note).await?;
-            Ok(())
-        }
-        Err(error) => {
-            let _ = scope.fail(error.to_string()).await;
-            Err(error)
-        }
-    }
-}
-
-/// One go at a file: how to read it, from where, and under which audit context.
-struct Attempt {
-    mode: Mode,
-    resume: Option<ResumePoint>,
-    /// The run's budget, tallied for this file.
-    budget: MemoryBudget,
-    parent: ContextId,
-}
-
-async fn load_batches(
-    context: &RunContext,
-    file: &PlannedFile,
-    target: &LoadTarget,
-    progress: &Mutex<Progress>,
-    attempt: Attempt,
-) -> Result<u64> {
-    context
-        .processor
-        .sink()
-        .prepare(target)
-        .await
-        .map_err(|source| Error::Sink {
-            table: target.table.clone(),
-            source,
-        })?;
-    let mut source = BatchSource::open(
-        attempt.mode,
-        file,
-        Arc::clone(&target.schema),
-        &attempt.budget,
-        attempt.resume,
-    )
-    .await?;
-    while let Some(next) = source.next().await {
-        let reserved = match next {
-            Ok(reserved) => reserved,
-            Err(error) => {
-                // Let the reader thread end before reporting, so nothing is left running.
-                let _ = source.finish().await;
-                return Err(error.into());
-            }
+    ledger: &RunLedger,
+    files: &[PlannedFile],
+    progress: &[Mutex<Progress>],
+) {
+    for (table, replace) in ledger.pending_replaces() {
+        let mut of_table = files.iter().zip(progress).filter(|(f, _)| f.table == table);
+        let Some((first, _)) = of_table.clone().next() else {
+            continue;
         };
-        let batch = &reserved.batch;
-        // Under pressure fewer files write at once; the others wait here, holding only the
-        // batch already read, while their readers wait on the shrunken budget.
-        let writer = context.controls.writers.acquire().await;
-        let processed = context
-            .processor
-            .process(target, batch, Some(attempt.parent))
-            .await;
-        drop(writer);
-        match processed {
-            Ok(outcome) => {
-                let mut p = lock(progress);
-                p.resume = Some(resume_after(batch, batch.len()));
-                p.rows_loaded += outcome.rows;
-                p.bytes_loaded += outcome.bytes;
-                p.batches += 1;
-                p.retries += outcome.retries;
-            }
-            Err(error) => {
-                if let loader_batch::Error::Sink { committed_rows, .. } = &error
-                    && *committed_rows > 0
-                {
-                    let mut p = lock(progress);
-                    p.resume = Some(resume_after(batch, *committed_rows));
-                    p.rows_loaded += *committed_rows as u64;
-                    p.bytes_loaded += batch.data_bytes(0..*committed_rows) as u64;
-                }
-                drop(reserved);
-                let _ = source.finish().await;
-                return Err(error.into());
-            }
+        if !of_table.all(|(_, p)| matches!(lock(p).outcome, Some(Ok(())))) {
+            continue;
         }
-    }
-    source.finish().await
-}
-
-/// The resume point after the first `rows` rows of `batch` are committed.
-fn resume_after(batch: &RowBatch, rows: usize) -> ResumePoint {
-    let range = batch.byte_range(rows..batch.len());
-    let lines = batch.line_range(rows..batch.len());
-    ResumePoint {
-        byte: range.start,
-        line: lines.start,
-        sequence: batch.sequence() + u64::from(rows == batch.len()),
+        let target = LoadTarget {
+            table: table.clone(),
+            schema: Arc::new(first.sample.schema.clone()),
+            source: first.path.clone(),
+            ledger: Some(Arc::new(loader_batch::LedgerKey {
+                run_id: ledger.run_id.clone(),
+                file_hash: String::new(),
+                generation: 0,
+                replace: Some(replace),
+            })),
+        };
+        let empty = RowBatch::new(first.sample.schema.len(), 0);
+        // A failure leaves the old rows; the run has already reported the files as loaded,
+        // so the error goes to the trail.
+        if let Err(e) = context.processor.sink().write(&target, &empty, 0..0).await {
+            let event = AuditEvent::new(Scope::Run, EventKind::Failed, context.run)
+                .with_reason(format!("emptying {table:?} for replace failed: {e}"));
+            let _ = context.processor.audit().record(&event).await;
+        }
     }
 }
 
 fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
     let (state, error) = match &progress.outcome {
+        Some(Ok(())) if progress.skipped.is_some() => (FileState::Skipped, None),
         Some(Ok(())) => (FileState::Loaded, None),
         Some(Err(message)) => (FileState::Failed, Some(message.clone())),
         None => (FileState::NotStarted, None),
@@ -605,10 +404,11 @@ fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
         table: file.table.clone(),
         state,
         size: file.size,
-        rows_read: progress.rows_read.max(progress.rows_loaded),
+        rows_read: progress.rows_skipped + progress.rows_read.max(progress.rows_loaded),
         rows_loaded: progress.rows_loaded,
         rows_rejected: 0,
-        rows_skipped: 0,
+        rows_skipped: progress.rows_skipped,
+        note: progress.skipped.clone(),
         bytes_loaded: progress.bytes_loaded,
         batches: progress.batches,
         retries: progress.retries,

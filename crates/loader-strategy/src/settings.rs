@@ -1,3 +1,4 @@
+use crate::LoadMode;
 use loader_batch::RetryPolicy;
 use loader_file::{CsvOptions, FileOrder};
 use loader_memory::PressureThresholds;
@@ -36,6 +37,10 @@ pub struct LoadSettings {
     pub monitor_interval: Duration,
     /// Where pressure levels start.
     pub thresholds: PressureThresholds,
+    /// Append (default) or replace.
+    pub mode: LoadMode,
+    /// Load content again even when the ledger holds it as complete (a new generation).
+    pub force: bool,
 }
 
 impl Default for LoadSettings {
@@ -52,6 +57,8 @@ impl Default for LoadSettings {
             retry: RetryPolicy::default(),
             monitor_interval: Duration::from_millis(250),
             thresholds: PressureThresholds::default(),
+            mode: LoadMode::default(),
+            force: false,
         }
     }
 }

@@ -7,6 +7,7 @@ fn target() -> LoadTarget {
         table: "t".into(),
         schema: Arc::new(Schema::from_pairs([("c", ColumnType::Text)])),
         source: "input.csv".into(),
+        ledger: None,
     }
 }
 

@@ -1,0 +1,465 @@
+//! One file's load: decide with the ledger, read batches (on a reader thread in the pool,
+//! inline when sequential), write them, and keep the file's progress so that any later
+//! attempt resumes after the last committed row.
+
+use crate::ledger::{Decision, FileEntry, RunLedger, now};
+use crate::reaction::Controls;
+use crate::{Error, PlannedFile, Result};
+use loader_batch::{
+    AuditEvent, AuditScope, BatchProcessor, ContextId, EventKind, FileLedgerState, LoadTarget,
+    RowBatch, Scope,
+};
+use loader_file::{BatchReader, ReservedBatch, ResumePoint, content_hash};
+use loader_memory::{MemoryBudget, Tally};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// Where one file stands, updated after every commit so that a fallback resumes exactly
+/// after the last committed row.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    pub resume: Option<ResumePoint>,
+    /// Rows committed by this run.
+    pub rows_loaded: u64,
+    /// Rows read by this run.
+    pub rows_read: u64,
+    /// Rows committed by earlier runs and not read again (or all rows, for a skipped file).
+    pub rows_skipped: u64,
+    pub bytes_loaded: u64,
+    pub batches: u64,
+    pub retries: u32,
+    pub started: Option<Instant>,
+    pub finished: Option<Instant>,
+    pub fell_back: bool,
+    pub outcome: Option<std::result::Result<(), String>>,
+    pub data_error: bool,
+    /// Why the file was skipped, if it was.
+    pub skipped: Option<String>,
+    /// Content hash and generation, once the ledger decided.
+    pub ledger: Option<(String, u32)>,
+    /// RFC 3339 start, for the ledger.
+    pub started_at: String,
+    /// Budget bytes this file holds, across attempts.
+    pub tally: Arc<Tally>,
+}
+
+/// What every file task shares.
+pub(crate) struct RunContext {
+    pub processor: BatchProcessor,
+    pub controls: Arc<Controls>,
+    pub run: ContextId,
+    pub ledger: Option<Arc<RunLedger>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Pool,
+    Sequential,
+}
+
+pub(crate) fn lock(progress: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
+    progress.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".to_owned())
+}
+
+/// Batches come from a reader thread (pool mode) or straight from the reader (sequential
+/// mode, which must not depend on spawning anything).
+pub(crate) enum BatchSource {
+    Thread {
+        receiver: mpsc::Receiver<loader_file::Result<ReservedBatch>>,
+        thread: tokio::task::JoinHandle<loader_file::Result<u64>>,
+    },
+    Inline(Box<BatchReader>),
+}
+
+impl BatchSource {
+    async fn open(
+        mode: Mode,
+        file: &PlannedFile,
+        schema: Arc<loader_batch::Schema>,
+        budget: &MemoryBudget,
+        resume: Option<ResumePoint>,
+    ) -> Result<BatchSource> {
+        let (path, csv, mean) = (
+            file.path.clone(),
+            file.csv.clone(),
+            file.sample.mean_field_bytes,
+        );
+        let budget = budget.clone();
+        match mode {
+            Mode::Sequential => Ok(BatchSource::Inline(Box::new(BatchReader::open(
+                &path, &csv, schema, mean, budget, resume,
+            )?))),
+            Mode::Pool => {
+                let (sender, receiver) = mpsc::channel(1);
+                let thread = tokio::task::spawn_blocking(move || {
+                    let mut reader = BatchReader::open(&path, &csv, schema, mean, budget, resume)?;
+                    for batch in reader.by_ref() {
+                        if sender.blocking_send(batch).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(reader.rows_read())
+                });
+                Ok(BatchSource::Thread { receiver, thread })
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Option<loader_file::Result<ReservedBatch>> {
+        match self {
+            BatchSource::Thread { receiver, .. } => receiver.recv().await,
+            BatchSource::Inline(reader) => reader.next(),
+        }
+    }
+
+    /// Rows the reader handed out.
+    async fn finish(self) -> Result<u64> {
+        match self {
+            BatchSource::Inline(reader) => Ok(reader.rows_read()),
+            BatchSource::Thread { receiver, thread } => {
+                drop(receiver);
+                match thread.await {
+                    Ok(result) => Ok(result?),
+                    Err(e) if e.is_panic() => Err(Error::Worker(format!(
+                        "reader thread panicked: {}",
+                        panic_text(e.into_panic())
+                    ))),
+                    Err(_) => Err(Error::Worker("reader thread cancelled".into())),
+                }
+            }
+        }
+    }
+}
+
+/// Loads one file (or the rest of it), under its own audit context.
+pub(crate) async fn load_file(
+    context: &RunContext,
+    file: &PlannedFile,
+    progress: &Mutex<Progress>,
+    mode: Mode,
+) -> Result<()> {
+    {
+        let mut p = lock(progress);
+        p.started.get_or_insert_with(Instant::now);
+        if p.started_at.is_empty() {
+            p.started_at = now();
+        }
+    }
+    let mut template = AuditEvent::new(Scope::File, EventKind::Started, ContextId::next());
+    template.parent = Some(context.run);
+    template.file = Some(file.path.display().to_string());
+    template.table = Some(file.table.clone());
+    let key = match &context.ledger {
+        Some(ledger) => match decide(context, ledger, file, progress, mode).await? {
+            Some(key) => Some(key),
+            None => return skip(context, progress, template).await,
+        },
+        None => None,
+    };
+    let (resume, loaded_before, tally) = {
+        let p = lock(progress);
+        (p.resume, p.rows_loaded, Arc::clone(&p.tally))
+    };
+    if let Some(resume) = resume {
+        let committed = loaded_before + lock(progress).rows_skipped;
+        template.reason = Some(format!(
+            "resuming at line {} (byte {}) after {committed} committed rows",
+            resume.line, resume.byte
+        ));
+    }
+    let target = LoadTarget {
+        table: file.table.clone(),
+        schema: Arc::new(file.sample.schema.clone()),
+        source: file.path.clone(),
+        ledger: key,
+    };
+    let scope = AuditScope::start(Arc::clone(context.processor.audit()), template).await?;
+    let attempt = Attempt {
+        mode,
+        resume,
+        budget: context.controls.budget.tallied(tally),
+        parent: scope.id(),
+    };
+    let result = load_batches(context, file, &target, progress, attempt)
+        .await
+        .and_then(|rows_read| reconcile(file, progress, loaded_before + rows_read));
+    let (counts, bytes, measured) = {
+        let p = lock(progress);
+        let counts = [
+            p.rows_skipped + p.rows_read,
+            p.rows_loaded,
+            0,
+            p.rows_skipped,
+        ];
+        (counts, p.bytes_loaded, p.tally.peak())
+    };
+    match result {
+        Ok(()) => {
+            record(
+                context,
+                file,
+                progress,
+                FileLedgerState::Complete,
+                counts,
+                None,
+            )
+            .await?;
+            let note = format!(
+                "memory: estimated peak {} bytes, measured peak {measured} bytes",
+                file.estimate.peak
+            );
+            scope.commit_with_note(counts[1], bytes, note).await?;
+            Ok(())
+        }
+        Err(error) => {
+            let message = error.to_string();
+            // The load's own error is what matters; the ledger and trail are told if they can be.
+            let _ = record(
+                context,
+                file,
+                progress,
+                FileLedgerState::Failed,
+                counts,
+                Some(message.clone()),
+            )
+            .await;
+            let _ = scope.fail(message).await;
+            Err(error)
+        }
+    }
+}
+
+/// Hashes the file and asks the ledger, once per file per run. Returns the ledger key to
+/// write with, or `None` when the file is to be skipped.
+async fn decide(
+    context: &RunContext,
+    ledger: &RunLedger,
+    file: &PlannedFile,
+    progress: &Mutex<Progress>,
+    mode: Mode,
+) -> Result<Option<Arc<loader_batch::LedgerKey>>> {
+    if lock(progress).skipped.is_some() {
+        return Ok(None);
+    }
+    if let Some((hash, generation)) = lock(progress).ledger.clone() {
+        return Ok(Some(ledger.key(&file.table, &hash, generation)));
+    }
+    let path = file.path.clone();
+    let hash = match mode {
+        // Hashing reads the whole file: keep it off the async workers in the pool.
+        Mode::Pool => tokio::task::spawn_blocking(move || content_hash(&path))
+            .await
+            .map_err(|e| Error::Worker(format!("hashing thread failed: {e}")))??,
+        Mode::Sequential => content_hash(&path)?,
+    };
+    match ledger.decide(&file.table, &hash, &file.path).await? {
+        Decision::Skip { reason, rows } => {
+            {
+                let mut p = lock(progress);
+                p.skipped = Some(reason);
+                p.rows_skipped = rows;
+                // Generation 0: this run loads nothing of the content.
+                p.ledger = Some((hash, 0));
+            }
+            let counts = [rows, 0, 0, rows];
+            record(
+                context,
+                file,
+                progress,
+                FileLedgerState::Skipped,
+                counts,
+                None,
+            )
+            .await?;
+            Ok(None)
+        }
+        Decision::Load {
+            generation,
+            resume,
+            rows_committed,
+        } => {
+            {
+                let mut p = lock(progress);
+                p.resume = resume;
+                p.rows_skipped = rows_committed;
+                p.ledger = Some((hash.clone(), generation));
+            }
+            let counts = [rows_committed, 0, 0, rows_committed];
+            record(
+                context,
+                file,
+                progress,
+                FileLedgerState::Loading,
+                counts,
+                None,
+            )
+            .await?;
+            Ok(Some(ledger.key(&file.table, &hash, generation)))
+        }
+    }
+}
+
+/// Records the file's state in this run in the ledger, when there is one.
+async fn record(
+    context: &RunContext,
+    file: &PlannedFile,
+    progress: &Mutex<Progress>,
+    state: FileLedgerState,
+    counts: [u64; 4],
+    error: Option<String>,
+) -> Result<()> {
+    let Some(ledger) = &context.ledger else {
+        return Ok(());
+    };
+    let (Some((hash, generation)), started_at) = ({
+        let p = lock(progress);
+        (p.ledger.clone(), p.started_at.clone())
+    }) else {
+        return Ok(());
+    };
+    let entry = FileEntry {
+        table: &file.table,
+        hash: &hash,
+        generation,
+        path: &file.path,
+        size: file.size,
+        started_at: &started_at,
+    };
+    ledger
+        .record(&entry.record(&ledger.run_id, state, counts, error))
+        .await
+}
+
+/// A skipped file still gets an audit context, so the trail says why nothing was loaded.
+async fn skip(
+    context: &RunContext,
+    progress: &Mutex<Progress>,
+    template: AuditEvent,
+) -> Result<()> {
+    let (reason, rows) = {
+        let p = lock(progress);
+        (p.skipped.clone().unwrap_or_default(), p.rows_skipped)
+    };
+    let scope = AuditScope::start(Arc::clone(context.processor.audit()), template).await?;
+    let mut skipped = scope.event(EventKind::Skipped).with_reason(reason.clone());
+    skipped.rows = Some(rows);
+    scope.note(skipped).await?;
+    scope
+        .commit_with_note(0, 0, format!("skipped: {reason}"))
+        .await?;
+    Ok(())
+}
+
+/// Rows read now must all have been loaded now (rejects come with the bad-row policy).
+fn reconcile(file: &PlannedFile, progress: &Mutex<Progress>, read_now: u64) -> Result<()> {
+    let mut p = lock(progress);
+    p.rows_read = read_now;
+    if p.rows_read == p.rows_loaded {
+        return Ok(());
+    }
+    Err(Error::Reconciliation {
+        path: file.path.display().to_string(),
+        read: p.rows_skipped + p.rows_read,
+        loaded: p.rows_loaded,
+        rejected: 0,
+        skipped: p.rows_skipped,
+    })
+}
+
+/// One go at a file: how to read it, from where, and under which audit context.
+struct Attempt {
+    mode: Mode,
+    resume: Option<ResumePoint>,
+    /// The run's budget, tallied for this file.
+    budget: MemoryBudget,
+    parent: ContextId,
+}
+
+async fn load_batches(
+    context: &RunContext,
+    file: &PlannedFile,
+    target: &LoadTarget,
+    progress: &Mutex<Progress>,
+    attempt: Attempt,
+) -> Result<u64> {
+    context
+        .processor
+        .sink()
+        .prepare(target)
+        .await
+        .map_err(|source| Error::Sink {
+            table: target.table.clone(),
+            source,
+        })?;
+    let mut source = BatchSource::open(
+        attempt.mode,
+        file,
+        Arc::clone(&target.schema),
+        &attempt.budget,
+        attempt.resume,
+    )
+    .await?;
+    while let Some(next) = source.next().await {
+        let reserved = match next {
+            Ok(reserved) => reserved,
+            Err(error) => {
+                // Let the reader thread end before reporting, so nothing is left running.
+                let _ = source.finish().await;
+                return Err(error.into());
+            }
+        };
+        let batch = &reserved.batch;
+        // Under pressure fewer files write at once; the others wait here, holding only the
+        // batch already read, while their readers wait on the shrunken budget.
+        let writer = context.controls.writers.acquire().await;
+        let processed = context
+            .processor
+            .process(target, batch, Some(attempt.parent))
+            .await;
+        drop(writer);
+        match processed {
+            Ok(outcome) => {
+                let mut p = lock(progress);
+                p.resume = Some(resume_after(batch, batch.len()));
+                p.rows_loaded += outcome.rows;
+                p.bytes_loaded += outcome.bytes;
+                p.batches += 1;
+                p.retries += outcome.retries;
+            }
+            Err(error) => {
+                if let loader_batch::Error::Sink { committed_rows, .. } = &error
+                    && *committed_rows > 0
+                {
+                    let mut p = lock(progress);
+                    p.resume = Some(resume_after(batch, *committed_rows));
+                    p.rows_loaded += *committed_rows as u64;
+                    p.bytes_loaded += batch.data_bytes(0..*committed_rows) as u64;
+                }
+                drop(reserved);
+                let _ = source.finish().await;
+                return Err(error.into());
+            }
+        }
+    }
+    source.finish().await
+}
+
+/// The resume point after the first `rows` rows of `batch` are committed.
+fn resume_after(batch: &RowBatch, rows: usize) -> ResumePoint {
+    let range = batch.byte_range(rows..batch.len());
+    let lines = batch.line_range(rows..batch.len());
+    ResumePoint {
+        byte: range.start,
+        line: lines.start,
+        sequence: batch.sequence() + u64::from(rows == batch.len()),
+    }
+}

@@ -1,0 +1,282 @@
+//! How a run uses the exactly-once ledger: which files to skip, where to resume, what to record.
+
+use crate::{Error, LoadSettings, Result};
+use loader_batch::{
+    FileLedgerState, FileRecord, Ledger, LedgerKey, LedgerStatus, PendingReplace, RunRecord,
+};
+use loader_file::ResumePoint;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// What happens to existing data and to content already loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LoadMode {
+    /// Add rows to the table (default). Content the ledger holds as complete for the table is
+    /// skipped; content partly loaded by a run that died is resumed after its last committed
+    /// row.
+    #[default]
+    Append,
+    /// Empty each target table first, in the same transaction as the run's first write to it,
+    /// then load every file. A replace run that dies and is run again starts over, so the
+    /// table ends with exactly the input either way.
+    Replace,
+}
+
+impl LoadMode {
+    /// The name used in settings and history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadMode::Append => "append",
+            LoadMode::Replace => "replace",
+        }
+    }
+}
+
+/// What to do with one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Nothing: the content is complete already (or is a duplicate within this run).
+    Skip { reason: String, rows: u64 },
+    /// Load `generation`, from `resume` when an earlier run committed part of it.
+    Load {
+        generation: u32,
+        resume: Option<ResumePoint>,
+        rows_committed: u64,
+    },
+}
+
+/// A run's view of the ledger.
+pub(crate) struct RunLedger {
+    pub ledger: Arc<dyn Ledger>,
+    pub run_id: String,
+    mode: LoadMode,
+    force: bool,
+    replace: Mutex<HashMap<String, Arc<PendingReplace>>>,
+    seen: Mutex<HashMap<(String, String), String>>,
+}
+
+impl RunLedger {
+    pub fn new(ledger: Arc<dyn Ledger>, run_id: String, settings: &LoadSettings) -> Self {
+        RunLedger {
+            ledger,
+            run_id,
+            mode: settings.mode,
+            force: settings.force,
+            replace: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn begin(&self, settings: &LoadSettings, started_at: &str) -> Result<()> {
+        let record = RunRecord {
+            run_id: self.run_id.clone(),
+            started_at: started_at.to_owned(),
+            ended_at: None,
+            settings: settings_json(settings),
+            outcome: "running".into(),
+            error: None,
+        };
+        self.ledger.begin_run(&record).await.map_err(ledger_error)
+    }
+
+    pub async fn end(
+        &self,
+        settings: &LoadSettings,
+        started_at: &str,
+        error: Option<String>,
+    ) -> Result<()> {
+        let record = RunRecord {
+            run_id: self.run_id.clone(),
+            started_at: started_at.to_owned(),
+            ended_at: Some(now()),
+            settings: settings_json(settings),
+            outcome: if error.is_none() {
+                "succeeded"
+            } else {
+                "failed"
+            }
+            .into(),
+            error,
+        };
+        self.ledger.end_run(&record).await.map_err(ledger_error)
+    }
+
+    /// Decides for one file (content `hash`, from `path`) going to `table`.
+    pub async fn decide(&self, table: &str, hash: &str, path: &Path) -> Result<Decision> {
+        let key = (table.to_owned(), hash.to_owned());
+        if let Some(first) = self
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(Decision::Skip {
+                reason: format!("same content as {first}, loaded in this run"),
+                rows: 0,
+            });
+        }
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, path.display().to_string());
+        if self.mode == LoadMode::Replace {
+            return Ok(Decision::Load {
+                generation: 1,
+                resume: None,
+                rows_committed: 0,
+            });
+        }
+        let status = self
+            .ledger
+            .status(table, hash)
+            .await
+            .map_err(ledger_error)?;
+        Ok(match status {
+            LedgerStatus::New => Decision::Load {
+                generation: 1,
+                resume: None,
+                rows_committed: 0,
+            },
+            // An unfinished load is finished first, forced or not: its rows are in the table.
+            LedgerStatus::Partial {
+                generation,
+                resume,
+                rows,
+                ..
+            } => Decision::Load {
+                generation,
+                resume: resume.map(|(byte, line)| ResumePoint {
+                    byte,
+                    line,
+                    sequence: 0,
+                }),
+                rows_committed: rows,
+            },
+            LedgerStatus::Complete {
+                latest_generation, ..
+            } if self.force => Decision::Load {
+                generation: latest_generation + 1,
+                resume: None,
+                rows_committed: 0,
+            },
+            LedgerStatus::Complete { run_id, rows, .. } => Decision::Skip {
+                reason: format!("already loaded by run {run_id}"),
+                rows,
+            },
+        })
+    }
+
+    /// The ledger key for writes of `hash` as `generation` into `table`.
+    pub fn key(&self, table: &str, hash: &str, generation: u32) -> Arc<LedgerKey> {
+        let replace = (self.mode == LoadMode::Replace).then(|| {
+            Arc::clone(
+                self.replace
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(table.to_owned())
+                    .or_insert_with(|| Arc::new(PendingReplace::new())),
+            )
+        });
+        Arc::new(LedgerKey {
+            run_id: self.run_id.clone(),
+            file_hash: hash.to_owned(),
+            generation,
+            replace,
+        })
+    }
+
+    /// Tables whose replace is still pending (every file of them was empty).
+    pub fn pending_replaces(&self) -> Vec<(String, Arc<PendingReplace>)> {
+        self.replace
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, r)| r.is_pending())
+            .map(|(t, r)| (t.clone(), Arc::clone(r)))
+            .collect()
+    }
+
+    pub async fn record(&self, record: &FileRecord) -> Result<()> {
+        self.ledger.record_file(record).await.map_err(ledger_error)
+    }
+}
+
+/// Fields of a [`FileRecord`] that the run fills in as a file goes.
+pub(crate) struct FileEntry<'a> {
+    pub table: &'a str,
+    pub hash: &'a str,
+    pub generation: u32,
+    pub path: &'a Path,
+    pub size: u64,
+    pub started_at: &'a str,
+}
+
+impl FileEntry<'_> {
+    pub fn record(
+        &self,
+        run_id: &str,
+        state: FileLedgerState,
+        counts: [u64; 4],
+        error: Option<String>,
+    ) -> FileRecord {
+        let [rows_read, rows_loaded, rows_rejected, rows_skipped] = counts;
+        FileRecord {
+            run_id: run_id.to_owned(),
+            table: self.table.to_owned(),
+            file_hash: self.hash.to_owned(),
+            generation: self.generation,
+            path: self.path.display().to_string(),
+            size: self.size,
+            state,
+            rows_read,
+            rows_loaded,
+            rows_rejected,
+            rows_skipped,
+            started_at: self.started_at.to_owned(),
+            ended_at: (state != FileLedgerState::Loading).then(now),
+            error,
+        }
+    }
+}
+
+fn ledger_error(source: loader_batch::SinkError) -> Error {
+    Error::Sink {
+        table: "_loader ledger".into(),
+        source,
+    }
+}
+
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A run id that sorts by time and does not repeat: UTC start time to the millisecond, then
+/// process id and a counter.
+pub(crate) fn new_run_id() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let stamp: String = now().chars().filter(|c| c.is_ascii_digit()).collect();
+    format!(
+        "{}-{:x}{:02x}",
+        stamp,
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed) % 256
+    )
+}
+
+fn settings_json(settings: &LoadSettings) -> String {
+    serde_json::json!({
+        "mode": settings.mode.as_str(),
+        "force": settings.force,
+        "workers": settings.workers,
+        "memory_limit": settings.memory_limit,
+        "budget_share": settings.budget_share,
+        "batch_rows": settings.csv.get_batch_rows(),
+        "batch_bytes": settings.csv.get_batch_bytes(),
+        "sub_batch_rows": settings.sub_batch_rows,
+        "sub_batch_bytes": settings.sub_batch_bytes,
+        "table": settings.table,
+    })
+    .to_string()
+}
