@@ -422,3 +422,6 @@ fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod exactly_once_tests;

@@ -1,0 +1,292 @@
+//! The exactly-once contract on a real SQLite file: a crash after any commit, then the same
+//! load again (with other batch sizes), gives every row once; a finished load re-run adds
+//! nothing; replace and force do what they say.
+
+use super::*;
+use crate::LoadMode;
+use async_trait::async_trait;
+use loader_batch::{
+    AuditEvent as Event, FileRecord, InMemoryAudit, Ledger, LedgerStatus, RunRecord, SinkError,
+};
+use loader_memory::{FixedProbe, MemoryReading};
+use loader_sink::SqliteSink;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+fn probe() -> Arc<dyn MemoryProbe> {
+    Arc::new(FixedProbe(MemoryReading {
+        total: 16 << 30,
+        available: 12 << 30,
+        process_rss: 20 << 20,
+        cgroup: None,
+        psi: None,
+    }))
+}
+
+fn settings(batch_rows: usize, sub_batch_rows: usize) -> LoadSettings {
+    LoadSettings {
+        workers: 2,
+        csv: loader_file::CsvOptions::default().batch_rows(batch_rows),
+        sub_batch_rows,
+        table: Some("orders".into()),
+        monitor_interval: Duration::from_millis(50),
+        ..LoadSettings::default()
+    }
+}
+
+/// A sink over a real database that "dies" after `commits` writes: every later call fails and
+/// nothing more reaches the file, as when the process is killed between two transactions.
+struct CrashAfter {
+    inner: Arc<SqliteSink>,
+    commits: AtomicI64,
+}
+
+impl CrashAfter {
+    fn alive(&self) -> std::result::Result<(), SinkError> {
+        if self.commits.load(Ordering::SeqCst) < 0 {
+            Err(SinkError::terminal("crashed"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl BatchSink for CrashAfter {
+    async fn prepare(&self, target: &LoadTarget) -> std::result::Result<(), SinkError> {
+        self.alive()?;
+        self.inner.prepare(target).await
+    }
+
+    async fn write(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+    ) -> std::result::Result<u64, SinkError> {
+        if self.commits.fetch_sub(1, Ordering::SeqCst) <= 0 {
+            return Err(SinkError::terminal("crashed"));
+        }
+        self.inner.write(target, batch, rows).await
+    }
+}
+
+#[async_trait]
+impl Ledger for CrashAfter {
+    async fn begin_run(&self, run: &RunRecord) -> std::result::Result<(), SinkError> {
+        self.alive()?;
+        self.inner.begin_run(run).await
+    }
+    async fn status(
+        &self,
+        table: &str,
+        hash: &str,
+    ) -> std::result::Result<LedgerStatus, SinkError> {
+        self.alive()?;
+        self.inner.status(table, hash).await
+    }
+    async fn record_file(&self, file: &FileRecord) -> std::result::Result<(), SinkError> {
+        self.alive()?;
+        self.inner.record_file(file).await
+    }
+    async fn end_run(&self, run: &RunRecord) -> std::result::Result<(), SinkError> {
+        self.alive()?;
+        self.inner.end_run(run).await
+    }
+    async fn runs(&self) -> std::result::Result<Vec<RunRecord>, SinkError> {
+        self.inner.runs().await
+    }
+    async fn files(&self, run: &str) -> std::result::Result<Vec<FileRecord>, SinkError> {
+        self.inner.files(run).await
+    }
+    async fn events(&self, run: &str) -> std::result::Result<Vec<Event>, SinkError> {
+        self.inner.events(run).await
+    }
+}
+
+async fn load(db: &Path, input: &Path, settings: LoadSettings) -> Result<LoadReport> {
+    let sink = Arc::new(SqliteSink::open(db).unwrap());
+    DataLoadingService::new(
+        sink.clone(),
+        Arc::new(InMemoryAudit::new()),
+        probe(),
+        settings,
+    )
+    .with_ledger(sink)
+    .load(&[input.to_path_buf()])
+    .await
+}
+
+async fn crashing_load(db: &Path, input: &Path, settings: LoadSettings, commits: i64) {
+    let inner = Arc::new(SqliteSink::open(db).unwrap());
+    let sink = Arc::new(CrashAfter {
+        inner,
+        commits: AtomicI64::new(commits),
+    });
+    let service = DataLoadingService::new(
+        sink.clone(),
+        Arc::new(InMemoryAudit::new()),
+        probe(),
+        settings,
+    )
+    .with_ledger(sink);
+    // The "crashed" run may end in an error; what matters is what it left on disk.
+    let _ = service.load(&[input.to_path_buf()]).await;
+}
+
+/// (rows, distinct ids, min id, max id) of the orders table.
+fn ids(db: &Path) -> (i64, i64, i64, i64) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.query_row("SELECT count(*), count(DISTINCT id), coalesce(min(id), 0), coalesce(max(id), 0) FROM orders", [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerunning_a_finished_load_adds_nothing_and_skips_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    loader_gen::write_files(&input, 3000, 3, 4).unwrap();
+    let db = dir.path().join("out.db");
+    let first = load(&db, &input, settings(500, 200)).await.unwrap();
+    assert!(first.is_success());
+    let again = load(&db, &input, settings(700, 300)).await.unwrap();
+    assert!(again.is_success());
+    assert_eq!(again.rows_loaded(), 0);
+    assert_eq!(again.rows_skipped(), 3000);
+    for file in &again.files {
+        assert_eq!(file.state, FileState::Skipped, "{file:?}");
+        assert_eq!(
+            file.rows_read,
+            file.rows_loaded + file.rows_rejected + file.rows_skipped
+        );
+        assert!(file.note.as_deref().unwrap().contains(&first.run_id));
+    }
+    assert_eq!(ids(&db), (3000, 3000, 1, 3000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_a_crash_with_other_batch_sizes_gives_exactly_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    loader_gen::write_files(&input, 4000, 3, 9).unwrap();
+    let db = dir.path().join("out.db");
+    crashing_load(&db, &input, settings(600, 250), 7).await;
+    let partial = ids(&db).0;
+    assert!(
+        partial > 0 && partial < 4000,
+        "the crash left part of the input: {partial}"
+    );
+    let report = load(&db, &input, settings(333, 97)).await.unwrap();
+    assert!(report.is_success(), "{:?}", report.first_error());
+    assert_eq!(report.rows_loaded() + report.rows_skipped(), 4000);
+    assert_eq!(
+        report.rows_skipped() as i64,
+        partial,
+        "committed rows are not read again"
+    );
+    assert_eq!(ids(&db), (4000, 4000, 1, 4000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_empties_the_table_once_and_force_loads_a_new_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    loader_gen::write_files(&input, 1000, 2, 5).unwrap();
+    let db = dir.path().join("out.db");
+    load(&db, &input, settings(300, 100)).await.unwrap();
+
+    let forced = LoadSettings {
+        force: true,
+        ..settings(300, 100)
+    };
+    let report = load(&db, &input, forced.clone()).await.unwrap();
+    assert_eq!(
+        report.rows_loaded(),
+        1000,
+        "force loads complete content again"
+    );
+    assert_eq!(ids(&db).0, 2000);
+
+    // A forced reload that dies is finished by the next run, forced or not: 3 copies, no more.
+    crashing_load(&db, &input, forced, 3).await;
+    let report = load(&db, &input, settings(300, 100)).await.unwrap();
+    assert!(report.is_success());
+    assert_eq!(ids(&db).0, 3000);
+
+    let replace = LoadSettings {
+        mode: LoadMode::Replace,
+        ..settings(300, 100)
+    };
+    crashing_load(&db, &input, replace.clone(), 2).await;
+    let report = load(&db, &input, replace.clone()).await.unwrap();
+    assert!(report.is_success());
+    assert_eq!(
+        ids(&db),
+        (1000, 1000, 1, 1000),
+        "replace leaves exactly the input"
+    );
+    load(&db, &input, replace).await.unwrap();
+    assert_eq!(ids(&db), (1000, 1000, 1, 1000), "and again");
+
+    // Replacing with a header-only file empties the table too.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::write(
+        empty.join("orders.csv"),
+        format!("{}\n", loader_gen::HEADER),
+    )
+    .unwrap();
+    let replace = LoadSettings {
+        mode: LoadMode::Replace,
+        ..settings(300, 100)
+    };
+    let report = load(&db, &empty, replace).await.unwrap();
+    assert!(report.is_success(), "{:?}", report.first_error());
+    assert_eq!(ids(&db).0, 0);
+}
+
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// For any input and any crash point in the sequence of commits, crash then re-run
+        /// (with other batch sizes) gives each row exactly once.
+        #[test]
+        fn crash_at_any_commit_then_rerun_gives_each_row_once(
+            rows in 1u64..600,
+            files in 1usize..4,
+            seed in any::<u64>(),
+            first in (1usize..80, 1usize..40),
+            second in (1usize..80, 1usize..40),
+            crash_at in 0i64..30,
+        ) {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let input = dir.path().join("in");
+            std::fs::create_dir(&input).unwrap();
+            loader_gen::write_files(&input, rows, files, seed).unwrap();
+            let db = dir.path().join("out.db");
+            let (report, table) = runtime.block_on(async {
+                crashing_load(&db, &input, settings(first.0, first.1), crash_at).await;
+                let report = load(&db, &input, settings(second.0, second.1)).await.unwrap();
+                (report, ids(&db))
+            });
+            prop_assert!(report.is_success(), "{:?}", report.first_error());
+            prop_assert_eq!(table, (rows as i64, rows as i64, 1, rows as i64));
+            prop_assert_eq!(report.rows_loaded() + report.rows_skipped(), rows);
+        }
+    }
+}
