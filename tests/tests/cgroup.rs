@@ -43,25 +43,22 @@ fn loader_detects_a_256mib_cgroup_limit_and_completes_without_oom() {
     );
 }
 
-/// Pressure is forced by a limit close to loader's own footprint (runtime, SQLite cache,
-/// read buffers and the batches in flight charged to the cgroup). With larger limits the
-/// kernel keeps the working set low by evicting page cache, and pressure stays normal or
-/// elevated. Measured on these machines: 12 MiB (debug build) and 10 MiB (release) give high
-/// pressure, and loader must finish unharmed. (Before the budget was taken from the room left
-/// rather than the whole limit, a 10 MiB limit could get the debug build OOM-killed.)
+/// Pressure is forced the way an operator could cause it: a 64 MiB cgroup and a budget of
+/// 95% of the room (`--budget-share 0.95`), so that the batches in flight themselves push
+/// the cgroup's working set to high (a full budget plus the part of loader's fixed
+/// footprint charged to the cgroup is about 59 MiB, 92% of the limit). The reactions (smaller sub-batches, one
+/// writer, paused admission, a budget cut to half, cleanup hooks) must bring it back, and
+/// the load must complete with no OOM kill. (Limits near loader's fixed footprint, about
+/// 10 MiB, test the kernel rather than loader: the budget cannot help there.)
 #[test]
 fn forced_pressure_in_a_small_cgroup_shows_reactions_and_cleanup() {
-    // The test runs the binary of its own build profile; release has the smaller footprint.
-    let limit = if cfg!(debug_assertions) {
-        12 * MIB
-    } else {
-        10 * MIB
-    };
+    let limit = 64 * MIB;
     let Some(cgroup) = MemoryCgroup::create("pressure", limit) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let rows = test_rows(300_000);
+    // Enough rows (about 100 MB) that the batches in flight can fill the budget.
+    let rows = test_rows(1_000_000);
     loader_gen::write_files(dir.path(), rows, 3, 23).unwrap();
     let (status, report) = run_in_cgroup(
         &cgroup,
@@ -76,6 +73,8 @@ fn forced_pressure_in_a_small_cgroup_shows_reactions_and_cleanup() {
             "--json",
             "--audit",
             "audit.jsonl",
+            "--budget-share",
+            "0.95",
         ],
     );
     assert!(

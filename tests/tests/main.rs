@@ -5,5 +5,6 @@
 
 mod binary;
 mod cgroup;
+mod crash;
 mod examples;
 mod library;

@@ -114,6 +114,10 @@ pub enum LedgerStatus {
         rows: u64,
         /// The newest generation started (larger when a forced reload is under way).
         latest_generation: u32,
+        /// Whether a run that ended (succeeded or failed, not died) has recorded the newest
+        /// generation. An unsettled one was made by a run that died: re-running it must not
+        /// make yet another.
+        latest_settled: bool,
     },
     /// A load of `generation` started and did not complete; rows up to `resume_byte` (the
     /// start of the row on `resume_line`) are committed, `rows` of them.

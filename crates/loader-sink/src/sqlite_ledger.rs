@@ -234,12 +234,23 @@ impl Ledger for SqliteSink {
                     let (rows, resume) = committed(latest)?;
                     LedgerStatus::Partial { generation: latest, resume, rows, earlier_complete: true }
                 }
-                (Some((run_id, generation)), latest) => LedgerStatus::Complete {
-                    rows: committed(generation)?.0,
-                    run_id,
-                    generation,
-                    latest_generation: latest.unwrap_or(generation),
-                },
+                (Some((run_id, generation)), latest) => {
+                    let latest_generation = latest.unwrap_or(generation);
+                    let settled: i64 = c.query_row(
+                        "SELECT count(*) FROM _loader_files f JOIN _loader_runs r ON r.run_id = f.run_id \
+                         WHERE f.table_name = ?1 AND f.file_hash = ?2 AND f.generation = ?3 \
+                         AND r.outcome <> 'running'",
+                        params![table, file_hash, latest_generation],
+                        |r| r.get(0),
+                    )?;
+                    LedgerStatus::Complete {
+                        rows: committed(generation)?.0,
+                        run_id,
+                        generation,
+                        latest_generation,
+                        latest_settled: settled > 0,
+                    }
+                }
                 (None, Some(latest)) => {
                     let (rows, resume) = committed(latest)?;
                     LedgerStatus::Partial { generation: latest, resume, rows, earlier_complete: false }

@@ -262,13 +262,18 @@ async fn decide(
         Mode::Sequential => content_hash(&path)?,
     };
     match ledger.decide(&file.table, &hash, &file.path).await? {
-        Decision::Skip { reason, rows } => {
+        Decision::Skip {
+            reason,
+            rows,
+            generation,
+        } => {
             {
                 let mut p = lock(progress);
                 p.skipped = Some(reason);
                 p.rows_skipped = rows;
-                // Generation 0: this run loads nothing of the content.
-                p.ledger = Some((hash, 0));
+                // The skip is recorded against the generation that holds the content, which
+                // also settles a generation left by a run that died.
+                p.ledger = Some((hash, generation));
             }
             let counts = [rows, 0, 0, rows];
             record(

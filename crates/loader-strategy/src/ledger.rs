@@ -37,7 +37,12 @@ impl LoadMode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Decision {
     /// Nothing: the content is complete already (or is a duplicate within this run).
-    Skip { reason: String, rows: u64 },
+    /// `generation` is the one that holds it (0 for a duplicate within the run).
+    Skip {
+        reason: String,
+        rows: u64,
+        generation: u32,
+    },
     /// Load `generation`, from `resume` when an earlier run committed part of it.
     Load {
         generation: u32,
@@ -114,6 +119,7 @@ impl RunLedger {
             return Ok(Decision::Skip {
                 reason: format!("same content as {first}, loaded in this run"),
                 rows: 0,
+                generation: 0,
             });
         }
         self.seen
@@ -153,16 +159,32 @@ impl RunLedger {
                 }),
                 rows_committed: rows,
             },
+            // --force loads again, but only once per command: a generation that no ended run
+            // has recorded was made by a forced run that died, and re-running that command
+            // must not make another.
             LedgerStatus::Complete {
-                latest_generation, ..
+                latest_generation,
+                latest_settled: true,
+                ..
             } if self.force => Decision::Load {
                 generation: latest_generation + 1,
                 resume: None,
                 rows_committed: 0,
             },
-            LedgerStatus::Complete { run_id, rows, .. } => Decision::Skip {
-                reason: format!("already loaded by run {run_id}"),
+            LedgerStatus::Complete {
+                run_id,
                 rows,
+                generation,
+                latest_generation,
+                ..
+            } => Decision::Skip {
+                reason: if latest_generation > generation || self.force {
+                    format!("already loaded again by run {run_id}, which died; not repeated")
+                } else {
+                    format!("already loaded by run {run_id}")
+                },
+                rows,
+                generation: latest_generation,
             },
         })
     }

@@ -133,14 +133,24 @@ pub(crate) fn make_plan(
     })
 }
 
+/// Memory the run needs outside the row budget once it is going: the database engine's page
+/// and statement caches, the async runtime and the allocator's arenas. Plan-time usage
+/// does not include it yet, so it is set aside before the budget is taken.
+const ENGINE_ALLOWANCE: u64 = 8 << 20;
+
 /// The row budget: a share of the room left under the limit, not of the whole limit. What
-/// the process (or its cgroup) already uses (runtime, libraries, the database engine) is not
-/// available for rows; counting it would let a tight limit be overrun and the process killed.
-/// Never less than a share of a tenth of the limit, so a busy machine still gets a budget
-/// that can hold a batch, and pressure reactions take it from there.
+/// the process (or its cgroup) already uses, and the engine allowance (at most a quarter of
+/// the limit), are not available for rows; counting them would let a tight limit be overrun
+/// and the process killed. Never less than a share of a tenth of the limit, so a busy machine
+/// still gets a budget that can hold a batch, and pressure reactions take it from there.
 fn budget_for(limit: &EffectiveLimit, share: f64) -> u64 {
     let share = share.clamp(0.01, 1.0);
-    let room = limit.bytes.saturating_sub(limit.used).max(limit.bytes / 10);
+    let allowance = ENGINE_ALLOWANCE.min(limit.bytes / 4);
+    let room = limit
+        .bytes
+        .saturating_sub(limit.used)
+        .saturating_sub(allowance)
+        .max(limit.bytes / 10);
     (room as f64 * share) as u64
 }
 
@@ -183,7 +193,8 @@ mod tests {
             used,
             source: loader_memory::LimitSource::Cgroup,
         };
-        assert_eq!(budget_for(&limit(100 << 20, 20 << 20), 0.5), 40 << 20);
+        // (100 - 20 used - 8 allowance) / 2
+        assert_eq!(budget_for(&limit(100 << 20, 20 << 20), 0.5), 36 << 20);
         assert_eq!(
             budget_for(&limit(100 << 20, 99 << 20), 0.5),
             5 << 20,
@@ -191,8 +202,13 @@ mod tests {
         );
         assert_eq!(
             budget_for(&limit(100 << 20, 0), 2.0),
-            100 << 20,
+            92 << 20,
             "share capped at 1"
+        );
+        assert_eq!(
+            budget_for(&limit(16 << 20, 0), 1.0),
+            12 << 20,
+            "allowance at most a quarter"
         );
     }
 
@@ -214,12 +230,13 @@ mod tests {
         });
         let settings = LoadSettings {
             workers: 2,
-            memory_limit: Some(4 << 20),
+            memory_limit: Some(8 << 20),
             ..LoadSettings::default()
         };
         let plan = make_plan(&[dir.path().to_path_buf()], &settings, &probe).unwrap();
-        // Half of the room left: a 4 MiB explicit limit with 1 MiB already resident.
-        assert_eq!(plan.budget, (3 << 20) / 2);
+        // Half of the room left: an 8 MiB explicit limit, 1 MiB already resident, 2 MiB set
+        // aside for the engine (a quarter of the limit).
+        assert_eq!(plan.budget, (5 << 20) / 2);
         assert_eq!(plan.limit.source, loader_memory::LimitSource::Explicit);
         assert_eq!(plan.files[0].table, "a", "largest first");
         let peaks: u64 = plan.files.iter().map(|f| f.estimate.peak).sum();

@@ -105,7 +105,7 @@ impl DataLoadingService {
     ///
     /// # Errors
     ///
-    /// [`Error::File`] when an input is missing or a sample is malformed, [`Error::Memory`]
+    /// [`Error::File`](crate::Error::File) when an input is missing or a sample is malformed, [`Error::Memory`](crate::Error::Memory)
     /// when memory cannot be read.
     pub fn plan(&self, inputs: &[PathBuf]) -> Result<LoadPlan> {
         make_plan(inputs, &self.settings, &*self.probe)
@@ -125,7 +125,7 @@ impl DataLoadingService {
     ///
     /// # Errors
     ///
-    /// [`Error::Audit`] when the run's own audit context cannot be written.
+    /// [`Error::Audit`](crate::Error::Audit) when the run's own audit context cannot be written.
     pub async fn run(&self, plan: LoadPlan) -> Result<LoadReport> {
         let started = Instant::now();
         let run_id = new_run_id();

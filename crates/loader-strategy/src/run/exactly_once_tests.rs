@@ -213,11 +213,20 @@ async fn replace_empties_the_table_once_and_force_loads_a_new_generation() {
     );
     assert_eq!(ids(&db).0, 2000);
 
-    // A forced reload that dies is finished by the next run, forced or not: 3 copies, no more.
-    crashing_load(&db, &input, forced, 3).await;
-    let report = load(&db, &input, settings(300, 100)).await.unwrap();
-    assert!(report.is_success());
-    assert_eq!(ids(&db).0, 3000);
+    // A forced reload that dies is finished by running the same command again: 3 copies, no
+    // more, whichever files the dead run had completed, started or not reached.
+    for commits in [0, 2, 4, 7] {
+        let before = ids(&db).0;
+        crashing_load(&db, &input, forced.clone(), commits).await;
+        let report = load(&db, &input, forced.clone()).await.unwrap();
+        assert!(report.is_success(), "{:?}", report.first_error());
+        assert_eq!(ids(&db).0, before + 1000, "crash after {commits} commits");
+        // And a further forced run, after a clean one, loads another copy.
+        let report = load(&db, &input, forced.clone()).await.unwrap();
+        assert_eq!(report.rows_loaded(), 1000);
+    }
+    let copies = ids(&db).0;
+    assert_eq!(copies, 10_000);
 
     let replace = LoadSettings {
         mode: LoadMode::Replace,
