@@ -32,9 +32,12 @@ pub struct HistoryArgs {
     /// The run to show (from the list); without it, every run is listed.
     #[arg(value_name = "RUN_ID")]
     pub run: Option<String>,
-    /// The database whose ledger to read: sqlite:FILE or a .db/.sqlite path.
+    /// The database whose ledger to read: sqlite:FILE, a .db/.sqlite path or a postgres:// URL.
     #[arg(long, value_name = "TARGET", default_value = "sqlite:loader.db")]
     pub into: String,
+    /// PostgreSQL schema of the ledger.
+    #[arg(long, value_name = "NAME")]
+    pub schema: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -44,9 +47,14 @@ pub struct HistoryArgs {
 pub struct LoadArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Where to load: sqlite:FILE or a .db/.sqlite path.
+    /// Where to load: sqlite:FILE, a .db/.sqlite path, or postgres://USER[:PASSWORD]@HOST[:PORT]/DB
+    /// (also postgresql://; parts left out come from PGHOST, PGPORT, PGUSER, PGPASSWORD,
+    /// PGDATABASE). Passwords are never printed.
     #[arg(long, value_name = "TARGET", default_value = "sqlite:loader.db")]
     pub into: String,
+    /// PostgreSQL schema for the tables and the ledger (created when missing).
+    #[arg(long, value_name = "NAME")]
+    pub schema: Option<String>,
     /// Write audit events (batches, sub-batches, retries, fallbacks) as JSON lines to FILE,
     /// besides the audit table in the target.
     #[arg(long, value_name = "FILE")]

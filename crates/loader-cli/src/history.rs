@@ -4,7 +4,7 @@ use crate::args::HistoryArgs;
 use crate::format::count;
 use anyhow::{Result, bail};
 use loader_batch::{FileRecord, Ledger, RunRecord};
-use loader_sink::{SqliteSink, Target};
+use loader_sink::{PgSink, SqliteSink, Target};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -20,9 +20,7 @@ pub async fn run(args: HistoryArgs) -> Result<ExitCode> {
             }
             Arc::new(SqliteSink::open(path)?)
         }
-        Target::Postgres(_) => {
-            bail!("{target}: the PostgreSQL target is not available in this build yet")
-        }
+        Target::Postgres(url) => Arc::new(PgSink::connect(url, args.schema.as_deref(), 2).await?),
     };
     let runs = ledger.runs().await?;
     match &args.run {

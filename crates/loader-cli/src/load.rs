@@ -2,11 +2,11 @@
 
 use crate::args::{Cli, Command, CommonArgs, LoadArgs, Mode, Order};
 use crate::format::{bytes, count, rate, seconds};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use loader_batch::{AuditSink, BatchSink, JsonlAudit, Ledger, NullAudit, TeeAudit};
 use loader_file::{CsvOptions, FileOrder};
 use loader_memory::{CleanupHooks, MemoryProbe, SysinfoProbe};
-use loader_sink::{SqliteSink, Target};
+use loader_sink::{PgSink, SqliteSink, Target};
 use loader_strategy::{
     DataLoadingService, FileState, LoadMode, LoadPlan, LoadReport, LoadSettings,
 };
@@ -81,8 +81,18 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
             }
             (sink.clone(), sink)
         }
-        Target::Postgres(_) => {
-            bail!("{target}: the PostgreSQL target is not available in this build yet")
+        Target::Postgres(url) => {
+            // Each worker writes on its own connection; two more for the ledger and trail.
+            let connections = args
+                .common
+                .workers
+                .map_or(LoadSettings::default().workers, usize::from)
+                + 2;
+            let sink = Arc::new(PgSink::connect(url, args.schema.as_deref(), connections).await?);
+            if !args.no_audit_table {
+                audits.push(sink.audit_table());
+            }
+            (sink.clone(), sink)
         }
     };
     let audit: Arc<dyn AuditSink> = match audits.len() {

@@ -48,7 +48,7 @@ impl From<Error> for SinkError {
 
 /// Keeps the first line of a database message, at most 300 characters: some messages echo
 /// the whole statement, which for a multi-row insert is megabytes.
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn shorten(message: &str) -> String {
     let line = message.lines().next().unwrap_or_default();
     match line.char_indices().nth(300) {

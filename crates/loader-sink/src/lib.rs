@@ -26,6 +26,10 @@
 //! - Error messages never carry SQL text longer than a line, nor credentials.
 
 mod error;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_ledger;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
@@ -33,6 +37,10 @@ mod sqlite_ledger;
 mod target;
 
 pub use error::{Error, Result};
+#[cfg(feature = "postgres")]
+pub use postgres::{PgSink, pg_config};
+#[cfg(feature = "postgres")]
+pub use postgres_ledger::PgAudit;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSink;
 #[cfg(feature = "sqlite")]

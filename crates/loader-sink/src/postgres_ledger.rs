@@ -1,0 +1,551 @@
+//! The exactly-once ledger and the audit table in PostgreSQL: the same tables as in SQLite
+//! (see `sqlite_ledger.rs`), in the sink's schema, written in the same transactions.
+
+use crate::postgres::{PgSink, pg_error};
+use async_trait::async_trait;
+use loader_batch::{
+    AuditError, AuditEvent, AuditSink, ContextId, FileLedgerState, FileRecord, LEDGER_VERSION,
+    Ledger, LedgerKey, LedgerStatus, LoadTarget, RowBatch, RunRecord, SinkError,
+};
+use std::ops::Range;
+use std::sync::{Arc, Weak};
+use tokio_postgres::{GenericClient, Row, Transaction};
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn schema_sql(sink: &PgSink) -> String {
+    let t = |name: &str| sink.qualified(name);
+    format!(
+        r#"
+CREATE TABLE IF NOT EXISTS {meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS {runs} (
+    run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT,
+    settings TEXT NOT NULL, outcome TEXT NOT NULL, error TEXT);
+CREATE TABLE IF NOT EXISTS {files} (
+    run_id TEXT NOT NULL, table_name TEXT NOT NULL, file_hash TEXT NOT NULL,
+    generation INTEGER NOT NULL, path TEXT NOT NULL, size BIGINT NOT NULL, state TEXT NOT NULL,
+    rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL, rows_rejected BIGINT NOT NULL,
+    rows_skipped BIGINT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, error TEXT,
+    PRIMARY KEY (run_id, table_name, file_hash, generation));
+CREATE TABLE IF NOT EXISTS {batches} (
+    table_name TEXT NOT NULL, file_hash TEXT NOT NULL, generation INTEGER NOT NULL,
+    byte_start BIGINT NOT NULL, byte_end BIGINT NOT NULL,
+    first_line BIGINT NOT NULL, end_line BIGINT NOT NULL, rows BIGINT NOT NULL,
+    run_id TEXT NOT NULL, committed_at TEXT NOT NULL,
+    PRIMARY KEY (table_name, file_hash, generation, byte_start));
+CREATE TABLE IF NOT EXISTS {audit} (
+    id BIGSERIAL PRIMARY KEY, run_id TEXT, at TEXT NOT NULL, scope TEXT NOT NULL,
+    context BIGINT NOT NULL, parent BIGINT, kind TEXT NOT NULL, file TEXT, table_name TEXT,
+    batch BIGINT, rows BIGINT, bytes BIGINT, first_line BIGINT, end_line BIGINT,
+    byte_start BIGINT, byte_end BIGINT, duration_ms DOUBLE PRECISION, attempt INTEGER, reason TEXT);
+"#,
+        meta = t("_loader_meta"),
+        runs = t("_loader_runs"),
+        files = t("_loader_files"),
+        batches = t("_loader_batches"),
+        audit = t("_loader_audit"),
+    )
+}
+
+/// Empties `table` and drops other runs' ledger rows for it, inside the first write's
+/// transaction of a replace run.
+pub(crate) async fn empty_table(
+    sink: &PgSink,
+    transaction: &Transaction<'_>,
+    table: &str,
+    run_id: &str,
+) -> Result<(), tokio_postgres::Error> {
+    transaction
+        .batch_execute(&format!("DELETE FROM {}", sink.qualified(table)))
+        .await?;
+    for ledger in ["_loader_batches", "_loader_files"] {
+        transaction
+            .execute(
+                &format!(
+                    "DELETE FROM {} WHERE table_name = $1 AND run_id <> $2",
+                    sink.qualified(ledger)
+                ),
+                &[&table, &run_id],
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Records a committed sub-batch in the transaction that commits its rows.
+pub(crate) async fn record_batch(
+    sink: &PgSink,
+    transaction: &Transaction<'_>,
+    target: &LoadTarget,
+    key: &LedgerKey,
+    batch: &RowBatch,
+    rows: Range<usize>,
+) -> Result<(), tokio_postgres::Error> {
+    let bytes = batch.byte_range(rows.clone());
+    let lines = batch.line_range(rows.clone());
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO {} (table_name, file_hash, generation, byte_start, byte_end, first_line, \
+                 end_line, rows, run_id, committed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                sink.qualified("_loader_batches")
+            ),
+            &[
+                &target.table,
+                &key.file_hash,
+                &(key.generation as i32),
+                &(bytes.start as i64),
+                &(bytes.end as i64),
+                &(lines.start as i64),
+                &(lines.end as i64),
+                &(rows.len() as i64),
+                &key.run_id,
+                &now(),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+fn ledger_error(e: &tokio_postgres::Error) -> SinkError {
+    pg_error("_loader ledger", e)
+}
+
+async fn has_ledger(
+    sink: &PgSink,
+    client: &impl GenericClient,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&sink.qualified("_loader_runs")],
+        )
+        .await?;
+    row.try_get(0)
+}
+
+fn read_run(row: &Row) -> RunRecord {
+    RunRecord {
+        run_id: row.get(0),
+        started_at: row.get(1),
+        ended_at: row.get(2),
+        settings: row.get(3),
+        outcome: row.get(4),
+        error: row.get(5),
+    }
+}
+
+fn read_file(row: &Row) -> FileRecord {
+    let state: String = row.get(6);
+    FileRecord {
+        run_id: row.get(0),
+        table: row.get(1),
+        file_hash: row.get(2),
+        generation: row.get::<_, i32>(3) as u32,
+        path: row.get(4),
+        size: row.get::<_, i64>(5) as u64,
+        state: FileLedgerState::from_name(&state).unwrap_or(FileLedgerState::Failed),
+        rows_read: row.get::<_, i64>(7) as u64,
+        rows_loaded: row.get::<_, i64>(8) as u64,
+        rows_rejected: row.get::<_, i64>(9) as u64,
+        rows_skipped: row.get::<_, i64>(10) as u64,
+        started_at: row.get(11),
+        ended_at: row.get(12),
+        error: row.get(13),
+    }
+}
+
+fn text_of<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => format!("{other:?}"),
+    }
+}
+
+fn parse_as<T: serde::de::DeserializeOwned>(text: String) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(text)).ok()
+}
+
+impl PgSink {
+    async fn ledger_begin_run(&self, run: &RunRecord) -> Result<(), SinkError> {
+        let client = self.client().await?;
+        if let Err(e) = client.batch_execute(&schema_sql(self)).await {
+            // Another loader creating the tables at the same moment: they exist now.
+            if !e
+                .code()
+                .is_some_and(|c| c.code() == "23505" || c.code() == "42P07")
+            {
+                return Err(ledger_error(&e));
+            }
+        }
+        let meta = self.qualified("_loader_meta");
+        client
+            .execute(
+                &format!("INSERT INTO {meta} (key, value) VALUES ('schema_version', $1) ON CONFLICT DO NOTHING"),
+                &[&LEDGER_VERSION.to_string()],
+            )
+            .await
+            .map_err(|e| ledger_error(&e))?;
+        let version: String = client
+            .query_one(
+                &format!("SELECT value FROM {meta} WHERE key = 'schema_version'"),
+                &[],
+            )
+            .await
+            .map_err(|e| ledger_error(&e))?
+            .get(0);
+        if version.parse::<u32>().map_or(true, |v| v > LEDGER_VERSION) {
+            return Err(SinkError::terminal(format!(
+                "the ledger in schema {} has version {version}, newer than this loader supports \
+                 ({LEDGER_VERSION}); upgrade loader",
+                self.schema_name()
+            )));
+        }
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {} (run_id, started_at, ended_at, settings, outcome, error) VALUES ($1, $2, $3, $4, $5, $6)",
+                    self.qualified("_loader_runs")
+                ),
+                &[&run.run_id, &run.started_at, &run.ended_at, &run.settings, &run.outcome, &run.error],
+            )
+            .await
+            .map_err(|e| ledger_error(&e))?;
+        Ok(())
+    }
+
+    async fn ledger_status(&self, table: &str, file_hash: &str) -> Result<LedgerStatus, SinkError> {
+        let client = self.client().await?;
+        let files = self.qualified("_loader_files");
+        let batches = self.qualified("_loader_batches");
+        let runs = self.qualified("_loader_runs");
+        let fail = |e: tokio_postgres::Error| ledger_error(&e);
+        let complete = client
+            .query_opt(
+                &format!(
+                    "SELECT run_id, generation FROM {files} WHERE table_name = $1 AND file_hash = $2 \
+                     AND state = 'complete' ORDER BY generation DESC LIMIT 1"
+                ),
+                &[&table, &file_hash],
+            )
+            .await
+            .map_err(fail)?
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i32>(1) as u32));
+        let latest: Option<i32> = client
+            .query_one(
+                &format!(
+                    "SELECT max(generation) FROM {files} WHERE table_name = $1 AND file_hash = $2"
+                ),
+                &[&table, &file_hash],
+            )
+            .await
+            .map_err(fail)?
+            .get(0);
+        let latest = latest.map(|g| g as u32);
+        let committed = async |generation: u32| -> Result<(u64, Option<(u64, u64)>), SinkError> {
+            let generation = generation as i32;
+            let rows: i64 = client
+                .query_one(
+                    &format!(
+                        "SELECT coalesce(sum(rows), 0)::BIGINT FROM {batches} WHERE table_name = $1 \
+                         AND file_hash = $2 AND generation = $3"
+                    ),
+                    &[&table, &file_hash, &generation],
+                )
+                .await
+                .map_err(fail)?
+                .get(0);
+            let resume = client
+                .query_opt(
+                    &format!(
+                        "SELECT byte_end, end_line FROM {batches} WHERE table_name = $1 AND file_hash = $2 \
+                         AND generation = $3 ORDER BY byte_end DESC LIMIT 1"
+                    ),
+                    &[&table, &file_hash, &generation],
+                )
+                .await
+                .map_err(fail)?
+                .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64));
+            Ok((rows as u64, resume))
+        };
+        Ok(match (complete, latest) {
+            (Some((_, done)), Some(latest)) if latest > done => {
+                let (rows, resume) = committed(latest).await?;
+                LedgerStatus::Partial {
+                    generation: latest,
+                    resume,
+                    rows,
+                    earlier_complete: true,
+                }
+            }
+            (Some((run_id, generation)), latest) => {
+                let latest_generation = latest.unwrap_or(generation);
+                let settled: i64 = client
+                    .query_one(
+                        &format!(
+                            "SELECT count(*) FROM {files} f JOIN {runs} r ON r.run_id = f.run_id \
+                             WHERE f.table_name = $1 AND f.file_hash = $2 AND f.generation = $3 \
+                             AND r.outcome <> 'running'"
+                        ),
+                        &[&table, &file_hash, &(latest_generation as i32)],
+                    )
+                    .await
+                    .map_err(fail)?
+                    .get(0);
+                LedgerStatus::Complete {
+                    rows: committed(generation).await?.0,
+                    run_id,
+                    generation,
+                    latest_generation,
+                    latest_settled: settled > 0,
+                }
+            }
+            (None, Some(latest)) => {
+                let (rows, resume) = committed(latest).await?;
+                LedgerStatus::Partial {
+                    generation: latest,
+                    resume,
+                    rows,
+                    earlier_complete: false,
+                }
+            }
+            (None, None) => LedgerStatus::New,
+        })
+    }
+
+    async fn ledger_record_file(&self, file: &FileRecord) -> Result<(), SinkError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {} (run_id, table_name, file_hash, generation, path, size, state, rows_read, \
+                     rows_loaded, rows_rejected, rows_skipped, started_at, ended_at, error) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                     ON CONFLICT (run_id, table_name, file_hash, generation) DO UPDATE SET \
+                     path = excluded.path, state = excluded.state, rows_read = excluded.rows_read, \
+                     rows_loaded = excluded.rows_loaded, rows_rejected = excluded.rows_rejected, \
+                     rows_skipped = excluded.rows_skipped, ended_at = excluded.ended_at, error = excluded.error",
+                    self.qualified("_loader_files")
+                ),
+                &[
+                    &file.run_id,
+                    &file.table,
+                    &file.file_hash,
+                    &(file.generation as i32),
+                    &file.path,
+                    &(file.size as i64),
+                    &file.state.as_str(),
+                    &(file.rows_read as i64),
+                    &(file.rows_loaded as i64),
+                    &(file.rows_rejected as i64),
+                    &(file.rows_skipped as i64),
+                    &file.started_at,
+                    &file.ended_at,
+                    &file.error,
+                ],
+            )
+            .await
+            .map_err(|e| ledger_error(&e))?;
+        Ok(())
+    }
+
+    async fn ledger_end_run(&self, run: &RunRecord) -> Result<(), SinkError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                &format!(
+                    "UPDATE {} SET ended_at = $2, outcome = $3, error = $4 WHERE run_id = $1",
+                    self.qualified("_loader_runs")
+                ),
+                &[&run.run_id, &run.ended_at, &run.outcome, &run.error],
+            )
+            .await
+            .map_err(|e| ledger_error(&e))?;
+        Ok(())
+    }
+
+    async fn ledger_runs(&self) -> Result<Vec<RunRecord>, SinkError> {
+        let client = self.client().await?;
+        if !has_ledger(self, &**client)
+            .await
+            .map_err(|e| ledger_error(&e))?
+        {
+            return Ok(Vec::new());
+        }
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT run_id, started_at, ended_at, settings, outcome, error FROM {} \
+                     ORDER BY started_at DESC, run_id DESC",
+                    self.qualified("_loader_runs")
+                ),
+                &[],
+            )
+            .await
+            .map_err(|e| ledger_error(&e))?;
+        Ok(rows.iter().map(read_run).collect())
+    }
+
+    async fn ledger_files(&self, run_id: &str) -> Result<Vec<FileRecord>, SinkError> {
+        let client = self.client().await?;
+        if !has_ledger(self, &**client)
+            .await
+            .map_err(|e| ledger_error(&e))?
+        {
+            return Ok(Vec::new());
+        }
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT run_id, table_name, file_hash, generation, path, size, state, rows_read, \
+                     rows_loaded, rows_rejected, rows_skipped, started_at, ended_at, error FROM {} \
+                     WHERE run_id = $1 ORDER BY started_at, path",
+                    self.qualified("_loader_files")
+                ),
+                &[&run_id],
+            )
+            .await
+            .map_err(|e| ledger_error(&e))?;
+        Ok(rows.iter().map(read_file).collect())
+    }
+
+    async fn ledger_events(&self, run_id: &str) -> Result<Vec<AuditEvent>, SinkError> {
+        let client = self.client().await?;
+        if !has_ledger(self, &**client)
+            .await
+            .map_err(|e| ledger_error(&e))?
+        {
+            return Ok(Vec::new());
+        }
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT run_id, at, scope, context, parent, kind, file, table_name, batch, rows, bytes, \
+                     first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason FROM {} \
+                     WHERE run_id = $1 ORDER BY id",
+                    self.qualified("_loader_audit")
+                ),
+                &[&run_id],
+            )
+            .await
+            .map_err(|e| ledger_error(&e))?;
+        Ok(rows.iter().filter_map(read_event).collect())
+    }
+}
+
+#[async_trait]
+impl Ledger for PgSink {
+    async fn begin_run(&self, run: &RunRecord) -> Result<(), SinkError> {
+        self.retrying(|| Box::pin(self.ledger_begin_run(run))).await
+    }
+    async fn status(&self, table: &str, file_hash: &str) -> Result<LedgerStatus, SinkError> {
+        self.retrying(|| Box::pin(self.ledger_status(table, file_hash)))
+            .await
+    }
+    async fn record_file(&self, file: &FileRecord) -> Result<(), SinkError> {
+        self.retrying(|| Box::pin(self.ledger_record_file(file)))
+            .await
+    }
+    async fn end_run(&self, run: &RunRecord) -> Result<(), SinkError> {
+        self.retrying(|| Box::pin(self.ledger_end_run(run))).await
+    }
+    async fn runs(&self) -> Result<Vec<RunRecord>, SinkError> {
+        self.retrying(|| Box::pin(self.ledger_runs())).await
+    }
+    async fn files(&self, run_id: &str) -> Result<Vec<FileRecord>, SinkError> {
+        self.retrying(|| Box::pin(self.ledger_files(run_id))).await
+    }
+    async fn events(&self, run_id: &str) -> Result<Vec<AuditEvent>, SinkError> {
+        self.retrying(|| Box::pin(self.ledger_events(run_id))).await
+    }
+}
+
+fn read_event(row: &Row) -> Option<AuditEvent> {
+    let scope = parse_as(row.get(2))?;
+    let kind = parse_as(row.get(5))?;
+    let pair = |a: Option<i64>, b: Option<i64>| Some([a? as u64, b? as u64]);
+    let mut event = AuditEvent::new(scope, kind, ContextId(row.get::<_, i64>(3) as u64));
+    event.run = row.get(0);
+    event.at = row.get(1);
+    event.parent = row.get::<_, Option<i64>>(4).map(|p| ContextId(p as u64));
+    event.file = row.get(6);
+    event.table = row.get(7);
+    event.batch = row.get::<_, Option<i64>>(8).map(|v| v as u64);
+    event.rows = row.get::<_, Option<i64>>(9).map(|v| v as u64);
+    event.bytes = row.get::<_, Option<i64>>(10).map(|v| v as u64);
+    event.lines = pair(row.get(11), row.get(12));
+    event.byte_range = pair(row.get(13), row.get(14));
+    event.duration_ms = row.get(15);
+    event.attempt = row.get::<_, Option<i32>>(16).map(|v| v as u32);
+    event.reason = row.get(17);
+    Some(event)
+}
+
+impl PgSink {
+    /// An audit sink writing events to the `_loader_audit` table of this database.
+    pub fn audit_table(self: &Arc<Self>) -> Arc<dyn AuditSink> {
+        Arc::new(PgAudit(Arc::downgrade(self)))
+    }
+}
+
+/// Audit events into the `_loader_audit` table of a PostgreSQL database.
+pub struct PgAudit(Weak<PgSink>);
+
+#[async_trait]
+impl AuditSink for PgAudit {
+    async fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
+        let fail = |message: String| AuditError {
+            target: "_loader_audit".into(),
+            message,
+        };
+        let Some(sink) = self.0.upgrade() else {
+            return Err(fail("the database was closed".into()));
+        };
+        sink.retrying(|| Box::pin(sink.insert_event(event)))
+            .await
+            .map_err(|e| fail(e.message))
+    }
+}
+
+impl PgSink {
+    async fn insert_event(&self, event: &AuditEvent) -> Result<(), SinkError> {
+        let sink = self;
+        let client = self.client().await?;
+        let lines = event.lines.map(|[a, b]| (a as i64, b as i64));
+        let bytes = event.byte_range.map(|[a, b]| (a as i64, b as i64));
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {} (run_id, at, scope, context, parent, kind, file, table_name, batch, rows, \
+                     bytes, first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                    sink.qualified("_loader_audit")
+                ),
+                &[
+                    &event.run,
+                    &event.at,
+                    &text_of(&event.scope),
+                    &(event.context.0 as i64),
+                    &event.parent.map(|p| p.0 as i64),
+                    &text_of(&event.kind),
+                    &event.file,
+                    &event.table,
+                    &event.batch.map(|v| v as i64),
+                    &event.rows.map(|v| v as i64),
+                    &event.bytes.map(|v| v as i64),
+                    &lines.map(|l| l.0),
+                    &lines.map(|l| l.1),
+                    &bytes.map(|b| b.0),
+                    &bytes.map(|b| b.1),
+                    &event.duration_ms,
+                    &event.attempt.map(|v| v as i32),
+                    &event.reason,
+                ],
+            )
+            .await
+            .map_err(|e| pg_error("_loader_audit", &e))?;
+        Ok(())
+    }
+}
