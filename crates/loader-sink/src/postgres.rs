@@ -63,7 +63,7 @@ pub fn pg_config(url: &str) -> Result<Config> {
     })?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     if config.get_hosts().is_empty() {
-        config.host(&env("PGHOST").unwrap_or_else(|| "localhost".into()));
+        config.host(env("PGHOST").unwrap_or_else(|| "localhost".into()));
     }
     if config.get_ports().is_empty()
         && let Some(port) = env("PGPORT").and_then(|p| p.parse().ok())
@@ -72,7 +72,7 @@ pub fn pg_config(url: &str) -> Result<Config> {
     }
     if config.get_user().is_none() {
         config.user(
-            &env("PGUSER")
+            env("PGUSER")
                 .or_else(|| env("USER"))
                 .unwrap_or_else(|| "postgres".into()),
         );
