@@ -8,3 +8,4 @@ mod cgroup;
 mod crash;
 mod examples;
 mod library;
+mod postgres;

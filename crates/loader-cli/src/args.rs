@@ -47,7 +47,7 @@ pub struct HistoryArgs {
 pub struct LoadArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Where to load: sqlite:FILE, a .db/.sqlite path, or postgres://USER[:PASSWORD]@HOST[:PORT]/DB
+    /// Where to load: sqlite:FILE, a .db/.sqlite path, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
     /// (also postgresql://; parts left out come from PGHOST, PGPORT, PGUSER, PGPASSWORD,
     /// PGDATABASE). Passwords are never printed.
     #[arg(long, value_name = "TARGET", default_value = "sqlite:loader.db")]

@@ -1,0 +1,249 @@
+//! The real PostgreSQL (`LOADER_TEST_PG_URL`): loads compared value by value, re-runs, backends
+//! terminated mid-load, and the binary killed mid-load. Each test has its own schema.
+
+use loader_memory::SysinfoProbe;
+use loader_sink::PgSink;
+use loader_strategy::{DataLoadingService, FileState, LoadSettings};
+use loader_tests::pg::{ScratchSchema, assert_pg_matches, pg_url, query_text};
+use loader_tests::{ORDERS, loader_bin, run_loader, test_rows};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn settings(workers: usize) -> LoadSettings {
+    LoadSettings {
+        workers,
+        table: Some("orders".into()),
+        csv: loader_file::CsvOptions::default().batch_rows(4_000),
+        sub_batch_rows: 1_000,
+        ..LoadSettings::default()
+    }
+}
+
+async fn service(url: &str, schema: &str, settings: LoadSettings) -> DataLoadingService {
+    let sink = Arc::new(
+        PgSink::connect(url, Some(schema), settings.workers + 2)
+            .await
+            .unwrap(),
+    );
+    DataLoadingService::new(
+        sink.clone(),
+        sink.audit_table(),
+        Arc::new(SysinfoProbe::new().unwrap()),
+        settings,
+    )
+    .with_ledger(sink)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn library_load_into_postgres_matches_every_value_and_reruns_skip() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "library");
+    let dir = tempfile::tempdir().unwrap();
+    let rows = test_rows(30_000);
+    let files = loader_gen::write_files(dir.path(), rows, 3, 31).unwrap();
+
+    let report = service(&url, &schema.name, settings(2))
+        .await
+        .load(&[dir.path().to_path_buf()])
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{:?}", report.first_error());
+    assert_eq!(report.rows_loaded(), rows);
+    assert_eq!(
+        assert_pg_matches(&url, &schema.name, "orders", &files, &ORDERS),
+        rows as usize
+    );
+
+    let again = service(&url, &schema.name, settings(2))
+        .await
+        .load(&[dir.path().to_path_buf()])
+        .await
+        .unwrap();
+    assert!(again.files.iter().all(|f| f.state == FileState::Skipped));
+    assert_eq!(again.rows_loaded(), 0);
+    let count = query_text(
+        &url,
+        &format!("SELECT count(*) FROM \"{}\".orders", schema.name),
+    );
+    assert_eq!(count[0][0].as_deref(), Some(rows.to_string().as_str()));
+    let events = query_text(
+        &url,
+        &format!(
+            "SELECT count(*) FROM \"{}\"._loader_audit WHERE run_id = '{}'",
+            schema.name, report.run_id
+        ),
+    );
+    assert!(
+        events[0][0].as_deref().unwrap().parse::<u64>().unwrap() > 10,
+        "the audit table holds the run"
+    );
+}
+
+#[test]
+fn binary_load_into_postgres_matches_every_value() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "binary");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let rows = test_rows(20_000);
+    let files = loader_gen::write_files(&input, rows, 2, 41).unwrap();
+    let args = [
+        "load",
+        "in",
+        "--into",
+        &url,
+        "--schema",
+        &schema.name,
+        "--table",
+        "orders",
+        "--json",
+    ];
+    let output = run_loader(dir.path(), &args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["files"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        assert_pg_matches(&url, &schema.name, "orders", &files, &ORDERS),
+        rows as usize
+    );
+    let history = run_loader(
+        dir.path(),
+        &["history", "--into", &url, "--schema", &schema.name],
+    );
+    assert!(String::from_utf8_lossy(&history.stdout).contains(report["run_id"].as_str().unwrap()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminated_backends_are_retried_and_every_row_lands_once() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "fault");
+    let app = format!("loader_fault_{}", std::process::id());
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let tagged = format!("{url}{separator}application_name={app}");
+    let dir = tempfile::tempdir().unwrap();
+    let rows = test_rows(120_000);
+    loader_gen::write_files(dir.path(), rows, 3, 51).unwrap();
+    let settings = LoadSettings {
+        sub_batch_rows: 500,
+        ..settings(2)
+    };
+    let service = service(&tagged, &schema.name, settings).await;
+    let input = dir.path().to_path_buf();
+    let load = tokio::spawn(async move { service.load(&[input]).await });
+
+    let mut terminated = 0;
+    let started = Instant::now();
+    while !load.is_finished() && started.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let killed = query_text(
+            &url,
+            &format!(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{app}') t"
+            ),
+        );
+        terminated += killed[0][0].as_deref().unwrap().parse::<u64>().unwrap();
+    }
+    let report = load.await.unwrap().unwrap();
+    println!(
+        "terminated {terminated} backends during the load; retries {}",
+        report.files.iter().map(|f| f.retries).sum::<u32>()
+    );
+    assert!(
+        terminated >= 3,
+        "the fault must actually happen: {terminated}"
+    );
+    assert!(report.is_success(), "{:?}", report.first_error());
+    let check = query_text(
+        &url,
+        &format!(
+            "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM \"{}\".orders",
+            schema.name
+        ),
+    );
+    let n = rows.to_string();
+    assert_eq!(
+        check[0],
+        [Some(n.clone()), Some(n.clone()), Some("1".into()), Some(n)]
+    );
+}
+
+#[test]
+fn sigkill_mid_load_then_rerun_gives_exactly_the_input_in_postgres() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "crash");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let rows = test_rows(20_000);
+    let files = loader_gen::write_files(&input, rows, 3, 61).unwrap();
+    let command = |table: &str, batch_rows: &str| {
+        let mut c = Command::new(loader_bin());
+        c.current_dir(dir.path())
+            .args([
+                "load",
+                "in",
+                "--into",
+                &url,
+                "--schema",
+                &schema.name,
+                "--table",
+                table,
+            ])
+            .args(["--sub-batch-rows", "300", "--batch-rows", batch_rows])
+            .stdout(std::process::Stdio::null());
+        c
+    };
+    let started = Instant::now();
+    assert!(command("calibrate", "1000").status().unwrap().success());
+    let span = started.elapsed().as_millis() as u64;
+    let mut rng = loader_gen::Rng::new(0xC0FFEE);
+    let mut mid_load = 0;
+    for trial in 0..10 {
+        let table = format!("orders_{trial}");
+        let delay = Duration::from_millis(span / 10 + rng.below(span * 8 / 10 + 1));
+        let mut child = command(&table, ["1000", "2500"][trial % 2])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        child.wait().unwrap();
+        // A kill before the table was created leaves nothing to count.
+        let qualified = format!("\"{}\".\"{table}\"", schema.name);
+        let exists = query_text(
+            &url,
+            &format!("SELECT to_regclass('{qualified}') IS NOT NULL"),
+        );
+        let before: u64 = if exists[0][0].as_deref() == Some("t") {
+            let count = query_text(&url, &format!("SELECT count(*) FROM {qualified}"));
+            count[0][0].as_deref().unwrap().parse().unwrap()
+        } else {
+            0
+        };
+        if before > 0 && before < rows {
+            mid_load += 1;
+        }
+        assert!(
+            command(&table, ["700", "3000"][trial % 2])
+                .status()
+                .unwrap()
+                .success(),
+            "trial {trial}"
+        );
+        assert_eq!(
+            assert_pg_matches(&url, &schema.name, &table, &files, &ORDERS),
+            rows as usize,
+            "trial {trial}"
+        );
+        println!(
+            "trial {trial}: killed after {delay:?} with {before} rows committed; re-run exact"
+        );
+    }
+    println!("{mid_load} of 10 kills landed mid-load");
+    assert!(mid_load >= 2, "too few kills landed mid-load: {mid_load}");
+}
