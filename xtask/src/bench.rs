@@ -10,9 +10,9 @@ const SQLITE_SCHEMA: &str = "CREATE TABLE orders (id INTEGER, customer TEXT, ema
     amount REAL, quantity INTEGER, paid BOOLEAN, order_date DATE, created_at TIMESTAMP, \
     country TEXT, note TEXT);";
 
-struct Measure {
-    wall: Duration,
-    peak_rss_kib: u64,
+pub(crate) struct Measure {
+    pub(crate) wall: Duration,
+    pub(crate) peak_rss_kib: u64,
 }
 
 struct Options {
@@ -20,6 +20,7 @@ struct Options {
     runs: usize,
     speed: bool,
     memory: bool,
+    postgres: bool,
     memory_rows: Vec<u64>,
 }
 
@@ -29,6 +30,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         runs: 3,
         speed: true,
         memory: true,
+        postgres: true,
         memory_rows: vec![1_000_000, 5_000_000, 10_000_000],
     };
     let mut args = args.iter();
@@ -48,8 +50,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--section" => {
                 options.speed = value == "speed" || value == "all";
                 options.memory = value == "memory" || value == "all";
-                if !options.speed && !options.memory {
-                    return Err("--section: expected speed, memory or all".into());
+                options.postgres = value == "postgres" || value == "all";
+                if !options.speed && !options.memory && !options.postgres {
+                    return Err("--section: expected speed, memory, postgres or all".into());
                 }
             }
             "--memory-rows" => {
@@ -94,6 +97,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if options.memory {
         memory(&options, &loader, &dir, &baseline, &mut failures)?;
     }
+    if options.postgres {
+        crate::bench_pg::run(&loader, &dir, options.rows, options.runs, &mut failures)?;
+    }
     if failures.is_empty() {
         println!("bench: every target met");
         Ok(())
@@ -105,7 +111,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-fn generated(dir: &Path, rows: u64) -> Result<PathBuf, String> {
+pub(crate) fn generated(dir: &Path, rows: u64) -> Result<PathBuf, String> {
     let input = dir.join(format!("orders-{rows}.csv"));
     if !input.exists() {
         println!("bench: generating {}", input.display());
@@ -190,7 +196,7 @@ fn memory_figures(stdout: &str) -> (String, String) {
     (estimated, measured)
 }
 
-fn mib(kib: u64) -> f64 {
+pub(crate) fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
@@ -263,14 +269,14 @@ fn speed(
     Ok(())
 }
 
-fn median(mut runs: Vec<Measure>) -> Measure {
+pub(crate) fn median(mut runs: Vec<Measure>) -> Measure {
     runs.sort_by_key(|m| m.wall);
     runs.swap_remove(runs.len() / 2)
 }
 
 /// Runs `command` under `/usr/bin/time -v`, feeding it `stdin` and writing its output to
 /// `stdout` (discarded when `None`).
-fn timed(
+pub(crate) fn timed(
     command: &mut Command,
     stdin: Option<&Path>,
     stdout: Option<&Path>,

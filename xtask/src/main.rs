@@ -9,6 +9,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod bench_pg;
 mod gen_data;
 mod shell;
 
@@ -26,7 +27,8 @@ commands:
       --out DIR          output directory (default data/)
   bench [options]        release build; fails when a target is missed
       --section S        speed (loader vs sqlite3 .import), memory (peak rss by
-                         input size under --memory-limit 64MiB) or all (default)
+                         input size under --memory-limit 64MiB), postgres (loader
+                         vs psql \\copy, 1 worker vs 2; LOADER_BENCH_PG_URL) or all
       --rows N           rows of the speed file (default 1000000)
       --runs N           runs per tool, the median is reported (default 3)
       --memory-rows LIST rows of the memory files (default 1000000,5000000,10000000)";
