@@ -247,3 +247,63 @@ fn sigkill_mid_load_then_rerun_gives_exactly_the_input_in_postgres() {
     println!("{mid_load} of 10 kills landed mid-load");
     assert!(mid_load >= 2, "too few kills landed mid-load: {mid_load}");
 }
+
+#[test]
+fn existing_tables_are_used_as_they_are_and_their_types_drive_the_conversion() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "existing");
+    let s = &schema.name;
+    query_text(&url, &format!("CREATE SCHEMA \"{s}\""));
+    // Binary path with narrower and other types than loader would create.
+    query_text(
+        &url,
+        &format!(
+            "CREATE TABLE \"{s}\".orders (id int4, customer varchar(200), email text, amount float8, \
+             quantity int2, paid bool, order_date date, created_at timestamptz, country text, note text)"
+        ),
+    );
+    // numeric has no binary encoder here: this table goes by CSV.
+    query_text(
+        &url,
+        &format!(
+            "CREATE TABLE \"{s}\".products (sku varchar(10), name text, price numeric(10,2), in_stock bool, \
+             launched date, updated_at timestamp, description text)"
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rows = test_rows(5_000);
+    let orders = dir.path().join("orders.csv");
+    loader_gen::write_file(&orders, rows, 71, 1).unwrap();
+    let products = loader_tests::root().join("examples/data/products.csv");
+    std::fs::copy(&products, dir.path().join("products.csv")).unwrap();
+    let output = run_loader(dir.path(), &["load", ".", "--into", &url, "--schema", s]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // timestamptz comes back with its offset, which the comparison applies.
+    assert_eq!(
+        assert_pg_matches(&url, s, "orders", &[orders], &ORDERS),
+        rows as usize
+    );
+    let prices = query_text(
+        &url,
+        &format!("SELECT sku, price::text FROM \"{s}\".products ORDER BY sku"),
+    );
+    let prices: Vec<(String, Option<String>)> = prices
+        .into_iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone()))
+        .collect();
+    assert_eq!(
+        prices,
+        [
+            ("A-100".into(), Some("4.99".into())),
+            ("A-200".into(), Some("9.50".into())),
+            ("B-310".into(), Some("19.00".into())),
+            ("C-001".into(), Some("0.75".into())),
+            ("C-002".into(), None),
+        ]
+    );
+}

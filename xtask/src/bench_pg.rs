@@ -121,7 +121,7 @@ pub fn run(
     );
     for (name, m) in [
         ("psql \\copy (typed table)", &copy),
-        ("loader load (COPY csv, ledger)", &load),
+        ("loader load (COPY binary, ledger)", &load),
     ] {
         let secs = m.wall.as_secs_f64();
         println!(

@@ -29,6 +29,8 @@ mod error;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]
+mod postgres_copy;
+#[cfg(feature = "postgres")]
 mod postgres_ledger;
 #[cfg(feature = "sqlite")]
 mod sqlite;

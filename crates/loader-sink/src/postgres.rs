@@ -6,14 +6,17 @@
 //! (loader has parsed and validated every value already). See the bench's postgres section.
 
 use crate::error::shorten;
+use crate::postgres_copy::{BINARY_HEADER, CopyFormat, write_binary_row, write_csv_row};
 use crate::{Error, Result, quote_identifier};
 use async_trait::async_trait;
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::SinkExt;
-use loader_batch::{BatchSink, ColumnType, LoadTarget, RowBatch, SinkError, SinkErrorKind, Value};
+use loader_batch::{BatchSink, ColumnType, LoadTarget, RowBatch, SinkError, SinkErrorKind};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::ops::Range;
+use std::sync::{Arc, Mutex};
 use tokio_postgres::{Config, NoTls};
 
 /// Bytes of CSV sent to the server at a time: bounds the memory a write needs beyond its
@@ -36,6 +39,8 @@ pub struct PgSink {
     /// Held while a replace empties its table, so that no other connection writes to the
     /// table in between (see [`LedgerKey::replace`](loader_batch::LedgerKey)).
     replace_lock: tokio::sync::Mutex<()>,
+    /// How each table's rows are encoded, found from its column types on first use.
+    formats: Mutex<HashMap<String, Arc<CopyFormat>>>,
     display: String,
 }
 
@@ -128,6 +133,7 @@ impl PgSink {
             pool,
             schema: schema.map(str::to_owned),
             replace_lock: tokio::sync::Mutex::new(()),
+            formats: Mutex::new(HashMap::new()),
             display,
         };
         let client = sink.client().await.map_err(|e| Error::Open {
@@ -177,6 +183,39 @@ impl PgSink {
         })
     }
 
+    /// The COPY format for `target`'s table, from the table's actual column types: an existing
+    /// table is used as it is, and its types decide how each value is sent.
+    async fn format_for(
+        &self,
+        target: &LoadTarget,
+    ) -> std::result::Result<Arc<CopyFormat>, SinkError> {
+        if let Some(format) = self
+            .formats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&target.table)
+        {
+            return Ok(Arc::clone(format));
+        }
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT a.attname::text, t.typname::text FROM pg_attribute a \
+                 JOIN pg_type t ON t.oid = a.atttypid \
+                 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+                &[&self.qualified(&target.table)],
+            )
+            .await
+            .map_err(|e| pg_error(&target.table, &e))?;
+        let types: HashMap<String, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let format = Arc::new(CopyFormat::for_table(target, &types));
+        self.formats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(target.table.clone(), Arc::clone(&format));
+        Ok(format)
+    }
+
     /// `"schema"."name"`, or `"name"` without a schema.
     pub(crate) fn qualified(&self, name: &str) -> String {
         match &self.schema {
@@ -212,6 +251,7 @@ impl PgSink {
                 .await
                 .map_err(fail)?;
         }
+        let format = self.format_for(target).await?;
         let columns: Vec<String> = target
             .schema
             .columns()
@@ -219,9 +259,10 @@ impl PgSink {
             .map(|c| quote_identifier(&c.name))
             .collect();
         let statement = format!(
-            "COPY {} ({}) FROM STDIN (FORMAT binary)",
+            "COPY {} ({}) FROM STDIN (FORMAT {})",
             self.qualified(&target.table),
-            columns.join(", ")
+            columns.join(", "),
+            format.sql()
         );
         let copy = transaction
             .copy_in::<_, Bytes>(&statement)
@@ -229,21 +270,31 @@ impl PgSink {
             .map_err(fail)?;
         futures_util::pin_mut!(copy);
         let mut chunk = Vec::with_capacity(CHUNK_BYTES + 4096);
-        chunk.extend_from_slice(BINARY_HEADER);
+        if let CopyFormat::Binary(_) = *format {
+            chunk.extend_from_slice(BINARY_HEADER);
+        }
         for row in rows.clone() {
-            write_binary_row(&mut chunk, target, batch, row).map_err(|e| {
-                SinkError::new(
-                    SinkErrorKind::Data,
-                    format!("{}: line {}: {e}", target.table, batch.line(row)),
-                )
-            })?;
+            match &*format {
+                CopyFormat::Binary(wires) => write_binary_row(&mut chunk, wires, batch, row)
+                    .map_err(|e| {
+                        SinkError::new(
+                            SinkErrorKind::Data,
+                            format!("{}: line {}: {e}", target.table, batch.line(row)),
+                        )
+                    })?,
+                CopyFormat::Csv => write_csv_row(&mut chunk, target, batch, row),
+            }
             if chunk.len() >= CHUNK_BYTES {
                 let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_BYTES + 4096));
                 copy.send(Bytes::from(full)).await.map_err(fail)?;
             }
         }
-        chunk.extend_from_slice(&(-1i16).to_be_bytes());
-        copy.send(Bytes::from(chunk)).await.map_err(fail)?;
+        if let CopyFormat::Binary(_) = *format {
+            chunk.extend_from_slice(&(-1i16).to_be_bytes());
+        }
+        if !chunk.is_empty() {
+            copy.send(Bytes::from(chunk)).await.map_err(fail)?;
+        }
         let written = copy.finish().await.map_err(fail)?;
         if let Some(key) = &target.ledger
             && !rows.is_empty()
@@ -258,67 +309,6 @@ impl PgSink {
         }
         Ok(written)
     }
-}
-
-/// The binary COPY header: signature, flags, header extension length.
-const BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
-
-/// Days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch for dates and timestamps.
-const PG_EPOCH_DAYS: i64 = 10_957;
-
-/// One row in PostgreSQL's binary COPY format: a field count, then per field its length
-/// (-1 for NULL) and its value in the type's binary form. The server takes these as they are,
-/// with no text parsing, which on these machines is where a load spends its time.
-fn write_binary_row(
-    out: &mut Vec<u8>,
-    target: &LoadTarget,
-    batch: &RowBatch,
-    row: usize,
-) -> std::result::Result<(), loader_batch::ValueError> {
-    let columns = target.schema.columns();
-    out.extend_from_slice(&(columns.len() as i16).to_be_bytes());
-    for (column, spec) in columns.iter().enumerate() {
-        let field = batch.field(row, column);
-        if field.is_empty() {
-            out.extend_from_slice(&(-1i32).to_be_bytes());
-            continue;
-        }
-        // Text is sent as read (validated UTF-8); other types are parsed to their binary form.
-        if spec.ty == ColumnType::Text {
-            out.extend_from_slice(&(field.len() as i32).to_be_bytes());
-            out.extend_from_slice(field);
-            continue;
-        }
-        match spec.ty.parse(field)? {
-            Value::Integer(v) => put(out, &v.to_be_bytes()),
-            Value::Real(v) => put(out, &v.to_bits().to_be_bytes()),
-            Value::Boolean(v) => put(out, &[u8::from(v)]),
-            Value::Date(d) => {
-                let days = d
-                    .and_hms_opt(0, 0, 0)
-                    .map_or(0, |t| t.and_utc().timestamp())
-                    / 86_400
-                    - PG_EPOCH_DAYS;
-                put(out, &(days as i32).to_be_bytes());
-            }
-            Value::Timestamp(t) => {
-                // Whole microseconds (floor), rounded half up on the nanoseconds as the
-                // server rounds text input.
-                let t = t.and_utc();
-                let micros = t.timestamp_micros() - PG_EPOCH_DAYS * 86_400_000_000
-                    + i64::from(t.timestamp_subsec_nanos() % 1000 >= 500);
-                put(out, &micros.to_be_bytes());
-            }
-            Value::Text(text) => put(out, text.as_bytes()),
-            Value::Null => out.extend_from_slice(&(-1i32).to_be_bytes()),
-        }
-    }
-    Ok(())
-}
-
-fn put(out: &mut Vec<u8>, value: &[u8]) {
-    out.extend_from_slice(&(value.len() as i32).to_be_bytes());
-    out.extend_from_slice(value);
 }
 
 pub(crate) fn sql_type(ty: ColumnType) -> &'static str {
@@ -379,16 +369,14 @@ impl BatchSink for PgSink {
         sql.push(')');
         let client = self.client().await?;
         match client.batch_execute(&sql).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {}
             // Two connections creating the same table at once: the loser finds it made.
             Err(e)
                 if e.code()
-                    .is_some_and(|c| c.code() == "23505" || c.code() == "42P07") =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(pg_error(&target.table, &e)),
+                    .is_some_and(|c| c.code() == "23505" || c.code() == "42P07") => {}
+            Err(e) => return Err(pg_error(&target.table, &e)),
         }
+        self.format_for(target).await.map(|_| ())
     }
 
     async fn write(
@@ -398,55 +386,5 @@ impl BatchSink for PgSink {
         rows: Range<usize>,
     ) -> std::result::Result<u64, SinkError> {
         self.copy(target, batch, rows).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use loader_batch::Schema;
-    use std::sync::Arc;
-
-    #[test]
-    fn binary_rows_carry_typed_values_and_nulls() {
-        let schema = Schema::from_pairs([
-            ("i", ColumnType::Integer),
-            ("b", ColumnType::Boolean),
-            ("d", ColumnType::Date),
-            ("t", ColumnType::Timestamp),
-            ("s", ColumnType::Text),
-            ("n", ColumnType::Real),
-        ]);
-        let target = LoadTarget::new("t", Arc::new(schema), "t.csv");
-        let mut batch = RowBatch::new(6, 0);
-        batch
-            .push_row(
-                2,
-                0,
-                [
-                    &b"-2"[..],
-                    b"yes",
-                    b"2000-01-02",
-                    b"2000-01-01T01:00:00.0000015+01:00",
-                    b"h\xc3\xa9",
-                    b"",
-                ],
-            )
-            .unwrap();
-        let mut out = Vec::new();
-        write_binary_row(&mut out, &target, &batch, 0).unwrap();
-        let mut expected = 6i16.to_be_bytes().to_vec();
-        for field in [
-            &(-2i64).to_be_bytes()[..],
-            &[1u8],
-            &1i32.to_be_bytes(),
-            &2i64.to_be_bytes(), // 1.5 microseconds after the epoch rounds to 2
-            "hé".as_bytes(),
-        ] {
-            expected.extend_from_slice(&(field.len() as i32).to_be_bytes());
-            expected.extend_from_slice(field);
-        }
-        expected.extend_from_slice(&(-1i32).to_be_bytes());
-        assert_eq!(out, expected);
     }
 }
