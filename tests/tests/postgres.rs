@@ -307,3 +307,52 @@ fn existing_tables_are_used_as_they_are_and_their_types_drive_the_conversion() {
         ]
     );
 }
+
+#[test]
+fn terminal_errors_fail_at_once_with_a_clear_message() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "terminal");
+    let s = &schema.name;
+    let role = format!("loader_noperm_{}", std::process::id());
+    query_text(
+        &url,
+        &format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN"),
+    );
+    query_text(
+        &url,
+        &format!("CREATE SCHEMA \"{s}\"; CREATE TABLE \"{s}\".typed (id int4, name text)"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("typed.csv"), "id,name\n1,ann\nx2,bob\n").unwrap();
+
+    // A role without rights on the schema: permission denied, no retries.
+    let no_rights = url.replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    let started = Instant::now();
+    let output = run_loader(
+        dir.path(),
+        &["load", "typed.csv", "--into", &no_rights, "--schema", s],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "terminal errors are not retried"
+    );
+
+    // A value that does not fit the existing column's type: the file fails naming the line.
+    let output = run_loader(
+        dir.path(),
+        &["load", "typed.csv", "--into", &url, "--schema", s],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("line 3: column 1: expected integer, found \"x2\""),
+        "{stderr}"
+    );
+    query_text(
+        &url,
+        &format!("DROP SCHEMA \"{s}\" CASCADE; DROP ROLE {role}"),
+    );
+}

@@ -335,7 +335,14 @@ pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
 /// data exceptions and integrity violations are data; the rest (permissions, missing objects,
 /// bad credentials) is terminal.
 pub(crate) fn pg_error(table: &str, e: &tokio_postgres::Error) -> SinkError {
-    let kind = match e.code().map(|c| c.code()) {
+    SinkError::new(
+        kind_of(e.code().map(|c| c.code())),
+        format!("{table}: {}", describe(e)),
+    )
+}
+
+fn kind_of(sqlstate: Option<&str>) -> SinkErrorKind {
+    match sqlstate {
         Some(code) if code.starts_with("08") => SinkErrorKind::Transient,
         Some("40001" | "40P01" | "55P03" | "57014" | "57P01" | "57P02" | "57P03" | "53300") => {
             SinkErrorKind::Transient
@@ -344,8 +351,7 @@ pub(crate) fn pg_error(table: &str, e: &tokio_postgres::Error) -> SinkError {
         Some(_) => SinkErrorKind::Terminal,
         // No SQLSTATE: the connection broke (reset, refused, closed).
         None => SinkErrorKind::Transient,
-    };
-    SinkError::new(kind, format!("{table}: {}", describe(e)))
+    }
 }
 
 #[async_trait]
@@ -386,5 +392,56 @@ impl BatchSink for PgSink {
         rows: Range<usize>,
     ) -> std::result::Result<u64, SinkError> {
         self.copy(target, batch, rows).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_and_never_leak_passwords() {
+        let config = pg_config("postgresql://ann:s3cret@db.example:5433/sales").unwrap();
+        assert_eq!(config.get_user(), Some("ann"));
+        assert_eq!(config.get_ports(), &[5433]);
+        assert_eq!(config.get_dbname(), Some("sales"));
+        assert_eq!(config.get_application_name(), Some("loader"));
+        let err = pg_config("postgres://ann:s3cret@db.example:notaport/sales").unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        assert!(err.to_string().contains("ann:***@"), "{err}");
+    }
+
+    #[test]
+    fn sqlstates_are_classified() {
+        use tokio_postgres::error::SqlState;
+        let kind = |state: SqlState| kind_of(Some(state.code()));
+        assert_eq!(kind(SqlState::ADMIN_SHUTDOWN), SinkErrorKind::Transient);
+        assert_eq!(kind(SqlState::CONNECTION_FAILURE), SinkErrorKind::Transient);
+        assert_eq!(
+            kind(SqlState::T_R_SERIALIZATION_FAILURE),
+            SinkErrorKind::Transient
+        );
+        assert_eq!(
+            kind(SqlState::T_R_DEADLOCK_DETECTED),
+            SinkErrorKind::Transient
+        );
+        assert_eq!(kind(SqlState::LOCK_NOT_AVAILABLE), SinkErrorKind::Transient);
+        assert_eq!(kind(SqlState::QUERY_CANCELED), SinkErrorKind::Transient);
+        assert_eq!(
+            kind(SqlState::INSUFFICIENT_PRIVILEGE),
+            SinkErrorKind::Terminal
+        );
+        assert_eq!(kind(SqlState::INVALID_PASSWORD), SinkErrorKind::Terminal);
+        assert_eq!(kind(SqlState::UNDEFINED_TABLE), SinkErrorKind::Terminal);
+        assert_eq!(kind(SqlState::UNIQUE_VIOLATION), SinkErrorKind::Data);
+        assert_eq!(
+            kind(SqlState::INVALID_TEXT_REPRESENTATION),
+            SinkErrorKind::Data
+        );
+        assert_eq!(
+            kind_of(None),
+            SinkErrorKind::Transient,
+            "a broken connection"
+        );
     }
 }
