@@ -47,4 +47,6 @@ pub use postgres_ledger::PgAudit;
 pub use sqlite::SqliteSink;
 #[cfg(feature = "sqlite")]
 pub use sqlite_ledger::SqliteAudit;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use target::create_table_sql;
 pub use target::{Target, quote_identifier};

@@ -14,7 +14,6 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::SinkExt;
 use loader_batch::{BatchSink, ColumnType, LoadTarget, RowBatch, SinkError, SinkErrorKind};
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use tokio_postgres::{Config, NoTls};
@@ -357,22 +356,7 @@ fn kind_of(sqlstate: Option<&str>) -> SinkErrorKind {
 #[async_trait]
 impl BatchSink for PgSink {
     async fn prepare(&self, target: &LoadTarget) -> std::result::Result<(), SinkError> {
-        let mut sql = format!(
-            "CREATE TABLE IF NOT EXISTS {} (",
-            self.qualified(&target.table)
-        );
-        for (i, column) in target.schema.columns().iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let _ = write!(
-                sql,
-                "{} {}",
-                quote_identifier(&column.name),
-                sql_type(column.ty)
-            );
-        }
-        sql.push(')');
+        let sql = crate::create_table_sql(&self.qualified(&target.table), &target.schema, sql_type);
         let client = self.client().await?;
         match client.batch_execute(&sql).await {
             Ok(()) => {}

@@ -126,6 +126,27 @@ async fn has_ledger(
     row.try_get(0)
 }
 
+impl PgSink {
+    /// Runs a history query, or returns nothing when this schema has no ledger yet.
+    async fn ledger_rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, SinkError> {
+        let client = self.client().await?;
+        if !has_ledger(self, &**client)
+            .await
+            .map_err(|e| ledger_error(&e))?
+        {
+            return Ok(Vec::new());
+        }
+        client
+            .query(sql, params)
+            .await
+            .map_err(|e| ledger_error(&e))
+    }
+}
+
 fn read_run(row: &Row) -> RunRecord {
     RunRecord {
         run_id: row.get(0),
@@ -367,15 +388,8 @@ impl PgSink {
     }
 
     async fn ledger_runs(&self) -> Result<Vec<RunRecord>, SinkError> {
-        let client = self.client().await?;
-        if !has_ledger(self, &**client)
-            .await
-            .map_err(|e| ledger_error(&e))?
-        {
-            return Ok(Vec::new());
-        }
-        let rows = client
-            .query(
+        let rows = self
+            .ledger_rows(
                 &format!(
                     "SELECT run_id, started_at, ended_at, settings, outcome, error FROM {} \
                      ORDER BY started_at DESC, run_id DESC",
@@ -383,21 +397,13 @@ impl PgSink {
                 ),
                 &[],
             )
-            .await
-            .map_err(|e| ledger_error(&e))?;
+            .await?;
         Ok(rows.iter().map(read_run).collect())
     }
 
     async fn ledger_files(&self, run_id: &str) -> Result<Vec<FileRecord>, SinkError> {
-        let client = self.client().await?;
-        if !has_ledger(self, &**client)
-            .await
-            .map_err(|e| ledger_error(&e))?
-        {
-            return Ok(Vec::new());
-        }
-        let rows = client
-            .query(
+        let rows = self
+            .ledger_rows(
                 &format!(
                     "SELECT run_id, table_name, file_hash, generation, path, size, state, rows_read, \
                      rows_loaded, rows_rejected, rows_skipped, started_at, ended_at, error FROM {} \
@@ -406,21 +412,13 @@ impl PgSink {
                 ),
                 &[&run_id],
             )
-            .await
-            .map_err(|e| ledger_error(&e))?;
+            .await?;
         Ok(rows.iter().map(read_file).collect())
     }
 
     async fn ledger_events(&self, run_id: &str) -> Result<Vec<AuditEvent>, SinkError> {
-        let client = self.client().await?;
-        if !has_ledger(self, &**client)
-            .await
-            .map_err(|e| ledger_error(&e))?
-        {
-            return Ok(Vec::new());
-        }
-        let rows = client
-            .query(
+        let rows = self
+            .ledger_rows(
                 &format!(
                     "SELECT run_id, at, scope, context, parent, kind, file, table_name, batch, rows, bytes, \
                      first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason FROM {} \
@@ -429,8 +427,7 @@ impl PgSink {
                 ),
                 &[&run_id],
             )
-            .await
-            .map_err(|e| ledger_error(&e))?;
+            .await?;
         Ok(rows.iter().filter_map(read_event).collect())
     }
 }

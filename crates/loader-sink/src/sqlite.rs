@@ -118,22 +118,8 @@ impl SqliteSink {
     }
 
     fn create_table(&self, target: &LoadTarget) -> Result<()> {
-        let mut sql = format!(
-            "CREATE TABLE IF NOT EXISTS {} (",
-            quote_identifier(&target.table)
-        );
-        for (i, column) in target.schema.columns().iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let _ = write!(
-                sql,
-                "{} {}",
-                quote_identifier(&column.name),
-                sql_type(column.ty)
-            );
-        }
-        sql.push(')');
+        let sql =
+            crate::create_table_sql(&quote_identifier(&target.table), &target.schema, sql_type);
         let state = self.lock();
         state
             .connection

@@ -101,6 +101,23 @@ impl fmt::Debug for Target {
     }
 }
 
+/// `CREATE TABLE IF NOT EXISTS name (col type, ...)` for `schema`, with every identifier
+/// quoted; `name` comes already qualified and quoted, `sql_type` names each column's type in
+/// the target's dialect.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn create_table_sql(
+    name: &str,
+    schema: &loader_batch::Schema,
+    sql_type: impl Fn(loader_batch::ColumnType) -> &'static str,
+) -> String {
+    let columns: Vec<String> = schema
+        .columns()
+        .iter()
+        .map(|c| format!("{} {}", quote_identifier(&c.name), sql_type(c.ty)))
+        .collect();
+    format!("CREATE TABLE IF NOT EXISTS {name} ({})", columns.join(", "))
+}
+
 /// Quotes an SQL identifier: wraps it in double quotes and doubles any quote inside, so that
 /// any text, hostile or not, names exactly one identifier.
 ///
