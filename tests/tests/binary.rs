@@ -194,3 +194,43 @@ fn rerunning_a_finished_load_adds_nothing_and_reports_every_file_skipped() {
         "the audit table holds the run's events"
     );
 }
+
+#[test]
+fn gzip_and_zstd_copies_load_the_same_table_as_the_plain_file() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let rows = test_rows(50_000);
+    let plain = dir.path().join("orders.csv");
+    loader_gen::write_file(&plain, rows, 9, 1).unwrap();
+    let text = std::fs::read(&plain).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&text).unwrap();
+    std::fs::write(dir.path().join("orders.csv.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(
+        dir.path().join("orders.csv.zst"),
+        zstd::encode_all(&text[..], 3).unwrap(),
+    )
+    .unwrap();
+    for (name, db) in [
+        ("orders.csv", "plain.db"),
+        ("orders.csv.gz", "gzip.db"),
+        ("orders.csv.zst", "zstd.db"),
+    ] {
+        let output = run_loader(
+            dir.path(),
+            &["load", name, "--into", db, "--table", "orders"],
+        );
+        assert!(
+            output.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let compared = assert_table_matches(
+            &dir.path().join(db),
+            "orders",
+            std::slice::from_ref(&plain),
+            &ORDERS,
+        );
+        assert_eq!(compared as u64, rows, "{name}");
+    }
+}

@@ -1,7 +1,6 @@
-use crate::{CsvOptions, Error, Result, error::csv_error};
+use crate::{Compression, CsvOptions, Error, Result, error::csv_error, input};
 use loader_batch::{Column, ColumnType, Schema};
 use std::collections::HashSet;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// What a sample of a file says about it.
@@ -27,6 +26,10 @@ pub struct FileSample {
     pub mean_field_bytes: f64,
     /// Bytes of the header line (0 without a header).
     pub header_bytes: u64,
+    /// How the file is stored (detected from its first bytes).
+    pub compression: Compression,
+    /// Bytes of CSV per byte on disk (1 for plain files), measured over the sample.
+    pub compression_ratio: f64,
 }
 
 impl FileSample {
@@ -35,8 +38,8 @@ impl FileSample {
         if self.whole_file || self.mean_row_bytes <= 0.0 {
             return self.rows_sampled as u64;
         }
-        ((self.file_size.saturating_sub(self.header_bytes)) as f64 / self.mean_row_bytes).round()
-            as u64
+        let csv_bytes = self.file_size as f64 * self.compression_ratio;
+        ((csv_bytes - self.header_bytes as f64).max(0.0) / self.mean_row_bytes).round() as u64
     }
 }
 
@@ -67,9 +70,9 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(io)?;
-    let file_size = file.metadata().map_err(io)?.len();
-    let mut reader = options.csv_reader(file);
+    let file_size = std::fs::metadata(path).map_err(io)?.len();
+    let (input, compression) = input::open(path).map_err(io)?;
+    let mut reader = options.csv_reader(input);
     let mut record = csv::ByteRecord::new();
     let (raw_names, header_bytes) = if options.get_has_headers() {
         let header = reader
@@ -128,6 +131,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         });
     }
     let sampled_bytes = reader.position().byte().saturating_sub(first_row_byte);
+    let compression_ratio = input::compression_ratio(path, compression).map_err(io)?;
     let raw_names = if options.get_has_headers() {
         raw_names
     } else {
@@ -159,6 +163,8 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         mean_row_bytes: per_row(sampled_bytes),
         mean_field_bytes: per_row(field_bytes),
         header_bytes,
+        compression,
+        compression_ratio,
     })
 }
 

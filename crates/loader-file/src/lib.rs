@@ -34,6 +34,7 @@ mod discover;
 mod error;
 mod hash;
 mod infer;
+mod input;
 mod options;
 mod reader;
 
@@ -41,5 +42,6 @@ pub use discover::{FileOrder, InputFile, discover};
 pub use error::{Error, Result};
 pub use hash::content_hash;
 pub use infer::{FileSample, sample_file};
+pub use input::Compression;
 pub use options::CsvOptions;
 pub use reader::{BatchReader, ReservedBatch, ResumePoint};

@@ -1,7 +1,7 @@
-use crate::{CsvOptions, Error, Result, error::csv_error};
+use crate::input::{self, Input};
+use crate::{Compression, CsvOptions, Error, Result, error::csv_error};
 use loader_batch::{RowBatch, Schema};
 use loader_memory::{MemoryBudget, Reservation};
-use std::fs::File;
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,7 +53,7 @@ pub struct ReservedBatch {
 /// ```
 pub struct BatchReader {
     path: PathBuf,
-    reader: csv::Reader<File>,
+    reader: csv::Reader<Input>,
     record: csv::ByteRecord,
     schema: Arc<Schema>,
     budget: MemoryBudget,
@@ -113,38 +113,44 @@ impl BatchReader {
         budget: MemoryBudget,
         resume: Option<ResumePoint>,
     ) -> Result<Self> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let (input, compression) = input::open(path).map_err(io)?;
+        // The read buffer and, for compressed files, the decoder's window and buffers.
         let buffer = budget
-            .reserve_blocking(READ_BUFFER_BYTES)
+            .reserve_blocking(READ_BUFFER_BYTES + compression.decoder_bytes())
             .map_err(|source| Error::Memory {
                 path: path.to_path_buf(),
                 source,
             })?;
-        let file = File::open(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let file_size = file
-            .metadata()
-            .map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .len();
-        let mut reader = options.csv_reader(file);
+        // A plain file's size bounds what is left to read; a compressed one's does not.
+        let file_size = match compression {
+            Compression::None => std::fs::metadata(path).map_err(io)?.len(),
+            _ => u64::MAX,
+        };
+        let mut reader = options.csv_reader(input);
         if options.get_has_headers() {
             reader.byte_headers().map_err(|e| csv_error(path, e))?;
         }
         let mut sequence = 0;
+        let mut skip_to = None;
         if let Some(resume) = resume {
-            let mut position = csv::Position::new();
-            position.set_byte(resume.byte).set_line(resume.line);
-            reader
-                .seek_raw(SeekFrom::Start(resume.byte), position)
-                .map_err(|e| csv_error(path, e))?;
+            if compression == Compression::None {
+                let mut position = csv::Position::new();
+                position.set_byte(resume.byte).set_line(resume.line);
+                reader
+                    .seek_raw(SeekFrom::Start(resume.byte), position)
+                    .map_err(|e| csv_error(path, e))?;
+            } else {
+                // A decoder cannot seek: committed rows are read again and passed over.
+                skip_to = Some(resume.byte);
+            }
             sequence = resume.sequence;
         }
         let batch_bytes = options.get_batch_bytes();
-        Ok(BatchReader {
+        BatchReader {
             path: path.to_path_buf(),
             reader,
             record: csv::ByteRecord::new(),
@@ -159,7 +165,8 @@ impl BatchReader {
             deferred: None,
             rows_read: 0,
             _buffer: buffer,
-        })
+        }
+        .skipping_to(skip_to)
     }
 
     /// Heap bytes of the largest batch a reader with `options` will allocate for a file of
@@ -178,6 +185,33 @@ impl BatchReader {
 
     /// Heap bytes the reader itself holds (its read buffer), besides its batches.
     pub const BUFFER_BYTES: u64 = READ_BUFFER_BYTES;
+
+    /// Reads past rows that start before `byte` (a resume in a compressed file), leaving the
+    /// row at `byte` pending; fails if no row starts exactly there.
+    fn skipping_to(mut self, byte: Option<u64>) -> Result<Self> {
+        let Some(byte) = byte else {
+            return Ok(self);
+        };
+        while self.read_record()? {
+            let at = self.record.position().map_or(0, |p| p.byte());
+            if at == byte {
+                return Ok(self);
+            }
+            if at > byte {
+                break;
+            }
+        }
+        if !self.pending && self.reader.position().byte() == byte {
+            return Ok(self);
+        }
+        Err(Error::Csv {
+            path: self.path.clone(),
+            line: self.record.position().map_or(0, |p| p.line()),
+            byte,
+            message: "no row starts at the resume point: the file changed since it was recorded"
+                .into(),
+        })
+    }
 
     /// Records read so far and handed out in batches.
     pub fn rows_read(&self) -> u64 {

@@ -18,7 +18,7 @@ pub struct MemoryEstimate {
     pub batch_heap: u64,
     /// Batches alive at once.
     pub batches_in_flight: u64,
-    /// The file's expected peak: its read buffer plus its batches in flight.
+    /// The file's expected peak: its read buffer and decoder plus its batches in flight.
     pub peak: u64,
 }
 
@@ -105,8 +105,9 @@ pub(crate) fn make_plan(
             batch_bytes_for(&settings.csv, columns, sample.mean_field_bytes, per_batch);
         let csv = settings.csv.clone().batch_bytes(batch_bytes);
         let batch_heap =
-            BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, input.size);
+            BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, csv_bytes(&sample));
         let in_flight = batches_in_flight(&sample, &csv);
+        let decoder = sample.compression.decoder_bytes();
         let table = settings
             .table
             .clone()
@@ -120,7 +121,7 @@ pub(crate) fn make_plan(
             estimate: MemoryEstimate {
                 batch_heap,
                 batches_in_flight: in_flight,
-                peak: BatchReader::BUFFER_BYTES + in_flight * batch_heap,
+                peak: BatchReader::BUFFER_BYTES + decoder + in_flight * batch_heap,
             },
         });
     }
@@ -152,6 +153,11 @@ fn budget_for(limit: &EffectiveLimit, share: f64) -> u64 {
         .saturating_sub(allowance)
         .max(limit.bytes / 10);
     (room as f64 * share) as u64
+}
+
+/// Bytes of CSV a file holds: its size, times the sampled compression ratio when compressed.
+fn csv_bytes(sample: &FileSample) -> u64 {
+    (sample.file_size as f64 * sample.compression_ratio.max(1.0)) as u64
 }
 
 /// Batches of a file alive at once: three at most, and no more than the file will produce.

@@ -250,3 +250,105 @@ fn reader_waits_for_the_budget_instead_of_allocating() {
     drop(first);
     assert!(handle.join().unwrap() > 0);
 }
+
+fn compressed(text: &[u8], compression: crate::Compression) -> Vec<u8> {
+    use std::io::Write;
+    match compression {
+        crate::Compression::Gzip => {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(text).unwrap();
+            encoder.finish().unwrap()
+        }
+        crate::Compression::Zstd => zstd::encode_all(text, 3).unwrap(),
+        crate::Compression::None => text.to_vec(),
+    }
+}
+
+#[test]
+fn gzip_and_zstd_are_recognised_by_content_and_read_like_plain_text() {
+    let mut text = String::from("id,note\n");
+    for i in 0..3000 {
+        text.push_str(&format!("{i},\"row {i}, with a comma\"\n"));
+    }
+    let budget = MemoryBudget::new(64 << 20);
+    let options = CsvOptions::default().batch_rows(700);
+    let plain = fixture(text.as_bytes());
+    let expected = rows_of(
+        &open(&plain, &options, &budget, None)
+            .map(|b| b.unwrap().batch)
+            .collect::<Vec<_>>(),
+    );
+    for compression in [crate::Compression::Gzip, crate::Compression::Zstd] {
+        // Named .csv on purpose: the content decides.
+        let f = fixture(&compressed(text.as_bytes(), compression));
+        let sample = sample_file(&f.path, &options).unwrap();
+        assert_eq!(sample.compression, compression);
+        assert!(
+            sample.compression_ratio > 2.0,
+            "{compression:?}: {}",
+            sample.compression_ratio
+        );
+        // The same estimate as for the plain file (sampling error, here 5%, included).
+        let plain_estimate = sample_file(&plain.path, &options).unwrap().estimated_rows();
+        assert_eq!(sample.estimated_rows(), plain_estimate);
+        assert!(plain_estimate.abs_diff(3000) < 300, "{plain_estimate}");
+        let mut reader = open(&f, &options, &budget, None);
+        let first = reader.next().unwrap().unwrap();
+        assert_eq!(
+            budget.reserved(),
+            first.reservation.bytes() + READ_BUFFER_BYTES + compression.decoder_bytes(),
+            "the decoder's memory is in the budget"
+        );
+        let mut batches = vec![first.batch];
+        batches.extend(reader.map(|b| b.unwrap().batch));
+        assert_eq!(rows_of(&batches), expected, "{compression:?}");
+    }
+}
+
+#[test]
+fn resume_in_a_compressed_file_passes_over_committed_rows() {
+    let mut text = String::from("n\n");
+    for i in 0..500 {
+        text.push_str(&format!("{i}\n"));
+    }
+    let budget = MemoryBudget::new(64 << 20);
+    let options = CsvOptions::default().batch_rows(100);
+    let plain = fixture(text.as_bytes());
+    let all: Vec<_> = open(&plain, &options, &budget, None)
+        .map(|b| b.unwrap().batch)
+        .collect();
+    let resume = ResumePoint {
+        byte: all[2].end_offset(),
+        line: all[2].end_line(),
+        sequence: 3,
+    };
+    let zst = fixture(&compressed(text.as_bytes(), crate::Compression::Zstd));
+    let rest: Vec<_> = open(&zst, &options, &budget, Some(resume))
+        .map(|b| b.unwrap().batch)
+        .collect();
+    let values = rows_of(&rest);
+    assert_eq!(values.len(), 200);
+    assert_eq!(values[0], ["300"]);
+    assert_eq!(rest[0].line(0), 302);
+
+    let wrong = ResumePoint {
+        byte: resume.byte + 1,
+        ..resume
+    };
+    let sample = sample_file(&zst.path, &options).unwrap();
+    let err = BatchReader::open(
+        &zst.path,
+        &options,
+        Arc::new(sample.schema),
+        3.0,
+        budget,
+        Some(wrong),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no row starts at the resume point"),
+        "{err}"
+    );
+}

@@ -1,0 +1,131 @@
+//! Opening an input: plain, gzip or zstd, told apart by the first bytes of the file (names
+//! lie), with the decoder's memory declared so the budget can hold it.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// How a file is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// As is.
+    None,
+    /// gzip (one or several concatenated members).
+    Gzip,
+    /// Zstandard.
+    Zstd,
+}
+
+impl Compression {
+    /// Recognises gzip (`1f 8b`) and zstd (`28 b5 2f fd`) by their magic numbers.
+    pub fn detect(head: &[u8]) -> Compression {
+        match head {
+            [0x1f, 0x8b, ..] => Compression::Gzip,
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+            _ => Compression::None,
+        }
+    }
+
+    /// Memory the decoder holds while it runs: gzip's 32 KiB window and buffers; zstd's
+    /// window, up to 8 MiB for every standard level (larger windows need `--long`, which
+    /// this bound would not cover).
+    pub fn decoder_bytes(self) -> u64 {
+        match self {
+            Compression::None => 0,
+            Compression::Gzip => 96 << 10,
+            Compression::Zstd => (8 << 20) + (256 << 10),
+        }
+    }
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// An input stream: a plain file (which can seek) or a decoder over one (which cannot).
+pub(crate) enum Input {
+    Plain(File),
+    Decoded(Box<dyn Read + Send>),
+}
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Input::Plain(file) => file.read(buf),
+            Input::Decoded(decoder) => decoder.read(buf),
+        }
+    }
+}
+
+impl Seek for Input {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        match self {
+            Input::Plain(file) => file.seek(pos),
+            Input::Decoded(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a compressed stream cannot seek",
+            )),
+        }
+    }
+}
+
+/// Opens `path`, detecting its compression from its first bytes.
+pub(crate) fn open(path: &Path) -> io::Result<(Input, Compression)> {
+    let mut file = File::open(path)?;
+    let compression = detect(&mut file)?;
+    let input = match compression {
+        Compression::None => Input::Plain(file),
+        Compression::Gzip => Input::Decoded(Box::new(flate2::read::MultiGzDecoder::new(
+            BufReader::with_capacity(64 << 10, file),
+        ))),
+        Compression::Zstd => Input::Decoded(Box::new(zstd::stream::read::Decoder::with_buffer(
+            BufReader::with_capacity(128 << 10, file),
+        )?)),
+    };
+    Ok((input, compression))
+}
+
+fn detect(file: &mut File) -> io::Result<Compression> {
+    let mut head = [0u8; 4];
+    let mut filled = 0;
+    while filled < head.len() {
+        match file.read(&mut head[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(Compression::detect(&head[..filled]))
+}
+
+/// Bytes of CSV per byte on disk: the first MiB of the compressed file (or all of it) is
+/// decoded on its own and what it yields is counted. Exact for files up to a MiB; a
+/// decoder's read-ahead cannot skew it, as it would a ratio taken while parsing.
+pub(crate) fn compression_ratio(path: &Path, compression: Compression) -> io::Result<f64> {
+    const PREFIX: u64 = 1 << 20;
+    if compression == Compression::None {
+        return Ok(1.0);
+    }
+    let file = File::open(path)?;
+    let size = file.metadata()?.len().min(PREFIX);
+    let prefix = BufReader::new(file.take(size));
+    let mut decoder: Box<dyn Read> = match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(prefix)),
+        _ => Box::new(zstd::stream::read::Decoder::with_buffer(prefix)?),
+    };
+    let mut buffer = vec![0u8; 64 << 10];
+    let mut produced = 0u64;
+    // A cut-off stream ends in an error; everything decoded before it counts.
+    while let Ok(n) = decoder.read(&mut buffer) {
+        if n == 0 {
+            break;
+        }
+        produced += n as u64;
+    }
+    Ok((produced as f64 / size.max(1) as f64).max(1.0))
+}
