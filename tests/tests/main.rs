@@ -5,6 +5,7 @@
 
 mod binary;
 mod cgroup;
+mod corpus;
 mod crash;
 mod examples;
 mod library;

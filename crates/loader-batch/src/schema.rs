@@ -52,6 +52,17 @@ impl Schema {
         &self.columns
     }
 
+    /// Gives column `name` the type `ty`; false when there is no such column.
+    pub fn set_type(&mut self, name: &str, ty: ColumnType) -> bool {
+        match self.columns.iter_mut().find(|c| c.name == name) {
+            Some(column) => {
+                column.ty = ty;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Number of columns.
     pub fn len(&self) -> usize {
         self.columns.len()

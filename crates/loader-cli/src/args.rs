@@ -1,4 +1,5 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use loader_batch::ColumnType;
 use loader_memory::parse_byte_size;
 use std::path::PathBuf;
 
@@ -107,15 +108,51 @@ pub struct CommonArgs {
     /// File order: largest first (best on a pool), smallest first, or as given.
     #[arg(long, value_enum, default_value_t = Order::Largest)]
     pub order: Order,
-    /// Field delimiter, one ASCII character (use '\t' for tab).
-    #[arg(long, value_name = "CHAR", default_value = ",", value_parser = delimiter)]
-    pub delimiter: u8,
+    /// Field delimiter, one ASCII character ('\t' or tab for tab). Sniffed from each file
+    /// (comma, semicolon, tab, pipe) when not given.
+    #[arg(long, value_name = "CHAR", value_parser = one_char)]
+    pub delimiter: Option<u8>,
+    /// Quote character.
+    #[arg(long, value_name = "CHAR", default_value = "\"", value_parser = one_char)]
+    pub quote: u8,
+    /// How a quote is written inside quotes: doubled ("") or with a backslash (\").
+    #[arg(long, value_enum, default_value_t = Escape::Double)]
+    pub escape: Escape,
+    /// Skip lines starting with this character.
+    #[arg(long, value_name = "CHAR", value_parser = one_char)]
+    pub comment: Option<u8>,
+    /// A field equal to MARKER is NULL, like an empty one (repeat for several: --null NA --null '\N').
+    #[arg(long = "null", value_name = "MARKER")]
+    pub null: Vec<String>,
+    /// Text encoding of the files, converted to UTF-8.
+    #[arg(long, value_enum, default_value_t = TextEncoding::Utf8)]
+    pub encoding: TextEncoding,
+    /// A column type that wins over inference, as NAME:TYPE (integer, real, boolean, date,
+    /// timestamp, text); repeat for several.
+    #[arg(long = "column", value_name = "NAME:TYPE", value_parser = column_type)]
+    pub columns: Vec<(String, ColumnType)>,
     /// The first line is data, not a header (columns are then column_1, column_2, ...).
     #[arg(long)]
     pub no_header: bool,
     /// Print the result as one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Escape {
+    Double,
+    Backslash,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextEncoding {
+    #[value(name = "utf-8", alias = "utf8")]
+    Utf8,
+    #[value(name = "latin1", alias = "iso-8859-1")]
+    Latin1,
+    #[value(name = "windows-1252", alias = "cp1252")]
+    Windows1252,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -136,7 +173,17 @@ fn share(text: &str) -> Result<f64, String> {
     }
 }
 
-fn delimiter(text: &str) -> Result<u8, String> {
+fn column_type(text: &str) -> Result<(String, ColumnType), String> {
+    let (name, ty) = text
+        .rsplit_once(':')
+        .ok_or_else(|| "expected NAME:TYPE, e.g. amount:real".to_owned())?;
+    let ty = ColumnType::from_name(ty).ok_or_else(|| {
+        format!("unknown type {ty:?} (integer, real, boolean, date, timestamp, text)")
+    })?;
+    Ok((name.to_owned(), ty))
+}
+
+fn one_char(text: &str) -> Result<u8, String> {
     match text {
         "\\t" | "tab" => Ok(b'\t'),
         _ if text.len() == 1 && text.is_ascii() => Ok(text.as_bytes()[0]),

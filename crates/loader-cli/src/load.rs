@@ -1,10 +1,10 @@
 //! `loader load` and `loader plan`.
 
-use crate::args::{Cli, Command, CommonArgs, LoadArgs, Mode, Order};
+use crate::args::{Cli, Command, CommonArgs, Escape, LoadArgs, Mode, Order, TextEncoding};
 use crate::format::{bytes, count, rate, seconds};
 use anyhow::{Context, Result};
 use loader_batch::{AuditSink, BatchSink, JsonlAudit, Ledger, NullAudit, TeeAudit};
-use loader_file::{CsvOptions, FileOrder};
+use loader_file::{CsvOptions, Encoding, FileOrder};
 use loader_memory::{CleanupHooks, MemoryProbe, SysinfoProbe};
 use loader_sink::{PgSink, SqliteSink, Target};
 use loader_strategy::{
@@ -27,11 +27,7 @@ fn settings(args: &CommonArgs) -> LoadSettings {
         workers: args.workers.map_or(defaults.workers, usize::from),
         memory_limit: args.memory_limit,
         budget_share: args.budget_share,
-        csv: CsvOptions::default()
-            .delimiter(args.delimiter)
-            .has_headers(!args.no_header)
-            .batch_rows(args.batch_rows as usize)
-            .batch_bytes(args.batch_bytes as usize),
+        csv: csv_options(args),
         sub_batch_rows: args.sub_batch_rows as usize,
         order: match args.order {
             Order::Largest => FileOrder::LargestFirst,
@@ -39,8 +35,29 @@ fn settings(args: &CommonArgs) -> LoadSettings {
             Order::Given => FileOrder::AsGiven,
         },
         table: args.table.clone(),
+        columns: args.columns.clone(),
         ..defaults
     }
+}
+
+fn csv_options(args: &CommonArgs) -> CsvOptions {
+    let mut csv = CsvOptions::default()
+        .quote(args.quote)
+        .backslash_escape(args.escape == Escape::Backslash)
+        .comment(args.comment)
+        .null_markers(args.null.iter().map(|m| m.as_bytes().to_vec()))
+        .encoding(match args.encoding {
+            TextEncoding::Utf8 => Encoding::Utf8,
+            TextEncoding::Latin1 => Encoding::Latin1,
+            TextEncoding::Windows1252 => Encoding::Windows1252,
+        })
+        .has_headers(!args.no_header)
+        .batch_rows(args.batch_rows as usize)
+        .batch_bytes(args.batch_bytes as usize);
+    if let Some(delimiter) = args.delimiter {
+        csv = csv.delimiter(delimiter);
+    }
+    csv
 }
 
 fn probe() -> Result<Arc<dyn MemoryProbe>> {

@@ -30,6 +30,8 @@ pub struct FileSample {
     pub compression: Compression,
     /// Bytes of CSV per byte on disk (1 for plain files), measured over the sample.
     pub compression_ratio: f64,
+    /// The field delimiter: as given, or sniffed from the file.
+    pub delimiter: u8,
 }
 
 impl FileSample {
@@ -71,7 +73,13 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         source,
     };
     let file_size = std::fs::metadata(path).map_err(io)?.len();
-    let (input, compression) = input::open(path).map_err(io)?;
+    let delimiter = if options.has_delimiter() {
+        options.get_delimiter()
+    } else {
+        input::sniff_delimiter(path, options.get_encoding(), b'"').map_err(io)?
+    };
+    let options = &options.clone().delimiter(delimiter);
+    let (input, compression) = input::open(path, options.get_encoding()).map_err(io)?;
     let mut reader = options.csv_reader(input);
     let mut record = csv::ByteRecord::new();
     let (raw_names, header_bytes) = if options.get_has_headers() {
@@ -119,7 +127,9 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
             });
         }
         for (mask, field) in candidates.iter_mut().zip(record.iter()) {
-            narrow(mask, field);
+            if !options.is_null(field) {
+                narrow(mask, field);
+            }
         }
         field_bytes += record.as_slice().len() as u64;
         rows += 1;
@@ -165,6 +175,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         header_bytes,
         compression,
         compression_ratio,
+        delimiter,
     })
 }
 

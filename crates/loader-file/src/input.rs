@@ -1,6 +1,7 @@
 //! Opening an input: plain, gzip or zstd, told apart by the first bytes of the file (names
 //! lie), with the decoder's memory declared so the budget can hold it.
 
+use crate::Encoding;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -74,12 +75,15 @@ impl Seek for Input {
     }
 }
 
-/// Opens `path`, detecting its compression from its first bytes.
-pub(crate) fn open(path: &Path) -> io::Result<(Input, Compression)> {
+/// Opens `path`, detecting its compression from its first bytes, and converting `encoding`
+/// to UTF-8. Only a plain UTF-8 file can seek; offsets in the others are positions in the
+/// decoded text.
+pub(crate) fn open(path: &Path, encoding: Encoding) -> io::Result<(Input, Compression)> {
     let mut file = File::open(path)?;
     let compression = detect(&mut file)?;
     let input = match compression {
-        Compression::None => Input::Plain(file),
+        Compression::None if encoding == Encoding::Utf8 => Input::Plain(file),
+        Compression::None => Input::Decoded(Box::new(file)),
         Compression::Gzip => Input::Decoded(Box::new(flate2::read::MultiGzDecoder::new(
             BufReader::with_capacity(64 << 10, file),
         ))),
@@ -87,7 +91,122 @@ pub(crate) fn open(path: &Path) -> io::Result<(Input, Compression)> {
             BufReader::with_capacity(128 << 10, file),
         )?)),
     };
+    let input = match (input, encoding) {
+        (input, Encoding::Utf8) => input,
+        (Input::Decoded(inner), encoding) => {
+            Input::Decoded(Box::new(Transcode::new(inner, encoding)))
+        }
+        (Input::Plain(file), encoding) => Input::Decoded(Box::new(Transcode::new(file, encoding))),
+    };
     Ok((input, compression))
+}
+
+/// Converts single-byte text to UTF-8 as it is read.
+struct Transcode<R> {
+    inner: R,
+    encoding: Encoding,
+    raw: Vec<u8>,
+    decoded: Vec<u8>,
+    at: usize,
+}
+
+impl<R: Read> Transcode<R> {
+    fn new(inner: R, encoding: Encoding) -> Self {
+        Transcode {
+            inner,
+            encoding,
+            raw: vec![0; 32 << 10],
+            decoded: Vec::with_capacity(64 << 10),
+            at: 0,
+        }
+    }
+}
+
+/// Windows-1252's printable characters in 0x80-0x9F; the five unassigned bytes keep their
+/// Latin-1 (C1 control) meaning, as the WHATWG encoding standard does.
+const CP1252_HIGH: [char; 32] = [
+    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}',
+    '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+];
+
+pub(crate) fn decode_byte(byte: u8, encoding: Encoding) -> char {
+    match (encoding, byte) {
+        (Encoding::Windows1252, 0x80..=0x9f) => CP1252_HIGH[usize::from(byte - 0x80)],
+        _ => char::from(byte),
+    }
+}
+
+impl<R: Read> Read for Transcode<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.decoded.len() {
+            let n = self.inner.read(&mut self.raw)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            self.decoded.clear();
+            self.at = 0;
+            let mut utf8 = [0u8; 4];
+            for &byte in &self.raw[..n] {
+                if byte < 0x80 {
+                    self.decoded.push(byte);
+                } else {
+                    let c = decode_byte(byte, self.encoding);
+                    self.decoded
+                        .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                }
+            }
+        }
+        let n = buf.len().min(self.decoded.len() - self.at);
+        buf[..n].copy_from_slice(&self.decoded[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Picks the delimiter of a file from its first lines: among comma, semicolon, tab and pipe,
+/// the one found the same non-zero number of times (outside quotes) on the most lines;
+/// comma when none is.
+pub(crate) fn sniff_delimiter(path: &Path, encoding: Encoding, quote: u8) -> io::Result<u8> {
+    const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
+    let (mut input, _) = open(path, encoding)?;
+    let mut head = vec![0u8; 64 << 10];
+    let mut filled = 0;
+    while filled < head.len() {
+        match input.read(&mut head[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    let lines: Vec<&[u8]> = head[..filled]
+        .split(|&b| b == b'\n')
+        .take(50)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut best = (b',', 0usize);
+    for candidate in CANDIDATES {
+        let counts: Vec<usize> = lines
+            .iter()
+            .map(|line| {
+                let mut quoted = false;
+                line.iter()
+                    .filter(|&&b| {
+                        if b == quote {
+                            quoted = !quoted;
+                        }
+                        b == candidate && !quoted
+                    })
+                    .count()
+            })
+            .collect();
+        let Some(&first) = counts.first() else {
+            continue;
+        };
+        let agreeing = counts.iter().filter(|&&c| c == first).count();
+        if first > 0 && agreeing > best.1 {
+            best = (candidate, agreeing);
+        }
+    }
+    Ok(best.0)
 }
 
 fn detect(file: &mut File) -> io::Result<Compression> {

@@ -43,5 +43,5 @@ pub use error::{Error, Result};
 pub use hash::content_hash;
 pub use infer::{FileSample, sample_file};
 pub use input::Compression;
-pub use options::CsvOptions;
+pub use options::{CsvOptions, Encoding};
 pub use reader::{BatchReader, ReservedBatch, ResumePoint};

@@ -1,3 +1,15 @@
+/// A text encoding for input files; everything is converted to UTF-8 as it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Encoding {
+    /// UTF-8 (default); invalid sequences are bad values.
+    #[default]
+    Utf8,
+    /// ISO-8859-1: every byte is the code point of the same number.
+    Latin1,
+    /// Windows-1252: Latin-1 with printable characters (€, smart quotes, ...) in 0x80-0x9F.
+    Windows1252,
+}
+
 /// How to read CSV files and how big to make batches.
 ///
 /// # Example
@@ -9,8 +21,12 @@
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvOptions {
-    delimiter: u8,
+    delimiter: Option<u8>,
     quote: u8,
+    escape: Option<u8>,
+    comment: Option<u8>,
+    null_markers: Vec<Vec<u8>>,
+    encoding: Encoding,
     has_headers: bool,
     batch_rows: usize,
     batch_bytes: usize,
@@ -20,8 +36,12 @@ pub struct CsvOptions {
 impl Default for CsvOptions {
     fn default() -> Self {
         CsvOptions {
-            delimiter: b',',
+            delimiter: None,
             quote: b'"',
+            escape: None,
+            comment: None,
+            null_markers: Vec::new(),
+            encoding: Encoding::Utf8,
             has_headers: true,
             batch_rows: 100_000,
             batch_bytes: 8 << 20,
@@ -31,9 +51,34 @@ impl Default for CsvOptions {
 }
 
 impl CsvOptions {
-    /// Field delimiter (default `,`).
+    /// Field delimiter. When not set, it is sniffed from the start of each file among
+    /// comma, semicolon, tab and pipe (comma when nothing is conclusive).
     pub fn delimiter(mut self, delimiter: u8) -> Self {
-        self.delimiter = delimiter;
+        self.delimiter = Some(delimiter);
+        self
+    }
+
+    /// Inside quotes, `\"` is a quote (instead of the default doubled `""`).
+    pub fn backslash_escape(mut self, yes: bool) -> Self {
+        self.escape = yes.then_some(b'\\');
+        self
+    }
+
+    /// Lines starting with `comment` are skipped.
+    pub fn comment(mut self, comment: Option<u8>) -> Self {
+        self.comment = comment;
+        self
+    }
+
+    /// Fields equal to one of `markers` (such as `NA`, `NULL`, `\N`) are NULL, like empty ones.
+    pub fn null_markers(mut self, markers: impl IntoIterator<Item = impl Into<Vec<u8>>>) -> Self {
+        self.null_markers = markers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The files' text encoding (default UTF-8).
+    pub fn encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
         self
     }
 
@@ -68,9 +113,26 @@ impl CsvOptions {
         self
     }
 
-    /// The delimiter.
+    /// The delimiter (comma until sniffed or set).
     pub fn get_delimiter(&self) -> u8 {
-        self.delimiter
+        self.delimiter.unwrap_or(b',')
+    }
+
+    /// Whether the delimiter was given (rather than to be sniffed).
+    pub fn has_delimiter(&self) -> bool {
+        self.delimiter.is_some()
+    }
+
+    /// The encoding.
+    pub fn get_encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Whether `field` is a NULL marker (an empty field always is NULL).
+    #[inline]
+    pub fn is_null(&self, field: &[u8]) -> bool {
+        field.is_empty()
+            || (!self.null_markers.is_empty() && self.null_markers.iter().any(|m| m == field))
     }
 
     /// Whether the first record is a header.
@@ -95,8 +157,11 @@ impl CsvOptions {
 
     pub(crate) fn csv_reader<R: std::io::Read>(&self, input: R) -> csv::Reader<R> {
         csv::ReaderBuilder::new()
-            .delimiter(self.delimiter)
+            .delimiter(self.get_delimiter())
             .quote(self.quote)
+            .escape(self.escape)
+            .double_quote(self.escape.is_none())
+            .comment(self.comment)
             .has_headers(self.has_headers)
             // Field counts are checked by loader so that the error names file and line.
             .flexible(true)

@@ -56,6 +56,8 @@ pub struct BatchReader {
     reader: csv::Reader<Input>,
     record: csv::ByteRecord,
     schema: Arc<Schema>,
+    /// For the NULL markers.
+    options: CsvOptions,
     budget: MemoryBudget,
     row_capacity: usize,
     batch_bytes: usize,
@@ -117,7 +119,7 @@ impl BatchReader {
             path: path.to_path_buf(),
             source,
         };
-        let (input, compression) = input::open(path).map_err(io)?;
+        let (input, compression) = input::open(path, options.get_encoding()).map_err(io)?;
         // The read buffer and, for compressed files, the decoder's window and buffers.
         let buffer = budget
             .reserve_blocking(READ_BUFFER_BYTES + compression.decoder_bytes())
@@ -125,10 +127,13 @@ impl BatchReader {
                 path: path.to_path_buf(),
                 source,
             })?;
-        // A plain file's size bounds what is left to read; a compressed one's does not.
-        let file_size = match compression {
-            Compression::None => std::fs::metadata(path).map_err(io)?.len(),
-            _ => u64::MAX,
+        // A plain file's size bounds what is left to read; a decoded one's does not.
+        let seekable =
+            compression == Compression::None && options.get_encoding() == crate::Encoding::Utf8;
+        let file_size = if seekable {
+            std::fs::metadata(path).map_err(io)?.len()
+        } else {
+            u64::MAX
         };
         let mut reader = options.csv_reader(input);
         if options.get_has_headers() {
@@ -137,7 +142,7 @@ impl BatchReader {
         let mut sequence = 0;
         let mut skip_to = None;
         if let Some(resume) = resume {
-            if compression == Compression::None {
+            if seekable {
                 let mut position = csv::Position::new();
                 position.set_byte(resume.byte).set_line(resume.line);
                 reader
@@ -155,6 +160,7 @@ impl BatchReader {
             reader,
             record: csv::ByteRecord::new(),
             schema,
+            options: options.clone(),
             budget,
             row_capacity: row_capacity(options, mean_field_bytes),
             batch_bytes,
@@ -256,6 +262,11 @@ impl BatchReader {
             });
         }
         for (index, (column, field)) in columns.iter().zip(self.record.iter()).enumerate() {
+            let field = if self.options.is_null(field) {
+                &[][..]
+            } else {
+                field
+            };
             if let Err(source) = column.ty.parse(field) {
                 return Err(Error::Value {
                     path: self.path.clone(),
@@ -317,8 +328,13 @@ impl BatchReader {
             }
             let position = self.record.position().expect("read records have positions");
             let (line, byte) = (position.line(), position.byte());
+            let options = &self.options;
+            let fields = self
+                .record
+                .iter()
+                .map(|f| if options.is_null(f) { &[][..] } else { f });
             batch
-                .push_row(line, byte, self.record.iter())
+                .push_row(line, byte, fields)
                 .expect("field count checked and batch sized below 4 GiB");
             self.rows_read += 1;
             match self.read_record() {

@@ -23,6 +23,16 @@ pub enum Error {
     /// The audit trail could not be written.
     #[error(transparent)]
     Audit(#[from] loader_batch::AuditError),
+    /// A `--column` override names a column the file does not have.
+    #[error("{path}: --column {column}: the file has no such column (it has {available})")]
+    UnknownColumn {
+        /// The file.
+        path: String,
+        /// The column asked for.
+        column: String,
+        /// The columns it has.
+        available: String,
+    },
     /// A worker died (panicked or vanished).
     #[error("worker failed: {0}")]
     Worker(String),

@@ -1,4 +1,4 @@
-use crate::{LoadSettings, Result};
+use crate::{Error, LoadSettings, Result};
 use loader_file::{BatchReader, CsvOptions, FileSample, discover, sample_file};
 use loader_memory::{EffectiveLimit, MemoryProbe};
 use std::path::{Path, PathBuf};
@@ -99,11 +99,24 @@ pub(crate) fn make_plan(
     let per_batch = per_worker.saturating_sub(BatchReader::BUFFER_BYTES) / BATCHES_IN_FLIGHT;
     let mut files = Vec::with_capacity(found.len());
     for input in found {
-        let sample = sample_file(&input.path, &settings.csv)?;
+        let mut sample = sample_file(&input.path, &settings.csv)?;
+        for (column, ty) in &settings.columns {
+            if !sample.schema.set_type(column, *ty) {
+                return Err(Error::UnknownColumn {
+                    path: input.path.display().to_string(),
+                    column: column.clone(),
+                    available: sample.headers.join(", "),
+                });
+            }
+        }
         let columns = sample.schema.len();
         let batch_bytes =
             batch_bytes_for(&settings.csv, columns, sample.mean_field_bytes, per_batch);
-        let csv = settings.csv.clone().batch_bytes(batch_bytes);
+        let csv = settings
+            .csv
+            .clone()
+            .delimiter(sample.delimiter)
+            .batch_bytes(batch_bytes);
         let batch_heap =
             BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, csv_bytes(&sample));
         let in_flight = batches_in_flight(&sample, &csv);

@@ -1,5 +1,5 @@
 use crate::LoadMode;
-use loader_batch::RetryPolicy;
+use loader_batch::{ColumnType, RetryPolicy};
 use loader_file::{CsvOptions, FileOrder};
 use loader_memory::PressureThresholds;
 use std::time::Duration;
@@ -41,6 +41,8 @@ pub struct LoadSettings {
     pub mode: LoadMode,
     /// Load content again even when the ledger holds it as complete (a new generation).
     pub force: bool,
+    /// Column types that win over inference (`--column name:type`).
+    pub columns: Vec<(String, ColumnType)>,
 }
 
 impl Default for LoadSettings {
@@ -59,6 +61,7 @@ impl Default for LoadSettings {
             thresholds: PressureThresholds::default(),
             mode: LoadMode::default(),
             force: false,
+            columns: Vec::new(),
         }
     }
 }
