@@ -25,6 +25,8 @@ commands:
       --files N          number of files, of uneven sizes (default 1)
       --seed N           seed (default 42)
       --out DIR          output directory (default data/)
+  fuzz [--seconds N]     fuzz the CSV reader and inference for N seconds (default 600),
+                         release build; fails on any panic
   bench [options]        release build; fails when a target is missed
       --section S        speed (loader vs sqlite3 .import), memory (peak rss by
                          input size under --memory-limit 64MiB), postgres (loader
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("gen-data") => gen_data::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -84,6 +87,28 @@ fn ci() -> Result<(), String> {
     )?;
     println!("xtask ci: all checks passed");
     Ok(())
+}
+
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let seconds = match args {
+        [] => "600".to_owned(),
+        [flag, value] if flag == "--seconds" => value.clone(),
+        _ => return Err("usage: cargo xtask fuzz [--seconds N]".into()),
+    };
+    shell::in_root()?;
+    shell::cargo(
+        &[
+            "test",
+            "--release",
+            "-p",
+            "loader-file",
+            "--lib",
+            "fuzz_reader_and_inference_never_panic",
+            "--",
+            "--nocapture",
+        ],
+        &[("LOADER_FUZZ_SECONDS", seconds.as_str())],
+    )
 }
 
 fn test() -> Result<(), String> {

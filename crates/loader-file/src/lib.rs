@@ -32,6 +32,8 @@
 
 mod discover;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod hash;
 mod infer;
 mod input;
