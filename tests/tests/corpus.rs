@@ -2,6 +2,7 @@
 //! its expected outcome, loaded through the binary into SQLite. Every run must end in a clear
 //! result: rows loaded as expected, or exit code 1 with a message naming file and line.
 
+use loader_tests::pg::{ScratchSchema, pg_url, query_text};
 use loader_tests::{root, run_loader};
 use rusqlite::Connection;
 
@@ -202,4 +203,60 @@ fn every_corpus_file_ends_in_its_expected_clear_result() {
     let mut seen: Vec<String> = seen.into_iter().map(str::to_owned).collect();
     seen.sort();
     assert_eq!(files, seen, "corpus files and cases must match");
+}
+
+/// The same corpus into PostgreSQL. Outcomes are the same but for NUL bytes, which
+/// PostgreSQL text cannot hold: there the file stops with the line and column.
+#[test]
+fn every_corpus_file_in_postgres() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "corpus");
+    let corpus = root().join("tests/corpus");
+    let dir = tempfile::tempdir().unwrap();
+    for (index, case) in CASES.iter().enumerate() {
+        let table = format!("t_{index}");
+        let input = corpus.join(case.file);
+        let mut args = vec![
+            "load",
+            input.to_str().unwrap(),
+            "--into",
+            &url,
+            "--schema",
+            &schema.name,
+            "--table",
+            &table,
+        ];
+        args.extend_from_slice(case.args);
+        let output = run_loader(dir.path(), &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{}: {stderr}", case.file);
+        let expect = match case.file {
+            "nul-byte.csv" => Err(
+                "nul-byte.csv: writing rows 0..1 of batch 0 into \"t_19\" failed: t_19: line 2: column 2: a NUL byte, which PostgreSQL text cannot hold",
+            ),
+            _ => case.expect,
+        };
+        let qualified = format!("\"{}\".{table}", schema.name);
+        match expect {
+            Ok(rows) => {
+                assert!(output.status.success(), "{}: {stderr}", case.file);
+                let count = query_text(&url, &format!("SELECT count(*) FROM {qualified}"));
+                assert_eq!(
+                    count[0][0].as_deref(),
+                    Some(rows.to_string().as_str()),
+                    "{}",
+                    case.file
+                );
+                if let Some((sql, value)) = case.check {
+                    let found =
+                        query_text(&url, &sql.replace("FROM t", &format!("FROM {qualified}")));
+                    assert_eq!(found[0][0].as_deref(), Some(value), "{}: {sql}", case.file);
+                }
+            }
+            Err(message) => {
+                assert_eq!(output.status.code(), Some(1), "{}: {stderr}", case.file);
+                assert!(stderr.contains(message), "{}: {stderr}", case.file);
+            }
+        }
+    }
 }

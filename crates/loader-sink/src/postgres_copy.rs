@@ -105,7 +105,14 @@ pub(crate) fn write_binary_row(
             continue;
         }
         if wire == Wire::Text {
-            // Validated UTF-8, whatever type the file's column was: sent as read.
+            // Validated UTF-8, whatever type the file's column was: sent as read. PostgreSQL
+            // text cannot hold NUL, which SQLite and the CSV allow.
+            if field.contains(&0) {
+                return Err(format!(
+                    "column {}: a NUL byte, which PostgreSQL text cannot hold",
+                    column + 1
+                ));
+            }
             put(out, field);
             continue;
         }

@@ -58,6 +58,18 @@ pub(crate) enum Mode {
     Sequential,
 }
 
+/// An error's message for the report and the ledger, always naming the file: file-layer
+/// errors start with its path already; sink errors name the table and line but not the file.
+pub(crate) fn describe_error(file: &PlannedFile, error: &Error) -> String {
+    let path = file.path.display().to_string();
+    let message = error.to_string();
+    if message.starts_with(&path) {
+        message
+    } else {
+        format!("{path}: {message}")
+    }
+}
+
 pub(crate) fn lock(progress: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
     progress.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -221,7 +233,7 @@ pub(crate) async fn load_file(
             Ok(())
         }
         Err(error) => {
-            let message = error.to_string();
+            let message = describe_error(file, &error);
             // The load's own error is what matters; the ledger and trail are told if they can be.
             let _ = record(
                 context,

@@ -1,4 +1,4 @@
-use crate::file_task::{Mode, Progress, RunContext, load_file, lock, panic_text};
+use crate::file_task::{Mode, Progress, RunContext, describe_error, load_file, lock, panic_text};
 use crate::ledger::{RunLedger, new_run_id, now};
 use crate::monitor::{Monitor, Reactor};
 use crate::plan::make_plan;
@@ -218,7 +218,7 @@ impl DataLoadingService {
                 lock(&progress[index]).fell_back = true;
                 let result =
                     load_file(&context, &files[index], &progress[index], Mode::Sequential).await;
-                record_outcome(&progress[index], result);
+                record_outcome(&files[index], &progress[index], result);
             }
         }
 
@@ -311,7 +311,7 @@ async fn run_pool(
                     .unwrap_or_else(|p| p.into_inner())
                     .get_or_insert_with(|| format!("{}: {error}", files[index].path.display()));
             }
-            record_outcome(&progress[index], result);
+            record_outcome(&files[index], &progress[index], result);
         });
         task_files.insert(handle.id(), index);
     }
@@ -337,14 +337,14 @@ async fn run_pool(
     failure.lock().unwrap_or_else(|p| p.into_inner()).take()
 }
 
-fn record_outcome(progress: &Mutex<Progress>, result: Result<()>) {
+fn record_outcome(file: &PlannedFile, progress: &Mutex<Progress>, result: Result<()>) {
     let mut progress = lock(progress);
     progress.finished = Some(Instant::now());
     match result {
         Ok(()) => progress.outcome = Some(Ok(())),
         Err(error) => {
             progress.data_error = !error.is_pool_failure();
-            progress.outcome = Some(Err(error.to_string()));
+            progress.outcome = Some(Err(describe_error(file, &error)));
         }
     }
 }
