@@ -142,7 +142,18 @@ const CASES: &[Case] = &[
         expect: Ok(2),
         check: Some(("SELECT code FROM t WHERE id = 1", "007")),
     },
+    Case {
+        file: "schema-file.csv",
+        args: &["--schema-file", "{root}/tests/fixtures/codes.toml"],
+        expect: Ok(2),
+        check: Some(("SELECT code FROM t WHERE id = 2", "042")),
+    },
 ];
+
+/// Case arguments may name repository files as `{root}/...`.
+fn with_root(arg: &str) -> String {
+    arg.replace("{root}", &root().display().to_string())
+}
 
 #[test]
 fn every_corpus_file_ends_in_its_expected_clear_result() {
@@ -160,7 +171,8 @@ fn every_corpus_file_ends_in_its_expected_clear_result() {
             "--table",
             "t",
         ];
-        args.extend_from_slice(case.args);
+        let case_args: Vec<String> = case.args.iter().map(|a| with_root(a)).collect();
+        args.extend(case_args.iter().map(String::as_str));
         let output = run_loader(dir.path(), &args);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!stderr.contains("panicked"), "{}: {stderr}", case.file);
@@ -226,7 +238,8 @@ fn every_corpus_file_in_postgres() {
             "--table",
             &table,
         ];
-        args.extend_from_slice(case.args);
+        let case_args: Vec<String> = case.args.iter().map(|a| with_root(a)).collect();
+        args.extend(case_args.iter().map(String::as_str));
         let output = run_loader(dir.path(), &args);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!stderr.contains("panicked"), "{}: {stderr}", case.file);

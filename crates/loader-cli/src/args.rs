@@ -131,6 +131,10 @@ pub struct CommonArgs {
     /// timestamp, text); repeat for several.
     #[arg(long = "column", value_name = "NAME:TYPE", value_parser = column_type)]
     pub columns: Vec<(String, ColumnType)>,
+    /// Column types from a TOML file with a `[columns]` table (`amount = "real"`); `--column`
+    /// wins over the file, and both win over inference.
+    #[arg(long, value_name = "FILE")]
+    pub schema_file: Option<PathBuf>,
     /// The first line is data, not a header (columns are then column_1, column_2, ...).
     #[arg(long)]
     pub no_header: bool,

@@ -21,9 +21,45 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn settings(args: &CommonArgs) -> LoadSettings {
+/// A schema file: `[columns]` mapping names to types.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchemaFile {
+    columns: std::collections::BTreeMap<String, String>,
+}
+
+/// Column types from `--schema-file`, then `--column` (which wins).
+fn column_types(args: &CommonArgs) -> Result<Vec<(String, loader_batch::ColumnType)>> {
+    let mut columns = Vec::new();
+    if let Some(path) = &args.schema_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading schema file {}", path.display()))?;
+        let file: SchemaFile = toml::from_str(&text).with_context(|| {
+            format!(
+                "{}: expected a [columns] table of name = \"type\"",
+                path.display()
+            )
+        })?;
+        for (name, ty) in file.columns {
+            let Some(ty) = loader_batch::ColumnType::from_name(&ty) else {
+                anyhow::bail!(
+                    "{}: column {name:?}: unknown type {ty:?} (integer, real, boolean, date, timestamp, text)",
+                    path.display()
+                );
+            };
+            columns.push((name, ty));
+        }
+    }
+    for (name, ty) in &args.columns {
+        columns.retain(|(n, _)| n != name);
+        columns.push((name.clone(), *ty));
+    }
+    Ok(columns)
+}
+
+fn settings(args: &CommonArgs) -> Result<LoadSettings> {
     let defaults = LoadSettings::default();
-    LoadSettings {
+    Ok(LoadSettings {
         workers: args.workers.map_or(defaults.workers, usize::from),
         memory_limit: args.memory_limit,
         budget_share: args.budget_share,
@@ -35,9 +71,9 @@ fn settings(args: &CommonArgs) -> LoadSettings {
             Order::Given => FileOrder::AsGiven,
         },
         table: args.table.clone(),
-        columns: args.columns.clone(),
+        columns: column_types(args)?,
         ..defaults
-    }
+    })
 }
 
 fn csv_options(args: &CommonArgs) -> CsvOptions {
@@ -71,7 +107,7 @@ fn plan(args: CommonArgs) -> Result<ExitCode> {
         Arc::new(NoSink),
         Arc::new(NullAudit),
         probe()?,
-        settings(&args),
+        settings(&args)?,
     );
     let plan = service.plan(&args.paths)?;
     if args.json {
@@ -118,7 +154,7 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
         _ => Arc::new(TeeAudit(audits)),
     };
     let json = args.common.json;
-    let mut settings = settings(&args.common);
+    let mut settings = settings(&args.common)?;
     settings.mode = match args.mode {
         Mode::Append => LoadMode::Append,
         Mode::Replace => LoadMode::Replace,
