@@ -96,6 +96,10 @@ pub struct CommonArgs {
     /// database engine, buffers and the program.
     #[arg(long, value_name = "SHARE", default_value_t = 0.5, value_parser = share)]
     pub budget_share: f64,
+    /// Shares of the memory limit at which pressure becomes elevated, high and critical
+    /// (default 0.70,0.85,0.95); lower them to react earlier.
+    #[arg(long, value_name = "E,H,C", value_parser = thresholds)]
+    pub pressure_thresholds: Option<[f64; 3]>,
     /// Most rows in one batch read from a file.
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_rows: u64,
@@ -174,6 +178,21 @@ fn share(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
         _ => Err("expected a share between 0 (excluded) and 1, e.g. 0.5".to_owned()),
+    }
+}
+
+fn thresholds(text: &str) -> Result<[f64; 3], String> {
+    let values: Vec<f64> = text
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("{v:?} is not a number"))
+        })
+        .collect::<Result<_, _>>()?;
+    match values[..] {
+        [e, h, c] if 0.0 < e && e < h && h < c && c <= 1.0 => Ok([e, h, c]),
+        _ => Err("expected three rising shares in (0, 1], e.g. 0.7,0.85,0.95".to_owned()),
     }
 }
 

@@ -72,6 +72,15 @@ fn settings(args: &CommonArgs) -> Result<LoadSettings> {
         },
         table: args.table.clone(),
         columns: column_types(args)?,
+        thresholds: match args.pressure_thresholds {
+            Some([elevated, high, critical]) => loader_memory::PressureThresholds {
+                elevated,
+                high,
+                critical,
+                ..defaults.thresholds
+            },
+            None => defaults.thresholds,
+        },
         ..defaults
     })
 }

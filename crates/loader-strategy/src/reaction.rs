@@ -3,6 +3,7 @@
 use loader_batch::SubBatchLimits;
 use loader_memory::{ByteSize, MemoryBudget, PressureLevel};
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, watch};
 
@@ -176,11 +177,13 @@ impl Controls {
         (before, next)
     }
 
-    /// Waits while admission of new files is paused.
-    pub async fn admitted(&self) {
-        let mut open = self.admission.subscribe();
-        // The sender lives as long as `self`, so this cannot fail while we are borrowed.
-        let _ = open.wait_for(|open| *open).await;
+    /// Waits while admission of new files is paused, unless no file is running: then nothing
+    /// could bring memory down but the run itself, so one file goes ahead (the run continues
+    /// sequentially instead of waiting for ever).
+    pub async fn admitted(&self, running: &AtomicUsize) {
+        while !*self.admission.borrow() && running.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -307,10 +310,11 @@ mod tests {
         assert_eq!(limits.rows(), MIN_SUB_BATCH_ROWS);
         assert_eq!(budget.capacity(), 32 << 20);
         let first = controls.writers.acquire().await;
+        let running = Arc::new(AtomicUsize::new(1));
         let waiter = tokio::spawn({
-            let controls = Arc::clone(&controls);
+            let (controls, running) = (Arc::clone(&controls), Arc::clone(&running));
             async move {
-                controls.admitted().await;
+                controls.admitted(&running).await;
                 let _second = controls.writers.acquire().await;
             }
         });

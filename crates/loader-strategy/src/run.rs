@@ -279,6 +279,8 @@ async fn run_pool(
     let failure: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let mut tasks = JoinSet::new();
     let mut task_files = HashMap::new();
+    // Files in flight, for admission under pressure (see `Controls::admitted`).
+    let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for index in 0..files.len() {
         let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
             break;
@@ -288,7 +290,7 @@ async fn run_pool(
         }
         // Admission: no new file while pressure is high, and then only once the budget has
         // room for one of its batches, so that it does not crowd out the files running.
-        context.controls.admitted().await;
+        context.controls.admitted(&running).await;
         let budget = &context.controls.budget;
         let first_batch = files[index].estimate.batch_heap.min(budget.capacity());
         if let Ok(room) = budget.reserve(first_batch).await {
@@ -300,8 +302,18 @@ async fn run_pool(
             Arc::clone(progress),
             Arc::clone(&failure),
         );
+        running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let in_flight = Arc::clone(&running);
         let handle = tasks.spawn(async move {
             let _permit = permit;
+            // Counted out however the task ends, a panic included.
+            struct Done(Arc<std::sync::atomic::AtomicUsize>);
+            impl Drop for Done {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            let _done = Done(in_flight);
             let result = load_file(&context, &files[index], &progress[index], Mode::Pool).await;
             if let Err(error) = &result
                 && error.is_pool_failure()

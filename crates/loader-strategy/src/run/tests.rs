@@ -239,19 +239,26 @@ async fn critical_pressure_pauses_admission_runs_cleanup_and_the_load_still_comp
 
     assert!(report.is_success(), "{:?}", report.first_error());
     assert_eq!(ids(&sink), (4000, 4000, 1, 4000));
-    assert_eq!(
-        report.pressure_changes.len(),
-        2,
+    assert!(
+        report.pressure_changes[0].starts_with("critical"),
         "{:?}",
         report.pressure_changes
     );
-    assert!(report.pressure_changes[0].starts_with("critical"));
-    assert!(report.pressure_changes[1].starts_with("normal"));
     let names: Vec<&str> = report.cleanups.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["test cache", "malloc_trim"]);
-    // No file started while admission was paused: the first file context opens after the
-    // event that resumed admission.
+    // Admission was paused: with one file running the other waited until the first
+    // committed or admission resumed, whichever came first (an idle run still admits one).
     let events = audit.events();
+    let starts: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.scope == Scope::File && e.kind == EventKind::Started)
+        .map(|(i, _)| i)
+        .collect();
+    let first_commit = events
+        .iter()
+        .position(|e| e.scope == Scope::File && e.kind == EventKind::Committed)
+        .unwrap();
     let resumed = events
         .iter()
         .position(|e| {
@@ -259,12 +266,12 @@ async fn critical_pressure_pauses_admission_runs_cleanup_and_the_load_still_comp
                 .as_deref()
                 .is_some_and(|r| r.contains("admission of new files resumed"))
         })
-        .expect("admission resumed");
-    let first_file = events
-        .iter()
-        .position(|e| e.scope == Scope::File && e.kind == EventKind::Started)
-        .unwrap();
-    assert!(first_file > resumed, "files waited for pressure to fall");
+        .unwrap_or(usize::MAX);
+    assert_eq!(starts.len(), 2);
+    assert!(
+        starts[1] > first_commit.min(resumed),
+        "the second file waited"
+    );
     for file in &report.files {
         assert!(
             file.measured_peak > 0 && file.measured_peak <= file.estimated_peak,
