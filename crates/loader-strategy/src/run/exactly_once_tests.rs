@@ -2,27 +2,17 @@
 //! load again (with other batch sizes), gives every row once; a finished load re-run adds
 //! nothing; replace and force do what they say.
 
+use super::tests::probe;
 use super::*;
 use crate::LoadMode;
 use async_trait::async_trait;
 use loader_batch::{
     AuditEvent as Event, FileRecord, InMemoryAudit, Ledger, LedgerStatus, RunRecord, SinkError,
 };
-use loader_memory::{FixedProbe, MemoryReading};
 use loader_sink::SqliteSink;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
-
-fn probe() -> Arc<dyn MemoryProbe> {
-    Arc::new(FixedProbe(MemoryReading {
-        total: 16 << 30,
-        available: 12 << 30,
-        process_rss: 20 << 20,
-        cgroup: None,
-        psi: None,
-    }))
-}
 
 fn settings(batch_rows: usize, sub_batch_rows: usize) -> LoadSettings {
     LoadSettings {

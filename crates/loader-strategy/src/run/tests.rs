@@ -6,7 +6,8 @@ use loader_sink::SqliteSink;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-fn probe() -> Arc<dyn MemoryProbe> {
+/// A machine with plenty of memory, for tests that are not about memory.
+pub(super) fn probe() -> Arc<dyn MemoryProbe> {
     Arc::new(FixedProbe(MemoryReading {
         total: 16 << 30,
         available: 12 << 30,
