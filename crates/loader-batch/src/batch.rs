@@ -1,4 +1,4 @@
-use crate::{Error, Result};
+use crate::{Error, RejectedRow, Result};
 use std::ops::Range;
 
 /// Rows of one source file, stored as field bytes in one contiguous buffer.
@@ -8,6 +8,11 @@ use std::ops::Range;
 /// on and its byte offset in the source, so that errors can point at it and a resumed load can
 /// seek past committed rows. [`end_offset`](Self::end_offset) is where the row after the
 /// batch starts.
+///
+/// Rows the bad-row policy rejected travel with the batch as [`RejectedRow`]s, in source
+/// order; each belongs to the sub-batch whose [`byte_range`](Self::byte_range) covers it, so
+/// that it is quarantined in the same transaction as its neighbours are loaded. A batch may
+/// hold only rejects and no rows.
 ///
 /// # Example
 ///
@@ -32,6 +37,11 @@ pub struct RowBatch {
     offsets: Vec<u64>,
     end_line: u64,
     end_offset: u64,
+    /// Where the batch starts in the source, when it was set (a reject may come first).
+    start: Option<(u64, u64)>,
+    rejects: Vec<RejectedRow>,
+    /// Heap bytes held by `rejects`, counted against the data capacity.
+    reject_bytes: usize,
 }
 
 impl RowBatch {
@@ -46,6 +56,9 @@ impl RowBatch {
             offsets: Vec::new(),
             end_line: 0,
             end_offset: 0,
+            start: None,
+            rejects: Vec::new(),
+            reject_bytes: 0,
         }
     }
 
@@ -99,6 +112,40 @@ impl RowBatch {
         Ok(())
     }
 
+    /// Records where the batch starts in the source: the line and byte offset of its first
+    /// record, good or rejected. Without it the batch starts at its first row.
+    pub fn set_start(&mut self, line: u64, offset: u64) {
+        self.start = Some((line, offset));
+    }
+
+    /// Appends a rejected row. Rejects must come in source order, like rows.
+    pub fn push_reject(&mut self, reject: RejectedRow) {
+        self.reject_bytes += reject.heap_size();
+        self.rejects.push(reject);
+    }
+
+    /// Every rejected row of the batch, in source order.
+    pub fn rejects(&self) -> &[RejectedRow] {
+        &self.rejects
+    }
+
+    /// The rejected rows that belong with `rows`: those inside [`byte_range`](Self::byte_range)
+    /// of `rows`. The sub-batches of a batch share its rejects out exactly.
+    pub fn rejects_in(&self, rows: Range<usize>) -> &[RejectedRow] {
+        let range = self.byte_range(rows.clone());
+        let first = if rows.start == 0 {
+            0
+        } else {
+            self.rejects.partition_point(|r| r.byte < range.start)
+        };
+        let last = if rows.end >= self.len() {
+            self.rejects.len()
+        } else {
+            self.rejects.partition_point(|r| r.byte < range.end)
+        };
+        &self.rejects[first..last.max(first)]
+    }
+
     /// Records where the row after this batch starts: its line and byte offset.
     pub fn set_end(&mut self, line: u64, offset: u64) {
         self.end_line = line;
@@ -116,10 +163,12 @@ impl RowBatch {
         bytes + rows * columns * size_of::<u32>() + rows * 2 * size_of::<u64>()
     }
 
-    /// Whether one more row of `field_bytes` fits without any buffer growing.
+    /// Whether one more record (a row of `field_bytes`, or a reject) fits without any buffer
+    /// growing.
     pub fn has_room(&self, field_bytes: usize) -> bool {
-        self.lines.len() < self.lines.capacity()
-            && self.data.len() + field_bytes <= self.data.capacity()
+        // A reject takes a row's place, so batches close after the same number of records.
+        self.lines.len() + self.rejects.len() < self.lines.capacity()
+            && self.data.len() + self.reject_bytes + field_bytes <= self.data.capacity()
     }
 
     /// Number of columns.
@@ -132,9 +181,14 @@ impl RowBatch {
         self.lines.len()
     }
 
-    /// Whether the batch has no rows.
+    /// Whether the batch has no rows (it may still hold rejects).
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
+    }
+
+    /// Whether the batch holds neither rows nor rejects.
+    pub fn is_void(&self) -> bool {
+        self.lines.is_empty() && self.rejects.is_empty()
     }
 
     /// Bytes of field data held (without separators, quotes or line ends).
@@ -147,6 +201,8 @@ impl RowBatch {
         self.data.capacity()
             + self.field_ends.capacity() * size_of::<u32>()
             + (self.lines.capacity() + self.offsets.capacity()) * size_of::<u64>()
+            + self.rejects.capacity() * size_of::<RejectedRow>()
+            + self.reject_bytes
     }
 
     /// The bytes of field `column` of row `row`.
@@ -196,12 +252,17 @@ impl RowBatch {
     }
 
     /// Source byte range covered by `rows`: from the first row's offset to the next row's.
+    /// The first range of a batch starts where the batch does (see
+    /// [`set_start`](Self::set_start)), so that rejects before its first row are covered.
     pub fn byte_range(&self, rows: Range<usize>) -> Range<u64> {
-        let start = self
-            .offsets
-            .get(rows.start)
-            .copied()
-            .unwrap_or(self.end_offset);
+        let start = match self.start {
+            Some((_, offset)) if rows.start == 0 => offset,
+            _ => self
+                .offsets
+                .get(rows.start)
+                .copied()
+                .unwrap_or(self.end_offset),
+        };
         let end = self
             .offsets
             .get(rows.end)
@@ -212,7 +273,10 @@ impl RowBatch {
 
     /// Source lines covered by `rows`: the first row's line and the line after the last row.
     pub fn line_range(&self, rows: Range<usize>) -> Range<u64> {
-        let start = self.lines.get(rows.start).copied().unwrap_or(self.end_line);
+        let start = match self.start {
+            Some((line, _)) if rows.start == 0 => line,
+            _ => self.lines.get(rows.start).copied().unwrap_or(self.end_line),
+        };
         let end = self.lines.get(rows.end).copied().unwrap_or(self.end_line);
         start..end
     }
@@ -293,5 +357,46 @@ mod tests {
             [&b""[..], b"defg"]
         );
         assert_eq!(batch.field(2, 0), b"h");
+    }
+
+    fn reject(line: u64, byte: u64) -> RejectedRow {
+        RejectedRow {
+            line,
+            byte,
+            column: None,
+            column_name: None,
+            kind: crate::RejectKind::FieldCount,
+            message: "expected 1 fields, found 2".into(),
+            raw: b"x,y".to_vec(),
+        }
+    }
+
+    #[test]
+    fn sub_batches_share_out_the_rejects_exactly() {
+        let mut batch = RowBatch::new(1, 0);
+        batch.set_start(2, 10);
+        batch.push_reject(reject(2, 10));
+        batch.push_row(3, 14, [&b"a"[..]]).unwrap();
+        batch.push_reject(reject(4, 16));
+        batch.push_row(5, 20, [&b"b"[..]]).unwrap();
+        batch.push_reject(reject(6, 22));
+        batch.set_end(7, 26);
+        assert_eq!(batch.byte_range(0..1), 10..20);
+        assert_eq!(batch.line_range(0..1), 2..5);
+        let lines = |rows| batch.rejects_in(rows).iter().map(|r| r.line).collect::<Vec<_>>();
+        assert_eq!(lines(0..1), [2, 4]);
+        assert_eq!(lines(1..2), [6]);
+        assert_eq!(lines(0..2), [2, 4, 6]);
+    }
+
+    #[test]
+    fn a_batch_of_rejects_only_covers_its_whole_range() {
+        let mut batch = RowBatch::new(2, 3);
+        batch.set_start(8, 100);
+        batch.push_reject(reject(8, 100));
+        batch.set_end(9, 104);
+        assert!(batch.is_empty() && !batch.is_void());
+        assert_eq!(batch.byte_range(0..0), 100..104);
+        assert_eq!(batch.rejects_in(0..0).len(), 1);
     }
 }

@@ -38,6 +38,7 @@ mod batch;
 mod error;
 mod ledger;
 mod processor;
+mod reject;
 mod schema;
 mod sink;
 mod value;
@@ -53,6 +54,7 @@ pub use ledger::{
     PendingReplace, RunRecord,
 };
 pub use processor::{BatchOutcome, BatchProcessor, RetryPolicy, SubBatchLimits, split_rows};
+pub use reject::{RejectKind, RejectedRow};
 pub use schema::{Column, Schema};
 pub use sink::{BatchSink, LoadTarget};
 pub use value::{ColumnType, Value};

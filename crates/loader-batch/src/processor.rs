@@ -127,6 +127,8 @@ pub struct BatchOutcome {
     pub rows: u64,
     /// Field bytes committed.
     pub bytes: u64,
+    /// Rejected rows quarantined with them.
+    pub rejected: u64,
     /// Sub-batches written.
     pub sub_batches: usize,
     /// Retries needed along the way.
@@ -238,7 +240,11 @@ impl BatchProcessor {
         let mut template = self.template(Scope::Batch, target, batch, all.clone());
         template.parent = parent;
         let scope = AuditScope::start(Arc::clone(&self.audit), template).await?;
-        let ranges = split_rows(batch, self.limits.rows(), self.limits.bytes());
+        let mut ranges = split_rows(batch, self.limits.rows(), self.limits.bytes());
+        if ranges.is_empty() && !batch.rejects().is_empty() {
+            // Rejects alone still make a write: they are quarantined and their range recorded.
+            ranges.push(0..0);
+        }
         if ranges.len() > 1 {
             let split = scope.event(EventKind::Split).with_reason(format!(
                 "{} sub-batches of at most {} rows and {} bytes",
@@ -256,6 +262,7 @@ impl BatchProcessor {
             {
                 Ok(retries) => {
                     outcome.rows += rows.len() as u64;
+                    outcome.rejected += batch.rejects_in(rows.clone()).len() as u64;
                     outcome.bytes += batch.data_bytes(rows) as u64;
                     outcome.sub_batches += 1;
                     outcome.retries += retries;
@@ -308,7 +315,11 @@ impl BatchProcessor {
             };
             match result {
                 Ok(written) => {
-                    scope.commit(written, batch.data_bytes(rows) as u64).await?;
+                    let bytes = batch.data_bytes(rows.clone()) as u64;
+                    match quarantine_note(batch, rows) {
+                        Some(note) => scope.commit_with_note(written, bytes, note).await?,
+                        None => scope.commit(written, bytes).await?,
+                    }
                     return Ok(attempt - 1);
                 }
                 Err(e)
@@ -349,6 +360,22 @@ impl BatchProcessor {
         event.byte_range = Some([bytes.start, bytes.end]);
         event
     }
+}
+
+/// What the audit trail says about the rejects committed with a sub-batch.
+fn quarantine_note(batch: &RowBatch, rows: Range<usize>) -> Option<String> {
+    let rejects = batch.rejects_in(rows);
+    let first = rejects.first()?;
+    let mut lines: Vec<String> = rejects.iter().take(10).map(|r| r.line.to_string()).collect();
+    if rejects.len() > lines.len() {
+        lines.push("...".into());
+    }
+    Some(format!(
+        "quarantined {} rejected row(s), line(s) {}; first: {}",
+        rejects.len(),
+        lines.join(", "),
+        first.message
+    ))
 }
 
 enum SubBatchFailure {

@@ -84,6 +84,10 @@ pub trait BatchSink: Send + Sync {
 
     /// Stores rows `rows` of `batch` atomically and returns how many were stored.
     ///
+    /// In the same transaction the sink quarantines the batch's rejects that belong with
+    /// the range ([`RowBatch::rejects_in`]). `rows` may be empty when a batch holds only
+    /// rejects; the write then quarantines them (and records the range in the ledger).
+    ///
     /// # Errors
     ///
     /// A [`SinkError`] whose kind tells whether retrying may help; nothing was stored.

@@ -78,6 +78,52 @@ pub enum Error {
         #[source]
         source: ValueError,
     },
+    /// A text field holds a NUL byte, which the target cannot store.
+    #[error("{path}:{line}: column {column} ({name:?}): a NUL byte, which the target's text cannot hold")]
+    Nul {
+        /// The file.
+        path: PathBuf,
+        /// Line of the record.
+        line: u64,
+        /// Byte offset of the record.
+        byte: u64,
+        /// Column number, from 1.
+        column: usize,
+        /// Column name.
+        name: String,
+    },
+    /// The bad-row policy's limit was crossed: the file stops. Rows before `line` were
+    /// handed out (and are loaded when their batches commit); this line and those after
+    /// it are not loaded.
+    #[error(
+        "{path}:{line}: stopped after {rejected} rejected rows of {read} read, over {limit}; rows before line {line} are loaded, this line and the rest of the file are not"
+    )]
+    TooManyRejects {
+        /// The file.
+        path: PathBuf,
+        /// First line not loaded.
+        line: u64,
+        /// Its byte offset.
+        byte: u64,
+        /// Rows rejected, the one crossing the limit included.
+        rejected: u64,
+        /// Rows read from the file so far.
+        read: u64,
+        /// The limit, as given (`--max-errors 5`, `--max-error-ratio 0.01`).
+        limit: String,
+    },
+    /// A row is longer than the row limit; it was not read into memory.
+    #[error("{path}:{line}: the row starting here is longer than {limit} bytes (--max-row-bytes)")]
+    RowTooLong {
+        /// The file.
+        path: PathBuf,
+        /// Line the row starts on.
+        line: u64,
+        /// Its byte offset.
+        byte: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The file has no header and no rows.
     #[error("{path}: the file is empty")]
     Empty {
@@ -115,6 +161,9 @@ impl Error {
             Error::Csv { line, .. }
             | Error::FieldCount { line, .. }
             | Error::Value { line, .. }
+            | Error::Nul { line, .. }
+            | Error::TooManyRejects { line, .. }
+            | Error::RowTooLong { line, .. }
             | Error::RowTooLarge { line, .. } => Some(*line),
             _ => None,
         }
@@ -127,8 +176,58 @@ impl Error {
             Error::Csv { .. }
                 | Error::FieldCount { .. }
                 | Error::Value { .. }
+                | Error::Nul { .. }
+                | Error::TooManyRejects { .. }
+                | Error::RowTooLong { .. }
                 | Error::RowTooLarge { .. }
         )
+    }
+
+    /// The rejected-row entry for this error, when it is about one row that the bad-row
+    /// policy may set aside (wrong field count, bad value, NUL byte), with `raw` as its text.
+    pub fn to_reject(&self, raw: Vec<u8>) -> Option<loader_batch::RejectedRow> {
+        use loader_batch::{ColumnType, RejectKind, RejectedRow};
+        let (line, byte, column, kind) = match self {
+            Error::FieldCount { line, byte, .. } => (*line, *byte, None, RejectKind::FieldCount),
+            Error::Value {
+                line,
+                byte,
+                column,
+                name,
+                source,
+                ..
+            } => {
+                let kind = if source.expected == ColumnType::Text {
+                    RejectKind::Encoding
+                } else {
+                    RejectKind::Type
+                };
+                (*line, *byte, Some((*column, name)), kind)
+            }
+            Error::Nul {
+                line,
+                byte,
+                column,
+                name,
+                ..
+            } => (*line, *byte, Some((*column, name)), RejectKind::NulByte),
+            _ => return None,
+        };
+        // The message without the path and line prefix, which the entry holds apart.
+        let message = self.to_string();
+        let message = message
+            .split_once(&format!(":{line}: "))
+            .map_or(message.as_str(), |(_, rest)| rest)
+            .to_owned();
+        Some(RejectedRow {
+            line,
+            byte,
+            column: column.map(|(c, _)| c as u32),
+            column_name: column.map(|(_, n)| n.clone()),
+            kind,
+            message,
+            raw,
+        })
     }
 }
 

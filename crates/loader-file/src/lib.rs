@@ -39,11 +39,12 @@ mod infer;
 mod input;
 mod options;
 mod reader;
+mod tap;
 
 pub use discover::{FileOrder, InputFile, discover};
 pub use error::{Error, Result};
 pub use hash::content_hash;
 pub use infer::{FileSample, sample_file};
 pub use input::Compression;
-pub use options::{CsvOptions, Encoding};
+pub use options::{BadRowPolicy, CsvOptions, Encoding, OnError};
 pub use reader::{BatchReader, ReservedBatch, ResumePoint};

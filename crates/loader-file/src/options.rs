@@ -10,6 +10,108 @@ pub enum Encoding {
     Windows1252,
 }
 
+/// What to do with a row that does not fit its columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OnError {
+    /// Stop the file at the first bad row, with its file, line, column and reason (default).
+    #[default]
+    Fail,
+    /// Set the row aside (quarantine it) and go on, within the error limits.
+    Skip,
+}
+
+/// The bad-row policy of a file: [`OnError`] and, when skipping, the limits past which the
+/// file stops anyway.
+///
+/// Limits are checked per file. `max_errors` N lets N rows be rejected; the N+1th stops the
+/// file like [`OnError::Fail`] (rows before it are loaded). `max_error_ratio` R is checked
+/// as each batch closes, over every row read from the file so far: a batch that takes the
+/// ratio of rejected rows above R is not loaded, and the file stops there.
+///
+/// # Example
+///
+/// ```
+/// use loader_file::{BadRowPolicy, OnError};
+/// let policy = BadRowPolicy::skip().max_errors(100).max_error_ratio(0.01).unwrap();
+/// assert_eq!(policy.on_error(), OnError::Skip);
+/// assert!(!policy.ratio_exceeded(10, 1000));
+/// assert!(policy.ratio_exceeded(11, 1000));
+/// assert!(BadRowPolicy::skip().max_error_ratio(1.5).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct BadRowPolicy {
+    on_error: OnError,
+    max_errors: Option<u64>,
+    max_error_ratio: Option<f64>,
+}
+
+// The ratio is never NaN (see `max_error_ratio`).
+impl Eq for BadRowPolicy {}
+
+impl BadRowPolicy {
+    /// Skip bad rows, without limits.
+    pub fn skip() -> Self {
+        BadRowPolicy {
+            on_error: OnError::Skip,
+            ..BadRowPolicy::default()
+        }
+    }
+
+    /// Fail at the first bad row (the default).
+    pub fn fail() -> Self {
+        BadRowPolicy::default()
+    }
+
+    /// At most `n` rejected rows per file.
+    pub fn max_errors(mut self, n: u64) -> Self {
+        self.max_errors = Some(n);
+        self
+    }
+
+    /// At most `ratio` (0 to 1) of a file's rows rejected.
+    ///
+    /// # Errors
+    ///
+    /// A message when `ratio` is not between 0 and 1.
+    pub fn max_error_ratio(mut self, ratio: f64) -> Result<Self, String> {
+        if !(0.0..=1.0).contains(&ratio) {
+            return Err(format!("the error ratio must be between 0 and 1, not {ratio}"));
+        }
+        self.max_error_ratio = Some(ratio);
+        Ok(self)
+    }
+
+    /// What happens to a bad row.
+    pub fn on_error(&self) -> OnError {
+        self.on_error
+    }
+
+    /// The per-file limit on rejected rows, if any.
+    pub fn get_max_errors(&self) -> Option<u64> {
+        self.max_errors
+    }
+
+    /// The per-file limit on the share of rejected rows, if any.
+    pub fn get_max_error_ratio(&self) -> Option<f64> {
+        self.max_error_ratio
+    }
+
+    /// Whether one more reject, after `rejected` already, would cross `max_errors` (always,
+    /// when failing).
+    pub fn count_exceeded(&self, rejected: u64) -> bool {
+        match self.on_error {
+            OnError::Fail => true,
+            OnError::Skip => self.max_errors.is_some_and(|max| rejected >= max),
+        }
+    }
+
+    /// Whether `rejected` of `read` rows is more than `max_error_ratio` allows.
+    pub fn ratio_exceeded(&self, rejected: u64, read: u64) -> bool {
+        self.max_error_ratio
+            .is_some_and(|ratio| read > 0 && rejected as f64 > ratio * read as f64)
+    }
+}
+
 /// How to read CSV files and how big to make batches.
 ///
 /// # Example
@@ -31,6 +133,9 @@ pub struct CsvOptions {
     batch_rows: usize,
     batch_bytes: usize,
     sample_rows: usize,
+    bad_rows: BadRowPolicy,
+    allow_nul: bool,
+    max_row_bytes: usize,
 }
 
 impl Default for CsvOptions {
@@ -46,6 +151,9 @@ impl Default for CsvOptions {
             batch_rows: 100_000,
             batch_bytes: 8 << 20,
             sample_rows: 1000,
+            bad_rows: BadRowPolicy::default(),
+            allow_nul: true,
+            max_row_bytes: 64 << 20,
         }
     }
 }
@@ -111,6 +219,42 @@ impl CsvOptions {
     pub fn sample_rows(mut self, rows: usize) -> Self {
         self.sample_rows = rows.max(1);
         self
+    }
+
+    /// The bad-row policy (default: fail at the first bad row).
+    pub fn bad_rows(mut self, policy: BadRowPolicy) -> Self {
+        self.bad_rows = policy;
+        self
+    }
+
+    /// Whether text may hold NUL bytes (default true). PostgreSQL text cannot, so a loader
+    /// writing there turns them into bad rows, named by line and column before any write.
+    pub fn allow_nul(mut self, yes: bool) -> Self {
+        self.allow_nul = yes;
+        self
+    }
+
+    /// Longest row, in bytes as read (default 64 MiB). A longer one stops the file with
+    /// [`Error::RowTooLarge`](crate::Error::RowTooLarge) before it is held in memory; the
+    /// memory budget may lower it further (a row must fit in the budget).
+    pub fn max_row_bytes(mut self, bytes: usize) -> Self {
+        self.max_row_bytes = bytes.max(1);
+        self
+    }
+
+    /// The bad-row policy.
+    pub fn get_bad_rows(&self) -> BadRowPolicy {
+        self.bad_rows
+    }
+
+    /// Whether text may hold NUL bytes.
+    pub fn get_allow_nul(&self) -> bool {
+        self.allow_nul
+    }
+
+    /// Longest row in bytes.
+    pub fn get_max_row_bytes(&self) -> usize {
+        self.max_row_bytes
     }
 
     /// The delimiter (comma until sniffed or set).

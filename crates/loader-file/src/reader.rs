@@ -1,5 +1,6 @@
 use crate::input::{self, Input};
-use crate::{Compression, CsvOptions, Error, Result, error::csv_error};
+use crate::tap::{RowLimitExceeded, Tap};
+use crate::{BadRowPolicy, Compression, CsvOptions, Error, OnError, Result, error::csv_error};
 use loader_batch::{RowBatch, Schema};
 use loader_memory::{MemoryBudget, Reservation};
 use std::io::SeekFrom;
@@ -30,9 +31,11 @@ pub struct ReservedBatch {
 ///
 /// Each batch is allocated at its final size once the budget grants its bytes (waiting on
 /// this thread while the budget is short), and closes when one more row would not fit in
-/// rows or in bytes. Every field is checked against the schema; the first bad record ends the
-/// stream with an error naming file, line and column, after the rows before it have been
-/// handed out in a last batch.
+/// rows or in bytes. Every field is checked against the schema. Under the default bad-row
+/// policy the first bad record ends the stream with an error naming file, line and column,
+/// after the rows before it have been handed out in a last batch; under
+/// [`OnError::Skip`] bad records travel in their batch as rejects, with their raw bytes,
+/// until a limit of the policy is crossed (see [`BadRowPolicy`]).
 ///
 /// # Example
 ///
@@ -53,7 +56,7 @@ pub struct ReservedBatch {
 /// ```
 pub struct BatchReader {
     path: PathBuf,
-    reader: csv::Reader<Input>,
+    reader: csv::Reader<Tap<Input>>,
     record: csv::ByteRecord,
     schema: Arc<Schema>,
     /// For the NULL markers.
@@ -67,6 +70,9 @@ pub struct BatchReader {
     done: bool,
     deferred: Option<Error>,
     rows_read: u64,
+    rows_rejected: u64,
+    policy: BadRowPolicy,
+    max_row_bytes: u64,
     _buffer: Reservation,
 }
 
@@ -120,9 +126,16 @@ impl BatchReader {
             source,
         };
         let (input, compression) = input::open(path, options.get_encoding()).map_err(io)?;
-        // The read buffer and, for compressed files, the decoder's window and buffers.
+        let policy = options.get_bad_rows();
+        let capture = policy.on_error() == OnError::Skip;
+        // A row is held up to three times while it is read (parser, batch, raw copy): it
+        // must fit in the budget that many times over.
+        let max_row_bytes = (options.get_max_row_bytes() as u64).min(budget.capacity() / 4);
+        // The read buffer, the raw bytes kept for rejects and, for compressed files, the
+        // decoder's window and buffers.
+        let kept = if capture { READ_BUFFER_BYTES } else { 0 };
         let buffer = budget
-            .reserve_blocking(READ_BUFFER_BYTES + compression.decoder_bytes())
+            .reserve_blocking(READ_BUFFER_BYTES + kept + compression.decoder_bytes())
             .map_err(|source| Error::Memory {
                 path: path.to_path_buf(),
                 source,
@@ -135,7 +148,8 @@ impl BatchReader {
         } else {
             u64::MAX
         };
-        let mut reader = options.csv_reader(input);
+        let tap = Tap::new(input, capture, max_row_bytes, READ_BUFFER_BYTES);
+        let mut reader = options.csv_reader(tap);
         if options.get_has_headers() {
             reader.byte_headers().map_err(|e| csv_error(path, e))?;
         }
@@ -170,6 +184,9 @@ impl BatchReader {
             done: false,
             deferred: None,
             rows_read: 0,
+            rows_rejected: 0,
+            policy,
+            max_row_bytes,
             _buffer: buffer,
         }
         .skipping_to(skip_to)
@@ -219,9 +236,14 @@ impl BatchReader {
         })
     }
 
-    /// Records read so far and handed out in batches.
+    /// Good records read so far and handed out in batches.
     pub fn rows_read(&self) -> u64 {
         self.rows_read
+    }
+
+    /// Bad records handed out in batches as rejects so far.
+    pub fn rows_rejected(&self) -> u64 {
+        self.rows_rejected
     }
 
     /// Where the next unread row starts.
@@ -242,11 +264,38 @@ impl BatchReader {
     }
 
     fn read_record(&mut self) -> Result<bool> {
-        self.pending = self
-            .reader
-            .read_byte_record(&mut self.record)
-            .map_err(|e| csv_error(&self.path, e))?;
+        let start = self.reader.position().clone();
+        // Everything before the next record is done with: the tap lets it go.
+        self.reader.get_mut().record_starts_at(start.byte());
+        self.pending = match self.reader.read_byte_record(&mut self.record) {
+            Ok(pending) => pending,
+            Err(error) => return Err(self.read_error(error, &start)),
+        };
         Ok(self.pending)
+    }
+
+    fn read_error(&self, error: csv::Error, start: &csv::Position) -> Error {
+        if let csv::ErrorKind::Io(io) = error.kind()
+            && io.get_ref().is_some_and(|e| e.is::<RowLimitExceeded>())
+        {
+            return Error::RowTooLong {
+                path: self.path.clone(),
+                line: start.line(),
+                byte: start.byte(),
+                limit: self.max_row_bytes,
+            };
+        }
+        csv_error(&self.path, error)
+    }
+
+    /// The current record's bytes as read, without its line terminator.
+    fn raw_record(&self) -> Vec<u8> {
+        let start = self.record.position().map_or(0, |p| p.byte());
+        let end = self.reader.position().byte();
+        let raw = self.reader.get_ref().raw(start..end).unwrap_or_default();
+        let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        raw.to_vec()
     }
 
     fn check_record(&self) -> Result<()> {
@@ -267,6 +316,18 @@ impl BatchReader {
             } else {
                 field
             };
+            if !self.options.get_allow_nul()
+                && column.ty == loader_batch::ColumnType::Text
+                && field.contains(&0)
+            {
+                return Err(Error::Nul {
+                    path: self.path.clone(),
+                    line: position.line(),
+                    byte: position.byte(),
+                    column: index + 1,
+                    name: column.name.clone(),
+                });
+            }
             if let Err(source) = column.ty.parse(field) {
                 return Err(Error::Value {
                     path: self.path.clone(),
@@ -317,26 +378,25 @@ impl BatchReader {
             }
         })?;
         let mut batch = RowBatch::with_capacity(columns, self.sequence, rows, bytes);
+        batch.set_start(line, start);
+        let counts_before = (self.rows_read, self.rows_rejected);
         loop {
             if let Err(error) = self.check_record() {
-                if batch.is_empty() {
-                    return Err(error);
+                match self.reject(error) {
+                    Ok(reject) => {
+                        batch.push_reject(reject);
+                        self.rows_rejected += 1;
+                    }
+                    Err(error) if batch.is_void() => return Err(error),
+                    Err(error) => {
+                        // Hand out the rows before the bad one; the error comes next call.
+                        self.deferred = Some(error);
+                        break;
+                    }
                 }
-                // Hand out the good rows before the bad one; the error comes next call.
-                self.deferred = Some(error);
-                break;
+            } else {
+                self.push_record(&mut batch);
             }
-            let position = self.record.position().expect("read records have positions");
-            let (line, byte) = (position.line(), position.byte());
-            let options = &self.options;
-            let fields = self
-                .record
-                .iter()
-                .map(|f| if options.is_null(f) { &[][..] } else { f });
-            batch
-                .push_row(line, byte, fields)
-                .expect("field count checked and batch sized below 4 GiB");
-            self.rows_read += 1;
             match self.read_record() {
                 Ok(true) if batch.has_room(self.record.as_slice().len()) => {}
                 Ok(_) => break,
@@ -348,8 +408,63 @@ impl BatchReader {
         }
         let end = self.resume_point();
         batch.set_end(end.line, end.byte);
+        let read = self.rows_read + self.rows_rejected;
+        if self.policy.ratio_exceeded(self.rows_rejected, read) {
+            // The batch that takes the file over the ratio is not handed out.
+            let error = Error::TooManyRejects {
+                path: self.path.clone(),
+                line,
+                byte: start,
+                rejected: self.rows_rejected,
+                read,
+                limit: format!(
+                    "--max-error-ratio {}",
+                    self.policy.get_max_error_ratio().unwrap_or_default()
+                ),
+            };
+            (self.rows_read, self.rows_rejected) = counts_before;
+            self.deferred = None;
+            return Err(error);
+        }
         self.sequence += 1;
         Ok(Some(ReservedBatch { batch, reservation }))
+    }
+
+    fn push_record(&mut self, batch: &mut RowBatch) {
+        let position = self.record.position().expect("read records have positions");
+        let (line, byte) = (position.line(), position.byte());
+        let options = &self.options;
+        let fields = self
+            .record
+            .iter()
+            .map(|f| if options.is_null(f) { &[][..] } else { f });
+        batch
+            .push_row(line, byte, fields)
+            .expect("field count checked and batch sized below 4 GiB");
+        self.rows_read += 1;
+    }
+
+    /// The reject entry for the current record, or the error that stops the file: the
+    /// record's own under [`OnError::Fail`], [`Error::TooManyRejects`] past `max_errors`.
+    fn reject(&self, error: Error) -> Result<loader_batch::RejectedRow> {
+        if self.policy.on_error() == OnError::Fail {
+            return Err(error);
+        }
+        if self.policy.count_exceeded(self.rows_rejected) {
+            let position = self.record.position().expect("read records have positions");
+            return Err(Error::TooManyRejects {
+                path: self.path.clone(),
+                line: position.line(),
+                byte: position.byte(),
+                rejected: self.rows_rejected + 1,
+                read: self.rows_read + self.rows_rejected + 1,
+                limit: format!(
+                    "--max-errors {}",
+                    self.policy.get_max_errors().unwrap_or_default()
+                ),
+            });
+        }
+        error.to_reject(self.raw_record()).ok_or(error)
     }
 }
 

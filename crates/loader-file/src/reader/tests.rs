@@ -216,7 +216,30 @@ fn a_row_larger_than_the_budget_is_an_error() {
         None,
     );
     let err = reader.next().unwrap().unwrap_err();
-    assert!(matches!(err, Error::RowTooLarge { line: 2, .. }), "{err}");
+    // A quarter of the budget bounds a row: it is refused before the parser holds it.
+    assert!(
+        matches!(err, Error::RowTooLong { line: 2, limit, .. } if limit == 128 << 10),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_row_longer_than_max_row_bytes_stops_the_file_before_it_is_held() {
+    let mut text = b"a,b\n1,x\n2,".to_vec();
+    text.extend(std::iter::repeat_n(b'y', 2 << 20));
+    text.extend(b"\n3,z\n");
+    let f = fixture(&text);
+    let budget = MemoryBudget::new(64 << 20);
+    let options = CsvOptions::default().max_row_bytes(1 << 20).sample_rows(1);
+    let results: Vec<_> = open(&f, &options, &budget, None).collect();
+    let err = results.last().unwrap().as_ref().unwrap_err();
+    assert!(
+        matches!(err, Error::RowTooLong { line: 3, limit, .. } if *limit == 1 << 20),
+        "{err}"
+    );
+    assert!(err.to_string().contains("input.csv:3: the row starting here is longer than"));
+    // The parser never grew a record buffer for the long row past the limit and read-ahead.
+    assert!(budget.peak_reserved() < 8 << 20);
 }
 
 #[test]
@@ -391,4 +414,149 @@ mod proptests {
             prop_assert_eq!(rows_of(&batches), rows);
         }
     }
+}
+
+fn skipping(options: CsvOptions) -> CsvOptions {
+    options.bad_rows(crate::BadRowPolicy::skip())
+}
+
+fn typed_schema() -> Arc<loader_batch::Schema> {
+    Arc::new(loader_batch::Schema::from_pairs([
+        ("id", ColumnType::Integer),
+        ("name", ColumnType::Text),
+    ]))
+}
+
+fn read_all(
+    path: &Path,
+    options: &CsvOptions,
+    budget: &MemoryBudget,
+) -> (Vec<RowBatch>, Option<Error>) {
+    let reader =
+        BatchReader::open(path, options, typed_schema(), 4.0, budget.clone(), None).unwrap();
+    let mut batches = Vec::new();
+    for result in reader {
+        match result {
+            Ok(reserved) => batches.push(reserved.batch),
+            Err(error) => return (batches, Some(error)),
+        }
+    }
+    (batches, None)
+}
+
+const MIXED: &[u8] = b"id,name\r\n1,ann\r\nx,bob\r\n3,\"multi\r\nline\"\r\n4,cy,extra\r\n5,\xff\xfe\r\n6,dee\r\n";
+
+#[test]
+fn skipped_rows_travel_with_their_batch_with_the_raw_bytes_as_read() {
+    let f = fixture(MIXED);
+    let budget = MemoryBudget::new(8 << 20);
+    let (batches, error) = read_all(&f.path, &skipping(CsvOptions::default()), &budget);
+    assert!(error.is_none(), "{error:?}");
+    let rejects: Vec<_> = batches.iter().flat_map(|b| b.rejects().to_vec()).collect();
+    let summary: Vec<_> = rejects
+        .iter()
+        .map(|r| (r.line, r.kind.as_str(), r.column, r.raw.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (3, "type", Some(1), b"x,bob".to_vec()),
+            (6, "field_count", None, b"4,cy,extra".to_vec()),
+            (7, "encoding", Some(2), b"5,\xff\xfe".to_vec()),
+        ]
+    );
+    assert_eq!(rejects[0].byte, 16);
+    assert_eq!(rejects[0].message, "column 1 (\"id\"): expected integer, found \"x\"");
+    assert_eq!(rejects[1].message, "expected 2 fields, found 3");
+    assert_eq!(rows_of(&batches).iter().map(|r| r[0].clone()).collect::<Vec<_>>(), ["1", "3", "6"]);
+    // Raw bytes are exact in every layout: one batch per row, compressed inputs.
+    for options in [CsvOptions::default().batch_rows(1), CsvOptions::default()] {
+        for compression in [crate::Compression::Gzip, crate::Compression::Zstd] {
+            let g = fixture(&compressed(MIXED, compression));
+            let (batches, error) = read_all(&g.path, &skipping(options.clone()), &budget);
+            assert!(error.is_none());
+            let again: Vec<_> = batches.iter().flat_map(|b| b.rejects().to_vec()).collect();
+            assert_eq!(again, rejects, "{compression:?}");
+        }
+    }
+    assert_eq!(budget.reserved(), 0);
+}
+
+#[test]
+fn a_bom_and_a_rejected_first_row_keep_exact_offsets() {
+    let f = fixture(b"\xef\xbb\xbfid,name\nq,ann\n2,bob\n");
+    let (batches, _) = read_all(
+        &f.path,
+        &skipping(CsvOptions::default()),
+        &MemoryBudget::new(8 << 20),
+    );
+    let reject = &batches[0].rejects()[0];
+    assert_eq!((reject.line, reject.byte, &reject.raw[..]), (2, 11, &b"q,ann"[..]));
+    let first = &batches[0];
+    assert_eq!(first.byte_range(0..first.len()).start, 11, "the batch starts at its reject");
+    assert_eq!(batches.last().unwrap().end_offset(), 23);
+}
+
+#[test]
+fn max_errors_lets_n_rows_go_and_stops_at_the_next() {
+    let f = fixture(MIXED);
+    let budget = MemoryBudget::new(8 << 20);
+    let policy = crate::BadRowPolicy::skip().max_errors(1);
+    let (batches, error) = read_all(&f.path, &CsvOptions::default().bad_rows(policy), &budget);
+    let error = error.unwrap();
+    assert!(
+        matches!(error, Error::TooManyRejects { line: 6, rejected: 2, read: 4, .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("over --max-errors 1; rows before line 6 are loaded"));
+    // Everything before the crossing row was handed out: two rows and one reject.
+    assert_eq!(rows_of(&batches).len(), 2);
+    assert_eq!(batches.iter().map(|b| b.rejects().len()).sum::<usize>(), 1);
+    assert_eq!(batches.last().unwrap().end_offset(), 45, "the batch ends where line 6 starts");
+}
+
+#[test]
+fn a_batch_that_takes_the_file_over_the_error_ratio_is_not_handed_out() {
+    let mut text = String::from("id,name\n");
+    for i in 0..40 {
+        // One bad row in each of the last two batches of ten.
+        let id = if i == 25 || i == 35 { "bad".to_owned() } else { i.to_string() };
+        text.push_str(&format!("{id},n{i}\n"));
+    }
+    let f = fixture(text.as_bytes());
+    let policy = crate::BadRowPolicy::skip().max_error_ratio(0.04).unwrap();
+    let options = CsvOptions::default().batch_rows(10).bad_rows(policy);
+    let budget = MemoryBudget::new(8 << 20);
+    let mut reader =
+        BatchReader::open(&f.path, &options, typed_schema(), 4.0, budget.clone(), None).unwrap();
+    let mut handed = Vec::new();
+    let error = loop {
+        match reader.next().unwrap() {
+            Ok(b) => handed.push(b.batch),
+            Err(e) => break e,
+        }
+    };
+    // 1 of 30 is under 4%; 2 of 40 is over.
+    assert_eq!(handed.len(), 3);
+    assert!(
+        matches!(error, Error::TooManyRejects { line: 32, rejected: 2, read, .. } if read > 32),
+        "{error}"
+    );
+    assert_eq!((reader.rows_read(), reader.rows_rejected()), (29, 1));
+    assert!(reader.next().is_none());
+}
+
+#[test]
+fn nul_bytes_are_bad_rows_when_the_target_cannot_hold_them() {
+    let f = fixture(b"id,name\n1,a\x00b\n2,ok\n");
+    let budget = MemoryBudget::new(8 << 20);
+    let options = CsvOptions::default().allow_nul(false);
+    let (_, error) = read_all(&f.path, &options, &budget);
+    let error = error.unwrap();
+    assert!(matches!(error, Error::Nul { line: 2, column: 2, .. }), "{error}");
+    let (batches, error) = read_all(&f.path, &skipping(options), &budget);
+    assert!(error.is_none());
+    assert_eq!(batches[0].rejects()[0].kind, loader_batch::RejectKind::NulByte);
+    assert_eq!(batches[0].rejects()[0].raw, b"1,a\x00b");
+    assert_eq!(rows_of(&batches), [["2", "ok"]]);
 }
