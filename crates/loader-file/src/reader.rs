@@ -127,15 +127,13 @@ impl BatchReader {
         };
         let (input, compression) = input::open(path, options.get_encoding()).map_err(io)?;
         let policy = options.get_bad_rows();
-        let capture = policy.on_error() == OnError::Skip;
         // A row is held up to three times while it is read (parser, batch, raw copy): it
         // must fit in the budget that many times over.
         let max_row_bytes = (options.get_max_row_bytes() as u64).min(budget.capacity() / 4);
-        // The read buffer, the raw bytes kept for rejects and, for compressed files, the
+        // The read buffer, the raw bytes the tap keeps and, for compressed files, the
         // decoder's window and buffers.
-        let kept = if capture { READ_BUFFER_BYTES } else { 0 };
         let buffer = budget
-            .reserve_blocking(READ_BUFFER_BYTES + kept + compression.decoder_bytes())
+            .reserve_blocking(Self::BUFFER_BYTES + compression.decoder_bytes())
             .map_err(|source| Error::Memory {
                 path: path.to_path_buf(),
                 source,
@@ -148,7 +146,9 @@ impl BatchReader {
         } else {
             u64::MAX
         };
-        let tap = Tap::new(input, capture, max_row_bytes, READ_BUFFER_BYTES);
+        // The tap always keeps the current record: rejects need its raw bytes, and errors
+        // need its true first line (see `record_start`).
+        let tap = Tap::new(input, true, max_row_bytes, READ_BUFFER_BYTES);
         let mut reader = options.csv_reader(tap);
         if options.get_has_headers() {
             reader.byte_headers().map_err(|e| csv_error(path, e))?;
@@ -206,8 +206,9 @@ impl BatchReader {
         RowBatch::heap_size_for(columns, rows, bytes) as u64
     }
 
-    /// Heap bytes the reader itself holds (its read buffer), besides its batches.
-    pub const BUFFER_BYTES: u64 = READ_BUFFER_BYTES;
+    /// Heap bytes the reader itself holds besides its batches: the parser's read buffer and
+    /// the tap's copy of the current record (see `record_start`).
+    pub const BUFFER_BYTES: u64 = 2 * READ_BUFFER_BYTES;
 
     /// Reads past rows that start before `byte` (a resume in a compressed file), leaving the
     /// row at `byte` pending; fails if no row starts exactly there.
@@ -288,9 +289,27 @@ impl BatchReader {
         csv_error(&self.path, error)
     }
 
+    /// Line and byte offset where the current record's text starts. The parser's position
+    /// may be earlier: after a CRLF it starts the next record at the `\n`, and blank lines
+    /// before a record count as its start, which would put errors a line too early.
+    fn record_start(&self) -> (u64, u64) {
+        let position = self.record.position().expect("read records have positions");
+        let (mut line, mut byte) = (position.line(), position.byte());
+        let end = self.reader.position().byte();
+        for &b in self.reader.get_ref().raw(byte..end).unwrap_or_default() {
+            match b {
+                b'\n' => line += 1,
+                b'\r' => {}
+                _ => break,
+            }
+            byte += 1;
+        }
+        (line, byte)
+    }
+
     /// The current record's bytes as read, without its line terminator.
     fn raw_record(&self) -> Vec<u8> {
-        let start = self.record.position().map_or(0, |p| p.byte());
+        let start = self.record_start().1;
         let end = self.reader.position().byte();
         let raw = self.reader.get_ref().raw(start..end).unwrap_or_default();
         let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
@@ -299,40 +318,41 @@ impl BatchReader {
     }
 
     fn check_record(&self) -> Result<()> {
-        let position = self.record.position().expect("read records have positions");
         let columns = self.schema.columns();
+        let path = || self.path.clone();
         if self.record.len() != columns.len() {
+            let (line, byte) = self.record_start();
             return Err(Error::FieldCount {
-                path: self.path.clone(),
-                line: position.line(),
-                byte: position.byte(),
+                path: path(),
+                line,
+                byte,
                 expected: columns.len(),
                 found: self.record.len(),
             });
         }
+        let check_nul = !self.options.get_allow_nul();
         for (index, (column, field)) in columns.iter().zip(self.record.iter()).enumerate() {
             let field = if self.options.is_null(field) {
                 &[][..]
             } else {
                 field
             };
-            if !self.options.get_allow_nul()
-                && column.ty == loader_batch::ColumnType::Text
-                && field.contains(&0)
-            {
+            if check_nul && column.ty == loader_batch::ColumnType::Text && field.contains(&0) {
+                let (line, byte) = self.record_start();
                 return Err(Error::Nul {
-                    path: self.path.clone(),
-                    line: position.line(),
-                    byte: position.byte(),
+                    path: path(),
+                    line,
+                    byte,
                     column: index + 1,
                     name: column.name.clone(),
                 });
             }
             if let Err(source) = column.ty.parse(field) {
+                let (line, byte) = self.record_start();
                 return Err(Error::Value {
-                    path: self.path.clone(),
-                    line: position.line(),
-                    byte: position.byte(),
+                    path: path(),
+                    line,
+                    byte,
                     column: index + 1,
                     name: column.name.clone(),
                     source,
@@ -451,11 +471,11 @@ impl BatchReader {
             return Err(error);
         }
         if self.policy.count_exceeded(self.rows_rejected) {
-            let position = self.record.position().expect("read records have positions");
+            let (line, byte) = self.record_start();
             return Err(Error::TooManyRejects {
                 path: self.path.clone(),
-                line: position.line(),
-                byte: position.byte(),
+                line,
+                byte,
                 rejected: self.rows_rejected + 1,
                 read: self.rows_read + self.rows_rejected + 1,
                 limit: format!(
