@@ -11,8 +11,11 @@ struct Case {
     args: &'static [&'static str],
     /// `Ok(rows in table t)` or `Err(text the error must contain)`.
     expect: Result<i64, &'static str>,
-    /// A query on the loaded table and the single value it must return.
+    /// A query on the loaded table and the single value it must return (also after an
+    /// error: what was committed before it).
     check: Option<(&'static str, &'static str)>,
+    /// Rows that must be in the quarantine table, as (line, kind), in line order.
+    quarantined: &'static [(i64, &'static str)],
 }
 
 const CASES: &[Case] = &[
@@ -21,138 +24,230 @@ const CASES: &[Case] = &[
         args: &[],
         expect: Ok(2),
         check: Some(("SELECT amount FROM t WHERE id = 1", "2,5")),
+        quarantined: &[],
     },
     Case {
         file: "tab.tsv",
         args: &[],
         expect: Ok(3),
         check: Some(("SELECT name FROM t WHERE id = 3", "cy")),
+        quarantined: &[],
     },
     Case {
         file: "pipe.txt",
         args: &[],
         expect: Ok(2),
         check: Some(("SELECT name FROM t WHERE id = 2", "b, c")),
+        quarantined: &[],
     },
     Case {
         file: "crlf.csv",
         args: &[],
         expect: Ok(2),
         check: Some(("SELECT name FROM t WHERE id = 2", "two\r\nlines")),
+        quarantined: &[],
     },
     Case {
         file: "bom.csv",
         args: &[],
         expect: Ok(1),
         check: Some(("SELECT name FROM t WHERE id = 1", "ann")),
+        quarantined: &[],
     },
     Case {
         file: "backslash.csv",
         args: &["--escape", "backslash"],
         expect: Ok(2),
         check: Some(("SELECT quote FROM t WHERE id = 1", "say \"hi\"")),
+        quarantined: &[],
     },
     Case {
         file: "comments.csv",
         args: &["--comment", "#"],
         expect: Ok(2),
         check: Some(("SELECT name FROM t WHERE id = 2", "bob")),
+        quarantined: &[],
     },
     Case {
         file: "null-markers.csv",
         args: &["--null", "NA", "--null", "\\N"],
         expect: Ok(4),
         check: Some(("SELECT count(*) FROM t WHERE score IS NULL", "3")),
+        quarantined: &[],
     },
     Case {
         file: "latin1.csv",
         args: &["--encoding", "latin1"],
         expect: Ok(2),
         check: Some(("SELECT name FROM t WHERE id = 1", "José")),
+        quarantined: &[],
     },
     Case {
         file: "cp1252.csv",
         args: &["--encoding", "windows-1252"],
         expect: Ok(2),
         check: Some(("SELECT price FROM t WHERE id = 2", "“quoted”")),
+        quarantined: &[],
     },
     Case {
         file: "no-header.csv",
         args: &["--no-header"],
         expect: Ok(2),
         check: Some(("SELECT column_2 FROM t WHERE column_1 = 2", "bob")),
+        quarantined: &[],
     },
     Case {
         file: "header-only.csv",
         args: &[],
         expect: Ok(0),
         check: None,
+        quarantined: &[],
     },
     Case {
         file: "empty.csv",
         args: &[],
         expect: Err("empty.csv: the file is empty"),
         check: None,
+        quarantined: &[],
     },
     Case {
         file: "dup-headers.csv",
         args: &[],
         expect: Ok(1),
         check: Some(("SELECT column_3 FROM t", "3")),
+        quarantined: &[],
     },
     Case {
         file: "hostile-headers.csv",
         args: &[],
         expect: Ok(1),
         check: Some(("SELECT \"a\"\"; DROP TABLE x; --\" FROM t", "1")),
+        quarantined: &[],
     },
     Case {
         file: "too-few-fields.csv",
         args: &[],
         expect: Err("too-few-fields.csv:3: expected 3 fields, found 2"),
         check: None,
+        quarantined: &[],
     },
     Case {
         file: "too-many-fields.csv",
         args: &[],
         expect: Err("too-many-fields.csv:3: expected 2 fields, found 3"),
         check: None,
+        quarantined: &[],
     },
     Case {
         file: "unterminated-quote.csv",
         args: &[],
         expect: Ok(2),
         check: Some(("SELECT b FROM t WHERE a = 3", "unterminated\n")),
+        quarantined: &[],
     },
     Case {
         file: "invalid-utf8.csv",
         args: &[],
         expect: Err("invalid-utf8.csv:3: column 2 (\"name\"): expected text"),
         check: None,
+        quarantined: &[],
     },
     Case {
         file: "nul-byte.csv",
         args: &[],
         expect: Ok(1),
         check: Some(("SELECT length(CAST(name AS BLOB)) FROM t", "3")),
+        quarantined: &[],
     },
     Case {
         file: "column-override.csv",
         args: &["--column", "code:text"],
         expect: Ok(2),
         check: Some(("SELECT code FROM t WHERE id = 1", "007")),
+        quarantined: &[],
     },
     Case {
         file: "schema-file.csv",
         args: &["--schema-file", "{root}/tests/fixtures/codes.toml"],
         expect: Ok(2),
         check: Some(("SELECT code FROM t WHERE id = 2", "042")),
+        quarantined: &[],
+    },
+    Case {
+        file: "bad-rows.csv",
+        args: &["--on-error", "skip", "--column", "amount:real"],
+        expect: Ok(3),
+        check: Some(("SELECT group_concat(id) FROM t", "1,4,7")),
+        quarantined: &[
+            (3, "type"),
+            (4, "field_count"),
+            (7, "type"),
+            (8, "encoding"),
+        ],
+    },
+    Case {
+        file: "bad-rows.csv",
+        args: &["--max-errors", "1", "--column", "amount:real"],
+        expect: Err(
+            "bad-rows.csv:4: stopped after 2 rejected rows of 3 read, over --max-errors 1; rows before line 4 are loaded",
+        ),
+        check: Some(("SELECT group_concat(id) FROM t", "1")),
+        quarantined: &[(3, "type")],
+    },
+    Case {
+        file: "bad-rows.csv",
+        args: &["--max-error-ratio", "0.5", "--column", "amount:real"],
+        expect: Err("over --max-error-ratio 0.5; rows before line"),
+        check: None,
+        quarantined: QUARANTINE_UNCHECKED,
     },
 ];
+
+/// Where a limit stops a file depends on where batches close: the case checks the message.
+const QUARANTINE_UNCHECKED: &[(i64, &str)] = &[(-1, "")];
 
 /// Case arguments may name repository files as `{root}/...`.
 fn with_root(arg: &str) -> String {
     arg.replace("{root}", &root().display().to_string())
+}
+
+/// Exit code of a complete load with rows in quarantine.
+const EXIT_REJECTED: i32 = 3;
+
+/// Checks the exit code and message of a case's run, given what it must end in.
+fn check_outcome(
+    case: &Case,
+    expect: Result<i64, &str>,
+    quarantined: &[(i64, &str)],
+    output: &std::process::Output,
+) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{}: {stderr}", case.file);
+    match expect {
+        Ok(_) => {
+            let code = if quarantined.is_empty() {
+                0
+            } else {
+                EXIT_REJECTED
+            };
+            assert_eq!(output.status.code(), Some(code), "{}: {stderr}", case.file);
+        }
+        Err(message) => {
+            assert_eq!(output.status.code(), Some(1), "{}: {stderr}", case.file);
+            assert!(stderr.contains(message), "{}: {stderr}", case.file);
+        }
+    }
+}
+
+fn sqlite_text(c: &Connection, sql: &str) -> String {
+    c.query_row(sql, [], |r| {
+        r.get_ref(0).map(|v| match v {
+            rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+            rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+            other => format!("{other:?}"),
+        })
+    })
+    .unwrap()
 }
 
 #[test]
@@ -160,8 +255,8 @@ fn every_corpus_file_ends_in_its_expected_clear_result() {
     let corpus = root().join("tests/corpus");
     let dir = tempfile::tempdir().unwrap();
     let mut seen = Vec::new();
-    for case in CASES {
-        let db = dir.path().join(format!("{}.db", case.file));
+    for (index, case) in CASES.iter().enumerate() {
+        let db = dir.path().join(format!("{index}-{}.db", case.file));
         let input = corpus.join(case.file);
         let mut args = vec![
             "load",
@@ -174,37 +269,39 @@ fn every_corpus_file_ends_in_its_expected_clear_result() {
         let case_args: Vec<String> = case.args.iter().map(|a| with_root(a)).collect();
         args.extend(case_args.iter().map(String::as_str));
         let output = run_loader(dir.path(), &args);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!stderr.contains("panicked"), "{}: {stderr}", case.file);
-        match case.expect {
-            Ok(rows) => {
-                assert!(output.status.success(), "{}: {stderr}", case.file);
-                let c = Connection::open(&db).unwrap();
-                let count: i64 = c
-                    .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-                    .unwrap();
-                assert_eq!(count, rows, "{}", case.file);
-                if let Some((sql, value)) = case.check {
-                    let found: String = c
-                        .query_row(sql, [], |r| {
-                            r.get_ref(0).map(|v| match v {
-                                rusqlite::types::ValueRef::Integer(i) => i.to_string(),
-                                rusqlite::types::ValueRef::Text(t) => {
-                                    String::from_utf8_lossy(t).into_owned()
-                                }
-                                other => format!("{other:?}"),
-                            })
-                        })
-                        .unwrap();
-                    assert_eq!(found, value, "{}: {sql}", case.file);
-                }
-            }
-            Err(message) => {
-                assert_eq!(output.status.code(), Some(1), "{}: {stderr}", case.file);
-                assert!(stderr.contains(message), "{}: {stderr}", case.file);
-            }
+        check_outcome(case, case.expect, case.quarantined, &output);
+        let c = Connection::open(&db).unwrap();
+        if let Ok(rows) = case.expect {
+            let count = sqlite_text(&c, "SELECT count(*) FROM t");
+            assert_eq!(count, rows.to_string(), "{}", case.file);
         }
-        seen.push(case.file);
+        if let Some((sql, value)) = case.check {
+            assert_eq!(sqlite_text(&c, sql), value, "{}: {sql}", case.file);
+        }
+        if case.quarantined != QUARANTINE_UNCHECKED {
+            let has_table = sqlite_text(
+                &c,
+                "SELECT count(*) FROM sqlite_master WHERE name = '_loader_quarantine'",
+            ) == "1";
+            let mut found = Vec::new();
+            if has_table {
+                let mut statement = c
+                    .prepare("SELECT line, kind FROM _loader_quarantine ORDER BY line")
+                    .unwrap();
+                found = statement
+                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+            }
+            let expected: Vec<(i64, String)> = case
+                .quarantined
+                .iter()
+                .map(|(l, k)| (*l, (*k).to_owned()))
+                .collect();
+            assert_eq!(found, expected, "{}", case.file);
+        }
+        seen.push(case.file.to_owned());
     }
     // Every file in the corpus has a case.
     let mut files: Vec<String> = std::fs::read_dir(&corpus)
@@ -212,20 +309,21 @@ fn every_corpus_file_ends_in_its_expected_clear_result() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    let mut seen: Vec<String> = seen.into_iter().map(str::to_owned).collect();
     seen.sort();
+    seen.dedup();
     assert_eq!(files, seen, "corpus files and cases must match");
 }
 
 /// The same corpus into PostgreSQL. Outcomes are the same but for NUL bytes, which
-/// PostgreSQL text cannot hold: there the file stops with the line and column.
+/// PostgreSQL text cannot hold: there the row is a bad row, named by line and column.
 #[test]
 fn every_corpus_file_in_postgres() {
     let Some(url) = pg_url() else { return };
     let schema = ScratchSchema::new(&url, "corpus");
     let corpus = root().join("tests/corpus");
     let dir = tempfile::tempdir().unwrap();
-    for (index, case) in CASES.iter().enumerate() {
+    let cases = CASES.iter().chain([&NUL_SKIPPED_IN_POSTGRES]);
+    for (index, case) in cases.enumerate() {
         let table = format!("t_{index}");
         let input = corpus.join(case.file);
         let mut args = vec![
@@ -241,35 +339,141 @@ fn every_corpus_file_in_postgres() {
         let case_args: Vec<String> = case.args.iter().map(|a| with_root(a)).collect();
         args.extend(case_args.iter().map(String::as_str));
         let output = run_loader(dir.path(), &args);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!stderr.contains("panicked"), "{}: {stderr}", case.file);
-        let expect = match case.file {
-            "nul-byte.csv" => Err(
-                "nul-byte.csv: writing rows 0..1 of batch 0 into \"t_19\" failed: t_19: line 2: column 2: a NUL byte, which PostgreSQL text cannot hold",
+        let expect = match (case.file, case.args) {
+            ("nul-byte.csv", []) => Err(
+                "nul-byte.csv:2: column 2 (\"name\"): a NUL byte, which the target's text cannot hold",
             ),
             _ => case.expect,
         };
+        check_outcome(case, expect, case.quarantined, &output);
         let qualified = format!("\"{}\".{table}", schema.name);
-        match expect {
-            Ok(rows) => {
-                assert!(output.status.success(), "{}: {stderr}", case.file);
-                let count = query_text(&url, &format!("SELECT count(*) FROM {qualified}"));
-                assert_eq!(
-                    count[0][0].as_deref(),
-                    Some(rows.to_string().as_str()),
-                    "{}",
-                    case.file
-                );
-                if let Some((sql, value)) = case.check {
-                    let found =
-                        query_text(&url, &sql.replace("FROM t", &format!("FROM {qualified}")));
-                    assert_eq!(found[0][0].as_deref(), Some(value), "{}: {sql}", case.file);
-                }
-            }
-            Err(message) => {
-                assert_eq!(output.status.code(), Some(1), "{}: {stderr}", case.file);
-                assert!(stderr.contains(message), "{}: {stderr}", case.file);
-            }
+        if let Ok(rows) = expect {
+            let count = query_text(&url, &format!("SELECT count(*) FROM {qualified}"));
+            let count = count[0][0].as_deref();
+            assert_eq!(count, Some(rows.to_string().as_str()), "{}", case.file);
+        }
+        if let Some((sql, value)) = case.check.filter(|_| expect.is_ok() == case.expect.is_ok()) {
+            let sql = sql
+                .replace("FROM t", &format!("FROM {qualified}"))
+                .replace("group_concat(id)", "string_agg(id::text, ',' ORDER BY id)");
+            let found = query_text(&url, &sql);
+            assert_eq!(found[0][0].as_deref(), Some(value), "{}: {sql}", case.file);
+        }
+        if case.quarantined != QUARANTINE_UNCHECKED {
+            let found = query_text(
+                &url,
+                &format!(
+                    "SELECT line, kind FROM \"{}\"._loader_quarantine WHERE table_name = '{table}' ORDER BY line",
+                    schema.name
+                ),
+            );
+            let found: Vec<(i64, String)> = found
+                .into_iter()
+                .map(|r| {
+                    (
+                        r[0].as_deref().unwrap().parse().unwrap(),
+                        r[1].clone().unwrap(),
+                    )
+                })
+                .collect();
+            let expected: Vec<(i64, String)> = case
+                .quarantined
+                .iter()
+                .map(|(l, k)| (*l, (*k).to_owned()))
+                .collect();
+            assert_eq!(found, expected, "{}", case.file);
         }
     }
+}
+
+/// Into PostgreSQL, a NUL byte is a bad row: skipped, it is quarantined.
+const NUL_SKIPPED_IN_POSTGRES: Case = Case {
+    file: "nul-byte.csv",
+    args: &["--on-error", "skip"],
+    expect: Ok(0),
+    check: None,
+    quarantined: &[(2, "nul_byte")],
+};
+
+/// Every quarantined row's raw bytes are the input's bytes at its offset, and the rejects
+/// file holds the same entries; rows read = loaded + rejected in the JSON report.
+#[test]
+fn quarantined_rows_keep_the_raw_bytes_as_read_and_every_row_is_accounted_for() {
+    let input = root().join("tests/corpus/bad-rows.csv");
+    let original = std::fs::read(&input).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let rejects = dir.path().join("rejects.csv");
+    let output = run_loader(
+        dir.path(),
+        &[
+            "load",
+            input.to_str().unwrap(),
+            "--into",
+            db.to_str().unwrap(),
+            "--on-error",
+            "skip",
+            "--column",
+            "amount:real",
+            "--rejects",
+            rejects.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(EXIT_REJECTED));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let file = &report["files"][0];
+    assert_eq!(
+        (
+            &file["rows_read"],
+            &file["rows_loaded"],
+            &file["rows_rejected"],
+            &file["rows_skipped"]
+        ),
+        (&7.into(), &3.into(), &4.into(), &0.into()),
+        "{file}"
+    );
+    let c = Connection::open(&db).unwrap();
+    let mut statement = c
+        .prepare("SELECT line, byte, raw, message FROM _loader_quarantine ORDER BY line")
+        .unwrap();
+    let stored: Vec<(i64, i64, Vec<u8>, String)> = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(stored.len(), 4);
+    for (_, byte, raw, _) in &stored {
+        let at = *byte as usize;
+        assert_eq!(
+            &original[at..at + raw.len()],
+            &raw[..],
+            "raw text at byte {byte}"
+        );
+    }
+    assert_eq!(stored[2].2, b"5,x,\"say \"\"hi\"\"\"");
+    assert_eq!(
+        stored[0].3,
+        "column 2 (\"amount\"): expected real, found \"abc\""
+    );
+    let mut file = csv::Reader::from_path(&rejects).unwrap();
+    let entries: Vec<(i64, Vec<u8>)> = file
+        .byte_records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                std::str::from_utf8(&r[1]).unwrap().parse().unwrap(),
+                r[7].to_vec(),
+            )
+        })
+        .collect();
+    let from_table: Vec<(i64, Vec<u8>)> =
+        stored.into_iter().map(|(l, _, raw, _)| (l, raw)).collect();
+    assert_eq!(entries, from_table);
+    // The ledger agrees: rows loaded + rejected cover the file.
+    let ledger = sqlite_text(
+        &c,
+        "SELECT sum(rows) || '+' || sum(rejected) FROM _loader_batches",
+    );
+    assert_eq!(ledger, "3+4");
 }

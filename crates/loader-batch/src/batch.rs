@@ -383,7 +383,13 @@ mod tests {
         batch.set_end(7, 26);
         assert_eq!(batch.byte_range(0..1), 10..20);
         assert_eq!(batch.line_range(0..1), 2..5);
-        let lines = |rows| batch.rejects_in(rows).iter().map(|r| r.line).collect::<Vec<_>>();
+        let lines = |rows| {
+            batch
+                .rejects_in(rows)
+                .iter()
+                .map(|r| r.line)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(lines(0..1), [2, 4]);
         assert_eq!(lines(1..2), [6]);
         assert_eq!(lines(0..2), [2, 4, 6]);

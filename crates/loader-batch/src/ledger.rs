@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub const LEDGER_PREFIX: &str = "_loader_";
 
 /// The ledger schema version this build writes and reads.
-pub const LEDGER_VERSION: u32 = 1;
+pub const LEDGER_VERSION: u32 = 2;
 
 /// One run of the loader, as the ledger keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

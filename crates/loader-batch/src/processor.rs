@@ -366,7 +366,11 @@ impl BatchProcessor {
 fn quarantine_note(batch: &RowBatch, rows: Range<usize>) -> Option<String> {
     let rejects = batch.rejects_in(rows);
     let first = rejects.first()?;
-    let mut lines: Vec<String> = rejects.iter().take(10).map(|r| r.line.to_string()).collect();
+    let mut lines: Vec<String> = rejects
+        .iter()
+        .take(10)
+        .map(|r| r.line.to_string())
+        .collect();
     if rejects.len() > lines.len() {
         lines.push("...".into());
     }

@@ -70,6 +70,31 @@ pub struct LoadArgs {
     /// Load content again even if the ledger holds it as complete.
     #[arg(long)]
     pub force: bool,
+    /// What to do with a row that does not fit its columns (wrong field count, a value not of
+    /// the column's type, invalid UTF-8, a NUL byte PostgreSQL cannot store): fail stops the
+    /// file at the first one with its line and column; skip quarantines it in the target's
+    /// `_loader_quarantine` table (with its raw text) and goes on. Default: fail, or skip
+    /// when a limit below is given.
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub on_error: Option<OnError>,
+    /// With skip: stop a file when more than N of its rows are rejected; rows before the
+    /// N+1th bad row are loaded.
+    #[arg(long, value_name = "N")]
+    pub max_errors: Option<u64>,
+    /// With skip: stop a file when more than this share of its rows (0 to 1) are rejected,
+    /// checked as each batch is read; the batch that crosses it is not loaded.
+    #[arg(long, value_name = "RATIO", value_parser = ratio)]
+    pub max_error_ratio: Option<f64>,
+    /// Also write the quarantined rows to FILE as CSV: file, line, byte, column, column_name,
+    /// kind, message and raw (the row exactly as read).
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnError {
+    Fail,
+    Skip,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -139,6 +164,10 @@ pub struct CommonArgs {
     /// wins over the file, and both win over inference.
     #[arg(long, value_name = "FILE")]
     pub schema_file: Option<PathBuf>,
+    /// Longest row accepted, in bytes as read; a longer one stops its file before it is held
+    /// in memory (at most a quarter of the memory budget either way).
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = size)]
+    pub max_row_bytes: u64,
     /// The first line is data, not a header (columns are then column_1, column_2, ...).
     #[arg(long)]
     pub no_header: bool,
@@ -178,6 +207,13 @@ fn share(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
         _ => Err("expected a share between 0 (excluded) and 1, e.g. 0.5".to_owned()),
+    }
+}
+
+fn ratio(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err("expected a share between 0 and 1, e.g. 0.01".to_owned()),
     }
 }
 

@@ -1,10 +1,10 @@
 //! `loader load` and `loader plan`.
 
-use crate::args::{Cli, Command, CommonArgs, Escape, LoadArgs, Mode, Order, TextEncoding};
+use crate::args::{Cli, Command, CommonArgs, Escape, LoadArgs, Mode, OnError, Order, TextEncoding};
 use crate::format::{bytes, count, rate, seconds};
 use anyhow::{Context, Result};
 use loader_batch::{AuditSink, BatchSink, JsonlAudit, Ledger, NullAudit, TeeAudit};
-use loader_file::{CsvOptions, Encoding, FileOrder};
+use loader_file::{BadRowPolicy, CsvOptions, Encoding, FileOrder};
 use loader_memory::{CleanupHooks, MemoryProbe, SysinfoProbe};
 use loader_sink::{PgSink, SqliteSink, Target};
 use loader_strategy::{
@@ -98,7 +98,8 @@ fn csv_options(args: &CommonArgs) -> CsvOptions {
         })
         .has_headers(!args.no_header)
         .batch_rows(args.batch_rows as usize)
-        .batch_bytes(args.batch_bytes as usize);
+        .batch_bytes(args.batch_bytes as usize)
+        .max_row_bytes(usize::try_from(args.max_row_bytes).unwrap_or(usize::MAX));
     if let Some(delimiter) = args.delimiter {
         csv = csv.delimiter(delimiter);
     }
@@ -169,6 +170,12 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
         Mode::Replace => LoadMode::Replace,
     };
     settings.force = args.force;
+    settings.csv = settings
+        .csv
+        .bad_rows(bad_row_policy(&args)?)
+        // PostgreSQL text cannot hold NUL: such rows are bad rows, named before any write.
+        .allow_nul(!matches!(target, Target::Postgres(_)));
+    settings.rejects_file = args.rejects.clone();
     let service = DataLoadingService::new(sink, audit, probe()?, settings)
         .with_cleanup_hooks(hooks)
         .with_ledger(ledger);
@@ -178,14 +185,38 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
     } else {
         print_report(&report, &target);
     }
-    if report.is_success() {
-        Ok(ExitCode::SUCCESS)
-    } else {
+    if !report.is_success() {
         if let Some(error) = report.first_error() {
             eprintln!("error: {error}");
         }
-        Ok(ExitCode::FAILURE)
+        return Ok(ExitCode::FAILURE);
     }
+    if report.rows_rejected() > 0 {
+        return Ok(ExitCode::from(crate::EXIT_REJECTED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--on-error` and the limits: a limit implies skip; a limit with fail is a usage error.
+fn bad_row_policy(args: &LoadArgs) -> Result<BadRowPolicy> {
+    let limited = args.max_errors.is_some() || args.max_error_ratio.is_some();
+    let mut policy = match (args.on_error, limited) {
+        (Some(OnError::Fail), true) => {
+            return Err(crate::UsageError(
+                "--max-errors and --max-error-ratio need --on-error skip".into(),
+            )
+            .into());
+        }
+        (Some(OnError::Fail), false) | (None, false) => return Ok(BadRowPolicy::fail()),
+        (Some(OnError::Skip), _) | (None, true) => BadRowPolicy::skip(),
+    };
+    if let Some(n) = args.max_errors {
+        policy = policy.max_errors(n);
+    }
+    if let Some(ratio) = args.max_error_ratio {
+        policy = policy.max_error_ratio(ratio).map_err(crate::UsageError)?;
+    }
+    Ok(policy)
 }
 
 fn print_report(report: &LoadReport, target: &Target) {

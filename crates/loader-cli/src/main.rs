@@ -2,7 +2,8 @@
 //!
 //! This is the only crate of the workspace that prints. Exit codes: 0 when every file
 //! loaded, 1 when a file or the run failed (the message names file, line and column where it
-//! can), 2 for a usage error.
+//! can), 2 for a usage error, 3 when every file was loaded but some rows were rejected and
+//! quarantined (`--on-error skip`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -13,6 +14,24 @@ mod load;
 
 use clap::Parser;
 use std::process::ExitCode;
+
+/// Exit code of a load that completed with rejected rows in quarantine.
+pub(crate) const EXIT_REJECTED: u8 = 3;
+
+/// Exit code of a usage error (clap's own).
+const EXIT_USAGE: u8 = 2;
+
+/// A combination of arguments clap cannot refuse by itself.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
@@ -28,6 +47,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(load::run(cli)) {
         Ok(code) => code,
+        Err(error) if error.is::<UsageError>() => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE

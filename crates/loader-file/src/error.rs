@@ -79,7 +79,9 @@ pub enum Error {
         source: ValueError,
     },
     /// A text field holds a NUL byte, which the target cannot store.
-    #[error("{path}:{line}: column {column} ({name:?}): a NUL byte, which the target's text cannot hold")]
+    #[error(
+        "{path}:{line}: column {column} ({name:?}): a NUL byte, which the target's text cannot hold"
+    )]
     Nul {
         /// The file.
         path: PathBuf,

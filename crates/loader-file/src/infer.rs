@@ -52,7 +52,8 @@ impl FileSample {
 /// # Errors
 ///
 /// [`Error::Io`] when the file cannot be read, [`Error::Empty`] when it has no header or
-/// first record, [`Error::Csv`] or [`Error::FieldCount`] for malformed records in the sample.
+/// first record, [`Error::Csv`] for malformed CSV in the sample. Records with the wrong
+/// number of fields are left out of the sample: loading reports them.
 ///
 /// # Example
 ///
@@ -102,7 +103,9 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let mut field_bytes = 0u64;
     let first_row_byte = header_bytes;
     let mut whole_file = false;
-    while rows < options.get_sample_rows() {
+    let mut records = 0usize;
+    while records < options.get_sample_rows() {
+        records += 1;
         if !reader
             .read_byte_record(&mut record)
             .map_err(|e| csv_error(path, e))?
@@ -114,17 +117,10 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
             columns = record.len();
             candidates = vec![ALL_TYPES; columns];
         }
-        let position = record
-            .position()
-            .expect("records read from a reader have a position");
         if record.len() != columns {
-            return Err(Error::FieldCount {
-                path: path.to_path_buf(),
-                line: position.line(),
-                byte: position.byte(),
-                expected: columns,
-                found: record.len(),
-            });
+            // A ragged record says nothing about the types; the reader reports it (or
+            // quarantines it) with its exact line when the file is loaded.
+            continue;
         }
         for (mask, field) in candidates.iter_mut().zip(record.iter()) {
             if !options.is_null(field) {
@@ -283,24 +279,14 @@ mod tests {
     }
 
     #[test]
-    fn empty_and_ragged_files_are_clear_errors() {
+    fn empty_files_are_errors_and_ragged_records_are_left_to_the_reader() {
         assert!(matches!(
             sample("", CsvOptions::default()),
             Err(Error::Empty { .. })
         ));
-        let err = sample("a,b\n1,2\n3\n", CsvOptions::default()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::FieldCount {
-                    line: 3,
-                    expected: 2,
-                    found: 1,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        let ragged = sample("a,b\n1,2\nx\n3,4\n", CsvOptions::default()).unwrap();
+        assert_eq!(ragged.rows_sampled, 2);
+        assert_eq!(types(&ragged), [ColumnType::Integer, ColumnType::Integer]);
         let header_only = sample("a,b\n", CsvOptions::default()).unwrap();
         assert_eq!(header_only.rows_sampled, 0);
         assert_eq!(types(&header_only), [ColumnType::Text, ColumnType::Text]);

@@ -75,7 +75,9 @@ impl BadRowPolicy {
     /// A message when `ratio` is not between 0 and 1.
     pub fn max_error_ratio(mut self, ratio: f64) -> Result<Self, String> {
         if !(0.0..=1.0).contains(&ratio) {
-            return Err(format!("the error ratio must be between 0 and 1, not {ratio}"));
+            return Err(format!(
+                "the error ratio must be between 0 and 1, not {ratio}"
+            ));
         }
         self.max_error_ratio = Some(ratio);
         Ok(self)

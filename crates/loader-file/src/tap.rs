@@ -14,7 +14,11 @@ pub(crate) struct RowLimitExceeded {
 
 impl std::fmt::Display for RowLimitExceeded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the row starting at byte {} is too long", self.record_start)
+        write!(
+            f,
+            "the row starting at byte {} is too long",
+            self.record_start
+        )
     }
 }
 
@@ -104,24 +108,24 @@ mod tests {
     fn keeps_the_current_record_across_reads() {
         let mut tap = Tap::new(&b"aaaa\nbbbbbb\ncc\n"[..], true, 1 << 20, 0);
         let mut buf = [0; 4];
-        tap.read(&mut buf).unwrap();
+        assert_eq!(tap.read(&mut buf).unwrap(), buf.len());
         tap.record_starts_at(5);
-        tap.read(&mut buf).unwrap();
-        tap.read(&mut buf).unwrap();
+        assert_eq!(tap.read(&mut buf).unwrap(), buf.len());
+        assert_eq!(tap.read(&mut buf).unwrap(), buf.len());
         assert_eq!(tap.raw(5..11), Some(&b"bbbbbb"[..]));
         tap.record_starts_at(12);
-        tap.read(&mut buf).unwrap();
+        assert_eq!(tap.read(&mut buf).unwrap(), 3);
         assert_eq!(tap.raw(12..14), Some(&b"cc"[..]));
         assert_eq!(tap.raw(5..11), None, "bytes of finished records are let go");
     }
 
     #[test]
     fn refuses_a_record_past_the_limit() {
-        let data = vec![b'x'; 100];
+        let data = [b'x'; 100];
         let mut tap = Tap::new(&data[..], false, 10, 4);
         let mut buf = [0; 8];
-        tap.read(&mut buf).unwrap();
-        tap.read(&mut buf).unwrap();
+        assert_eq!(tap.read(&mut buf).unwrap(), buf.len());
+        assert_eq!(tap.read(&mut buf).unwrap(), buf.len());
         let error = tap.read(&mut buf).unwrap_err();
         assert!(error.get_ref().unwrap().is::<RowLimitExceeded>());
     }

@@ -250,6 +250,38 @@ impl PgSink {
                 .await
                 .map_err(fail)?;
         }
+        let written = if rows.is_empty() {
+            0
+        } else {
+            self.copy_rows(target, &transaction, batch, rows.clone())
+                .await?
+        };
+        crate::postgres_ledger::quarantine(self, &transaction, target, batch, rows.clone())
+            .await
+            .map_err(fail)?;
+        if let Some(key) = &target.ledger
+            && !(rows.is_empty() && batch.rejects_in(rows.clone()).is_empty())
+        {
+            crate::postgres_ledger::record_batch(self, &transaction, target, key, batch, rows)
+                .await
+                .map_err(fail)?;
+        }
+        transaction.commit().await.map_err(fail)?;
+        if let Some(replace) = replacing {
+            replace.done();
+        }
+        Ok(written)
+    }
+
+    /// Sends `rows` through COPY in `transaction`.
+    async fn copy_rows(
+        &self,
+        target: &LoadTarget,
+        transaction: &tokio_postgres::Transaction<'_>,
+        batch: &RowBatch,
+        rows: Range<usize>,
+    ) -> std::result::Result<u64, SinkError> {
+        let fail = |e: tokio_postgres::Error| pg_error(&target.table, &e);
         let format = self.format_for(target).await?;
         let columns: Vec<String> = target
             .schema
@@ -294,19 +326,7 @@ impl PgSink {
         if !chunk.is_empty() {
             copy.send(Bytes::from(chunk)).await.map_err(fail)?;
         }
-        let written = copy.finish().await.map_err(fail)?;
-        if let Some(key) = &target.ledger
-            && !rows.is_empty()
-        {
-            crate::postgres_ledger::record_batch(self, &transaction, target, key, batch, rows)
-                .await
-                .map_err(fail)?;
-        }
-        transaction.commit().await.map_err(fail)?;
-        if let Some(replace) = replacing {
-            replace.done();
-        }
-        Ok(written)
+        copy.finish().await.map_err(fail)
     }
 }
 
@@ -356,7 +376,10 @@ fn kind_of(sqlstate: Option<&str>) -> SinkErrorKind {
 #[async_trait]
 impl BatchSink for PgSink {
     async fn prepare(&self, target: &LoadTarget) -> std::result::Result<(), SinkError> {
-        let sql = crate::create_table_sql(&self.qualified(&target.table), &target.schema, sql_type);
+        let mut sql =
+            crate::create_table_sql(&self.qualified(&target.table), &target.schema, sql_type);
+        sql.push_str(";\n");
+        sql.push_str(&crate::postgres_ledger::quarantine_sql(self));
         let client = self.client().await?;
         match client.batch_execute(&sql).await {
             Ok(()) => {}

@@ -33,8 +33,10 @@ CREATE TABLE IF NOT EXISTS {batches} (
     table_name TEXT NOT NULL, file_hash TEXT NOT NULL, generation INTEGER NOT NULL,
     byte_start BIGINT NOT NULL, byte_end BIGINT NOT NULL,
     first_line BIGINT NOT NULL, end_line BIGINT NOT NULL, rows BIGINT NOT NULL,
-    run_id TEXT NOT NULL, committed_at TEXT NOT NULL,
+    run_id TEXT NOT NULL, committed_at TEXT NOT NULL, rejected BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (table_name, file_hash, generation, byte_start));
+ALTER TABLE {batches} ADD COLUMN IF NOT EXISTS rejected BIGINT NOT NULL DEFAULT 0;
+UPDATE {meta} SET value = '2' WHERE key = 'schema_version' AND value = '1';
 CREATE TABLE IF NOT EXISTS {audit} (
     id BIGSERIAL PRIMARY KEY, run_id TEXT, at TEXT NOT NULL, scope TEXT NOT NULL,
     context BIGINT NOT NULL, parent BIGINT, kind TEXT NOT NULL, file TEXT, table_name TEXT,
@@ -49,6 +51,67 @@ CREATE TABLE IF NOT EXISTS {audit} (
     )
 }
 
+/// The quarantine table (see `sqlite_ledger.rs`), made when a file is prepared.
+pub(crate) fn quarantine_sql(sink: &PgSink) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (
+    table_name TEXT NOT NULL, file TEXT NOT NULL, file_hash TEXT, generation INTEGER,
+    run_id TEXT, line BIGINT NOT NULL, byte BIGINT NOT NULL, column_number INTEGER,
+    column_name TEXT, kind TEXT NOT NULL, message TEXT NOT NULL, raw BYTEA NOT NULL,
+    quarantined_at TEXT NOT NULL,
+    UNIQUE (table_name, file_hash, generation, byte))",
+        sink.qualified("_loader_quarantine")
+    )
+}
+
+/// Quarantines the rejects that belong with `rows`, in the transaction that commits them.
+pub(crate) async fn quarantine(
+    sink: &PgSink,
+    transaction: &Transaction<'_>,
+    target: &LoadTarget,
+    batch: &RowBatch,
+    rows: Range<usize>,
+) -> Result<(), tokio_postgres::Error> {
+    let rejects = batch.rejects_in(rows);
+    if rejects.is_empty() {
+        return Ok(());
+    }
+    let statement = transaction
+        .prepare(&format!(
+            "INSERT INTO {} (table_name, file, file_hash, generation, run_id, line, byte, \
+             column_number, column_name, kind, message, raw, quarantined_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            sink.qualified("_loader_quarantine")
+        ))
+        .await?;
+    let key = target.ledger.as_deref();
+    let file = target.source.display().to_string();
+    let at = now();
+    for reject in rejects {
+        transaction
+            .execute(
+                &statement,
+                &[
+                    &target.table,
+                    &file,
+                    &key.map(|k| &k.file_hash),
+                    &key.map(|k| k.generation as i32),
+                    &key.map(|k| &k.run_id),
+                    &(reject.line as i64),
+                    &(reject.byte as i64),
+                    &reject.column.map(|c| c as i32),
+                    &reject.column_name,
+                    &reject.kind.as_str(),
+                    &reject.message,
+                    &reject.raw,
+                    &at,
+                ],
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 /// Empties `table` and drops other runs' ledger rows for it, inside the first write's
 /// transaction of a replace run.
 pub(crate) async fn empty_table(
@@ -60,11 +123,11 @@ pub(crate) async fn empty_table(
     transaction
         .batch_execute(&format!("DELETE FROM {}", sink.qualified(table)))
         .await?;
-    for ledger in ["_loader_batches", "_loader_files"] {
+    for ledger in ["_loader_batches", "_loader_files", "_loader_quarantine"] {
         transaction
             .execute(
                 &format!(
-                    "DELETE FROM {} WHERE table_name = $1 AND run_id <> $2",
+                    "DELETE FROM {} WHERE table_name = $1 AND run_id IS DISTINCT FROM $2",
                     sink.qualified(ledger)
                 ),
                 &[&table, &run_id],
@@ -89,7 +152,8 @@ pub(crate) async fn record_batch(
         .execute(
             &format!(
                 "INSERT INTO {} (table_name, file_hash, generation, byte_start, byte_end, first_line, \
-                 end_line, rows, run_id, committed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 end_line, rows, run_id, committed_at, rejected) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 sink.qualified("_loader_batches")
             ),
             &[
@@ -103,6 +167,7 @@ pub(crate) async fn record_batch(
                 &(rows.len() as i64),
                 &key.run_id,
                 &now(),
+                &(batch.rejects_in(rows.clone()).len() as i64),
             ],
         )
         .await?;
@@ -270,7 +335,7 @@ impl PgSink {
             let rows: i64 = client
                 .query_one(
                     &format!(
-                        "SELECT coalesce(sum(rows), 0)::BIGINT FROM {batches} WHERE table_name = $1 \
+                        "SELECT coalesce(sum(rows + rejected), 0)::BIGINT FROM {batches} WHERE table_name = $1 \
                          AND file_hash = $2 AND generation = $3"
                     ),
                     &[&table, &file_hash, &generation],

@@ -158,8 +158,10 @@ impl SqliteSink {
                 written += bind_and_run(&mut tail, target, batch, start..rows.end)?;
             }
         }
+        crate::sqlite_ledger::quarantine(&transaction, target, batch, rows.clone())
+            .map_err(fail)?;
         if let Some(key) = &target.ledger
-            && !rows.is_empty()
+            && !(rows.is_empty() && batch.rejects_in(rows.clone()).is_empty())
         {
             crate::sqlite_ledger::record_batch(&transaction, target, key, batch, rows.clone())
                 .map_err(fail)?;

@@ -8,6 +8,9 @@
 //!   range, first line and the line after, rows, run, commit time), written in the same
 //!   transaction as the rows. Its primary key includes the start byte, so committing the same
 //!   range twice is refused by the database itself;
+//! - `_loader_quarantine`: one row per rejected input row (table, source file, content hash,
+//!   generation, run, line, byte offset, column, error kind, message and the raw bytes),
+//!   written in the same transaction as the sub-batch whose byte range covers it;
 //! - `_loader_audit`: the audit events, joinable to the others by run, file and byte range.
 
 use crate::quote_identifier;
@@ -37,7 +40,7 @@ CREATE TABLE IF NOT EXISTS "_loader_batches" (
     table_name TEXT NOT NULL, file_hash TEXT NOT NULL, generation INTEGER NOT NULL,
     byte_start INTEGER NOT NULL, byte_end INTEGER NOT NULL,
     first_line INTEGER NOT NULL, end_line INTEGER NOT NULL, rows INTEGER NOT NULL,
-    run_id TEXT NOT NULL, committed_at TEXT NOT NULL,
+    run_id TEXT NOT NULL, committed_at TEXT NOT NULL, rejected INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (table_name, file_hash, generation, byte_start));
 CREATE TABLE IF NOT EXISTS "_loader_audit" (
     run_id TEXT, at TEXT NOT NULL, scope TEXT NOT NULL, context INTEGER NOT NULL,
@@ -45,6 +48,23 @@ CREATE TABLE IF NOT EXISTS "_loader_audit" (
     rows INTEGER, bytes INTEGER, first_line INTEGER, end_line INTEGER,
     byte_start INTEGER, byte_end INTEGER, duration_ms REAL, attempt INTEGER, reason TEXT);
 CREATE INDEX IF NOT EXISTS "_loader_audit_by_run" ON "_loader_audit" (run_id);
+"#;
+
+/// Ledger version 1 had no rejects: its batches gain a count (the quarantine table is new).
+const UPGRADE_FROM_1: &str = r#"
+ALTER TABLE "_loader_batches" ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0;
+UPDATE "_loader_meta" SET value = '2' WHERE key = 'schema_version';
+"#;
+
+/// Made on the first write with rejects, with or without a ledger. With a ledger, the unique
+/// key refuses quarantining the same input row twice.
+const QUARANTINE: &str = r#"
+CREATE TABLE IF NOT EXISTS "_loader_quarantine" (
+    table_name TEXT NOT NULL, file TEXT NOT NULL, file_hash TEXT, generation INTEGER,
+    run_id TEXT, line INTEGER NOT NULL, byte INTEGER NOT NULL, column_number INTEGER,
+    column_name TEXT, kind TEXT NOT NULL, message TEXT NOT NULL, raw BLOB NOT NULL,
+    quarantined_at TEXT NOT NULL,
+    UNIQUE (table_name, file_hash, generation, byte));
 "#;
 
 fn now() -> String {
@@ -57,9 +77,23 @@ fn ledger_error(error: &rusqlite::Error) -> SinkError {
 
 /// Creates the ledger tables on first use and checks the schema version.
 pub(crate) fn ensure_schema(connection: &Connection) -> Result<(), SinkError> {
+    let existing: Option<String> = connection
+        .query_row(
+            "SELECT value FROM _loader_meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .ok()
+        .flatten();
     connection
         .execute_batch(SCHEMA)
         .map_err(|e| ledger_error(&e))?;
+    if existing.as_deref() == Some("1") {
+        connection
+            .execute_batch(UPGRADE_FROM_1)
+            .map_err(|e| ledger_error(&e))?;
+    }
     connection
         .execute(
             "INSERT OR IGNORE INTO _loader_meta (key, value) VALUES ('schema_version', ?1)",
@@ -98,6 +132,56 @@ pub(crate) fn empty_table(
         "DELETE FROM _loader_files WHERE table_name = ?1 AND run_id <> ?2",
         params![table, run_id],
     )?;
+    let quarantined: bool = transaction.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE name = '_loader_quarantine'",
+        [],
+        |r| r.get(0),
+    )?;
+    if quarantined {
+        transaction.execute(
+            "DELETE FROM _loader_quarantine WHERE table_name = ?1 AND run_id IS NOT ?2",
+            params![table, run_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// Quarantines the rejects that belong with `rows`, in the transaction that commits them.
+pub(crate) fn quarantine(
+    transaction: &Transaction<'_>,
+    target: &LoadTarget,
+    batch: &RowBatch,
+    rows: Range<usize>,
+) -> rusqlite::Result<()> {
+    let rejects = batch.rejects_in(rows);
+    if rejects.is_empty() {
+        return Ok(());
+    }
+    transaction.execute_batch(QUARANTINE)?;
+    let key = target.ledger.as_deref();
+    let mut insert = transaction.prepare_cached(
+        "INSERT INTO _loader_quarantine (table_name, file, file_hash, generation, run_id, line, \
+         byte, column_number, column_name, kind, message, raw, quarantined_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    let at = now();
+    for reject in rejects {
+        insert.execute(params![
+            target.table,
+            target.source.display().to_string(),
+            key.map(|k| &k.file_hash),
+            key.map(|k| k.generation),
+            key.map(|k| &k.run_id),
+            reject.line as i64,
+            reject.byte as i64,
+            reject.column,
+            reject.column_name,
+            reject.kind.as_str(),
+            reject.message,
+            reject.raw,
+            at,
+        ])?;
+    }
     Ok(())
 }
 
@@ -114,7 +198,8 @@ pub(crate) fn record_batch(
     transaction
         .prepare_cached(
             "INSERT INTO _loader_batches (table_name, file_hash, generation, byte_start, byte_end, \
-             first_line, end_line, rows, run_id, committed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             first_line, end_line, rows, run_id, committed_at, rejected) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?
         .execute(params![
             target.table,
@@ -127,6 +212,7 @@ pub(crate) fn record_batch(
             rows.len() as i64,
             key.run_id,
             now(),
+            batch.rejects_in(rows).len() as i64,
         ])?;
     Ok(())
 }
@@ -214,7 +300,7 @@ impl Ledger for SqliteSink {
             )?;
             let committed = |generation: u32| -> rusqlite::Result<(u64, Option<(u64, u64)>)> {
                 let rows: i64 = c.query_row(
-                    "SELECT coalesce(sum(rows), 0) FROM _loader_batches WHERE table_name = ?1 \
+                    "SELECT coalesce(sum(rows + rejected), 0) FROM _loader_batches WHERE table_name = ?1 \
                      AND file_hash = ?2 AND generation = ?3",
                     params![table, file_hash, generation],
                     |r| r.get(0),

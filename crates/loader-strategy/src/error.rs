@@ -33,6 +33,9 @@ pub enum Error {
         /// The columns it has.
         available: String,
     },
+    /// The rejects file could not be written.
+    #[error("rejects file {0}")]
+    Rejects(String),
     /// A worker died (panicked or vanished).
     #[error("worker failed: {0}")]
     Worker(String),

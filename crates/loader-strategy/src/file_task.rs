@@ -22,6 +22,8 @@ pub(crate) struct Progress {
     pub resume: Option<ResumePoint>,
     /// Rows committed by this run.
     pub rows_loaded: u64,
+    /// Rows quarantined by this run (committed as rejects).
+    pub rows_rejected: u64,
     /// Rows read by this run.
     pub rows_read: u64,
     /// Rows committed by earlier runs and not read again (or all rows, for a skipped file).
@@ -50,6 +52,7 @@ pub(crate) struct RunContext {
     pub controls: Arc<Controls>,
     pub run: ContextId,
     pub ledger: Option<Arc<RunLedger>>,
+    pub rejects: Option<crate::rejects::RejectsFile>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +90,7 @@ pub(crate) fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
 pub(crate) enum BatchSource {
     Thread {
         receiver: mpsc::Receiver<loader_file::Result<ReservedBatch>>,
-        thread: tokio::task::JoinHandle<loader_file::Result<u64>>,
+        thread: tokio::task::JoinHandle<loader_file::Result<ReadCount>>,
     },
     Inline(Box<BatchReader>),
 }
@@ -119,7 +122,7 @@ impl BatchSource {
                             break;
                         }
                     }
-                    Ok(reader.rows_read())
+                    Ok(ReadCount::of(&reader))
                 });
                 Ok(BatchSource::Thread { receiver, thread })
             }
@@ -134,9 +137,9 @@ impl BatchSource {
     }
 
     /// Rows the reader handed out.
-    async fn finish(self) -> Result<u64> {
+    async fn finish(self) -> Result<ReadCount> {
         match self {
-            BatchSource::Inline(reader) => Ok(reader.rows_read()),
+            BatchSource::Inline(reader) => Ok(ReadCount::of(&reader)),
             BatchSource::Thread { receiver, thread } => {
                 drop(receiver);
                 match thread.await {
@@ -148,6 +151,22 @@ impl BatchSource {
                     Err(_) => Err(Error::Worker("reader thread cancelled".into())),
                 }
             }
+        }
+    }
+}
+
+/// Records one attempt's reader handed out: good rows and rejects.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ReadCount {
+    rows: u64,
+    rejected: u64,
+}
+
+impl ReadCount {
+    fn of(reader: &BatchReader) -> Self {
+        ReadCount {
+            rows: reader.rows_read(),
+            rejected: reader.rows_rejected(),
         }
     }
 }
@@ -179,7 +198,11 @@ pub(crate) async fn load_file(
     };
     let (resume, loaded_before, tally) = {
         let p = lock(progress);
-        (p.resume, p.rows_loaded, Arc::clone(&p.tally))
+        (
+            p.resume,
+            p.rows_loaded + p.rows_rejected,
+            Arc::clone(&p.tally),
+        )
     };
     if let Some(resume) = resume {
         let committed = loaded_before + lock(progress).rows_skipped;
@@ -203,13 +226,13 @@ pub(crate) async fn load_file(
     };
     let result = load_batches(context, file, &target, progress, attempt)
         .await
-        .and_then(|rows_read| reconcile(file, progress, loaded_before + rows_read));
+        .and_then(|read| reconcile(file, progress, loaded_before + read.rows + read.rejected));
     let (counts, bytes, measured) = {
         let p = lock(progress);
         let counts = [
             p.rows_skipped + p.rows_read,
             p.rows_loaded,
-            0,
+            p.rows_rejected,
             p.rows_skipped,
         ];
         (counts, p.bytes_loaded, p.tally.peak())
@@ -376,18 +399,19 @@ async fn skip(
     Ok(())
 }
 
-/// Rows read now must all have been loaded now (rejects come with the bad-row policy).
+/// Rows read now must all have been loaded or quarantined now: read = loaded + rejected
+/// (+ skipped, the rows earlier runs accounted for).
 fn reconcile(file: &PlannedFile, progress: &Mutex<Progress>, read_now: u64) -> Result<()> {
     let mut p = lock(progress);
     p.rows_read = read_now;
-    if p.rows_read == p.rows_loaded {
+    if p.rows_read == p.rows_loaded + p.rows_rejected {
         return Ok(());
     }
     Err(Error::Reconciliation {
         path: file.path.display().to_string(),
         read: p.rows_skipped + p.rows_read,
         loaded: p.rows_loaded,
-        rejected: 0,
+        rejected: p.rows_rejected,
         skipped: p.rows_skipped,
     })
 }
@@ -407,7 +431,7 @@ async fn load_batches(
     target: &LoadTarget,
     progress: &Mutex<Progress>,
     attempt: Attempt,
-) -> Result<u64> {
+) -> Result<ReadCount> {
     context
         .processor
         .sink()
@@ -445,9 +469,11 @@ async fn load_batches(
         drop(writer);
         match processed {
             Ok(outcome) => {
+                committed_rejects(context, file, batch.rejects())?;
                 let mut p = lock(progress);
                 p.resume = Some(resume_after(batch, batch.len()));
                 p.rows_loaded += outcome.rows;
+                p.rows_rejected += outcome.rejected;
                 p.bytes_loaded += outcome.bytes;
                 p.batches += 1;
                 p.retries += outcome.retries;
@@ -456,9 +482,12 @@ async fn load_batches(
                 if let loader_batch::Error::Sink { committed_rows, .. } = &error
                     && *committed_rows > 0
                 {
+                    let rejects = batch.rejects_in(0..*committed_rows);
+                    committed_rejects(context, file, rejects)?;
                     let mut p = lock(progress);
                     p.resume = Some(resume_after(batch, *committed_rows));
                     p.rows_loaded += *committed_rows as u64;
+                    p.rows_rejected += rejects.len() as u64;
                     p.bytes_loaded += batch.data_bytes(0..*committed_rows) as u64;
                 }
                 drop(reserved);
@@ -470,13 +499,29 @@ async fn load_batches(
     source.finish().await
 }
 
-/// The resume point after the first `rows` rows of `batch` are committed.
+/// The resume point after the first `rows` rows of `batch` (and the rejects among them) are
+/// committed.
 fn resume_after(batch: &RowBatch, rows: usize) -> ResumePoint {
-    let range = batch.byte_range(rows..batch.len());
-    let lines = batch.line_range(rows..batch.len());
+    let (byte, line) = if rows == batch.len() {
+        (batch.end_offset(), batch.end_line())
+    } else {
+        (batch.offset(rows), batch.line(rows))
+    };
     ResumePoint {
-        byte: range.start,
-        line: lines.start,
+        byte,
+        line,
         sequence: batch.sequence() + u64::from(rows == batch.len()),
+    }
+}
+
+/// Copies rejects the database now holds to the rejects file, when there is one.
+fn committed_rejects(
+    context: &RunContext,
+    file: &PlannedFile,
+    rejects: &[loader_batch::RejectedRow],
+) -> Result<()> {
+    match &context.rejects {
+        Some(out) => out.append(&file.path, rejects),
+        None => Ok(()),
     }
 }

@@ -299,6 +299,10 @@ fn settings_json(settings: &LoadSettings) -> String {
         "sub_batch_rows": settings.sub_batch_rows,
         "sub_batch_bytes": settings.sub_batch_bytes,
         "table": settings.table,
+        "on_error": format!("{:?}", settings.csv.get_bad_rows().on_error()).to_lowercase(),
+        "max_errors": settings.csv.get_bad_rows().get_max_errors(),
+        "max_error_ratio": settings.csv.get_bad_rows().get_max_error_ratio(),
+        "rejects_file": settings.rejects_file,
     })
     .to_string()
 }

@@ -125,9 +125,14 @@ impl DataLoadingService {
     ///
     /// # Errors
     ///
-    /// [`Error::Audit`](crate::Error::Audit) when the run's own audit context cannot be written.
+    /// [`Error::Audit`](crate::Error::Audit) when the run's own audit context cannot be written,
+    /// [`Error::Rejects`](crate::Error::Rejects) when the rejects file cannot be created.
     pub async fn run(&self, plan: LoadPlan) -> Result<LoadReport> {
         let started = Instant::now();
+        let rejects = match &plan.settings.rejects_file {
+            Some(path) => Some(crate::rejects::RejectsFile::create(path)?),
+            None => None,
+        };
         let run_id = new_run_id();
         let started_at = now();
         // Every event of the run carries its id, which joins the trail to the ledger.
@@ -190,6 +195,7 @@ impl DataLoadingService {
             controls,
             run: run_scope.id(),
             ledger: ledger.clone(),
+            rejects,
         });
         let files: Arc<Vec<PlannedFile>> = Arc::new(plan.files.clone());
         let progress: Arc<Vec<Mutex<Progress>>> = Arc::new(
@@ -416,9 +422,12 @@ fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
         table: file.table.clone(),
         state,
         size: file.size,
-        rows_read: progress.rows_skipped + progress.rows_read.max(progress.rows_loaded),
+        rows_read: progress.rows_skipped
+            + progress
+                .rows_read
+                .max(progress.rows_loaded + progress.rows_rejected),
         rows_loaded: progress.rows_loaded,
-        rows_rejected: 0,
+        rows_rejected: progress.rows_rejected,
         rows_skipped: progress.rows_skipped,
         note: progress.skipped.clone(),
         bytes_loaded: progress.bytes_loaded,

@@ -2,6 +2,7 @@ use crate::LoadMode;
 use loader_batch::{ColumnType, RetryPolicy};
 use loader_file::{CsvOptions, FileOrder};
 use loader_memory::PressureThresholds;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Everything a run can be told. Built with struct update syntax from the defaults:
@@ -43,6 +44,8 @@ pub struct LoadSettings {
     pub force: bool,
     /// Column types that win over inference (`--column name:type`).
     pub columns: Vec<(String, ColumnType)>,
+    /// Where to write a CSV copy of the rows the bad-row policy quarantined (`--rejects`).
+    pub rejects_file: Option<PathBuf>,
 }
 
 impl Default for LoadSettings {
@@ -62,6 +65,7 @@ impl Default for LoadSettings {
             mode: LoadMode::default(),
             force: false,
             columns: Vec::new(),
+            rejects_file: None,
         }
     }
 }

@@ -237,7 +237,10 @@ fn a_row_longer_than_max_row_bytes_stops_the_file_before_it_is_held() {
         matches!(err, Error::RowTooLong { line: 3, limit, .. } if *limit == 1 << 20),
         "{err}"
     );
-    assert!(err.to_string().contains("input.csv:3: the row starting here is longer than"));
+    assert!(
+        err.to_string()
+            .contains("input.csv:3: the row starting here is longer than")
+    );
     // The parser never grew a record buffer for the long row past the limit and read-ahead.
     assert!(budget.peak_reserved() < 8 << 20);
 }
@@ -444,7 +447,8 @@ fn read_all(
     (batches, None)
 }
 
-const MIXED: &[u8] = b"id,name\r\n1,ann\r\nx,bob\r\n3,\"multi\r\nline\"\r\n4,cy,extra\r\n5,\xff\xfe\r\n6,dee\r\n";
+const MIXED: &[u8] =
+    b"id,name\r\n1,ann\r\nx,bob\r\n3,\"multi\r\nline\"\r\n4,cy,extra\r\n5,\xff\xfe\r\n6,dee\r\n";
 
 #[test]
 fn skipped_rows_travel_with_their_batch_with_the_raw_bytes_as_read() {
@@ -467,9 +471,18 @@ fn skipped_rows_travel_with_their_batch_with_the_raw_bytes_as_read() {
         ]
     );
     assert_eq!(rejects[0].byte, 16);
-    assert_eq!(rejects[0].message, "column 1 (\"id\"): expected integer, found \"x\"");
+    assert_eq!(
+        rejects[0].message,
+        "column 1 (\"id\"): expected integer, found \"x\""
+    );
     assert_eq!(rejects[1].message, "expected 2 fields, found 3");
-    assert_eq!(rows_of(&batches).iter().map(|r| r[0].clone()).collect::<Vec<_>>(), ["1", "3", "6"]);
+    assert_eq!(
+        rows_of(&batches)
+            .iter()
+            .map(|r| r[0].clone())
+            .collect::<Vec<_>>(),
+        ["1", "3", "6"]
+    );
     // Raw bytes are exact in every layout: one batch per row, compressed inputs.
     for options in [CsvOptions::default().batch_rows(1), CsvOptions::default()] {
         for compression in [crate::Compression::Gzip, crate::Compression::Zstd] {
@@ -492,9 +505,16 @@ fn a_bom_and_a_rejected_first_row_keep_exact_offsets() {
         &MemoryBudget::new(8 << 20),
     );
     let reject = &batches[0].rejects()[0];
-    assert_eq!((reject.line, reject.byte, &reject.raw[..]), (2, 11, &b"q,ann"[..]));
+    assert_eq!(
+        (reject.line, reject.byte, &reject.raw[..]),
+        (2, 11, &b"q,ann"[..])
+    );
     let first = &batches[0];
-    assert_eq!(first.byte_range(0..first.len()).start, 11, "the batch starts at its reject");
+    assert_eq!(
+        first.byte_range(0..first.len()).start,
+        11,
+        "the batch starts at its reject"
+    );
     assert_eq!(batches.last().unwrap().end_offset(), 23);
 }
 
@@ -506,10 +526,22 @@ fn max_errors_lets_n_rows_go_and_stops_at_the_next() {
     let (batches, error) = read_all(&f.path, &CsvOptions::default().bad_rows(policy), &budget);
     let error = error.unwrap();
     assert!(
-        matches!(error, Error::TooManyRejects { line: 6, rejected: 2, read: 4, .. }),
+        matches!(
+            error,
+            Error::TooManyRejects {
+                line: 6,
+                rejected: 2,
+                read: 4,
+                ..
+            }
+        ),
         "{error}"
     );
-    assert!(error.to_string().contains("over --max-errors 1; rows before line 6 are loaded"));
+    assert!(
+        error
+            .to_string()
+            .contains("over --max-errors 1; rows before line 6 are loaded")
+    );
     // Everything before the crossing row was handed out: two rows and one reject.
     assert_eq!(rows_of(&batches).len(), 2);
     assert_eq!(batches.iter().map(|b| b.rejects().len()).sum::<usize>(), 1);
@@ -522,7 +554,11 @@ fn a_batch_that_takes_the_file_over_the_error_ratio_is_not_handed_out() {
     let mut text = String::from("id,name\n");
     for i in 0..40 {
         // One bad row in each of the last two batches of ten.
-        let id = if i == 25 || i == 35 { "bad".to_owned() } else { i.to_string() };
+        let id = if i == 25 || i == 35 {
+            "bad".to_owned()
+        } else {
+            i.to_string()
+        };
         text.push_str(&format!("{id},n{i}\n"));
     }
     let f = fixture(text.as_bytes());
@@ -555,10 +591,23 @@ fn nul_bytes_are_bad_rows_when_the_target_cannot_hold_them() {
     let options = CsvOptions::default().allow_nul(false);
     let (_, error) = read_all(&f.path, &options, &budget);
     let error = error.unwrap();
-    assert!(matches!(error, Error::Nul { line: 2, column: 2, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            Error::Nul {
+                line: 2,
+                column: 2,
+                ..
+            }
+        ),
+        "{error}"
+    );
     let (batches, error) = read_all(&f.path, &skipping(options), &budget);
     assert!(error.is_none());
-    assert_eq!(batches[0].rejects()[0].kind, loader_batch::RejectKind::NulByte);
+    assert_eq!(
+        batches[0].rejects()[0].kind,
+        loader_batch::RejectKind::NulByte
+    );
     assert_eq!(batches[0].rejects()[0].raw, b"1,a\x00b");
     assert_eq!(rows_of(&batches), [["2", "ok"]]);
 }
