@@ -201,6 +201,13 @@ const CASES: &[Case] = &[
         check: None,
         quarantined: QUARANTINE_UNCHECKED,
     },
+    Case {
+        file: "long-field.csv",
+        args: &["--max-row-bytes", "100", "--on-error", "skip"],
+        expect: Err("long-field.csv:3: the row starting here is longer than 100 bytes"),
+        check: Some(("SELECT group_concat(id) FROM t", "1")),
+        quarantined: &[],
+    },
 ];
 
 /// Where a limit stops a file depends on where batches close: the case checks the message.

@@ -148,7 +148,7 @@ impl BatchReader {
         };
         // The tap always keeps the current record: rejects need its raw bytes, and errors
         // need its true first line (see `record_start`).
-        let tap = Tap::new(input, true, max_row_bytes, READ_BUFFER_BYTES);
+        let tap = Tap::new(input, true, max_row_bytes);
         let mut reader = options.csv_reader(tap);
         if options.get_has_headers() {
             reader.byte_headers().map_err(|e| csv_error(path, e))?;
@@ -272,6 +272,17 @@ impl BatchReader {
             Ok(pending) => pending,
             Err(error) => return Err(self.read_error(error, &start)),
         };
+        // The tap stops a long record while it streams in; one that arrived within a single
+        // read is caught here.
+        if self.pending && self.reader.position().byte() - start.byte() > self.max_row_bytes {
+            let (line, byte) = self.record_start();
+            return Err(Error::RowTooLong {
+                path: self.path.clone(),
+                line,
+                byte,
+                limit: self.max_row_bytes,
+            });
+        }
         Ok(self.pending)
     }
 

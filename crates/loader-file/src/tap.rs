@@ -34,13 +34,13 @@ pub(crate) struct Tap<R> {
     /// Start of the record being parsed: nothing before it is needed any more.
     record_start: u64,
     capture: bool,
-    /// Most bytes read past `record_start` before the record counts as too long: the row
-    /// limit plus the parser's read-ahead.
-    max_ahead: u64,
+    /// Most bytes of one record. The parser asks for more input only once it has used all
+    /// it had, so at each read everything since `record_start` belongs to the current record.
+    max_row_bytes: u64,
 }
 
 impl<R> Tap<R> {
-    pub(crate) fn new(inner: R, capture: bool, max_row_bytes: u64, read_ahead: u64) -> Self {
+    pub(crate) fn new(inner: R, capture: bool, max_row_bytes: u64) -> Self {
         Tap {
             inner,
             kept: Vec::new(),
@@ -48,7 +48,7 @@ impl<R> Tap<R> {
             position: 0,
             record_start: 0,
             capture,
-            max_ahead: max_row_bytes.saturating_add(read_ahead),
+            max_row_bytes,
         }
     }
 
@@ -68,7 +68,7 @@ impl<R> Tap<R> {
 
 impl<R: Read> Read for Tap<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.position.saturating_sub(self.record_start) > self.max_ahead {
+        if self.position.saturating_sub(self.record_start) > self.max_row_bytes {
             return Err(io::Error::other(RowLimitExceeded {
                 record_start: self.record_start,
             }));
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn keeps_the_current_record_across_reads() {
-        let mut tap = Tap::new(&b"aaaa\nbbbbbb\ncc\n"[..], true, 1 << 20, 0);
+        let mut tap = Tap::new(&b"aaaa\nbbbbbb\ncc\n"[..], true, 1 << 20);
         let mut buf = [0; 4];
         assert_eq!(tap.read(&mut buf).unwrap(), buf.len());
         tap.record_starts_at(5);
@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn refuses_a_record_past_the_limit() {
         let data = [b'x'; 100];
-        let mut tap = Tap::new(&data[..], false, 10, 4);
+        let mut tap = Tap::new(&data[..], false, 14);
         let mut buf = [0; 8];
         assert_eq!(tap.read(&mut buf).unwrap(), buf.len());
         assert_eq!(tap.read(&mut buf).unwrap(), buf.len());
