@@ -68,14 +68,23 @@ fn options() -> impl Strategy<Value = CsvOptions> {
         any::<bool>(),
         prop::option::of(prop::sample::select(b",;\t|".to_vec())),
         1usize..50,
+        (0u8..3, any::<bool>(), 16usize..4096),
     )
-        .prop_map(|(headers, backslash, delimiter, rows)| {
+        .prop_map(|(headers, backslash, delimiter, rows, (policy, nul, row_bytes))| {
+            let policy = match policy {
+                0 => crate::BadRowPolicy::fail(),
+                1 => crate::BadRowPolicy::skip(),
+                _ => crate::BadRowPolicy::skip().max_errors(3),
+            };
             let options = CsvOptions::default()
                 .has_headers(headers)
                 .backslash_escape(backslash)
                 .null_markers(["NA"])
                 .batch_rows(rows)
-                .batch_bytes(1 << 10);
+                .batch_bytes(1 << 10)
+                .bad_rows(policy)
+                .allow_nul(nul)
+                .max_row_bytes(row_bytes);
             match delimiter {
                 Some(d) => options.delimiter(d),
                 None => options,
@@ -103,18 +112,27 @@ fn exercise(path: &std::path::Path, bytes: &[u8], options: &CsvOptions) -> Strin
         Ok(reader) => reader,
         Err(e) => return kind(&e),
     };
-    let mut rows = 0;
+    let (mut rows, mut rejects) = (0, 0);
     for batch in reader {
         match batch {
-            Ok(b) => rows += b.batch.len(),
+            Ok(b) => {
+                rows += b.batch.len();
+                rejects += b.batch.rejects().len();
+                for reject in b.batch.rejects() {
+                    // The raw text is the input's bytes at the reject's offset.
+                    let at = usize::try_from(reject.byte).expect("small input");
+                    assert_eq!(bytes.get(at..at + reject.raw.len()), Some(&reject.raw[..]));
+                    assert!(b.batch.byte_range(0..b.batch.len()).contains(&reject.byte));
+                }
+            }
             Err(e) => return kind(&e),
         }
     }
     assert_eq!(budget.reserved(), 0, "every reservation is released");
-    if rows == 0 {
-        "no rows".into()
-    } else {
-        "rows".into()
+    match (rows, rejects) {
+        (0, 0) => "no rows".into(),
+        (_, 0) => "rows".into(),
+        _ => "rows and rejects".into(),
     }
 }
 
