@@ -112,6 +112,15 @@ fn usage_errors_exit_2_and_missing_input_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let output = run_loader(dir.path(), &["load", "--memory-limit", "lots", "x.csv"]);
     assert_eq!(output.status.code(), Some(2));
+    for limit in [&["--max-errors", "3"][..], &["--max-error-ratio", "0.1"]] {
+        let mut args = vec!["load", "x.csv", "--on-error", "fail"];
+        args.extend(limit);
+        let output = run_loader(dir.path(), &args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("need --on-error skip"));
+    }
+    let output = run_loader(dir.path(), &["load", "x.csv", "--max-error-ratio", "2"]);
+    assert_eq!(output.status.code(), Some(2));
     let output = run_loader(dir.path(), &["load", "missing.csv"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(

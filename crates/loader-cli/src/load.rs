@@ -129,6 +129,8 @@ fn plan(args: CommonArgs) -> Result<ExitCode> {
 }
 
 async fn load(args: LoadArgs) -> Result<ExitCode> {
+    // Arguments first: a usage error must not leave a database file behind.
+    let policy = bad_row_policy(&args)?;
     let target = Target::parse(&args.into)?;
     let hooks = CleanupHooks::new();
     let mut audits: Vec<Arc<dyn AuditSink>> = Vec::new();
@@ -172,7 +174,7 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
     settings.force = args.force;
     settings.csv = settings
         .csv
-        .bad_rows(bad_row_policy(&args)?)
+        .bad_rows(policy)
         // PostgreSQL text cannot hold NUL: such rows are bad rows, named before any write.
         .allow_nul(!matches!(target, Target::Postgres(_)));
     settings.rejects_file = args.rejects.clone();
