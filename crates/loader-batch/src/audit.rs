@@ -57,6 +57,22 @@ pub enum EventKind {
     Pressure,
     /// Work was skipped (already loaded, or nothing to do).
     Skipped,
+    /// A periodic memory reading (about once a second while a run goes on): `memory` holds
+    /// the figures, `reason` the pressure level.
+    Sampled,
+}
+
+/// Memory figures at one moment of a run, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MemoryFigures {
+    /// Usage counted against the effective limit (resident set, or the cgroup's working set).
+    pub used: u64,
+    /// Budget bytes reserved by batches in flight.
+    pub reserved: u64,
+    /// The row budget (shrunk under pressure).
+    pub budget: u64,
+    /// The effective memory limit.
+    pub limit: u64,
 }
 
 /// One audit event. Fields that do not apply are absent from the JSON.
@@ -106,6 +122,9 @@ pub struct AuditEvent {
     /// Why: the error, the pressure reading, the reason for a fallback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Memory figures, on `sampled` and `pressure` events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryFigures>,
 }
 
 impl AuditEvent {
@@ -128,6 +147,7 @@ impl AuditEvent {
             duration_ms: None,
             attempt: None,
             reason: None,
+            memory: None,
         }
     }
 

@@ -44,8 +44,8 @@ mod sink;
 mod value;
 
 pub use audit::{
-    AuditEvent, AuditScope, AuditSink, ContextId, EventKind, InMemoryAudit, JsonlAudit, NullAudit,
-    RunTagged, Scope, TeeAudit,
+    AuditEvent, AuditScope, AuditSink, ContextId, EventKind, InMemoryAudit, JsonlAudit,
+    MemoryFigures, NullAudit, RunTagged, Scope, TeeAudit,
 };
 pub use batch::{RowBatch, RowRef};
 pub use error::{AuditError, Error, Result, SinkError, SinkErrorKind, ValueError};

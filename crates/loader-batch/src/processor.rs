@@ -315,6 +315,8 @@ impl BatchProcessor {
             };
             match result {
                 Ok(written) => {
+                    metrics::histogram!("loader_sub_batch_seconds")
+                        .record(first_attempt.elapsed().as_secs_f64());
                     let bytes = batch.data_bytes(rows.clone()) as u64;
                     match quarantine_note(batch, rows) {
                         Some(note) => scope.commit_with_note(written, bytes, note).await?,
@@ -327,6 +329,8 @@ impl BatchProcessor {
                         && attempt < self.retry.max_attempts
                         && first_attempt.elapsed() < self.retry.deadline =>
                 {
+                    metrics::counter!("loader_retries_total").increment(1);
+                    tracing::warn!(table = %target.table, attempt, "retrying a sub-batch: {e}");
                     let mut retried = scope.event(EventKind::Retried).with_reason(e.to_string());
                     retried.attempt = Some(attempt + 1);
                     scope.note(retried).await?;

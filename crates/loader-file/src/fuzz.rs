@@ -70,26 +70,28 @@ fn options() -> impl Strategy<Value = CsvOptions> {
         1usize..50,
         (0u8..3, any::<bool>(), 16usize..4096),
     )
-        .prop_map(|(headers, backslash, delimiter, rows, (policy, nul, row_bytes))| {
-            let policy = match policy {
-                0 => crate::BadRowPolicy::fail(),
-                1 => crate::BadRowPolicy::skip(),
-                _ => crate::BadRowPolicy::skip().max_errors(3),
-            };
-            let options = CsvOptions::default()
-                .has_headers(headers)
-                .backslash_escape(backslash)
-                .null_markers(["NA"])
-                .batch_rows(rows)
-                .batch_bytes(1 << 10)
-                .bad_rows(policy)
-                .allow_nul(nul)
-                .max_row_bytes(row_bytes);
-            match delimiter {
-                Some(d) => options.delimiter(d),
-                None => options,
-            }
-        })
+        .prop_map(
+            |(headers, backslash, delimiter, rows, (policy, nul, row_bytes))| {
+                let policy = match policy {
+                    0 => crate::BadRowPolicy::fail(),
+                    1 => crate::BadRowPolicy::skip(),
+                    _ => crate::BadRowPolicy::skip().max_errors(3),
+                };
+                let options = CsvOptions::default()
+                    .has_headers(headers)
+                    .backslash_escape(backslash)
+                    .null_markers(["NA"])
+                    .batch_rows(rows)
+                    .batch_bytes(1 << 10)
+                    .bad_rows(policy)
+                    .allow_nul(nul)
+                    .max_row_bytes(row_bytes);
+                match delimiter {
+                    Some(d) => options.delimiter(d),
+                    None => options,
+                }
+            },
+        )
 }
 
 /// What one input came to.

@@ -25,6 +25,8 @@
 //! - A `write` is one transaction: all its rows or none.
 //! - Error messages never carry SQL text longer than a line, nor credentials.
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod audit_columns;
 mod error;
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -41,7 +41,12 @@ CREATE TABLE IF NOT EXISTS {audit} (
     id BIGSERIAL PRIMARY KEY, run_id TEXT, at TEXT NOT NULL, scope TEXT NOT NULL,
     context BIGINT NOT NULL, parent BIGINT, kind TEXT NOT NULL, file TEXT, table_name TEXT,
     batch BIGINT, rows BIGINT, bytes BIGINT, first_line BIGINT, end_line BIGINT,
-    byte_start BIGINT, byte_end BIGINT, duration_ms DOUBLE PRECISION, attempt INTEGER, reason TEXT);
+    byte_start BIGINT, byte_end BIGINT, duration_ms DOUBLE PRECISION, attempt INTEGER, reason TEXT,
+    memory_used BIGINT, memory_reserved BIGINT, memory_budget BIGINT, memory_limit BIGINT);
+ALTER TABLE {audit} ADD COLUMN IF NOT EXISTS memory_used BIGINT;
+ALTER TABLE {audit} ADD COLUMN IF NOT EXISTS memory_reserved BIGINT;
+ALTER TABLE {audit} ADD COLUMN IF NOT EXISTS memory_budget BIGINT;
+ALTER TABLE {audit} ADD COLUMN IF NOT EXISTS memory_limit BIGINT;
 "#,
         meta = t("_loader_meta"),
         runs = t("_loader_runs"),
@@ -486,7 +491,8 @@ impl PgSink {
             .ledger_rows(
                 &format!(
                     "SELECT run_id, at, scope, context, parent, kind, file, table_name, batch, rows, bytes, \
-                     first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason FROM {} \
+                     first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason, \
+                     memory_used, memory_reserved, memory_budget, memory_limit FROM {} \
                      WHERE run_id = $1 ORDER BY id",
                     self.qualified("_loader_audit")
                 ),
@@ -542,6 +548,8 @@ fn read_event(row: &Row) -> Option<AuditEvent> {
     event.duration_ms = row.get(15);
     event.attempt = row.get::<_, Option<i32>>(16).map(|v| v as u32);
     event.reason = row.get(17);
+    event.memory =
+        crate::audit_columns::memory_of([row.get(18), row.get(19), row.get(20), row.get(21)]);
     Some(event)
 }
 
@@ -577,12 +585,15 @@ impl PgSink {
         let client = self.client().await?;
         let lines = event.lines.map(|[a, b]| (a as i64, b as i64));
         let bytes = event.byte_range.map(|[a, b]| (a as i64, b as i64));
+        let memory = crate::audit_columns::memory_columns(event);
         client
             .execute(
                 &format!(
                     "INSERT INTO {} (run_id, at, scope, context, parent, kind, file, table_name, batch, rows, \
-                     bytes, first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                     bytes, first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason, \
+                     memory_used, memory_reserved, memory_budget, memory_limit) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+                     $19, $20, $21, $22)",
                     sink.qualified("_loader_audit")
                 ),
                 &[
@@ -604,6 +615,10 @@ impl PgSink {
                     &event.duration_ms,
                     &event.attempt.map(|v| v as i32),
                     &event.reason,
+                    &memory[0],
+                    &memory[1],
+                    &memory[2],
+                    &memory[3],
                 ],
             )
             .await

@@ -46,13 +46,18 @@ CREATE TABLE IF NOT EXISTS "_loader_audit" (
     run_id TEXT, at TEXT NOT NULL, scope TEXT NOT NULL, context INTEGER NOT NULL,
     parent INTEGER, kind TEXT NOT NULL, file TEXT, table_name TEXT, batch INTEGER,
     rows INTEGER, bytes INTEGER, first_line INTEGER, end_line INTEGER,
-    byte_start INTEGER, byte_end INTEGER, duration_ms REAL, attempt INTEGER, reason TEXT);
+    byte_start INTEGER, byte_end INTEGER, duration_ms REAL, attempt INTEGER, reason TEXT,
+    memory_used INTEGER, memory_reserved INTEGER, memory_budget INTEGER, memory_limit INTEGER);
 CREATE INDEX IF NOT EXISTS "_loader_audit_by_run" ON "_loader_audit" (run_id);
 "#;
 
 /// Ledger version 1 had no rejects: its batches gain a count (the quarantine table is new).
 const UPGRADE_FROM_1: &str = r#"
 ALTER TABLE "_loader_batches" ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE "_loader_audit" ADD COLUMN memory_used INTEGER;
+ALTER TABLE "_loader_audit" ADD COLUMN memory_reserved INTEGER;
+ALTER TABLE "_loader_audit" ADD COLUMN memory_budget INTEGER;
+ALTER TABLE "_loader_audit" ADD COLUMN memory_limit INTEGER;
 UPDATE "_loader_meta" SET value = '2' WHERE key = 'schema_version';
 "#;
 
@@ -421,7 +426,8 @@ impl Ledger for SqliteSink {
             }
             let mut statement = c.prepare(
                 "SELECT run_id, at, scope, context, parent, kind, file, table_name, batch, rows, bytes, \
-                 first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason \
+                 first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason, \
+                 memory_used, memory_reserved, memory_budget, memory_limit \
                  FROM _loader_audit WHERE run_id = ?1 ORDER BY rowid",
             )?;
             statement.query_map([run_id], read_event)?.collect()
@@ -469,6 +475,8 @@ fn read_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEvent> {
     event.duration_ms = row.get(15)?;
     event.attempt = row.get::<_, Option<i64>>(16)?.map(|v| v as u32);
     event.reason = row.get(17)?;
+    event.memory =
+        crate::audit_columns::memory_of([row.get(18)?, row.get(19)?, row.get(20)?, row.get(21)?]);
     Ok(event)
 }
 
@@ -495,14 +503,16 @@ impl AuditSink for SqliteAudit {
         };
         let lines = event.lines.map(|[a, b]| (a as i64, b as i64));
         let bytes = event.byte_range.map(|[a, b]| (a as i64, b as i64));
+        let memory = crate::audit_columns::memory_columns(event);
         blocking(|| {
             let state = sink.lock();
             state
                 .connection
                 .prepare_cached(
                     "INSERT INTO _loader_audit (run_id, at, scope, context, parent, kind, file, table_name, \
-                     batch, rows, bytes, first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                     batch, rows, bytes, first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason, \
+                     memory_used, memory_reserved, memory_budget, memory_limit) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
                 )?
                 .execute(params![
                     event.run,
@@ -523,6 +533,10 @@ impl AuditSink for SqliteAudit {
                     event.duration_ms,
                     event.attempt.map(i64::from),
                     event.reason,
+                    memory[0],
+                    memory[1],
+                    memory[2],
+                    memory[3],
                 ])
         })
         .map(|_| ())

@@ -3,6 +3,7 @@
 //! attempt resumes after the last committed row.
 
 use crate::ledger::{Decision, FileEntry, RunLedger, now};
+use crate::live::{LiveFile, LiveState};
 use crate::reaction::Controls;
 use crate::{Error, PlannedFile, Result};
 use loader_batch::{
@@ -44,6 +45,16 @@ pub(crate) struct Progress {
     pub started_at: String,
     /// Budget bytes this file holds, across attempts.
     pub tally: Arc<Tally>,
+    /// The file's live counters, for progress displays and metrics.
+    pub live: Option<Arc<LiveFile>>,
+}
+
+impl Progress {
+    fn live(&self, update: impl FnOnce(&LiveFile)) {
+        if let Some(live) = &self.live {
+            update(live);
+        }
+    }
 }
 
 /// What every file task shares.
@@ -224,9 +235,17 @@ pub(crate) async fn load_file(
         budget: context.controls.budget.tallied(tally),
         parent: scope.id(),
     };
+    lock(progress).live(|l| l.set_state(LiveState::Running));
+    tracing::info!(file = %file.path.display(), table = %file.table, "loading");
     let result = load_batches(context, file, &target, progress, attempt)
         .await
         .and_then(|read| reconcile(file, progress, loaded_before + read.rows + read.rejected));
+    let state = if result.is_ok() {
+        LiveState::Done
+    } else {
+        LiveState::Failed
+    };
+    lock(progress).live(|l| l.set_state(state));
     let (counts, bytes, measured) = {
         let p = lock(progress);
         let counts = [
@@ -304,6 +323,11 @@ async fn decide(
         } => {
             {
                 let mut p = lock(progress);
+                p.live(|l| {
+                    l.skipped(rows, file.size);
+                    l.set_state(LiveState::Skipped);
+                });
+                tracing::info!(file = %file.path.display(), "skipped: {reason}");
                 p.skipped = Some(reason);
                 p.rows_skipped = rows;
                 // The skip is recorded against the generation that holds the content, which
@@ -329,6 +353,7 @@ async fn decide(
         } => {
             {
                 let mut p = lock(progress);
+                p.live(|l| l.skipped(rows_committed, resume.map_or(0, |r| r.byte)));
                 p.resume = resume;
                 p.rows_skipped = rows_committed;
                 p.ledger = Some((hash.clone(), generation));
@@ -474,6 +499,14 @@ async fn load_batches(
                 p.resume = Some(resume_after(batch, batch.len()));
                 p.rows_loaded += outcome.rows;
                 p.rows_rejected += outcome.rejected;
+                p.live(|l| {
+                    l.committed(
+                        outcome.rows,
+                        outcome.rejected,
+                        outcome.bytes,
+                        batch.end_offset(),
+                    )
+                });
                 p.bytes_loaded += outcome.bytes;
                 p.batches += 1;
                 p.retries += outcome.retries;

@@ -35,6 +35,7 @@
 mod error;
 mod file_task;
 mod ledger;
+mod live;
 mod monitor;
 mod plan;
 mod reaction;
@@ -45,6 +46,7 @@ mod settings;
 
 pub use error::{Error, Result};
 pub use ledger::LoadMode;
+pub use live::{FileSnapshot, LiveProgress, LiveSnapshot, LiveState};
 pub use plan::{LoadPlan, MemoryEstimate, PlannedFile, table_name_for};
 pub use reaction::{Baseline, MIN_SUB_BATCH_BYTES, MIN_SUB_BATCH_ROWS, Reaction, reaction_for};
 pub use rejects::REJECTS_HEADER;

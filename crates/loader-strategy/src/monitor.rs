@@ -1,5 +1,5 @@
 use crate::reaction::{Controls, describe_change};
-use loader_batch::{AuditEvent, AuditSink, ContextId, EventKind, Scope};
+use loader_batch::{AuditEvent, AuditSink, ContextId, EventKind, MemoryFigures, Scope};
 use loader_memory::{ByteSize, CleanupHooks, CleanupOutcome, PressureMonitor, PressureSample};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,7 +12,13 @@ pub(crate) struct MonitorStats {
     pub peak_rss: u64,
     pub changes: Vec<String>,
     pub cleanups: Vec<CleanupOutcome>,
+    /// When the last `sampled` event was recorded.
+    last_recorded: Option<Instant>,
 }
+
+/// How often a memory reading goes into the audit trail as a `sampled` event (the monitor
+/// samples more often; the trail needs enough for a chart, not every reading).
+const RECORD_EVERY: Duration = Duration::from_secs(1);
 
 /// What the monitor acts through.
 pub(crate) struct Reactor {
@@ -21,6 +27,7 @@ pub(crate) struct Reactor {
     pub controls: Arc<Controls>,
     pub hooks: CleanupHooks,
     pub run: ContextId,
+    pub live: Arc<crate::LiveProgress>,
 }
 
 /// Samples memory on its own cadence (never per row) while a run goes on. On every pressure
@@ -88,9 +95,33 @@ async fn sample_once(
             return;
         }
     };
-    {
+    let budget = &reactor.controls.budget;
+    let figures = MemoryFigures {
+        used: sample.limit.used,
+        reserved: budget.reserved(),
+        budget: budget.capacity(),
+        limit: sample.limit.bytes,
+    };
+    reactor
+        .live
+        .memory(figures.used, figures.reserved, figures.budget, sample.level);
+    let record = {
         let mut stats = stats.lock().unwrap_or_else(|p| p.into_inner());
         stats.peak_rss = stats.peak_rss.max(sample.reading.process_rss);
+        let due = stats
+            .last_recorded
+            .is_none_or(|at| at.elapsed() >= RECORD_EVERY);
+        if due {
+            stats.last_recorded = Some(Instant::now());
+        }
+        due
+    };
+    if record && !sample.changed() {
+        let mut event = AuditEvent::new(Scope::Run, EventKind::Sampled, reactor.run)
+            .with_reason(sample.level.to_string());
+        event.memory = Some(figures);
+        // Best effort, like every monitor event.
+        let _ = reactor.audit.record(&event).await;
     }
     if !sample.changed() {
         return;
@@ -129,7 +160,10 @@ async fn sample_once(
         ));
         stats.cleanups.extend(cleanups);
     }
-    let event = AuditEvent::new(Scope::Run, EventKind::Pressure, reactor.run).with_reason(reason);
+    tracing::warn!(level = %sample.level, "memory pressure: {reason}");
+    let mut event =
+        AuditEvent::new(Scope::Run, EventKind::Pressure, reactor.run).with_reason(reason);
+    event.memory = Some(figures);
     // The trail is best effort here: the monitor must not stop the load.
     let _ = reactor.audit.record(&event).await;
     if !rising {
@@ -205,6 +239,7 @@ mod tests {
             controls,
             hooks,
             run: ContextId::next(),
+            live: Arc::new(crate::LiveProgress::new()),
         };
         let stats = Mutex::new(MonitorStats::default());
         let mut failed = false;

@@ -47,6 +47,7 @@ pub struct DataLoadingService {
     settings: LoadSettings,
     cleanup: CleanupHooks,
     ledger: Option<Arc<dyn Ledger>>,
+    live: Arc<crate::LiveProgress>,
 }
 
 impl std::fmt::Debug for DataLoadingService {
@@ -72,6 +73,7 @@ impl DataLoadingService {
             settings,
             cleanup: CleanupHooks::new(),
             ledger: None,
+            live: Arc::new(crate::LiveProgress::new()),
         }
     }
 
@@ -88,6 +90,13 @@ impl DataLoadingService {
     /// your own.
     pub fn with_cleanup_hooks(mut self, hooks: CleanupHooks) -> Self {
         self.cleanup = hooks;
+        self
+    }
+
+    /// Keeps `live` up to date while runs go on, for a progress display (see
+    /// [`LiveProgress::snapshot`](crate::LiveProgress::snapshot)).
+    pub fn with_live(mut self, live: Arc<crate::LiveProgress>) -> Self {
+        self.live = live;
         self
     }
 
@@ -158,6 +167,15 @@ impl DataLoadingService {
             plan.limit.source.as_str()
         ));
         let run_scope = AuditScope::start(Arc::clone(&audit), run_template).await?;
+        let live_files = self.live.begin(&plan.files, plan.budget, plan.limit.bytes);
+        tracing::info!(
+            run = %run_id,
+            files = plan.files.len(),
+            workers = plan.workers,
+            budget = plan.budget,
+            limit = plan.limit.bytes,
+            "run started"
+        );
         let baseline = Baseline {
             sub_batch_rows: plan.settings.sub_batch_rows,
             sub_batch_bytes: plan.settings.sub_batch_bytes,
@@ -184,6 +202,7 @@ impl DataLoadingService {
                 controls: Arc::clone(&controls),
                 hooks: self.cleanup.clone(),
                 run: run_scope.id(),
+                live: Arc::clone(&self.live),
             },
             plan.settings.monitor_interval,
         )
@@ -199,9 +218,14 @@ impl DataLoadingService {
         });
         let files: Arc<Vec<PlannedFile>> = Arc::new(plan.files.clone());
         let progress: Arc<Vec<Mutex<Progress>>> = Arc::new(
-            files
-                .iter()
-                .map(|_| Mutex::new(Progress::default()))
+            live_files
+                .into_iter()
+                .map(|live| {
+                    Mutex::new(Progress {
+                        live: Some(live),
+                        ..Progress::default()
+                    })
+                })
                 .collect(),
         );
 
@@ -219,6 +243,8 @@ impl DataLoadingService {
                 "concurrent pool failed ({reason}); {} files continue sequentially from their last committed row",
                 pending.len()
             ));
+            tracing::warn!("falling back to sequential processing: {reason}");
+            metrics::counter!("loader_fallbacks_total").increment(1);
             run_scope.note(event).await?;
             for index in pending {
                 lock(&progress[index]).fell_back = true;

@@ -280,3 +280,59 @@ async fn critical_pressure_pauses_admission_runs_cleanup_and_the_load_still_comp
         );
     }
 }
+
+/// Live counters and metrics follow the run: after it, each file's snapshot holds what the
+/// report holds, and the metrics recorder saw the same rows, rejects and batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_progress_and_metrics_match_the_report() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // Each test runs in its own process under nextest; elsewhere a recorder may exist.
+    let installed = recorder.install().is_ok();
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("id,amount\n");
+    for id in 1..=900 {
+        if id % 100 == 0 {
+            text.push_str(&format!("{id},bad\n"));
+        } else {
+            text.push_str(&format!("{id},{id}.5\n"));
+        }
+    }
+    std::fs::write(dir.path().join("orders.csv"), text).unwrap();
+    let sink = Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap());
+    let mut settings = settings();
+    settings.csv = settings.csv.bad_rows(loader_file::BadRowPolicy::skip());
+    settings.columns = vec![("amount".into(), loader_batch::ColumnType::Real)];
+    let live = Arc::new(crate::LiveProgress::new());
+    let service = DataLoadingService::new(sink, Arc::new(InMemoryAudit::new()), probe(), settings)
+        .with_live(Arc::clone(&live));
+    let report = service.load(&[dir.path().to_path_buf()]).await.unwrap();
+    assert!(report.is_success());
+    let snapshot = live.snapshot();
+    let file = &snapshot.files[0];
+    assert_eq!((file.rows_loaded, file.rows_rejected), (891, 9));
+    assert_eq!(file.state, crate::LiveState::Done);
+    assert_eq!(
+        file.position, file.size,
+        "the whole file is behind the last commit"
+    );
+    assert!(snapshot.limit > 0 && snapshot.budget > 0);
+    if installed {
+        let counters: std::collections::HashMap<String, u64> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter_map(|(key, _, _, value)| match value {
+                DebugValue::Counter(n) => Some((key.key().name().to_owned(), n)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(counters.get("loader_rows_loaded_total"), Some(&891));
+        assert_eq!(counters.get("loader_rows_rejected_total"), Some(&9));
+        assert_eq!(
+            counters.get("loader_batches_total"),
+            Some(&report.files[0].batches)
+        );
+    }
+}
