@@ -57,7 +57,7 @@ pub enum EventKind {
     Pressure,
     /// Work was skipped (already loaded, or nothing to do).
     Skipped,
-    /// A periodic memory reading (about once a second while a run goes on): `memory` holds
+    /// A periodic memory reading (twice a second while a run goes on): `memory` holds
     /// the figures, `reason` the pressure level.
     Sampled,
 }

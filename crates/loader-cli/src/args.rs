@@ -5,11 +5,39 @@ use std::path::PathBuf;
 
 /// Load CSV files into SQLite or PostgreSQL within a memory budget, with an audit trail.
 #[derive(Debug, Parser)]
-#[command(name = "loader", version, about, propagate_version = true)]
+#[command(
+    name = "loader",
+    version,
+    about,
+    propagate_version = true,
+    after_help = AFTER_HELP
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Settings file (TOML, keys named like the long flags: `memory-limit = "512MiB"`);
+    /// default: ./loader.toml when it exists. Flags win over LOADER_* environment variables,
+    /// which win over the file, which wins over the defaults.
+    #[arg(long, global = true, value_name = "FILE", env = "LOADER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print only errors: no progress, no summary (the exit code tells the outcome).
+    #[arg(short, long, global = true, env = "LOADER_QUIET")]
+    pub quiet: bool,
+    /// More log output on stderr: -v for each file's start and end, -vv for batches (RUST_LOG,
+    /// when set, wins).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  every file loaded
+  1  a file or the run failed (the message names file, line and column where it can)
+  2  usage error
+  3  every file loaded, but some rows were rejected into the quarantine (--on-error skip)
+
+Environment: every long option can be set as LOADER_<NAME> (LOADER_MEMORY_LIMIT=512MiB);
+NO_COLOR turns colour off; RUST_LOG filters log output.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -26,6 +54,46 @@ pub enum Command {
         after_help = "Examples:\n  loader history --into sqlite:orders.db\n  loader history 20261128141500123-1f2a00 --into sqlite:orders.db"
     )]
     History(HistoryArgs),
+    /// Show a file's dialect (delimiter, quote, header, encoding, compression) and the schema
+    /// inferred from a sample, with the types --column or --schema-file would override.
+    #[command(after_help = "Example:\n  loader schema exports/orders.csv.gz --null NA")]
+    Schema(CommonArgs),
+    /// Write the report of a past run: an HTML page with charts from its audit trail
+    /// (throughput, memory against the budget and the limit, per-file bars, events), or JSON.
+    #[command(
+        after_help = "Example:\n  loader report 20261128141500123-1f2a00 --into sqlite:orders.db --html run.html"
+    )]
+    Report(ReportArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  loader completions bash > /etc/bash_completion.d/loader")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run (see `loader history`); the latest run when left out.
+    #[arg(value_name = "RUN_ID")]
+    pub run: Option<String>,
+    /// The database whose ledger to read: sqlite:FILE, a .db/.sqlite path or a postgres:// URL.
+    #[arg(
+        long,
+        value_name = "TARGET",
+        default_value = "sqlite:loader.db",
+        env = "LOADER_INTO"
+    )]
+    pub into: String,
+    /// PostgreSQL schema of the ledger.
+    #[arg(long, value_name = "NAME", env = "LOADER_SCHEMA")]
+    pub schema: Option<String>,
+    /// Write the report as one self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Print the run, its files and its events as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -34,13 +102,18 @@ pub struct HistoryArgs {
     #[arg(value_name = "RUN_ID")]
     pub run: Option<String>,
     /// The database whose ledger to read: sqlite:FILE, a .db/.sqlite path or a postgres:// URL.
-    #[arg(long, value_name = "TARGET", default_value = "sqlite:loader.db")]
+    #[arg(
+        long,
+        value_name = "TARGET",
+        default_value = "sqlite:loader.db",
+        env = "LOADER_INTO"
+    )]
     pub into: String,
     /// PostgreSQL schema of the ledger.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", env = "LOADER_SCHEMA")]
     pub schema: Option<String>,
     /// Print JSON instead of text.
-    #[arg(long)]
+    #[arg(long, env = "LOADER_JSON")]
     pub json: bool,
 }
 
@@ -51,44 +124,53 @@ pub struct LoadArgs {
     /// Where to load: sqlite:FILE, a .db/.sqlite path, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
     /// (also postgresql://; parts left out come from PGHOST, PGPORT, PGUSER, PGPASSWORD,
     /// PGDATABASE). Passwords are never printed.
-    #[arg(long, value_name = "TARGET", default_value = "sqlite:loader.db")]
+    #[arg(
+        long,
+        value_name = "TARGET",
+        default_value = "sqlite:loader.db",
+        env = "LOADER_INTO"
+    )]
     pub into: String,
     /// PostgreSQL schema for the tables and the ledger (created when missing).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", env = "LOADER_SCHEMA")]
     pub schema: Option<String>,
     /// Write audit events (batches, sub-batches, retries, fallbacks) as JSON lines to FILE,
     /// besides the audit table in the target.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "LOADER_AUDIT")]
     pub audit: Option<PathBuf>,
     /// Do not write audit events to the target's `_loader_audit` table.
-    #[arg(long)]
+    #[arg(long, env = "LOADER_NO_AUDIT_TABLE")]
     pub no_audit_table: bool,
     /// append: add rows, skipping content already loaded and resuming a load that died;
     /// replace: empty each target table first (in the same transaction as the first write).
-    #[arg(long, value_enum, default_value_t = Mode::Append)]
+    #[arg(long, value_enum, default_value_t = Mode::Append, env = "LOADER_MODE")]
     pub mode: Mode,
     /// Load content again even if the ledger holds it as complete.
-    #[arg(long)]
+    #[arg(long, env = "LOADER_FORCE")]
     pub force: bool,
     /// What to do with a row that does not fit its columns (wrong field count, a value not of
     /// the column's type, invalid UTF-8, a NUL byte PostgreSQL cannot store): fail stops the
     /// file at the first one with its line and column; skip quarantines it in the target's
     /// `_loader_quarantine` table (with its raw text) and goes on. Default: fail, or skip
     /// when a limit below is given.
-    #[arg(long, value_enum, value_name = "POLICY")]
+    #[arg(long, value_enum, value_name = "POLICY", env = "LOADER_ON_ERROR")]
     pub on_error: Option<OnError>,
     /// With skip: stop a file when more than N of its rows are rejected; rows before the
     /// N+1th bad row are loaded.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "LOADER_MAX_ERRORS")]
     pub max_errors: Option<u64>,
     /// With skip: stop a file when more than this share of its rows (0 to 1) are rejected,
     /// checked as each batch is read; the batch that crosses it is not loaded.
-    #[arg(long, value_name = "RATIO", value_parser = ratio)]
+    #[arg(long, value_name = "RATIO", value_parser = ratio, env = "LOADER_MAX_ERROR_RATIO")]
     pub max_error_ratio: Option<f64>,
     /// Also write the quarantined rows to FILE as CSV: file, line, byte, column, column_name,
     /// kind, message and raw (the row exactly as read).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "LOADER_REJECTS")]
     pub rejects: Option<PathBuf>,
+    /// Serve metrics for Prometheus at http://ADDR/metrics while the load runs (rows, bytes,
+    /// batches, retries, rejects, sub-batch latency, memory in use, pressure level).
+    #[arg(long, value_name = "ADDR", env = "LOADER_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,52 +191,52 @@ pub struct CommonArgs {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Load every file into this one table (default: one table per file, named after it).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", env = "LOADER_TABLE")]
     pub table: Option<String>,
     /// Files loaded at once (default: number of CPUs).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), env = "LOADER_WORKERS")]
     pub workers: Option<u16>,
     /// Memory limit for the whole process, e.g. 64MiB or 2GB (default: physical or cgroup limit).
-    #[arg(long, value_name = "SIZE", value_parser = size)]
+    #[arg(long, value_name = "SIZE", value_parser = size, env = "LOADER_MEMORY_LIMIT")]
     pub memory_limit: Option<u64>,
     /// Share of the effective memory limit given to row batches; the rest is left to the
     /// database engine, buffers and the program.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.5, value_parser = share)]
+    #[arg(long, value_name = "SHARE", default_value_t = 0.5, value_parser = share, env = "LOADER_BUDGET_SHARE")]
     pub budget_share: f64,
     /// Shares of the memory limit at which pressure becomes elevated, high and critical
     /// (default 0.70,0.85,0.95); lower them to react earlier.
-    #[arg(long, value_name = "E,H,C", value_parser = thresholds)]
+    #[arg(long, value_name = "E,H,C", value_parser = thresholds, env = "LOADER_PRESSURE_THRESHOLDS")]
     pub pressure_thresholds: Option<[f64; 3]>,
     /// Most rows in one batch read from a file.
-    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..), env = "LOADER_BATCH_ROWS")]
     pub batch_rows: u64,
     /// Most field bytes in one batch (cut further to fit the memory budget).
-    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = size)]
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = size, env = "LOADER_BATCH_BYTES")]
     pub batch_bytes: u64,
     /// Most rows in one sub-batch, i.e. one transaction.
-    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..), env = "LOADER_SUB_BATCH_ROWS")]
     pub sub_batch_rows: u64,
     /// File order: largest first (best on a pool), smallest first, or as given.
-    #[arg(long, value_enum, default_value_t = Order::Largest)]
+    #[arg(long, value_enum, default_value_t = Order::Largest, env = "LOADER_ORDER")]
     pub order: Order,
     /// Field delimiter, one ASCII character ('\t' or tab for tab). Sniffed from each file
     /// (comma, semicolon, tab, pipe) when not given.
-    #[arg(long, value_name = "CHAR", value_parser = one_char)]
+    #[arg(long, value_name = "CHAR", value_parser = one_char, env = "LOADER_DELIMITER")]
     pub delimiter: Option<u8>,
     /// Quote character.
-    #[arg(long, value_name = "CHAR", default_value = "\"", value_parser = one_char)]
+    #[arg(long, value_name = "CHAR", default_value = "\"", value_parser = one_char, env = "LOADER_QUOTE")]
     pub quote: u8,
     /// How a quote is written inside quotes: doubled ("") or with a backslash (\").
-    #[arg(long, value_enum, default_value_t = Escape::Double)]
+    #[arg(long, value_enum, default_value_t = Escape::Double, env = "LOADER_ESCAPE")]
     pub escape: Escape,
     /// Skip lines starting with this character.
-    #[arg(long, value_name = "CHAR", value_parser = one_char)]
+    #[arg(long, value_name = "CHAR", value_parser = one_char, env = "LOADER_COMMENT")]
     pub comment: Option<u8>,
     /// A field equal to MARKER is NULL, like an empty one (repeat for several: --null NA --null '\N').
     #[arg(long = "null", value_name = "MARKER")]
     pub null: Vec<String>,
     /// Text encoding of the files, converted to UTF-8.
-    #[arg(long, value_enum, default_value_t = TextEncoding::Utf8)]
+    #[arg(long, value_enum, default_value_t = TextEncoding::Utf8, env = "LOADER_ENCODING")]
     pub encoding: TextEncoding,
     /// A column type that wins over inference, as NAME:TYPE (integer, real, boolean, date,
     /// timestamp, text); repeat for several.
@@ -162,17 +244,17 @@ pub struct CommonArgs {
     pub columns: Vec<(String, ColumnType)>,
     /// Column types from a TOML file with a `[columns]` table (`amount = "real"`); `--column`
     /// wins over the file, and both win over inference.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "LOADER_SCHEMA_FILE")]
     pub schema_file: Option<PathBuf>,
     /// Longest row accepted, in bytes as read; a longer one stops its file before it is held
     /// in memory (at most a quarter of the memory budget either way).
-    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = size)]
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = size, env = "LOADER_MAX_ROW_BYTES")]
     pub max_row_bytes: u64,
     /// The first line is data, not a header (columns are then column_1, column_2, ...).
-    #[arg(long)]
+    #[arg(long, env = "LOADER_NO_HEADER")]
     pub no_header: bool,
     /// Print the result as one JSON document instead of text.
-    #[arg(long)]
+    #[arg(long, env = "LOADER_JSON")]
     pub json: bool,
 }
 

@@ -9,19 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub async fn run(args: HistoryArgs) -> Result<ExitCode> {
-    let target = Target::parse(&args.into)?;
-    let ledger: Arc<dyn Ledger> = match &target {
-        Target::Sqlite(path) => {
-            if !path.exists() {
-                bail!(
-                    "{}: no such database (give the target with --into)",
-                    path.display()
-                );
-            }
-            Arc::new(SqliteSink::open(path)?)
-        }
-        Target::Postgres(url) => Arc::new(PgSink::connect(url, args.schema.as_deref(), 2).await?),
-    };
+    let (target, ledger) = open_ledger(&args.into, args.schema.as_deref()).await?;
     let runs = ledger.runs().await?;
     match &args.run {
         None => list(&*ledger, &runs, args.json).await?,
@@ -33,6 +21,28 @@ pub async fn run(args: HistoryArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ledger of an existing target (an SQLite file that does not exist is an error, not a
+/// new empty database).
+pub(crate) async fn open_ledger(
+    into: &str,
+    schema: Option<&str>,
+) -> Result<(Target, Arc<dyn Ledger>)> {
+    let target = Target::parse(into)?;
+    let ledger: Arc<dyn Ledger> = match &target {
+        Target::Sqlite(path) => {
+            if !path.exists() {
+                bail!(
+                    "{}: no such database (give the target with --into)",
+                    path.display()
+                );
+            }
+            Arc::new(SqliteSink::open(path)?)
+        }
+        Target::Postgres(url) => Arc::new(PgSink::connect(url, schema, 2).await?),
+    };
+    Ok((target, ledger))
 }
 
 async fn list(ledger: &dyn Ledger, runs: &[RunRecord], json: bool) -> Result<()> {

@@ -8,16 +8,23 @@ use loader_file::{BadRowPolicy, CsvOptions, Encoding, FileOrder};
 use loader_memory::{CleanupHooks, MemoryProbe, SysinfoProbe};
 use loader_sink::{PgSink, SqliteSink, Target};
 use loader_strategy::{
-    DataLoadingService, FileState, LoadMode, LoadPlan, LoadReport, LoadSettings,
+    DataLoadingService, FileState, LiveProgress, LoadMode, LoadPlan, LoadReport, LoadSettings,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Load(args) => load(args).await,
+        Command::Load(args) => load(args, cli.quiet).await,
         Command::Plan(args) => plan(args),
         Command::History(args) => crate::history::run(args).await,
+        Command::Schema(args) => crate::schema::run(&args, settings(&args)?),
+        Command::Report(args) => crate::report::run(args).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "loader", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -57,7 +64,7 @@ fn column_types(args: &CommonArgs) -> Result<Vec<(String, loader_batch::ColumnTy
     Ok(columns)
 }
 
-fn settings(args: &CommonArgs) -> Result<LoadSettings> {
+pub(crate) fn settings(args: &CommonArgs) -> Result<LoadSettings> {
     let defaults = LoadSettings::default();
     Ok(LoadSettings {
         workers: args.workers.map_or(defaults.workers, usize::from),
@@ -112,14 +119,18 @@ fn probe() -> Result<Arc<dyn MemoryProbe>> {
     ))
 }
 
-fn plan(args: CommonArgs) -> Result<ExitCode> {
-    let service = DataLoadingService::new(
+/// A service that can plan but never load.
+pub(crate) fn planner(settings: LoadSettings) -> Result<DataLoadingService> {
+    Ok(DataLoadingService::new(
         Arc::new(NoSink),
         Arc::new(NullAudit),
         probe()?,
-        settings(&args)?,
-    );
-    let plan = service.plan(&args.paths)?;
+        settings,
+    ))
+}
+
+fn plan(args: CommonArgs) -> Result<ExitCode> {
+    let plan = planner(settings(&args)?)?.plan(&args.paths)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan_json(&plan))?);
     } else {
@@ -128,9 +139,15 @@ fn plan(args: CommonArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn load(args: LoadArgs) -> Result<ExitCode> {
+async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     // Arguments first: a usage error must not leave a database file behind.
     let policy = bad_row_policy(&args)?;
+    if let Some(address) = args.metrics_listen {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(address)
+            .install()
+            .with_context(|| format!("serving metrics on {address}"))?;
+    }
     let target = Target::parse(&args.into)?;
     let hooks = CleanupHooks::new();
     let mut audits: Vec<Arc<dyn AuditSink>> = Vec::new();
@@ -178,13 +195,18 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
         // PostgreSQL text cannot hold NUL: such rows are bad rows, named before any write.
         .allow_nul(!matches!(target, Target::Postgres(_)));
     settings.rejects_file = args.rejects.clone();
+    let live = Arc::new(LiveProgress::new());
     let service = DataLoadingService::new(sink, audit, probe()?, settings)
         .with_cleanup_hooks(hooks)
-        .with_ledger(ledger);
-    let report = service.load(&args.common.paths).await?;
+        .with_ledger(ledger)
+        .with_live(Arc::clone(&live));
+    let display = crate::progress::Display::start(live, crate::progress::Mode::choose(quiet));
+    let report = service.load(&args.common.paths).await;
+    display.finish();
+    let report = report?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
+    } else if !quiet {
         print_report(&report, &target);
     }
     if !report.is_success() {

@@ -8,11 +8,16 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod args;
+mod config;
 mod format;
 mod history;
 mod load;
+mod logging;
+mod progress;
+mod report;
+mod schema;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use std::process::ExitCode;
 
 /// Exit code of a load that completed with rejected rows in quarantine.
@@ -34,7 +39,23 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = match config::command(&argv) {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let cli = match command
+        .try_get_matches_from(&argv)
+        .and_then(|m| args::Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        // Help and version exit 0; usage errors exit 2.
+        Err(error) => error.exit(),
+    };
+    logging::init(cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

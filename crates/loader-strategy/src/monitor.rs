@@ -18,7 +18,7 @@ pub(crate) struct MonitorStats {
 
 /// How often a memory reading goes into the audit trail as a `sampled` event (the monitor
 /// samples more often; the trail needs enough for a chart, not every reading).
-const RECORD_EVERY: Duration = Duration::from_secs(1);
+const RECORD_EVERY: Duration = Duration::from_millis(500);
 
 /// What the monitor acts through.
 pub(crate) struct Reactor {

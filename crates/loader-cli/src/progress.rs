@@ -1,0 +1,212 @@
+//! Progress while a load runs: bars on a terminal (one per file being loaded and one in
+//! total, with rows/s, MB/s, ETA, memory against the budget and the pressure level), a log
+//! line every few seconds otherwise. It reads `LiveProgress` snapshots on its own thread,
+//! ten times a second at most, so the load never waits for it.
+
+use crate::format::{bytes, count};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use loader_strategy::{LiveProgress, LiveSnapshot, LiveState};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Bars redrawn in place (stderr is a terminal).
+    Bars,
+    /// A line every `LINE_EVERY` (stderr is a file or a pipe).
+    Lines,
+    /// Nothing (`--quiet`).
+    Off,
+}
+
+/// How often a progress line is written when stderr is not a terminal.
+const LINE_EVERY: Duration = Duration::from_secs(5);
+
+impl Mode {
+    /// Bars on a terminal, lines elsewhere, nothing when quiet.
+    pub fn choose(quiet: bool) -> Mode {
+        if quiet {
+            Mode::Off
+        } else if std::io::stderr().is_terminal() {
+            Mode::Bars
+        } else {
+            Mode::Lines
+        }
+    }
+}
+
+/// A running display; [`finish`](Self::finish) stops it and clears the bars.
+pub struct Display {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Display {
+    /// Starts showing `live` in `mode`.
+    pub fn start(live: Arc<LiveProgress>, mode: Mode) -> Display {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = match mode {
+            Mode::Off => None,
+            Mode::Bars => Some(std::thread::spawn({
+                let stop = Arc::clone(&stop);
+                move || bars(&live, &stop)
+            })),
+            Mode::Lines => Some(std::thread::spawn({
+                let stop = Arc::clone(&stop);
+                move || lines(&live, &stop)
+            })),
+        };
+        Display { stop, thread }
+    }
+
+    /// Stops the display (the bars are cleared: the summary follows).
+    pub fn finish(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Totals of a snapshot: rows done, rows expected, input bytes behind commits.
+fn totals(snapshot: &LiveSnapshot) -> (u64, u64, u64) {
+    let done: u64 = snapshot.files.iter().map(|f| f.rows_done()).sum();
+    let expected: u64 = snapshot
+        .files
+        .iter()
+        .map(|f| match f.state {
+            LiveState::Done | LiveState::Skipped | LiveState::Failed => f.rows_done(),
+            _ => f.estimated_rows.max(f.rows_done()),
+        })
+        .sum();
+    let position: u64 = snapshot.files.iter().map(|f| f.position).sum();
+    (done, expected.max(done), position)
+}
+
+/// Rows/s, MB/s, memory and level: the part of a progress report that is not a bar.
+fn rates(snapshot: &LiveSnapshot, done: u64, position: u64) -> String {
+    let seconds = snapshot.elapsed.max(1e-3);
+    format!(
+        "{} rows/s, {}/s, memory {} of {} (batches {} of {}), {}",
+        count((done as f64 / seconds) as u64),
+        bytes((position as f64 / seconds) as u64),
+        bytes(snapshot.memory_used),
+        bytes(snapshot.limit),
+        bytes(snapshot.memory_reserved),
+        bytes(snapshot.budget),
+        snapshot.level,
+    )
+}
+
+fn style(template: &str) -> ProgressStyle {
+    let template = if crate::logging::colour() {
+        template.to_owned()
+    } else {
+        // Styles in braces after a dot (`{bar:30.cyan}`) are colours: drop them.
+        template.replace(".cyan/blue", "").replace(".green", "")
+    };
+    ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+fn bars(live: &LiveProgress, stop: &AtomicBool) {
+    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+    let total = multi.add(ProgressBar::new(0));
+    total.set_style(style(
+        "{prefix:.green} [{bar:30.cyan/blue}] {percent:>3}% {human_pos}/{human_len} rows, eta {eta} | {msg}",
+    ));
+    total.set_prefix("total");
+    let file_style =
+        style("  {prefix:<28} [{bar:20.cyan/blue}] {human_pos}/{human_len} rows {msg}");
+    let mut per_file: HashMap<PathBuf, ProgressBar> = HashMap::new();
+    while !stop.load(Ordering::Relaxed) {
+        let snapshot = live.snapshot();
+        let (done, expected, position) = totals(&snapshot);
+        total.set_length(expected);
+        total.set_position(done);
+        total.set_message(rates(&snapshot, done, position));
+        for file in &snapshot.files {
+            match file.state {
+                LiveState::Running => {
+                    let bar = per_file.entry(file.path.clone()).or_insert_with(|| {
+                        let bar = multi.add(ProgressBar::new(file.estimated_rows));
+                        bar.set_style(file_style.clone());
+                        bar.set_prefix(short_name(&file.path));
+                        bar
+                    });
+                    bar.set_length(file.estimated_rows.max(file.rows_done()));
+                    bar.set_position(file.rows_done());
+                    if file.rows_rejected > 0 {
+                        bar.set_message(format!("({} rejected)", count(file.rows_rejected)));
+                    }
+                }
+                _ => {
+                    if let Some(bar) = per_file.remove(&file.path) {
+                        bar.finish_and_clear();
+                        multi.remove(&bar);
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for bar in per_file.values() {
+        bar.finish_and_clear();
+    }
+    total.finish_and_clear();
+    let _ = multi.clear();
+}
+
+fn short_name(path: &std::path::Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.char_indices().nth(27) {
+        Some((cut, _)) => format!("{}…", &name[..cut]),
+        None => name,
+    }
+}
+
+fn lines(live: &LiveProgress, stop: &AtomicBool) {
+    let mut last = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        if last.elapsed() < LINE_EVERY {
+            continue;
+        }
+        last = Instant::now();
+        let snapshot = live.snapshot();
+        let (done, expected, position) = totals(&snapshot);
+        let finished = snapshot
+            .files
+            .iter()
+            .filter(|f| !matches!(f.state, LiveState::Waiting | LiveState::Running))
+            .count();
+        let rate = done as f64 / snapshot.elapsed.max(1e-3);
+        let eta = if rate > 0.0 {
+            format!("{:.0}s", expected.saturating_sub(done) as f64 / rate)
+        } else {
+            "unknown".into()
+        };
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "progress: {:.0}% {} of ~{} rows, {}/{} files, eta {eta}; {}",
+                100.0 * done as f64 / expected.max(1) as f64,
+                count(done),
+                count(expected),
+                finished,
+                snapshot.files.len(),
+                rates(&snapshot, done, position),
+            );
+        }
+    }
+}

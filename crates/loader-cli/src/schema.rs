@@ -1,0 +1,93 @@
+//! `loader schema FILE...`: what loader makes of a file before loading it: its dialect and the
+//! schema inferred from a sample (with `--column` and `--schema-file` applied).
+
+use crate::args::CommonArgs;
+use crate::format::{bytes, count};
+use anyhow::Result;
+use loader_strategy::{LoadSettings, PlannedFile};
+use std::process::ExitCode;
+
+pub fn run(args: &CommonArgs, settings: LoadSettings) -> Result<ExitCode> {
+    let csv = settings.csv.clone();
+    let plan = crate::load::planner(settings)?.plan(&args.paths)?;
+    if args.json {
+        let files: Vec<_> = plan.files.iter().map(|f| json(f, &csv)).collect();
+        println!("{}", serde_json::to_string_pretty(&files)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for file in &plan.files {
+        print(file, &csv);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn delimiter_name(delimiter: u8) -> String {
+    match delimiter {
+        b',' => "comma".into(),
+        b';' => "semicolon".into(),
+        b'\t' => "tab".into(),
+        b'|' => "pipe".into(),
+        other => format!("{:?}", char::from(other)),
+    }
+}
+
+fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
+    let sample = &file.sample;
+    let compression = match sample.compression {
+        loader_file::Compression::None => String::new(),
+        other => format!(
+            ", {} (about {:.1}x)",
+            other.as_str(),
+            sample.compression_ratio
+        ),
+    };
+    println!(
+        "{} ({}{compression}): {}-delimited{}, {}, {}, ~{} rows (from {} sampled) -> table {:?}",
+        file.path.display(),
+        bytes(file.size),
+        delimiter_name(sample.delimiter),
+        if csv.has_delimiter() {
+            ""
+        } else {
+            " (sniffed)"
+        },
+        if csv.get_has_headers() {
+            "header"
+        } else {
+            "no header"
+        },
+        format!("{:?}", csv.get_encoding()).to_lowercase(),
+        count(sample.estimated_rows()),
+        count(sample.rows_sampled as u64),
+        file.table,
+    );
+    for (index, column) in sample.schema.columns().iter().enumerate() {
+        println!("  {:>3}  {:<32} {}", index + 1, column.name, column.ty);
+    }
+    for (column, from, to) in &sample.renamed {
+        println!("  column {column}: header {from:?} renamed to {to:?}");
+    }
+}
+
+fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value {
+    let sample = &file.sample;
+    serde_json::json!({
+        "path": file.path,
+        "size": file.size,
+        "table": file.table,
+        "delimiter": char::from(sample.delimiter).to_string(),
+        "delimiter_sniffed": !csv.has_delimiter(),
+        "header": csv.get_has_headers(),
+        "encoding": format!("{:?}", csv.get_encoding()).to_lowercase(),
+        "compression": sample.compression.as_str(),
+        "compression_ratio": sample.compression_ratio,
+        "rows_sampled": sample.rows_sampled,
+        "estimated_rows": sample.estimated_rows(),
+        "columns": sample.schema.columns().iter().map(|c| serde_json::json!({
+            "name": c.name, "type": c.ty.as_str(),
+        })).collect::<Vec<_>>(),
+        "renamed": sample.renamed.iter().map(|(column, from, to)| serde_json::json!({
+            "column": column, "header": from, "name": to,
+        })).collect::<Vec<_>>(),
+    })
+}
