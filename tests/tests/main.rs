@@ -5,6 +5,7 @@
 
 mod binary;
 mod cgroup;
+mod cli;
 mod corpus;
 mod crash;
 mod examples;

@@ -1,0 +1,320 @@
+//! The operator's side of the binary: settings precedence, the JSON report's documented
+//! shape, `schema`, `completions`, `report --html` (looked at in a real headless browser),
+//! `--quiet` and metrics for Prometheus.
+
+use loader_tests::{loader_bin, root, run_loader};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(loader_bin());
+    command.current_dir(dir).args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("loader runs")
+}
+
+fn stdout_json(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success() || output.status.code() == Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("stdout is one JSON document")
+}
+
+#[test]
+fn flags_win_over_environment_which_wins_over_the_settings_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.csv"), "id\n1\n").unwrap();
+    let table = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut args = vec!["plan", "in.csv", "--json"];
+        args.extend(extra);
+        let plan = stdout_json(&run_with_env(dir.path(), &args, env));
+        plan["files"][0]["table"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(table(&[], &[]), "in", "built-in default: named after the file");
+    std::fs::write(
+        dir.path().join("loader.toml"),
+        "table = \"from_file\"\nbatch-rows = 5000\n",
+    )
+    .unwrap();
+    assert_eq!(table(&[], &[]), "from_file");
+    assert_eq!(table(&[("LOADER_TABLE", "from_env")], &[]), "from_env");
+    assert_eq!(
+        table(&[("LOADER_TABLE", "from_env")], &["--table", "from_flag"]),
+        "from_flag"
+    );
+    // --config names another file; a key that is no flag is a usage error.
+    std::fs::write(dir.path().join("other.toml"), "tabel = \"typo\"\n").unwrap();
+    let output = run_loader(dir.path(), &["--config", "other.toml", "plan", "in.csv"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("\"tabel\" is not a setting"));
+    // The documented example file is valid.
+    let example = root().join("examples/loader.toml");
+    let output = run_loader(
+        dir.path(),
+        &["--config", example.to_str().unwrap(), "plan", "in.csv"],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The shape documented in docs/user-guide.md ("JSON report"): every key, with its type.
+const REPORT_KEYS: &[(&str, &str)] = &[
+    ("files", "array"),
+    ("duration", "number"),
+    ("memory_limit", "number"),
+    ("memory_limit_source", "string"),
+    ("budget", "number"),
+    ("peak_reserved", "number"),
+    ("peak_rss", "number"),
+    ("workers", "number"),
+    ("fallback", "null|string"),
+    ("pressure_changes", "array"),
+    ("cleanups", "array"),
+    ("run_id", "string"),
+];
+
+const FILE_KEYS: &[(&str, &str)] = &[
+    ("path", "string"),
+    ("table", "string"),
+    ("state", "string"),
+    ("size", "number"),
+    ("rows_read", "number"),
+    ("rows_loaded", "number"),
+    ("rows_rejected", "number"),
+    ("rows_skipped", "number"),
+    ("bytes_loaded", "number"),
+    ("batches", "number"),
+    ("retries", "number"),
+    ("duration", "number"),
+    ("estimated_peak", "number"),
+    ("measured_peak", "number"),
+    ("fell_back", "boolean"),
+    ("error", "null|string"),
+    ("note", "null|string"),
+];
+
+fn type_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+fn assert_shape(value: &serde_json::Value, keys: &[(&str, &str)], what: &str) {
+    let object = value.as_object().unwrap_or_else(|| panic!("{what}: not an object"));
+    let mut found: Vec<&str> = object.keys().map(String::as_str).collect();
+    let mut expected: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+    found.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(found, expected, "{what}: keys");
+    for (key, types) in keys {
+        let ty = type_of(&object[*key]);
+        assert!(types.split('|').any(|t| t == ty), "{what}.{key}: {ty}, expected {types}");
+    }
+}
+
+#[test]
+fn json_report_has_the_documented_shape_and_reconciles() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), "id,n\n1,2\n2,x\n3,4\n").unwrap();
+    std::fs::write(dir.path().join("b.csv"), "id,n\n1,2\n2,3\n").unwrap();
+    let output = run_loader(
+        dir.path(),
+        &[
+            "load", "a.csv", "b.csv", "--into", "t.db", "--json", "--on-error", "skip",
+            "--column", "n:integer",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "a row was rejected");
+    let report = stdout_json(&output);
+    assert_shape(&report, REPORT_KEYS, "report");
+    for file in report["files"].as_array().unwrap() {
+        assert_shape(file, FILE_KEYS, "file");
+        let n = |k: &str| file[k].as_u64().unwrap();
+        assert_eq!(n("rows_read"), n("rows_loaded") + n("rows_rejected") + n("rows_skipped"));
+    }
+}
+
+#[test]
+fn schema_shows_the_dialect_and_the_inferred_columns() {
+    let corpus = root().join("tests/corpus");
+    let dir = tempfile::tempdir().unwrap();
+    let semicolon = corpus.join("semicolon.csv");
+    let output = run_loader(dir.path(), &["schema", semicolon.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(text.contains("semicolon-delimited (sniffed), header, utf8"), "{text}");
+    let dup = corpus.join("dup-headers.csv");
+    let output = run_loader(
+        dir.path(),
+        &["schema", dup.to_str().unwrap(), "--column", "id:text", "--json"],
+    );
+    let files = stdout_json(&output);
+    let columns = &files[0]["columns"];
+    assert_eq!(columns[0], serde_json::json!({"name": "id", "type": "text"}));
+    assert!(!files[0]["renamed"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let output = run_loader(dir.path(), &["completions", shell]);
+        assert!(output.status.success());
+        let script = String::from_utf8_lossy(&output.stdout);
+        assert!(script.contains("memory-limit"), "{shell}");
+    }
+    let output = run_loader(dir.path(), &["completions", "tcsh"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn quiet_prints_nothing_and_the_exit_code_tells() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.csv"), "id\n1\n").unwrap();
+    let output = run_loader(dir.path(), &["-q", "load", "in.csv", "--into", "t.db"]);
+    assert!(output.status.success());
+    assert!(output.stdout.is_empty() && output.stderr.is_empty());
+    let output = run_loader(dir.path(), &["load", "in.csv", "--into", "t.db"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("skipped as already loaded"), "{text}");
+}
+
+/// A run with rejects and memory samples, rendered to HTML and then to pixels by a real
+/// headless Chromium. Without Chromium the page is still checked; in CI it must be there.
+#[test]
+fn html_report_is_self_contained_and_renders_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    loader_gen::write_files(&data, loader_tests::test_rows(60_000), 2, 7).unwrap();
+    // Past the 1,000 sampled rows, so inference says integer and the row is rejected.
+    let mut bad = String::from("id\n");
+    for id in 1..=1100 {
+        bad.push_str(if id == 1050 { "x\n" } else { "7\n" });
+    }
+    std::fs::write(data.join("bad.csv"), bad).unwrap();
+    let output = run_loader(
+        dir.path(),
+        &["load", "data", "--into", "r.db", "--on-error", "skip", "--memory-limit", "64MiB"],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = run_loader(dir.path(), &["report", "--into", "r.db", "--html", "run.html"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let page = std::fs::read_to_string(dir.path().join("run.html")).unwrap();
+    assert_eq!(page.matches("<svg").count(), 3, "throughput, memory, files");
+    for needle in ["Throughput", "Memory", "bad.csv", "1 rejected", "committed"] {
+        assert!(page.contains(needle), "{needle}");
+    }
+    assert!(page.contains("class=\"used\""), "a memory line is drawn");
+    // Nothing to fetch: no scripts, stylesheets, images or fonts from anywhere.
+    for forbidden in ["<script", "<link", "src=", "url(", "@import"] {
+        assert!(!page.contains(forbidden), "{forbidden}");
+    }
+    let Some(chromium) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must have chromium (.ci/run installs it)"
+        );
+        println!("chromium not installed: skipping the browser rendering");
+        return;
+    };
+    let png = dir.path().join("run.png");
+    let profile = dir.path().join("profile");
+    let status = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--window-size=1000,1400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", dir.path().join("run.html").display()))
+        .output()
+        .expect("chromium runs");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let image = std::fs::read(&png).unwrap();
+    assert_eq!(&image[1..4], b"PNG");
+    let width = u32::from_be_bytes(image[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(image[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1000, 1400));
+    // A blank page compresses to a few KiB; charts, bars and a table do not.
+    assert!(image.len() > 40_000, "{} bytes: the page looks empty", image.len());
+    if let Ok(keep) = std::env::var("LOADER_KEEP_SCREENSHOT") {
+        std::fs::copy(&png, keep).unwrap();
+    }
+}
+
+/// `--metrics-listen` serves Prometheus text while the load runs.
+#[test]
+fn metrics_are_served_for_prometheus_while_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    loader_gen::write_files(&data, 300_000, 1, 3).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let mut child = Command::new(loader_bin())
+        .current_dir(dir.path())
+        .args(["load", "data", "--into", "m.db", "--sub-batch-rows", "500"])
+        .arg("--metrics-listen")
+        .arg(address.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut scraped = None;
+    let started = std::time::Instant::now();
+    while scraped.is_none() && started.elapsed() < std::time::Duration::from_secs(60) {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if let Some(text) = scrape(address)
+            && text.contains("loader_rows_loaded_total")
+        {
+            scraped = Some(text);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let text = scraped.expect("metrics were served while the load ran");
+    for metric in [
+        "loader_rows_loaded_total",
+        "loader_bytes_loaded_total",
+        "loader_batches_total",
+        "loader_sub_batch_seconds",
+        "loader_memory_used_bytes",
+        "loader_pressure_level",
+    ] {
+        assert!(text.contains(metric), "{metric} in\n{text}");
+    }
+}
+
+fn scrape(address: std::net::SocketAddr) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
