@@ -89,13 +89,20 @@ fn totals(snapshot: &LiveSnapshot) -> (u64, u64, u64) {
     (done, expected.max(done), position)
 }
 
-/// Rows/s, MB/s, memory and level: the part of a progress report that is not a bar.
+/// Rows/s and MB/s so far.
 fn rates(snapshot: &LiveSnapshot, done: u64, position: u64) -> String {
     let seconds = snapshot.elapsed.max(1e-3);
     format!(
-        "{} rows/s, {}/s, memory {} of {} (batches {} of {}), {}",
+        "{} rows/s, {}/s",
         count((done as f64 / seconds) as u64),
         bytes((position as f64 / seconds) as u64),
+    )
+}
+
+/// Memory in use against the limit, batches against the budget, and the pressure level.
+fn memory(snapshot: &LiveSnapshot) -> String {
+    format!(
+        "{} of {} limit, batches {} of {} budget, pressure {}",
         bytes(snapshot.memory_used),
         bytes(snapshot.limit),
         bytes(snapshot.memory_reserved),
@@ -120,9 +127,12 @@ fn bars(live: &LiveProgress, stop: &AtomicBool) {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
     let total = multi.add(ProgressBar::new(0));
     total.set_style(style(
-        "{prefix:.green} [{bar:30.cyan/blue}] {percent:>3}% {human_pos}/{human_len} rows, eta {eta} | {msg}",
+        "{prefix:.green} [{bar:30.cyan/blue}] {percent:>3}% {human_pos}/{human_len} rows, eta {eta}, {msg}",
     ));
-    total.set_prefix("total");
+    total.set_prefix("total ");
+    let status = multi.add(ProgressBar::new(0));
+    status.set_style(style("{prefix:.green} {msg}"));
+    status.set_prefix("memory");
     let file_style =
         style("  {prefix:<28} [{bar:20.cyan/blue}] {human_pos}/{human_len} rows {msg}");
     let mut per_file: HashMap<PathBuf, ProgressBar> = HashMap::new();
@@ -132,6 +142,7 @@ fn bars(live: &LiveProgress, stop: &AtomicBool) {
         total.set_length(expected);
         total.set_position(done);
         total.set_message(rates(&snapshot, done, position));
+        status.set_message(memory(&snapshot));
         for file in &snapshot.files {
             match file.state {
                 LiveState::Running => {
@@ -161,6 +172,7 @@ fn bars(live: &LiveProgress, stop: &AtomicBool) {
         bar.finish_and_clear();
     }
     total.finish_and_clear();
+    status.finish_and_clear();
     let _ = multi.clear();
 }
 
@@ -199,13 +211,14 @@ fn lines(live: &LiveProgress, stop: &AtomicBool) {
         #[allow(clippy::print_stderr)]
         {
             eprintln!(
-                "progress: {:.0}% {} of ~{} rows, {}/{} files, eta {eta}; {}",
+                "progress: {:.0}% {} of ~{} rows, {}/{} files, eta {eta}, {}; memory {}",
                 100.0 * done as f64 / expected.max(1) as f64,
                 count(done),
                 count(expected),
                 finished,
                 snapshot.files.len(),
                 rates(&snapshot, done, position),
+                memory(&snapshot),
             );
         }
     }
