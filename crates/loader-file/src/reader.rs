@@ -151,7 +151,9 @@ impl BatchReader {
         let tap = Tap::new(input, true, max_row_bytes);
         let mut reader = options.csv_reader(tap);
         if options.get_has_headers() {
-            reader.byte_headers().map_err(|e| csv_error(path, e))?;
+            reader
+                .byte_headers()
+                .map_err(|e| read_error(path, max_row_bytes, e, &csv::Position::new()))?;
         }
         let mut sequence = 0;
         let mut skip_to = None;
@@ -287,17 +289,7 @@ impl BatchReader {
     }
 
     fn read_error(&self, error: csv::Error, start: &csv::Position) -> Error {
-        if let csv::ErrorKind::Io(io) = error.kind()
-            && io.get_ref().is_some_and(|e| e.is::<RowLimitExceeded>())
-        {
-            return Error::RowTooLong {
-                path: self.path.clone(),
-                line: start.line(),
-                byte: start.byte(),
-                limit: self.max_row_bytes,
-            };
-        }
-        csv_error(&self.path, error)
+        read_error(&self.path, self.max_row_bytes, error, start)
     }
 
     /// Line and byte offset where the current record's text starts. The parser's position
@@ -497,6 +489,22 @@ impl BatchReader {
         }
         error.to_reject(self.raw_record()).ok_or(error)
     }
+}
+
+/// A parser error as this crate's error: the tap's refusal of a long record becomes
+/// [`Error::RowTooLong`] at the record's start.
+fn read_error(path: &Path, limit: u64, error: csv::Error, start: &csv::Position) -> Error {
+    if let csv::ErrorKind::Io(io) = error.kind()
+        && io.get_ref().is_some_and(|e| e.is::<RowLimitExceeded>())
+    {
+        return Error::RowTooLong {
+            path: path.to_path_buf(),
+            line: start.line().max(1),
+            byte: start.byte(),
+            limit,
+        };
+    }
+    csv_error(path, error)
 }
 
 impl Iterator for BatchReader {
