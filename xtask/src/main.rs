@@ -1,7 +1,10 @@
 //! Project automation: `cargo xtask <command>`. Run from anywhere inside the repository.
 //!
 //! - `ci`: everything CI checks: formatting, clippy with warnings denied, every test (unit,
-//!   property, cross-stack, doc), and the docs build with warnings denied.
+//!   property, cross-stack, doc, the downstream example's), the docs build with warnings
+//!   denied, and `cargo package` of every publishable crate.
+//! - `docs`: rustdoc for the workspace with warnings denied.
+//! - `package-check`: `cargo package` (with its verification build) of every publishable crate.
 //! - `test`: the tests only.
 //! - `gen-data`: deterministic, seeded CSV data of any size.
 //! - `bench`: loader against the standard tools on the same files, as ratios.
@@ -18,8 +21,10 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci                     format check, clippy (-D warnings), all tests, docs build
-  test                   all tests (unit, property, cross-stack, doc)
+  ci                     format check, clippy (-D warnings), all tests, docs, package-check
+  test                   all tests (unit, property, cross-stack, doc, downstream example)
+  docs                   rustdoc for the workspace, warnings denied
+  package-check          cargo package (with verification) of every publishable crate
   gen-data [options]     write generated CSV files
       --rows N           rows in all (default 1000000)
       --files N          number of files, of uneven sizes (default 1)
@@ -40,6 +45,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("test") => test(),
+        Some("docs") => docs(),
+        Some("package-check") => package_check(),
         Some("gen-data") => gen_data::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
@@ -74,6 +81,14 @@ fn ci() -> Result<(), String> {
         &[],
     )?;
     test()?;
+    docs()?;
+    package_check()?;
+    println!("xtask ci: all checks passed");
+    Ok(())
+}
+
+fn docs() -> Result<(), String> {
+    shell::in_root()?;
     shell::cargo(
         &[
             "doc",
@@ -84,8 +99,44 @@ fn ci() -> Result<(), String> {
             "xtask",
         ],
         &[("RUSTDOCFLAGS", "-D warnings")],
-    )?;
-    println!("xtask ci: all checks passed");
+    )
+}
+
+/// The crates under `crates/` that may be published (no `publish = false`).
+fn publishable() -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    let dir = shell::root().join("crates");
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let manifest = entry.path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        if text.lines().any(|l| l.trim() == "publish = false") {
+            continue;
+        }
+        let name = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("name = "))
+            .map(|n| n.trim_matches('"').to_owned())
+            .ok_or_else(|| format!("{}: no package name", manifest.display()))?;
+        names.push(name);
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Packages every publishable crate in one command, so that their dependencies on each other
+/// resolve to the packaged versions (none is on crates.io yet), and builds each package.
+fn package_check() -> Result<(), String> {
+    shell::in_root()?;
+    let names = publishable()?;
+    let mut args = vec!["package", "--allow-dirty"];
+    for name in &names {
+        args.extend(["-p", name.as_str()]);
+    }
+    shell::cargo(&args, &[])?;
+    println!("xtask package-check: packaged {}", names.join(", "));
     Ok(())
 }
 

@@ -52,3 +52,8 @@ pub use sqlite_ledger::SqliteAudit;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use target::create_table_sql;
 pub use target::{Target, quote_identifier};
+
+/// With the `mock` feature: mocks of the traits this crate implements, so a service that
+/// depends only on `loader-sink` can stand in for a database in its tests.
+#[cfg(feature = "mock")]
+pub use loader_batch::{MockAuditSink, MockBatchSink, MockLedger};
