@@ -34,7 +34,11 @@ fn flags_win_over_environment_which_wins_over_the_settings_file() {
         let plan = stdout_json(&run_with_env(dir.path(), &args, env));
         plan["files"][0]["table"].as_str().unwrap().to_owned()
     };
-    assert_eq!(table(&[], &[]), "in", "built-in default: named after the file");
+    assert_eq!(
+        table(&[], &[]),
+        "in",
+        "built-in default: named after the file"
+    );
     std::fs::write(
         dir.path().join("loader.toml"),
         "table = \"from_file\"\nbatch-rows = 5000\n",
@@ -112,7 +116,9 @@ fn type_of(value: &serde_json::Value) -> &'static str {
 }
 
 fn assert_shape(value: &serde_json::Value, keys: &[(&str, &str)], what: &str) {
-    let object = value.as_object().unwrap_or_else(|| panic!("{what}: not an object"));
+    let object = value
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: not an object"));
     let mut found: Vec<&str> = object.keys().map(String::as_str).collect();
     let mut expected: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
     found.sort_unstable();
@@ -120,7 +126,10 @@ fn assert_shape(value: &serde_json::Value, keys: &[(&str, &str)], what: &str) {
     assert_eq!(found, expected, "{what}: keys");
     for (key, types) in keys {
         let ty = type_of(&object[*key]);
-        assert!(types.split('|').any(|t| t == ty), "{what}.{key}: {ty}, expected {types}");
+        assert!(
+            types.split('|').any(|t| t == ty),
+            "{what}.{key}: {ty}, expected {types}"
+        );
     }
 }
 
@@ -132,8 +141,16 @@ fn json_report_has_the_documented_shape_and_reconciles() {
     let output = run_loader(
         dir.path(),
         &[
-            "load", "a.csv", "b.csv", "--into", "t.db", "--json", "--on-error", "skip",
-            "--column", "n:integer",
+            "load",
+            "a.csv",
+            "b.csv",
+            "--into",
+            "t.db",
+            "--json",
+            "--on-error",
+            "skip",
+            "--column",
+            "n:integer",
         ],
     );
     assert_eq!(output.status.code(), Some(3), "a row was rejected");
@@ -142,7 +159,10 @@ fn json_report_has_the_documented_shape_and_reconciles() {
     for file in report["files"].as_array().unwrap() {
         assert_shape(file, FILE_KEYS, "file");
         let n = |k: &str| file[k].as_u64().unwrap();
-        assert_eq!(n("rows_read"), n("rows_loaded") + n("rows_rejected") + n("rows_skipped"));
+        assert_eq!(
+            n("rows_read"),
+            n("rows_loaded") + n("rows_rejected") + n("rows_skipped")
+        );
     }
 }
 
@@ -154,15 +174,27 @@ fn schema_shows_the_dialect_and_the_inferred_columns() {
     let output = run_loader(dir.path(), &["schema", semicolon.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success());
-    assert!(text.contains("semicolon-delimited (sniffed), header, utf8"), "{text}");
+    assert!(
+        text.contains("semicolon-delimited (sniffed), header, utf8"),
+        "{text}"
+    );
     let dup = corpus.join("dup-headers.csv");
     let output = run_loader(
         dir.path(),
-        &["schema", dup.to_str().unwrap(), "--column", "id:text", "--json"],
+        &[
+            "schema",
+            dup.to_str().unwrap(),
+            "--column",
+            "id:text",
+            "--json",
+        ],
     );
     let files = stdout_json(&output);
     let columns = &files[0]["columns"];
-    assert_eq!(columns[0], serde_json::json!({"name": "id", "type": "text"}));
+    assert_eq!(
+        columns[0],
+        serde_json::json!({"name": "id", "type": "text"})
+    );
     assert!(!files[0]["renamed"].as_array().unwrap().is_empty());
 }
 
@@ -207,11 +239,32 @@ fn html_report_is_self_contained_and_renders_in_a_browser() {
     std::fs::write(data.join("bad.csv"), bad).unwrap();
     let output = run_loader(
         dir.path(),
-        &["load", "data", "--into", "r.db", "--on-error", "skip", "--memory-limit", "64MiB"],
+        &[
+            "load",
+            "data",
+            "--into",
+            "r.db",
+            "--on-error",
+            "skip",
+            "--memory-limit",
+            "64MiB",
+        ],
     );
-    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
-    let output = run_loader(dir.path(), &["report", "--into", "r.db", "--html", "run.html"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run_loader(
+        dir.path(),
+        &["report", "--into", "r.db", "--html", "run.html"],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let page = std::fs::read_to_string(dir.path().join("run.html")).unwrap();
     assert_eq!(page.matches("<svg").count(), 3, "throughput, memory, files");
     for needle in ["Throughput", "Memory", "bad.csv", "1 rejected", "committed"] {
@@ -248,14 +301,22 @@ fn html_report_is_self_contained_and_renders_in_a_browser() {
         .arg(format!("file://{}", dir.path().join("run.html").display()))
         .output()
         .expect("chromium runs");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let image = std::fs::read(&png).unwrap();
     assert_eq!(&image[1..4], b"PNG");
     let width = u32::from_be_bytes(image[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(image[20..24].try_into().unwrap());
     assert_eq!((width, height), (1000, 1400));
     // A blank page compresses to a few KiB; charts, bars and a table do not.
-    assert!(image.len() > 40_000, "{} bytes: the page looks empty", image.len());
+    assert!(
+        image.len() > 40_000,
+        "{} bytes: the page looks empty",
+        image.len()
+    );
     if let Ok(keep) = std::env::var("LOADER_KEEP_SCREENSHOT") {
         std::fs::copy(&png, keep).unwrap();
     }

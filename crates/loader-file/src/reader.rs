@@ -250,6 +250,11 @@ impl BatchReader {
     }
 
     /// Where the next unread row starts.
+    ///
+    /// # Panics
+    ///
+    /// Never in practice: a pending record always has a position (the csv crate sets one
+    /// on every record it reads).
     pub fn resume_point(&self) -> ResumePoint {
         let position = if self.pending {
             self.record

@@ -256,7 +256,8 @@ impl MemoryBudget {
                         .inner
                         .blocking_waiters
                         .wait(state)
-                        .expect("memory budget lock poisoned");
+                        // No code holding this lock can panic (see `lock`).
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
                 }
             }
         }
@@ -408,7 +409,8 @@ impl Reservation {
                         .inner
                         .blocking_waiters
                         .wait(state)
-                        .expect("memory budget lock poisoned");
+                        // No code holding this lock can panic (see `lock`).
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
                 }
             }
         }

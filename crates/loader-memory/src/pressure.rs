@@ -232,7 +232,7 @@ impl PressureMonitor {
 
     /// The level after the last sample.
     pub fn level(&self) -> PressureLevel {
-        *self.level.lock().expect("pressure lock")
+        *self.level.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Reads the probe once and updates the level.
@@ -243,7 +243,7 @@ impl PressureMonitor {
     pub fn sample(&self) -> Result<PressureSample> {
         let reading = self.probe.read()?;
         let limit = reading.effective_limit(self.explicit_limit);
-        let mut level = self.level.lock().expect("pressure lock");
+        let mut level = self.level.lock().unwrap_or_else(|p| p.into_inner());
         let previous = *level;
         *level = self
             .thresholds

@@ -48,9 +48,9 @@ mod settings;
 pub use error::{Error, Result};
 pub use ledger::LoadMode;
 pub use live::{FileSnapshot, LiveProgress, LiveSnapshot, LiveState};
+pub use loader::Loader;
 #[cfg(any(test, feature = "mock"))]
 pub use loader::MockLoader;
-pub use loader::Loader;
 pub use plan::{LoadPlan, MemoryEstimate, PlannedFile, table_name_for};
 pub use reaction::{Baseline, MIN_SUB_BATCH_BYTES, MIN_SUB_BATCH_ROWS, Reaction, reaction_for};
 pub use rejects::REJECTS_HEADER;

@@ -103,8 +103,9 @@ impl NightlyImport {
             .filter(|f| !f.state.is_success())
             .map(|f| f.path.clone())
             .collect();
-        let mut event = AuditEvent::new(Scope::Run, EventKind::Committed, context)
-            .with_reason(format!("nightly import of {}, run {}", dir.display(), report.run_id));
+        let mut event = AuditEvent::new(Scope::Run, EventKind::Committed, context).with_reason(
+            format!("nightly import of {}, run {}", dir.display(), report.run_id),
+        );
         event.rows = Some(report.rows_loaded());
         self.audit.record(&event).await?;
         Ok(match report.first_error() {

@@ -23,7 +23,9 @@ fn reading(available: u64) -> MemoryReading {
 
 fn probe(available: u64) -> MockMemoryProbe {
     let mut probe = MockMemoryProbe::new();
-    probe.expect_read().returning(move || Ok(reading(available)));
+    probe
+        .expect_read()
+        .returning(move || Ok(reading(available)));
     probe
 }
 
@@ -73,10 +75,18 @@ async fn short_of_memory_the_job_postpones_itself_and_never_loads() {
     let mut audit = MockAuditSink::new();
     audit
         .expect_record()
-        .withf(|e| e.kind == EventKind::Skipped && e.reason.as_deref().is_some_and(|r| r.contains("postponed")))
+        .withf(|e| {
+            e.kind == EventKind::Skipped
+                && e.reason.as_deref().is_some_and(|r| r.contains("postponed"))
+        })
         .times(1)
         .returning(|_| Ok(()));
-    let job = NightlyImport::new(Arc::new(loader), Arc::new(probe(100 << 20)), Arc::new(audit), 1 << 30);
+    let job = NightlyImport::new(
+        Arc::new(loader),
+        Arc::new(probe(100 << 20)),
+        Arc::new(audit),
+        1 << 30,
+    );
     let outcome = job.run("incoming".as_ref()).await.unwrap();
     assert!(matches!(outcome, Outcome::Postponed { .. }), "{outcome:?}");
 }
@@ -87,7 +97,12 @@ async fn a_failed_file_makes_a_partial_outcome_naming_it() {
     loader.expect_load().times(1).returning(|_| {
         Ok(report(vec![
             file("a.csv", FileState::Loaded, 10, None),
-            file("b.csv", FileState::Failed, 0, Some("b.csv:3: expected 2 fields, found 3")),
+            file(
+                "b.csv",
+                FileState::Failed,
+                0,
+                Some("b.csv:3: expected 2 fields, found 3"),
+            ),
         ]))
     });
     let mut audit = MockAuditSink::new();
@@ -96,7 +111,12 @@ async fn a_failed_file_makes_a_partial_outcome_naming_it() {
         .withf(|e| e.kind == EventKind::Committed && e.rows == Some(10))
         .times(1)
         .returning(|_| Ok(()));
-    let job = NightlyImport::new(Arc::new(loader), Arc::new(probe(4 << 30)), Arc::new(audit), 1 << 30);
+    let job = NightlyImport::new(
+        Arc::new(loader),
+        Arc::new(probe(4 << 30)),
+        Arc::new(audit),
+        1 << 30,
+    );
     let outcome = job.run("incoming".as_ref()).await.unwrap();
     assert_eq!(
         outcome,
@@ -151,6 +171,12 @@ async fn with_loaders_service_every_row_reaches_the_mocked_sink_once() {
         1 << 30,
     );
     let outcome = job.run(dir.path()).await.unwrap();
-    assert_eq!(outcome, Outcome::Done { rows: 250, rejected: 0 });
+    assert_eq!(
+        outcome,
+        Outcome::Done {
+            rows: 250,
+            rejected: 0
+        }
+    );
     assert_eq!(written.load(Ordering::SeqCst), 250);
 }
