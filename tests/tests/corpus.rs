@@ -210,6 +210,16 @@ const CASES: &[Case] = &[
     },
 ];
 
+impl Case {
+    /// The quarantine rows the case expects, as the queries return them.
+    fn expected_quarantine(&self) -> Vec<(i64, String)> {
+        self.quarantined
+            .iter()
+            .map(|(line, kind)| (*line, (*kind).to_owned()))
+            .collect()
+    }
+}
+
 /// Where a limit stops a file depends on where batches close: the case checks the message.
 const QUARANTINE_UNCHECKED: &[(i64, &str)] = &[(-1, "")];
 
@@ -301,12 +311,7 @@ fn every_corpus_file_ends_in_its_expected_clear_result() {
                     .map(Result::unwrap)
                     .collect();
             }
-            let expected: Vec<(i64, String)> = case
-                .quarantined
-                .iter()
-                .map(|(l, k)| (*l, (*k).to_owned()))
-                .collect();
-            assert_eq!(found, expected, "{}", case.file);
+            assert_eq!(found, case.expected_quarantine(), "{}", case.file);
         }
         seen.push(case.file.to_owned());
     }
@@ -383,12 +388,7 @@ fn every_corpus_file_in_postgres() {
                     )
                 })
                 .collect();
-            let expected: Vec<(i64, String)> = case
-                .quarantined
-                .iter()
-                .map(|(l, k)| (*l, (*k).to_owned()))
-                .collect();
-            assert_eq!(found, expected, "{}", case.file);
+            assert_eq!(found, case.expected_quarantine(), "{}", case.file);
         }
     }
 }

@@ -72,11 +72,9 @@ pub enum Command {
     },
 }
 
+/// Where a ledger is read from (`history`, `report`).
 #[derive(Debug, Args)]
-pub struct ReportArgs {
-    /// The run (see `loader history`); the latest run when left out.
-    #[arg(value_name = "RUN_ID")]
-    pub run: Option<String>,
+pub struct LedgerArgs {
     /// The database whose ledger to read: sqlite:FILE, a .db/.sqlite path or a postgres:// URL.
     #[arg(
         long,
@@ -88,6 +86,15 @@ pub struct ReportArgs {
     /// PostgreSQL schema of the ledger.
     #[arg(long, value_name = "NAME", env = "LOADER_SCHEMA")]
     pub schema: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run (see `loader history`); the latest run when left out.
+    #[arg(value_name = "RUN_ID")]
+    pub run: Option<String>,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
     /// Write the report as one self-contained HTML page to FILE.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
@@ -101,17 +108,8 @@ pub struct HistoryArgs {
     /// The run to show (from the list); without it, every run is listed.
     #[arg(value_name = "RUN_ID")]
     pub run: Option<String>,
-    /// The database whose ledger to read: sqlite:FILE, a .db/.sqlite path or a postgres:// URL.
-    #[arg(
-        long,
-        value_name = "TARGET",
-        default_value = "sqlite:loader.db",
-        env = "LOADER_INTO"
-    )]
-    pub into: String,
-    /// PostgreSQL schema of the ledger.
-    #[arg(long, value_name = "NAME", env = "LOADER_SCHEMA")]
-    pub schema: Option<String>,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
     /// Print JSON instead of text.
     #[arg(long, env = "LOADER_JSON")]
     pub json: bool,

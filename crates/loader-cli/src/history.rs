@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub async fn run(args: HistoryArgs) -> Result<ExitCode> {
-    let (target, ledger) = open_ledger(&args.into, args.schema.as_deref()).await?;
+    let (target, ledger) = open_ledger(&args.ledger.into, args.ledger.schema.as_deref()).await?;
     let runs = ledger.runs().await?;
     match &args.run {
         None => list(&*ledger, &runs, args.json).await?,

@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 pub async fn run(args: ReportArgs) -> Result<ExitCode> {
-    let (target, ledger) = crate::history::open_ledger(&args.into, args.schema.as_deref()).await?;
+    let (target, ledger) =
+        crate::history::open_ledger(&args.ledger.into, args.ledger.schema.as_deref()).await?;
     let runs = ledger.runs().await?;
     let run = match &args.run {
         Some(id) => runs.iter().find(|r| &r.run_id == id),

@@ -254,6 +254,14 @@ mod proptests {
     use super::*;
     use proptest::prelude::*;
 
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -268,11 +276,7 @@ mod proptests {
             second in (1usize..80, 1usize..40),
             crash_at in 0i64..30,
         ) {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
+            let runtime = runtime();
             let dir = tempfile::tempdir().unwrap();
             let input = dir.path().join("in");
             std::fs::create_dir(&input).unwrap();
@@ -299,11 +303,7 @@ mod proptests {
             second in (1usize..60, 1usize..30),
             crash_at in 0i64..25,
         ) {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
+            let runtime = runtime();
             let dir = tempfile::tempdir().unwrap();
             let input = dir.path().join("orders.csv");
             let mut text = String::from("id,amount\r\n");
