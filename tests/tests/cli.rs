@@ -379,3 +379,44 @@ fn scrape(address: std::net::SocketAddr) -> Option<String> {
     stream.read_to_string(&mut response).ok()?;
     Some(response)
 }
+
+#[test]
+fn dry_run_checks_every_row_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("id,n\n");
+    for id in 1..=1200 {
+        text.push_str(&format!("{id},{}\n", if id == 1100 { "x" } else { "5" }));
+    }
+    std::fs::write(dir.path().join("in.csv"), text).unwrap();
+    let output = run_loader(
+        dir.path(),
+        &["load", "in.csv", "--into", "t.db", "--dry-run"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("in.csv:1101: column 2 (\"n\"): expected integer"),
+        "{stderr}"
+    );
+    let output = run_loader(
+        dir.path(),
+        &[
+            "load",
+            "in.csv",
+            "--into",
+            "t.db",
+            "--dry-run",
+            "--on-error",
+            "skip",
+            "--json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3));
+    let report = stdout_json(&output);
+    assert_eq!(report["files"][0]["rows_loaded"], 1199);
+    assert_eq!(report["files"][0]["rows_rejected"], 1);
+    assert!(
+        !dir.path().join("t.db").exists(),
+        "the target was never opened"
+    );
+}

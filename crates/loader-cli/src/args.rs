@@ -169,6 +169,10 @@ pub struct LoadArgs {
     /// batches, retries, rejects, sub-batch latency, memory in use, pressure level).
     #[arg(long, value_name = "ADDR", env = "LOADER_METRICS_LISTEN")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Read and check every row (field counts, types, encoding, the bad-row policy) without
+    /// opening the target: nothing is written, no ledger is kept.
+    #[arg(long, env = "LOADER_DRY_RUN")]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -154,14 +154,15 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     if let Some(path) = &args.audit {
         audits.push(Arc::new(JsonlAudit::create(path)?));
     }
-    let (sink, ledger): (Arc<dyn BatchSink>, Arc<dyn Ledger>) = match &target {
+    let (sink, ledger): (Arc<dyn BatchSink>, Option<Arc<dyn Ledger>>) = match &target {
+        _ if args.dry_run => (Arc::new(ValidateOnly), None),
         Target::Sqlite(path) => {
             let sink = Arc::new(SqliteSink::open(path)?);
             hooks.register(sink.cleanup_hook());
             if !args.no_audit_table {
                 audits.push(sink.audit_table());
             }
-            (sink.clone(), sink)
+            (sink.clone(), Some(sink))
         }
         Target::Postgres(url) => {
             // Each worker writes on its own connection; two more for the ledger and trail.
@@ -174,7 +175,7 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
             if !args.no_audit_table {
                 audits.push(sink.audit_table());
             }
-            (sink.clone(), sink)
+            (sink.clone(), Some(sink))
         }
     };
     let audit: Arc<dyn AuditSink> = match audits.len() {
@@ -196,10 +197,12 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         .allow_nul(!matches!(target, Target::Postgres(_)));
     settings.rejects_file = args.rejects.clone();
     let live = Arc::new(LiveProgress::new());
-    let service = DataLoadingService::new(sink, audit, probe()?, settings)
+    let mut service = DataLoadingService::new(sink, audit, probe()?, settings)
         .with_cleanup_hooks(hooks)
-        .with_ledger(ledger)
         .with_live(Arc::clone(&live));
+    if let Some(ledger) = ledger {
+        service = service.with_ledger(ledger);
+    }
     let display = crate::progress::Display::start(live, crate::progress::Mode::choose(quiet));
     let report = service.load(&args.common.paths).await;
     display.finish();
@@ -208,6 +211,9 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if !quiet {
         print_report(&report, &target);
+        if args.dry_run {
+            println!("dry run: every row was read and checked; nothing was written to {target}");
+        }
     }
     if !report.is_success() {
         if let Some(error) = report.first_error() {
@@ -389,6 +395,25 @@ fn plan_json(plan: &LoadPlan) -> serde_json::Value {
             "estimated_peak": f.estimate.peak,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// `load --dry-run`: rows are read and checked, and accepted here without going anywhere.
+struct ValidateOnly;
+
+#[async_trait::async_trait]
+impl BatchSink for ValidateOnly {
+    async fn prepare(&self, _: &loader_batch::LoadTarget) -> Result<(), loader_batch::SinkError> {
+        Ok(())
+    }
+
+    async fn write(
+        &self,
+        _: &loader_batch::LoadTarget,
+        _: &loader_batch::RowBatch,
+        rows: std::ops::Range<usize>,
+    ) -> Result<u64, loader_batch::SinkError> {
+        Ok(rows.len() as u64)
+    }
 }
 
 /// `plan` never writes; this sink makes that a type-level fact.
