@@ -1,6 +1,9 @@
-//! `cargo xtask bench`: loader against `sqlite3 .import` on the same generated file, in the
-//! same run, reported as ratios because absolute times on a shared machine are not stable.
+//! `cargo xtask bench`: loader against `sqlite3 .import`, `psql \copy` and a plain csv-crate
+//! parse on the same generated files, alternating tools round by round, medians reported, as
+//! ratios because absolute times on a shared machine are not stable. Writes
+//! `target/bench/report.md`.
 
+use crate::bench_report::Report;
 use crate::shell;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,6 +24,7 @@ struct Options {
     speed: bool,
     memory: bool,
     postgres: bool,
+    validate: bool,
     memory_rows: Vec<u64>,
 }
 
@@ -31,6 +35,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         speed: true,
         memory: true,
         postgres: true,
+        validate: true,
         memory_rows: vec![1_000_000, 5_000_000, 10_000_000],
     };
     let mut args = args.iter();
@@ -51,8 +56,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 options.speed = value == "speed" || value == "all";
                 options.memory = value == "memory" || value == "all";
                 options.postgres = value == "postgres" || value == "all";
-                if !options.speed && !options.memory && !options.postgres {
-                    return Err("--section: expected speed, memory, postgres or all".into());
+                options.validate = value == "validate" || value == "all";
+                if !options.speed && !options.memory && !options.postgres && !options.validate {
+                    return Err(
+                        "--section: expected speed, memory, postgres, validate or all".into(),
+                    );
                 }
             }
             "--memory-rows" => {
@@ -84,22 +92,46 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     shell::cargo(&["build", "--release", "-p", "loader-cli"], &[])?;
+    shell::cargo(
+        &[
+            "build",
+            "--release",
+            "-p",
+            "loader-file",
+            "--example",
+            "csv_baseline",
+        ],
+        &[],
+    )?;
     let loader = shell::root().join("target/release/loader");
     let dir = shell::root().join("target/bench");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let tiny = dir.join("tiny.csv");
     loader_gen::write_file(&tiny, 10, 1, 1).map_err(|e| e.to_string())?;
     let (baseline, _) = measure_loader(&loader, &tiny, &dir, &[], 10)?;
-    let mut failures = Vec::new();
+    let mut report = Report::default();
     if options.speed {
-        speed(&options, &loader, &dir, &baseline, &mut failures)?;
+        speed(&options, &loader, &dir, &baseline, &mut report)?;
+    }
+    if options.validate {
+        crate::bench_validate::run(&loader, &dir, options.rows, options.runs, &mut report)?;
     }
     if options.memory {
-        memory(&options, &loader, &dir, &baseline, &mut failures)?;
+        memory(&options, &loader, &dir, &baseline, &mut report)?;
     }
     if options.postgres {
-        crate::bench_pg::run(&loader, &dir, options.rows, options.runs, &mut failures)?;
+        crate::bench_pg::run(&loader, &dir, options.rows, options.runs, &mut report)?;
     }
+    let header = format!(
+        "{} rows per speed file, median of {} alternating rounds, release build; \
+         loader baseline rss {:.1} MiB (10-row file).",
+        options.rows,
+        options.runs,
+        mib(baseline.peak_rss_kib)
+    );
+    let text = report.write(&dir.join("report.md"), &header)?;
+    println!("\n{text}");
+    let failures = report.missed();
     if failures.is_empty() {
         println!("bench: every target met");
         Ok(())
@@ -126,7 +158,7 @@ fn memory(
     loader: &Path,
     dir: &Path,
     baseline: &Measure,
-    failures: &mut Vec<String>,
+    report: &mut Report,
 ) -> Result<(), String> {
     println!(
         "\nmemory: --memory-limit 64MiB, peak rss by input size (baseline {:.1} MiB)",
@@ -149,34 +181,62 @@ fn memory(
             measure.wall.as_secs_f64(),
             mib(measure.peak_rss_kib),
         );
+        report.row(
+            "memory",
+            &format!("loader --memory-limit 64MiB, {rows} rows"),
+            rows,
+            size,
+            &measure,
+            &format!("est. {estimated} / measured {measured}"),
+        );
         peaks.push((rows, measure.peak_rss_kib));
     }
     let limit_kib = 64 * 1024 + baseline.peak_rss_kib;
     for &(rows, peak) in &peaks {
-        if peak > limit_kib {
-            failures.push(format!(
-                "{rows} rows: peak rss {:.1} MiB over 64 MiB + baseline",
-                mib(peak)
-            ));
-        }
+        report.target(
+            &format!("{rows} rows under --memory-limit 64MiB: peak rss <= 64 MiB + baseline"),
+            format!("{:.1} MiB", mib(peak)),
+            peak <= limit_kib,
+        );
     }
     if let (Some(first), Some(last)) = (peaks.first(), peaks.last()) {
-        let growth = last.1 as f64 / first.1 as f64 - 1.0;
-        println!(
-            "flatness: peak rss at {} rows is {:+.1}% of that at {} rows (target within 10%)",
-            last.0,
-            growth * 100.0,
-            first.0
+        let ratio = last.1 as f64 / first.1 as f64;
+        report.target(
+            &format!(
+                "peak rss at {} rows <= 1.10x at {} rows (64 MiB limit)",
+                last.0, first.0
+            ),
+            format!("{ratio:.3}x"),
+            ratio <= 1.10,
         );
-        if growth > 0.10 {
-            failures.push(format!(
-                "peak rss grew {:.1}% from {} to {} rows",
-                growth * 100.0,
-                first.0,
-                last.0
-            ));
-        }
     }
+    // Default settings (no limit): the budget then comes from the machine, and the peak
+    // must still not grow with the input.
+    let mut defaults = Vec::new();
+    for rows in [1_000_000, 5_000_000] {
+        let input = generated(dir, rows)?;
+        let size = std::fs::metadata(&input).map_err(|e| e.to_string())?.len();
+        let (measure, _) = measure_loader(loader, &input, dir, &[], rows)?;
+        report.row(
+            "memory",
+            &format!("loader, default settings, {rows} rows"),
+            rows,
+            size,
+            &measure,
+            "",
+        );
+        defaults.push(measure.peak_rss_kib);
+    }
+    let ratio = defaults[1] as f64 / defaults[0] as f64;
+    report.target(
+        "peak rss at 5M rows <= 1.10x at 1M rows, default settings",
+        format!(
+            "{ratio:.3}x ({:.1} vs {:.1} MiB)",
+            mib(defaults[1]),
+            mib(defaults[0])
+        ),
+        ratio <= 1.10,
+    );
     Ok(())
 }
 
@@ -205,68 +265,105 @@ fn speed(
     loader: &Path,
     dir: &Path,
     baseline: &Measure,
-    failures: &mut Vec<String>,
+    report: &mut Report,
 ) -> Result<(), String> {
     let input = generated(dir, options.rows)?;
     let size = std::fs::metadata(&input).map_err(|e| e.to_string())?.len();
+    let gzip = gzip_copy(&input)?;
     println!(
-        "bench: {} rows, {:.1} MB, median of {} runs; loader baseline rss {:.1} MiB (10-row file)",
+        "bench: {} rows, {:.1} MB, median of {} runs",
         options.rows,
         size as f64 / 1e6,
         options.runs,
-        baseline.peak_rss_kib as f64 / 1024.0
     );
-
-    let mut sqlite_runs = Vec::new();
-    let mut loader_runs = Vec::new();
-    let mut limited_runs = Vec::new();
+    let (mut sqlite_runs, mut loader_runs, mut limited_runs, mut gzip_runs) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Alternating rounds: a slow moment of the machine hits every tool alike.
     for _ in 0..options.runs {
         sqlite_runs.push(measure_sqlite3(&input, dir, options.rows)?);
         loader_runs.push(measure_loader(loader, &input, dir, &[], options.rows)?.0);
         let limit = ["--memory-limit", "64MiB"];
         limited_runs.push(measure_loader(loader, &input, dir, &limit, options.rows)?.0);
+        gzip_runs.push(measure_loader(loader, &gzip, dir, &[], options.rows)?.0);
     }
     let sqlite = median(sqlite_runs);
     let plain = median(loader_runs);
     let limited = median(limited_runs);
-    println!(
-        "{:<36} {:>9} {:>12} {:>9} {:>11} {:>16}",
-        "tool", "seconds", "rows/s", "MB/s", "peak rss", "time vs sqlite3"
+    let gzipped = median(gzip_runs);
+    let versus = |m: &Measure| {
+        format!(
+            "{:.2}x sqlite3 time",
+            m.wall.as_secs_f64() / sqlite.wall.as_secs_f64()
+        )
+    };
+    report.row(
+        "sqlite",
+        "sqlite3 .import (typed table)",
+        options.rows,
+        size,
+        &sqlite,
+        "1.00x",
     );
-    for (name, m) in [
-        ("sqlite3 .import (typed table)", &sqlite),
-        ("loader load", &plain),
-        ("loader load --memory-limit 64MiB", &limited),
-    ] {
-        let secs = m.wall.as_secs_f64();
-        println!(
-            "{name:<36} {secs:>9.2} {:>12.0} {:>9.1} {:>7.1} MiB {:>15.2}x",
-            options.rows as f64 / secs,
-            size as f64 / 1e6 / secs,
-            m.peak_rss_kib as f64 / 1024.0,
-            secs / sqlite.wall.as_secs_f64(),
-        );
-    }
-    println!(
-        "ratio: loader is {:.2}x the speed of sqlite3 .import; with --memory-limit 64MiB peak rss {:.1} MiB (limit 64 MiB + baseline {:.1} MiB)",
-        sqlite.wall.as_secs_f64() / plain.wall.as_secs_f64(),
-        limited.peak_rss_kib as f64 / 1024.0,
-        baseline.peak_rss_kib as f64 / 1024.0,
+    report.row(
+        "sqlite",
+        "loader load (ledger on)",
+        options.rows,
+        size,
+        &plain,
+        &versus(&plain),
     );
-    if plain.wall >= sqlite.wall {
-        failures.push(format!(
-            "loader ({:.2}s) is not faster than sqlite3 .import ({:.2}s)",
+    report.row(
+        "sqlite",
+        "loader load --memory-limit 64MiB",
+        options.rows,
+        size,
+        &limited,
+        &versus(&limited),
+    );
+    report.row(
+        "sqlite",
+        "loader load (gzip copy)",
+        options.rows,
+        size,
+        &gzipped,
+        &versus(&gzipped),
+    );
+    let ratio = plain.wall.as_secs_f64() / sqlite.wall.as_secs_f64();
+    report.target(
+        "SQLite: loader wall <= 0.40x sqlite3 .import wall (1M rows, ledger on)",
+        format!(
+            "{ratio:.2}x ({:.2}s vs {:.2}s)",
             plain.wall.as_secs_f64(),
             sqlite.wall.as_secs_f64()
-        ));
-    }
-    if limited.peak_rss_kib > 64 * 1024 + baseline.peak_rss_kib {
-        failures.push(format!(
-            "--memory-limit 64MiB peaked at {:.1} MiB",
-            mib(limited.peak_rss_kib)
-        ));
-    }
+        ),
+        ratio <= 0.40,
+    );
+    report.target(
+        "--memory-limit 64MiB: peak rss <= 64 MiB + baseline",
+        format!(
+            "{:.1} MiB (baseline {:.1} MiB)",
+            mib(limited.peak_rss_kib),
+            mib(baseline.peak_rss_kib)
+        ),
+        limited.peak_rss_kib <= 64 * 1024 + baseline.peak_rss_kib,
+    );
     Ok(())
+}
+
+/// A gzip copy of `input`, made once.
+fn gzip_copy(input: &Path) -> Result<PathBuf, String> {
+    let gzip = input.with_extension("csv.gz");
+    if !gzip.exists() {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("gzip -c {} > {}", input.display(), gzip.display()))
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err("gzip failed".into());
+        }
+    }
+    Ok(gzip)
 }
 
 pub(crate) fn median(mut runs: Vec<Measure>) -> Measure {

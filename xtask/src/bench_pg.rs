@@ -1,7 +1,7 @@
 //! `cargo xtask bench --section postgres`: loader against `psql \copy` on the same file, and
 //! loader with 1 worker against 2 on several files, in the same run.
 
-use crate::bench::{Measure, generated, mib, timed};
+use crate::bench::{Measure, generated, timed};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -75,7 +75,7 @@ pub fn run(
     dir: &Path,
     rows: u64,
     runs: usize,
-    failures: &mut Vec<String>,
+    report: &mut crate::bench_report::Report,
 ) -> Result<(), String> {
     let url = std::env::var("LOADER_BENCH_PG_URL")
         .or_else(|_| std::env::var("LOADER_TEST_PG_URL"))
@@ -115,48 +115,67 @@ pub fn run(
     }
     let copy = crate::bench::median(copies);
     let load = crate::bench::median(loads);
-    println!(
-        "\npostgres: {rows} rows, {:.1} MB, median of {runs}",
-        size as f64 / 1e6
+    let ratio = load.wall.as_secs_f64() / copy.wall.as_secs_f64();
+    report.row(
+        "postgres",
+        "psql \\copy (typed table)",
+        rows,
+        size,
+        &copy,
+        "1.00x",
     );
-    for (name, m) in [
-        ("psql \\copy (typed table)", &copy),
-        ("loader load (COPY binary, ledger)", &load),
-    ] {
-        let secs = m.wall.as_secs_f64();
-        println!(
-            "{name:<36} {secs:>9.2} {:>12.0} rows/s {:>7.1} MB/s {:>7.1} MiB rss {:>6.2}x time",
-            rows as f64 / secs,
-            size as f64 / 1e6 / secs,
-            mib(m.peak_rss_kib),
-            secs / copy.wall.as_secs_f64()
-        );
-    }
-    println!(
-        "ratio: loader is {:.2}x the speed of psql \\copy",
-        copy.wall.as_secs_f64() / load.wall.as_secs_f64()
+    report.row(
+        "postgres",
+        "loader load (binary COPY, ledger on)",
+        rows,
+        size,
+        &load,
+        &format!("{ratio:.2}x psql time"),
     );
-    if load.wall >= copy.wall {
-        failures.push(format!(
-            "PostgreSQL: loader ({:.2}s) is not faster than psql \\copy ({:.2}s)",
+    report.target(
+        "PostgreSQL: loader wall <= 0.80x psql \\copy wall (1M rows, ledger on)",
+        format!(
+            "{ratio:.2}x ({:.2}s vs {:.2}s)",
             load.wall.as_secs_f64(),
             copy.wall.as_secs_f64()
-        ));
-    }
+        ),
+        ratio <= 0.80,
+    );
 
-    // Several files: does a second worker (a second connection) pay?
-    let multi = dir.join("multi");
+    // 16 files of uneven sizes: does a second worker (a second connection) pay?
+    let multi = dir.join("multi16");
     if !multi.exists() {
         std::fs::create_dir_all(&multi).map_err(|e| e.to_string())?;
-        loader_gen::write_files(&multi, rows, 4, 7).map_err(|e| e.to_string())?;
+        loader_gen::write_files(&multi, rows, 16, 7).map_err(|e| e.to_string())?;
     }
-    let one = loader_run(loader, &url, &multi, "bench_w1", "1", dir)?;
-    let two = loader_run(loader, &url, &multi, "bench_w2", "2", dir)?;
-    println!(
-        "workers: 4 files, {rows} rows: 1 worker {:.2}s, 2 workers {:.2}s -> 2 workers are {:.2}x the speed of 1",
-        one.wall.as_secs_f64(),
-        two.wall.as_secs_f64(),
-        one.wall.as_secs_f64() / two.wall.as_secs_f64()
+    let (mut ones, mut twos) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ones.push(loader_run(loader, &url, &multi, "bench_w1", "1", dir)?);
+        twos.push(loader_run(loader, &url, &multi, "bench_w2", "2", dir)?);
+    }
+    let one = crate::bench::median(ones);
+    let two = crate::bench::median(twos);
+    let speedup = one.wall.as_secs_f64() / two.wall.as_secs_f64();
+    report.row(
+        "postgres",
+        "loader, 16 files, 1 worker",
+        rows,
+        size,
+        &one,
+        "1.00x",
+    );
+    report.row(
+        "postgres",
+        "loader, 16 files, 2 workers",
+        rows,
+        size,
+        &two,
+        &format!("{speedup:.2}x the speed of 1 worker"),
+    );
+    report.target(
+        "PostgreSQL, 16 files: 2 workers >= 1.5x the speed of 1",
+        format!("{speedup:.2}x"),
+        speedup >= 1.5,
     );
     for schema in ["bench_psql", "bench_loader", "bench_w1", "bench_w2"] {
         psql(&url, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))?;

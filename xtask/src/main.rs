@@ -13,6 +13,8 @@
 
 mod bench;
 mod bench_pg;
+mod bench_report;
+mod bench_validate;
 mod gen_data;
 mod shell;
 
@@ -33,9 +35,11 @@ commands:
   fuzz [--seconds N]     fuzz the CSV reader and inference for N seconds (default 600),
                          release build; fails on any panic
   bench [options]        release build; fails when a target is missed
-      --section S        speed (loader vs sqlite3 .import), memory (peak rss by
-                         input size under --memory-limit 64MiB), postgres (loader
-                         vs psql \\copy, 1 worker vs 2; LOADER_BENCH_PG_URL) or all
+      --section S        speed (loader vs sqlite3 .import), validate (load --dry-run
+                         vs a csv ByteRecord parse), memory (peak rss by input
+                         size), postgres (loader vs psql \\copy, 1 worker vs 2 on
+                         16 files; LOADER_BENCH_PG_URL) or all; report in
+                         target/bench/report.md
       --rows N           rows of the speed file (default 1000000)
       --runs N           runs per tool, the median is reported (default 3)
       --memory-rows LIST rows of the memory files (default 1000000,5000000,10000000)";
