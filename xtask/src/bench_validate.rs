@@ -28,10 +28,10 @@ pub fn run(
             dir,
         )?);
         let parsed = std::fs::read_to_string(&out).unwrap_or_default();
-        if !parsed.starts_with(&format!("{} records", rows + 1)) {
+        // The header is a header to the csv crate too.
+        if !parsed.starts_with(&format!("{rows} records")) {
             return Err(format!(
-                "csv baseline read {parsed:?}, expected {} records",
-                rows + 1
+                "csv baseline read {parsed:?}, expected {rows} records"
             ));
         }
         let mut command = Command::new(loader);

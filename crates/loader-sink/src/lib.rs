@@ -44,6 +44,8 @@ pub use error::{Error, Result};
 #[cfg(feature = "postgres")]
 pub use postgres::{PgSink, pg_config};
 #[cfg(feature = "postgres")]
+pub use postgres_copy::encode_binary_copy;
+#[cfg(feature = "postgres")]
 pub use postgres_ledger::PgAudit;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSink;
