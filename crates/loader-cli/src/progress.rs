@@ -134,8 +134,10 @@ fn bars(live: &LiveProgress, stop: &AtomicBool) {
     status.set_style(style("{prefix:.green} {msg}"));
     status.set_prefix("memory");
     let file_style =
-        style("  {prefix:<28} [{bar:20.cyan/blue}] {human_pos}/{human_len} rows {msg}");
-    let mut per_file: HashMap<PathBuf, ProgressBar> = HashMap::new();
+        style("  {prefix:<28} [{bar:20.cyan/blue}] {human_pos}/{human_len} rows, eta {eta}{msg}");
+    // Each running file's bar, and when it was first seen with its rows and position then
+    // (for its own rows/s and MB/s).
+    let mut per_file: HashMap<PathBuf, (ProgressBar, Instant, u64, u64)> = HashMap::new();
     while !stop.load(Ordering::Relaxed) {
         let snapshot = live.snapshot();
         let (done, expected, position) = totals(&snapshot);
@@ -146,20 +148,28 @@ fn bars(live: &LiveProgress, stop: &AtomicBool) {
         for file in &snapshot.files {
             match file.state {
                 LiveState::Running => {
-                    let bar = per_file.entry(file.path.clone()).or_insert_with(|| {
-                        let bar = multi.add(ProgressBar::new(file.estimated_rows));
-                        bar.set_style(file_style.clone());
-                        bar.set_prefix(short_name(&file.path));
-                        bar
-                    });
+                    let (bar, seen, rows_from, from) =
+                        per_file.entry(file.path.clone()).or_insert_with(|| {
+                            let bar = multi.add(ProgressBar::new(file.estimated_rows));
+                            bar.set_style(file_style.clone());
+                            bar.set_prefix(short_name(&file.path));
+                            bar.set_position(file.rows_done());
+                            (bar, Instant::now(), file.rows_done(), file.position)
+                        });
                     bar.set_length(file.estimated_rows.max(file.rows_done()));
                     bar.set_position(file.rows_done());
+                    let seconds = seen.elapsed().as_secs_f64().max(1e-3);
+                    let rows = file.rows_done().saturating_sub(*rows_from) as f64 / seconds;
+                    let rate = file.position.saturating_sub(*from) as f64 / seconds;
+                    let mut message =
+                        format!(", {} rows/s, {}/s", count(rows as u64), bytes(rate as u64));
                     if file.rows_rejected > 0 {
-                        bar.set_message(format!("({} rejected)", count(file.rows_rejected)));
+                        message.push_str(&format!(", {} rejected", count(file.rows_rejected)));
                     }
+                    bar.set_message(message);
                 }
                 _ => {
-                    if let Some(bar) = per_file.remove(&file.path) {
+                    if let Some((bar, ..)) = per_file.remove(&file.path) {
                         bar.finish_and_clear();
                         multi.remove(&bar);
                     }
@@ -168,7 +178,7 @@ fn bars(live: &LiveProgress, stop: &AtomicBool) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    for bar in per_file.values() {
+    for (bar, ..) in per_file.values() {
         bar.finish_and_clear();
     }
     total.finish_and_clear();
