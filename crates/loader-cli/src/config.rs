@@ -16,22 +16,22 @@ const SUBCOMMANDS: [&str; 5] = ["load", "plan", "schema", "history", "report"];
 
 /// The settings file to read: `--config FILE` (or `--config=FILE`), then `LOADER_CONFIG`,
 /// then `./loader.toml` if it exists.
-fn config_path(args: &[OsString]) -> Option<(PathBuf, bool)> {
+fn config_path(args: &[OsString]) -> Option<PathBuf> {
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         let text = arg.to_string_lossy();
         if text == "--config" {
-            return iter.next().map(|p| (PathBuf::from(p), true));
+            return iter.next().map(PathBuf::from);
         }
         if let Some(path) = text.strip_prefix("--config=") {
-            return Some((PathBuf::from(path), true));
+            return Some(PathBuf::from(path));
         }
     }
     if let Some(path) = std::env::var_os("LOADER_CONFIG") {
-        return Some((PathBuf::from(path), true));
+        return Some(PathBuf::from(path));
     }
     let default = PathBuf::from(DEFAULT_FILE);
-    default.exists().then_some((default, false))
+    default.exists().then_some(default)
 }
 
 /// The values a TOML value stands for, as flag text.
@@ -62,7 +62,7 @@ fn values_of(key: &str, value: &toml::Value) -> Result<Vec<String>> {
 /// kind.
 pub fn command(args: &[OsString]) -> Result<clap::Command> {
     let mut command = crate::args::Cli::command();
-    let Some((path, _explicit)) = config_path(args) else {
+    let Some(path) = config_path(args) else {
         return Ok(command);
     };
     let text = std::fs::read_to_string(&path)

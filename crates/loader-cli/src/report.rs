@@ -218,13 +218,9 @@ fn file_bars(files: &[FileRecord]) -> String {
         let name = std::path::Path::new(&file.path)
             .file_name()
             .map_or(file.path.clone(), |n| n.to_string_lossy().into_owned());
-        let seconds = match (
-            &file.ended_at,
-            offset_between(&file.started_at, file.ended_at.as_deref()),
-        ) {
-            (Some(_), Some(s)) => format!("{s:.2}s"),
-            _ => String::new(),
-        };
+        let seconds = offset_between(&file.started_at, file.ended_at.as_deref())
+            .map(|s| format!("{s:.2}s"))
+            .unwrap_or_default();
         let _ = write!(
             svg,
             r#"<text x="{x:.1}" y="{ty:.1}" class="label" text-anchor="end">{name}</text>"#,

@@ -215,12 +215,17 @@ impl Error {
             } => (*line, *byte, Some((*column, name)), RejectKind::NulByte),
             _ => return None,
         };
-        // The message without the path and line prefix, which the entry holds apart.
+        // The message without the `path:line: ` prefix every row error starts with: the
+        // entry holds file and line apart.
         let message = self.to_string();
-        let message = message
-            .split_once(&format!(":{line}: "))
-            .map_or(message.as_str(), |(_, rest)| rest)
-            .to_owned();
+        let path = match self {
+            Error::FieldCount { path, .. }
+            | Error::Value { path, .. }
+            | Error::Nul { path, .. } => path,
+            _ => return None,
+        };
+        let prefix = format!("{}:{line}: ", path.display());
+        let message = message.strip_prefix(&prefix).unwrap_or(&message).to_owned();
         Some(RejectedRow {
             line,
             byte,

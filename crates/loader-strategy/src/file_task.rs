@@ -494,20 +494,8 @@ async fn load_batches(
         drop(writer);
         match processed {
             Ok(outcome) => {
-                committed_rejects(context, file, batch.rejects())?;
+                committed(context, file, progress, batch, batch.len())?;
                 let mut p = lock(progress);
-                p.resume = Some(resume_after(batch, batch.len()));
-                p.rows_loaded += outcome.rows;
-                p.rows_rejected += outcome.rejected;
-                p.live(|l| {
-                    l.committed(
-                        outcome.rows,
-                        outcome.rejected,
-                        outcome.bytes,
-                        batch.end_offset(),
-                    )
-                });
-                p.bytes_loaded += outcome.bytes;
                 p.batches += 1;
                 p.retries += outcome.retries;
             }
@@ -515,13 +503,7 @@ async fn load_batches(
                 if let loader_batch::Error::Sink { committed_rows, .. } = &error
                     && *committed_rows > 0
                 {
-                    let rejects = batch.rejects_in(0..*committed_rows);
-                    committed_rejects(context, file, rejects)?;
-                    let mut p = lock(progress);
-                    p.resume = Some(resume_after(batch, *committed_rows));
-                    p.rows_loaded += *committed_rows as u64;
-                    p.rows_rejected += rejects.len() as u64;
-                    p.bytes_loaded += batch.data_bytes(0..*committed_rows) as u64;
+                    committed(context, file, progress, batch, *committed_rows)?;
                 }
                 drop(reserved);
                 let _ = source.finish().await;
@@ -530,6 +512,28 @@ async fn load_batches(
         }
     }
     source.finish().await
+}
+
+/// The first `rows` rows of `batch`, and the rejects among them, are committed: the file's
+/// progress, live counters and rejects file follow.
+fn committed(
+    context: &RunContext,
+    file: &PlannedFile,
+    progress: &Mutex<Progress>,
+    batch: &RowBatch,
+    rows: usize,
+) -> Result<()> {
+    let rejects = batch.rejects_in(0..rows);
+    committed_rejects(context, file, rejects)?;
+    let bytes = batch.data_bytes(0..rows) as u64;
+    let resume = resume_after(batch, rows);
+    let mut p = lock(progress);
+    p.resume = Some(resume);
+    p.rows_loaded += rows as u64;
+    p.rows_rejected += rejects.len() as u64;
+    p.bytes_loaded += bytes;
+    p.live(|l| l.committed(rows as u64, rejects.len() as u64, bytes, resume.byte));
+    Ok(())
 }
 
 /// The resume point after the first `rows` rows of `batch` (and the rejects among them) are
