@@ -37,6 +37,10 @@ mod postgres_ledger;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
+mod sqlite_checkpoint;
+#[cfg(feature = "sqlite")]
+mod sqlite_insert;
+#[cfg(feature = "sqlite")]
 mod sqlite_ledger;
 mod target;
 

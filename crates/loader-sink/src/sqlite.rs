@@ -1,10 +1,12 @@
 use crate::error::shorten;
+use crate::sqlite_checkpoint::Checkpointer;
+use crate::sqlite_insert::InsertStatement;
 use crate::{Error, Result, quote_identifier};
 use async_trait::async_trait;
 use loader_batch::{BatchSink, ColumnType, LoadTarget, RowBatch, SinkError, SinkErrorKind, Value};
-use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, ErrorCode, Statement};
+use rusqlite::{Connection, ErrorCode};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -40,14 +42,16 @@ const MAX_PARAMETERS: usize = 32_766;
 /// ```
 pub struct SqliteSink {
     path: PathBuf,
+    /// Declared before the writer's state so that it stops before the writer closes.
+    _checkpointer: Checkpointer,
     state: Mutex<State>,
 }
 
 pub(crate) struct State {
+    /// INSERT statements per (table, rows per statement). Declared before the connection so
+    /// that they are finalized before it closes.
+    inserts: HashMap<(String, usize), InsertStatement>,
     pub(crate) connection: Connection,
-    /// INSERT text per (table, rows per statement): built once, then found by
-    /// `prepare_cached`.
-    insert_sql: HashMap<(String, usize), Arc<str>>,
 }
 
 impl std::fmt::Debug for SqliteSink {
@@ -70,20 +74,25 @@ impl SqliteSink {
             path: path.clone(),
             message: shorten(&e.to_string()),
         };
-        let connection = Connection::open(&path).map_err(open_error)?;
+        let mut connection = Connection::open(&path).map_err(open_error)?;
+        // 16 KiB pages (for a new database; an existing one keeps its size) took a tenth off
+        // the system time of a bulk load against 4 KiB: fewer, larger WAL writes.
         connection
             .execute_batch(
-                "PRAGMA journal_mode = WAL;
+                "PRAGMA page_size = 16384;
+                 PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA busy_timeout = 5000;",
             )
             .map_err(open_error)?;
         connection.set_prepared_statement_cache_capacity(64);
+        let checkpointer = Checkpointer::start(&path, &mut connection).map_err(open_error)?;
         Ok(SqliteSink {
             path,
+            _checkpointer: checkpointer,
             state: Mutex::new(State {
+                inserts: HashMap::new(),
                 connection,
-                insert_sql: HashMap::new(),
             }),
         })
     }
@@ -132,7 +141,6 @@ impl SqliteSink {
         let per_statement = (MAX_PARAMETERS / columns.len().max(1)).clamp(1, ROWS_PER_STATEMENT);
         let mut guard = self.lock();
         let state = &mut *guard;
-        let full_sql = insert_sql(&mut state.insert_sql, target, per_statement);
         let fail = |e: rusqlite::Error| database_error(&target.table, &e);
         let transaction = state.connection.transaction().map_err(fail)?;
         let replacing = target
@@ -145,18 +153,13 @@ impl SqliteSink {
                 .map_err(fail)?;
         }
         let mut written = 0u64;
-        {
-            let mut full = transaction.prepare_cached(&full_sql).map_err(fail)?;
-            let mut start = rows.start;
-            while rows.end - start >= per_statement {
-                written += bind_and_run(&mut full, target, batch, start..start + per_statement)?;
-                start += per_statement;
-            }
-            if start < rows.end {
-                let tail_sql = insert_sql(&mut state.insert_sql, target, rows.end - start);
-                let mut tail = transaction.prepare_cached(&tail_sql).map_err(fail)?;
-                written += bind_and_run(&mut tail, target, batch, start..rows.end)?;
-            }
+        let mut start = rows.start;
+        while start < rows.end {
+            let count = per_statement.min(rows.end - start);
+            let statement =
+                insert_statement(&mut state.inserts, &transaction, target, count).map_err(fail)?;
+            written += bind_and_run(statement, target, batch, start..start + count)?;
+            start += count;
         }
         crate::sqlite_ledger::quarantine(&transaction, target, batch, rows.clone())
             .map_err(fail)?;
@@ -203,13 +206,32 @@ fn sql_type(ty: ColumnType) -> &'static str {
     }
 }
 
-fn insert_sql(
-    cache: &mut HashMap<(String, usize), Arc<str>>,
+/// Statements kept at most: one full-size statement per table in use and the tails of the
+/// last sub-batches; past it the cache starts over rather than grow with every table.
+const MAX_STATEMENTS: usize = 32;
+
+/// The INSERT of `rows` rows into the target's table, prepared once and then reused.
+fn insert_statement<'c>(
+    cache: &'c mut HashMap<(String, usize), InsertStatement>,
+    connection: &Connection,
     target: &LoadTarget,
     rows: usize,
-) -> Arc<str> {
+) -> rusqlite::Result<&'c mut InsertStatement> {
     let key = (target.table.clone(), rows);
-    Arc::clone(cache.entry(key).or_insert_with(|| {
+    if cache.len() >= MAX_STATEMENTS && !cache.contains_key(&key) {
+        cache.clear();
+    }
+    match cache.entry(key) {
+        Entry::Occupied(entry) => Ok(entry.into_mut()),
+        Entry::Vacant(entry) => Ok(entry.insert(InsertStatement::prepare(
+            connection,
+            &insert_sql(target, rows),
+        )?)),
+    }
+}
+
+fn insert_sql(target: &LoadTarget, rows: usize) -> String {
+    {
         let columns = target.schema.columns();
         let names: Vec<String> = columns.iter().map(|c| quote_identifier(&c.name)).collect();
         let mut placeholders = String::with_capacity(columns.len() * 2 + 2);
@@ -229,54 +251,64 @@ fn insert_sql(
             }
             sql.push_str(&placeholders);
         }
-        Arc::from(sql)
-    }))
+        sql
+    }
 }
 
 fn bind_and_run(
-    statement: &mut Statement<'_>,
+    statement: &mut InsertStatement,
     target: &LoadTarget,
     batch: &RowBatch,
     rows: Range<usize>,
 ) -> Result<u64> {
     let columns = target.schema.columns();
     let fail = |e: rusqlite::Error| database_error(&target.table, &e);
-    let mut index = 1;
-    let mut timestamp_text = String::new();
-    for row in rows {
-        for (column, spec) in columns.iter().enumerate() {
-            let field = batch.field(row, column);
-            // Fields arrive validated against their types (the `BatchSink` contract), so text,
-            // dates and canonical timestamps are bound as the bytes read, with no second
-            // UTF-8 check; only numbers and flags are parsed, to store them typed.
-            let bound = match spec.ty {
-                _ if field.is_empty() => statement.raw_bind_parameter(index, rusqlite::types::Null),
-                ColumnType::Text | ColumnType::Date => statement
-                    .raw_bind_parameter(index, ToSqlOutput::Borrowed(ValueRef::Text(field))),
-                ColumnType::Timestamp if is_canonical_timestamp(field) => statement
-                    .raw_bind_parameter(index, ToSqlOutput::Borrowed(ValueRef::Text(field))),
-                ty => match ty.parse(field).map_err(|e| Error::Database {
-                    kind: SinkErrorKind::Data,
-                    table: target.table.clone(),
-                    message: format!("line {}: column {:?}: {e}", batch.line(row), spec.name),
-                })? {
-                    Value::Integer(v) => statement.raw_bind_parameter(index, v),
-                    Value::Real(v) => statement.raw_bind_parameter(index, v),
-                    Value::Boolean(v) => statement.raw_bind_parameter(index, i64::from(v)),
-                    Value::Timestamp(t) => {
-                        timestamp_text.clear();
-                        let _ = write!(timestamp_text, "{}", t.format("%Y-%m-%d %H:%M:%S%.f"));
-                        statement.raw_bind_parameter(index, timestamp_text.as_str())
-                    }
-                    Value::Null => statement.raw_bind_parameter(index, rusqlite::types::Null),
-                    Value::Date(_) | Value::Text(_) => unreachable_bind(),
-                },
-            };
-            bound.map_err(fail)?;
-            index += 1;
-        }
-    }
-    Ok(statement.raw_execute().map_err(fail)? as u64)
+    statement.run(
+        |bind| {
+            let mut index = 1;
+            let mut timestamp_text = String::new();
+            for row in rows {
+                for (column, spec) in columns.iter().enumerate() {
+                    let field = batch.field(row, column);
+                    // Fields arrive validated against their types (the `BatchSink` contract), so
+                    // text, dates and canonical timestamps are bound as the bytes read, with no
+                    // second UTF-8 check; only numbers and flags are parsed, to store them typed.
+                    let bound = match spec.ty {
+                        _ if field.is_empty() => bind.null(index),
+                        ColumnType::Text | ColumnType::Date => bind.text(index, field),
+                        ColumnType::Timestamp if is_canonical_timestamp(field) => {
+                            bind.text(index, field)
+                        }
+                        ty => match ty.parse(field).map_err(|e| Error::Database {
+                            kind: SinkErrorKind::Data,
+                            table: target.table.clone(),
+                            message: format!(
+                                "line {}: column {:?}: {e}",
+                                batch.line(row),
+                                spec.name
+                            ),
+                        })? {
+                            Value::Integer(v) => bind.integer(index, v),
+                            Value::Real(v) => bind.real(index, v),
+                            Value::Boolean(v) => bind.integer(index, i64::from(v)),
+                            Value::Timestamp(t) => {
+                                timestamp_text.clear();
+                                let _ =
+                                    write!(timestamp_text, "{}", t.format("%Y-%m-%d %H:%M:%S%.f"));
+                                bind.text_copied(index, &timestamp_text)
+                            }
+                            Value::Null => bind.null(index),
+                            Value::Date(_) | Value::Text(_) => unreachable_bind(),
+                        },
+                    };
+                    bound.map_err(fail)?;
+                    index += 1;
+                }
+            }
+            Ok(())
+        },
+        fail,
+    )
 }
 
 /// Dates and text are bound before parsing; reaching here with one is a logic error, reported

@@ -611,3 +611,24 @@ fn nul_bytes_are_bad_rows_when_the_target_cannot_hold_them() {
     assert_eq!(batches[0].rejects()[0].raw, b"1,a\x00b");
     assert_eq!(rows_of(&batches), [["2", "ok"]]);
 }
+
+#[test]
+fn first_batches_ramp_up_to_the_configured_size() {
+    let mut text = String::from("id,name\n");
+    for i in 0..200_000 {
+        text.push_str(&format!("{i},name number {i}\n"));
+    }
+    let f = fixture(text.as_bytes());
+    let budget = MemoryBudget::new(256 << 20);
+    let options = CsvOptions::default().batch_bytes(2 << 20);
+    let batches: Vec<_> = open(&f, &options, &budget, None)
+        .map(|b| b.unwrap().batch)
+        .collect();
+    let rows: Vec<usize> = batches.iter().map(RowBatch::len).collect();
+    // About 22 field bytes a row: 256 KiB, 512 KiB, 1 MiB, then the configured 2 MiB.
+    let expected = [11_900, 23_800, 47_600, 95_300];
+    for (found, expected) in rows.iter().zip(expected) {
+        assert!(found.abs_diff(expected) < expected / 10, "{rows:?}");
+    }
+    assert_eq!(rows.iter().sum::<usize>(), 200_000);
+}
