@@ -157,6 +157,12 @@ impl RowBatch {
         self.sequence
     }
 
+    /// Renumbers the batch, for readers that make a file's batches out of order (parts of
+    /// one file read in parallel) and number them as they hand them out.
+    pub fn set_sequence(&mut self, sequence: u64) {
+        self.sequence = sequence;
+    }
+
     /// Heap bytes an empty batch made by [`with_capacity`](Self::with_capacity) holds, so
     /// that a caller can reserve them before allocating.
     pub fn heap_size_for(columns: usize, rows: usize, bytes: usize) -> usize {

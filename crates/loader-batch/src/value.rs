@@ -149,17 +149,19 @@ fn parse_integer(field: &[u8]) -> Option<i64> {
 }
 
 fn parse_real(field: &[u8]) -> Option<f64> {
-    if !field.iter().any(u8::is_ascii_digit) {
+    // One pass: a digit somewhere, and no letter but an exponent's (which refuses `inf` and
+    // `NaN`, that the float parser would take).
+    let mut digit = false;
+    for &b in field {
+        digit |= b.is_ascii_digit();
+        if b.is_ascii_alphabetic() && b != b'e' && b != b'E' {
+            return None;
+        }
+    }
+    if !digit {
         return None;
     }
-    let text = std::str::from_utf8(field).ok()?;
-    if text
-        .bytes()
-        .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
-    {
-        return None;
-    }
-    text.parse().ok()
+    std::str::from_utf8(field).ok()?.parse().ok()
 }
 
 fn parse_boolean(field: &[u8]) -> Option<bool> {
@@ -236,6 +238,9 @@ fn parse_timestamp(field: &[u8]) -> Option<NaiveDateTime> {
     };
     let time = NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
     let local = date.and_time(time);
+    if offset_seconds == 0 {
+        return Some(local);
+    }
     local.checked_sub_signed(chrono::TimeDelta::seconds(offset_seconds))
 }
 

@@ -38,6 +38,7 @@ mod hash;
 mod infer;
 mod input;
 mod options;
+mod parallel;
 mod reader;
 mod tap;
 
@@ -47,4 +48,5 @@ pub use hash::content_hash;
 pub use infer::{FileSample, sample_file};
 pub use input::Compression;
 pub use options::{BadRowPolicy, CsvOptions, Encoding, OnError};
+pub use parallel::{ParallelReader, Parallelism};
 pub use reader::{BatchReader, ReservedBatch, ResumePoint};

@@ -76,7 +76,26 @@ pub struct BatchReader {
     rows_rejected: u64,
     policy: BadRowPolicy,
     max_row_bytes: u64,
+    /// Where this reader's part of the file ends, when it reads one part (see
+    /// [`ParallelReader`](crate::ParallelReader)): the first record starting at or after it is
+    /// left to the next part.
+    stop_at: Option<u64>,
+    /// Set when a record crossing `stop_at` ended the reader: where that record starts.
+    stopped_at: Option<u64>,
+    /// A reader running ahead of the one being consumed takes memory only while the budget
+    /// has room to spare, so that it never starves the reader the writer waits for; it
+    /// waits normally once this flag says its part is being consumed.
+    look_ahead: Option<LookAhead>,
     _buffer: Reservation,
+}
+
+/// How a reader running ahead reserves its batches (see `BatchReader::look_ahead`).
+#[derive(Debug, Clone)]
+pub(crate) struct LookAhead {
+    /// Set when this reader's part is the one being consumed.
+    pub consumed: Arc<std::sync::atomic::AtomicBool>,
+    /// Set when its batches are no longer wanted.
+    pub cancelled: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for BatchReader {
@@ -99,6 +118,19 @@ fn row_capacity(options: &CsvOptions, mean_field_bytes: f64) -> usize {
 fn row_capacity_for(batch_bytes: usize, options: &CsvOptions, mean_field_bytes: f64) -> usize {
     let by_bytes = (batch_bytes as f64 / mean_field_bytes.max(1.0) * 1.25) as usize + 16;
     options.get_batch_rows().min(by_bytes).max(1)
+}
+
+/// Field bytes of the largest batch read from `file_bytes` of CSV, the first batches ramping
+/// up from [`FIRST_BATCH_BYTES`] to `batch_bytes` (see `BatchReader::ramped_capacity`).
+fn largest_batch_bytes(batch_bytes: usize, file_bytes: usize) -> usize {
+    let (mut left, mut step, mut largest) = (file_bytes, FIRST_BATCH_BYTES, 0);
+    while left > 0 && step < batch_bytes {
+        let take = step.min(left);
+        largest = largest.max(take);
+        left -= take;
+        step = step.saturating_mul(2);
+    }
+    largest.max(batch_bytes.min(left))
 }
 
 /// Most rows `bytes` of CSV can hold: every row has at least one byte per column (a
@@ -198,6 +230,9 @@ impl BatchReader {
             done: false,
             deferred: None,
             rows_read: 0,
+            stop_at: None,
+            stopped_at: None,
+            look_ahead: None,
             rows_rejected: 0,
             policy,
             max_row_bytes,
@@ -215,8 +250,9 @@ impl BatchReader {
         file_size: u64,
     ) -> u64 {
         let remaining = usize::try_from(file_size).unwrap_or(usize::MAX);
-        let rows = row_capacity(options, mean_field_bytes).min(max_rows_in(remaining, columns));
-        let bytes = options.get_batch_bytes().min(remaining);
+        let bytes = largest_batch_bytes(options.get_batch_bytes(), remaining);
+        let rows =
+            row_capacity_for(bytes, options, mean_field_bytes).min(max_rows_in(remaining, columns));
         RowBatch::heap_size_for(columns, rows, bytes) as u64
     }
 
@@ -291,6 +327,18 @@ impl BatchReader {
             Ok(pending) => pending,
             Err(error) => return Err(self.read_error(error, &start)),
         };
+        if self.pending
+            && let Some(stop) = self.stop_at
+            && self.reader.position().byte() > stop
+        {
+            let start = self.record_start().1;
+            if start >= stop {
+                // The next part's first record: left pending, so that the last batch ends
+                // where it starts.
+                self.stopped_at = Some(start);
+                return Ok(false);
+            }
+        }
         // The tap stops a long record while it streams in; one that arrived within a single
         // read is caught here.
         if self.pending && self.reader.position().byte() - start.byte() > self.max_row_bytes {
@@ -350,6 +398,25 @@ impl BatchReader {
                 found: self.record.len(),
             });
         }
+        // One UTF-8 check of the whole record stands for those of its text fields: valid
+        // fields make a valid record, and a valid record whose field ends inside a character
+        // has the next non-empty field start on a continuation byte, which is checked. Such a
+        // field fails, and then every field is checked alone to name the first bad one.
+        let record_is_text = std::str::from_utf8(self.record.as_slice()).is_ok();
+        self.check_fields(record_is_text).or_else(|error| {
+            if record_is_text {
+                self.check_fields(false)
+            } else {
+                Err(error)
+            }
+        })
+    }
+
+    /// Checks each field against its column; text fields that start on a character
+    /// boundary only when `record_is_text` is false.
+    fn check_fields(&self, record_is_text: bool) -> Result<()> {
+        let columns = self.schema.columns();
+        let path = || self.path.clone();
         let check_nul = !self.options.get_allow_nul();
         for (index, (column, field)) in columns.iter().zip(self.record.iter()).enumerate() {
             let field = if self.options.is_null(field) {
@@ -367,7 +434,15 @@ impl BatchReader {
                     name: column.name.clone(),
                 });
             }
-            if let Err(source) = column.ty.parse(field) {
+            let checked = match column.ty {
+                loader_batch::ColumnType::Text
+                    if record_is_text && field.first().is_none_or(|&b| b & 0xC0 != 0x80) =>
+                {
+                    Ok(())
+                }
+                ty => ty.parse(field).map(drop),
+            };
+            if let Err(source) = checked {
                 let (line, byte) = self.record_start();
                 return Err(Error::Value {
                     path: path(),
@@ -383,7 +458,7 @@ impl BatchReader {
     }
 
     fn next_batch(&mut self) -> Result<Option<ReservedBatch>> {
-        if !self.pending && !self.read_record()? {
+        if self.stopped_at.is_some() || (!self.pending && !self.read_record()?) {
             return Ok(None);
         }
         let columns = self.schema.len();
@@ -403,7 +478,7 @@ impl BatchReader {
         };
         let heap = RowBatch::heap_size_for(columns, rows, bytes) as u64;
         let line = self.record.position().map_or(0, |p| p.line());
-        let reservation = self.budget.reserve_blocking(heap).map_err(|source| {
+        let reservation = self.reserve(heap).map_err(|source| {
             if rows == 1 {
                 Error::RowTooLarge {
                     path: self.path.clone(),
@@ -470,6 +545,55 @@ impl BatchReader {
         self.sequence += 1;
         self.batches_made = self.batches_made.saturating_add(1);
         Ok(Some(ReservedBatch { batch, reservation }))
+    }
+
+    /// Reserves a batch's bytes: waiting for them, or, running ahead of the part being
+    /// consumed, taking them only while the budget keeps as much again to spare.
+    fn reserve(&self, bytes: u64) -> loader_memory::Result<Reservation> {
+        use std::sync::atomic::Ordering;
+        let Some(ahead) = &self.look_ahead else {
+            return self.budget.reserve_blocking(bytes);
+        };
+        loop {
+            if ahead.consumed.load(Ordering::Acquire) {
+                return self.budget.reserve_blocking(bytes);
+            }
+            let spare = self.budget.available() >= bytes.saturating_mul(2);
+            if spare || ahead.cancelled.load(Ordering::Acquire) || bytes > self.budget.capacity() {
+                match self.budget.try_reserve(bytes) {
+                    Ok(reservation) => return Ok(reservation),
+                    Err(error) if !spare => return Err(error),
+                    Err(_) => {}
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
+    /// Makes this reader read one part of the file: it ends before the first record that
+    /// starts at or after `stop_at`, and it may run ahead of the part being consumed.
+    pub(crate) fn part(mut self, stop_at: Option<u64>, look_ahead: Option<LookAhead>) -> Self {
+        if look_ahead
+            .as_ref()
+            .is_some_and(|ahead| !ahead.consumed.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            // A part read ahead: no writer is waiting for its first batch.
+            self.batches_made = u32::MAX;
+        }
+        self.stop_at = stop_at;
+        self.look_ahead = look_ahead;
+        self
+    }
+
+    /// Bytes of a plain file, which can be cut into parts; none for a compressed or
+    /// transcoded one, whose size is not known before it is read.
+    pub(crate) fn plain_size(&self) -> Option<u64> {
+        (self.file_size != u64::MAX).then_some(self.file_size)
+    }
+
+    /// Where the record that ended this part starts, if one did (rather than the file's end).
+    pub(crate) fn stopped_at(&self) -> Option<u64> {
+        self.stopped_at
     }
 
     /// Rows and field bytes the next batch may hold. The first batches are small and double

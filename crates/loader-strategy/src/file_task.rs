@@ -10,7 +10,9 @@ use loader_batch::{
     AuditEvent, AuditScope, BatchProcessor, ContextId, EventKind, FileLedgerState, LoadTarget,
     RowBatch, Scope,
 };
-use loader_file::{BatchReader, ReservedBatch, ResumePoint, content_hash};
+use loader_file::{
+    BatchReader, ParallelReader, Parallelism, ReservedBatch, ResumePoint, content_hash,
+};
 use loader_memory::{MemoryBudget, Tally};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -126,14 +128,27 @@ impl BatchSource {
             )?))),
             Mode::Pool => {
                 let (sender, receiver) = mpsc::channel(1);
+                let parallelism = Parallelism::new(file.read_threads);
                 let thread = tokio::task::spawn_blocking(move || {
-                    let mut reader = BatchReader::open(&path, &csv, schema, mean, budget, resume)?;
+                    let mut reader = ParallelReader::open(
+                        &path,
+                        &csv,
+                        schema,
+                        mean,
+                        budget,
+                        resume,
+                        parallelism,
+                    )?;
+                    tracing::debug!(file = %path.display(), parts = reader.parts(), "reading");
                     for batch in reader.by_ref() {
                         if sender.blocking_send(batch).is_err() {
                             break;
                         }
                     }
-                    Ok(ReadCount::of(&reader))
+                    Ok(ReadCount {
+                        rows: reader.rows_read(),
+                        rejected: reader.rows_rejected(),
+                    })
                 });
                 Ok(BatchSource::Thread { receiver, thread })
             }

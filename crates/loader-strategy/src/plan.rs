@@ -37,6 +37,11 @@ pub struct PlannedFile {
     pub csv: CsvOptions,
     /// Expected memory.
     pub estimate: MemoryEstimate,
+    /// Threads that may read the file in parts (see [`loader_file::ParallelReader`]): the
+    /// CPUs left to each of the files loaded at once. Parts ahead of the one being written
+    /// take memory only while the budget has as much again to spare, so the estimate is
+    /// that of one reader.
+    pub read_threads: usize,
 }
 
 /// Files in load order with their estimates, and the memory figures they were planned for.
@@ -96,6 +101,8 @@ pub(crate) fn make_plan(
     let found = discover(inputs, settings.order)?;
     let workers = settings.workers.clamp(1, found.len().max(1));
     let per_worker = budget / workers as u64;
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let read_threads = (cpus / workers).max(1);
     let per_batch = per_worker.saturating_sub(BatchReader::BUFFER_BYTES) / BATCHES_IN_FLIGHT;
     let mut files = Vec::with_capacity(found.len());
     for input in found {
@@ -136,6 +143,7 @@ pub(crate) fn make_plan(
                 batches_in_flight: in_flight,
                 peak: BatchReader::BUFFER_BYTES + decoder + in_flight * batch_heap,
             },
+            read_threads,
         });
     }
     Ok(LoadPlan {

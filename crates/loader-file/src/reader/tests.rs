@@ -632,3 +632,28 @@ fn first_batches_ramp_up_to_the_configured_size() {
     }
     assert_eq!(rows.iter().sum::<usize>(), 200_000);
 }
+
+#[test]
+fn a_character_split_between_two_fields_is_invalid_in_each() {
+    // The record's bytes are valid UTF-8 together ("é"), but neither field is on its own.
+    let f = fixture(b"a,b\nx,y\n\xc3,\xa9\n");
+    let options = CsvOptions::default();
+    let schema = Arc::new(loader_batch::Schema::from_pairs([
+        ("a", ColumnType::Text),
+        ("b", ColumnType::Text),
+    ]));
+    let budget = MemoryBudget::new(8 << 20);
+    let reader = BatchReader::open(&f.path, &options, schema, 2.0, budget, None).unwrap();
+    let error = reader.filter_map(std::result::Result::err).next().unwrap();
+    assert!(
+        matches!(
+            error,
+            Error::Value {
+                line: 3,
+                column: 1,
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
