@@ -198,6 +198,10 @@ pub struct CommonArgs {
     /// Files loaded at once (default: number of CPUs).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), env = "LOADER_WORKERS")]
     pub workers: Option<u16>,
+    /// Threads reading one large plain file in parts (default: the CPUs left to each file
+    /// after one for the database; every CPU for --dry-run).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), env = "LOADER_READ_THREADS")]
+    pub read_threads: Option<u16>,
     /// Memory limit for the whole process, e.g. 64MiB or 2GB (default: physical or cgroup limit).
     #[arg(long, value_name = "SIZE", value_parser = size, env = "LOADER_MEMORY_LIMIT")]
     pub memory_limit: Option<u64>,

@@ -68,6 +68,7 @@ pub(crate) fn settings(args: &CommonArgs) -> Result<LoadSettings> {
     let defaults = LoadSettings::default();
     Ok(LoadSettings {
         workers: args.workers.map_or(defaults.workers, usize::from),
+        read_threads: args.read_threads.map(usize::from),
         memory_limit: args.memory_limit,
         budget_share: args.budget_share,
         csv: csv_options(args),
@@ -196,6 +197,10 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         // PostgreSQL text cannot hold NUL: such rows are bad rows, named before any write.
         .allow_nul(!matches!(target, Target::Postgres(_)));
     settings.rejects_file = args.rejects.clone();
+    if args.dry_run {
+        // Nothing is written: every CPU may read.
+        settings.sink_cpus = 0;
+    }
     let live = Arc::new(LiveProgress::new());
     let mut service = DataLoadingService::new(sink, audit, probe()?, settings)
         .with_cleanup_hooks(hooks)

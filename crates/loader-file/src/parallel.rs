@@ -57,7 +57,8 @@ impl Parallelism {
         self
     }
 
-    /// Cuts parts of about `bytes` (by default the batch size of the reading options).
+    /// Cuts parts of about `bytes` (by default about one batch: the raw text of as many rows
+    /// as a batch holds, or its byte size, whichever is less).
     #[must_use]
     pub fn part_bytes(mut self, bytes: u64) -> Self {
         self.part_bytes = Some(bytes);
@@ -410,9 +411,13 @@ impl ParallelReader {
         let size = first
             .plain_size()
             .filter(|&size| size >= parallelism.min_file_bytes);
+        // About one batch of raw text, whichever of its limits comes first.
+        let batch_text = (options.get_batch_rows() as f64
+            * (mean_field_bytes + 1.0)
+            * open.schema.len() as f64) as u64;
         let every = parallelism
             .part_bytes
-            .unwrap_or(options.get_batch_bytes() as u64)
+            .unwrap_or_else(|| batch_text.min(options.get_batch_bytes() as u64))
             .max(1);
         let cuts = match size {
             Some(size)

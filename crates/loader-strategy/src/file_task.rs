@@ -10,9 +10,7 @@ use loader_batch::{
     AuditEvent, AuditScope, BatchProcessor, ContextId, EventKind, FileLedgerState, LoadTarget,
     RowBatch, Scope,
 };
-use loader_file::{
-    BatchReader, ParallelReader, Parallelism, ReservedBatch, ResumePoint, content_hash,
-};
+use loader_file::{BatchReader, ParallelReader, ReservedBatch, ResumePoint, content_hash};
 use loader_memory::{MemoryBudget, Tally};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -128,7 +126,7 @@ impl BatchSource {
             )?))),
             Mode::Pool => {
                 let (sender, receiver) = mpsc::channel(1);
-                let parallelism = Parallelism::new(file.read_threads);
+                let parallelism = file.parallelism;
                 let thread = tokio::task::spawn_blocking(move || {
                     let mut reader = ParallelReader::open(
                         &path,

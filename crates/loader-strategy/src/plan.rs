@@ -1,11 +1,13 @@
 use crate::{Error, LoadSettings, Result};
-use loader_file::{BatchReader, CsvOptions, FileSample, discover, sample_file};
+use loader_file::{BatchReader, CsvOptions, FileSample, Parallelism, discover, sample_file};
 use loader_memory::{EffectiveLimit, MemoryProbe};
 use std::path::{Path, PathBuf};
 
 /// Batches of one file that can be alive at once: one being filled by the reader, one
 /// queued between reader and writer, one being written.
 pub(crate) const BATCHES_IN_FLIGHT: u64 = 3;
+/// Most threads chosen by default to read one file: past it the reading outruns any sink.
+const MAX_READ_THREADS: usize = 8;
 
 /// The smallest batch the planner cuts, whatever the budget: below this, per-batch costs
 /// dominate and the budget is better met by waiting.
@@ -37,11 +39,11 @@ pub struct PlannedFile {
     pub csv: CsvOptions,
     /// Expected memory.
     pub estimate: MemoryEstimate,
-    /// Threads that may read the file in parts (see [`loader_file::ParallelReader`]): the
-    /// CPUs left to each of the files loaded at once. Parts ahead of the one being written
-    /// take memory only while the budget has as much again to spare, so the estimate is
-    /// that of one reader.
-    pub read_threads: usize,
+    /// Threads that may read the file in parts (see [`loader_file::ParallelReader`] and
+    /// [`LoadSettings::read_threads`]). Parts ahead of the one being written take memory
+    /// only while the budget has as much again to spare, so the estimate is that of one
+    /// reader.
+    pub parallelism: Parallelism,
 }
 
 /// Files in load order with their estimates, and the memory figures they were planned for.
@@ -102,7 +104,11 @@ pub(crate) fn make_plan(
     let workers = settings.workers.clamp(1, found.len().max(1));
     let per_worker = budget / workers as u64;
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let read_threads = (cpus / workers).max(1);
+    let read_threads = settings.read_threads.unwrap_or_else(|| {
+        (cpus / workers)
+            .saturating_sub(settings.sink_cpus)
+            .clamp(1, MAX_READ_THREADS)
+    });
     let per_batch = per_worker.saturating_sub(BatchReader::BUFFER_BYTES) / BATCHES_IN_FLIGHT;
     let mut files = Vec::with_capacity(found.len());
     for input in found {
@@ -143,7 +149,8 @@ pub(crate) fn make_plan(
                 batches_in_flight: in_flight,
                 peak: BatchReader::BUFFER_BYTES + decoder + in_flight * batch_heap,
             },
-            read_threads,
+            parallelism: Parallelism::new(read_threads)
+                .min_file_bytes(settings.parallel_min_file_bytes),
         });
     }
     Ok(LoadPlan {

@@ -46,6 +46,17 @@ pub struct LoadSettings {
     pub columns: Vec<(String, ColumnType)>,
     /// Where to write a CSV copy of the rows the bad-row policy quarantined (`--rejects`).
     pub rejects_file: Option<PathBuf>,
+    /// Threads that read one large plain file in parts (see
+    /// [`loader_file::ParallelReader`]); by default the CPUs left to each file loaded at once
+    /// after [`sink_cpus`](Self::sink_cpus), at least one.
+    pub read_threads: Option<usize>,
+    /// CPUs the sink keeps busy while loading one file (default 1: SQLite's single writer,
+    /// or the PostgreSQL server parsing a COPY stream; 0 for a sink that does no work, such
+    /// as a dry run's). Reading threads are not given these.
+    pub sink_cpus: usize,
+    /// Files smaller than this are read by one thread (default
+    /// [`Parallelism::MIN_FILE_BYTES`](loader_file::Parallelism::MIN_FILE_BYTES)).
+    pub parallel_min_file_bytes: u64,
 }
 
 impl Default for LoadSettings {
@@ -66,6 +77,9 @@ impl Default for LoadSettings {
             force: false,
             columns: Vec::new(),
             rejects_file: None,
+            read_threads: None,
+            sink_cpus: 1,
+            parallel_min_file_bytes: loader_file::Parallelism::MIN_FILE_BYTES,
         }
     }
 }

@@ -182,6 +182,31 @@ async fn resume_after_a_crash_with_other_batch_sizes_gives_exactly_the_input() {
     assert_eq!(ids(&db), (4000, 4000, 1, 4000));
 }
 
+/// A file read in parts by several threads: a crash in the middle, then a re-run that cuts
+/// it otherwise, gives every row once and reads no committed row again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_read_in_parts_resumes_after_a_crash_with_each_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    loader_gen::write_files(&input, 6000, 1, 11).unwrap();
+    let db = dir.path().join("out.db");
+    let parts = |settings: LoadSettings, threads: usize| LoadSettings {
+        read_threads: Some(threads),
+        parallel_min_file_bytes: 0,
+        ..settings
+    };
+    crashing_load(&db, &input, parts(settings(200, 90), 3), 25).await;
+    let partial = ids(&db).0;
+    assert!(partial > 0 && partial < 6000, "{partial}");
+    let report = load(&db, &input, parts(settings(150, 70), 2))
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{:?}", report.first_error());
+    assert_eq!(report.rows_skipped() as i64, partial);
+    assert_eq!(ids(&db), (6000, 6000, 1, 6000));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replace_empties_the_table_once_and_force_loads_a_new_generation() {
     let dir = tempfile::tempdir().unwrap();
@@ -275,6 +300,7 @@ mod proptests {
             first in (1usize..80, 1usize..40),
             second in (1usize..80, 1usize..40),
             crash_at in 0i64..30,
+            read_threads in (2usize..4, 1usize..4),
         ) {
             let runtime = runtime();
             let dir = tempfile::tempdir().unwrap();
@@ -282,9 +308,17 @@ mod proptests {
             std::fs::create_dir(&input).unwrap();
             loader_gen::write_files(&input, rows, files, seed).unwrap();
             let db = dir.path().join("out.db");
+            // Every file may be read in parts, of about one batch each.
+            let parallel = |settings: LoadSettings, threads: usize| LoadSettings {
+                read_threads: Some(threads),
+                parallel_min_file_bytes: 0,
+                ..settings
+            };
             let (report, table) = runtime.block_on(async {
-                crashing_load(&db, &input, settings(first.0, first.1), crash_at).await;
-                let report = load(&db, &input, settings(second.0, second.1)).await.unwrap();
+                let crashing = parallel(settings(first.0, first.1), read_threads.0);
+                crashing_load(&db, &input, crashing, crash_at).await;
+                let rerun = parallel(settings(second.0, second.1), read_threads.1);
+                let report = load(&db, &input, rerun).await.unwrap();
                 (report, ids(&db))
             });
             prop_assert!(report.is_success(), "{:?}", report.first_error());
