@@ -240,3 +240,19 @@ fn line_feeds_are_counted_across_chunk_edges() {
         assert_eq!(count_line_feeds(&bytes[..length]), expected, "{length}");
     }
 }
+
+#[test]
+fn cuts_inside_many_quoted_fields_drop_only_those_parts() {
+    // Every 7th row has a field of several lines: many cuts fall inside one, most do not.
+    let mut text = String::from("id,note\r\n");
+    for i in 0..20_000 {
+        if i % 7 == 3 {
+            text.push_str(&format!("{i},\"first line\r\nsecond\r\nthird {i}\"\r\n"));
+        } else {
+            text.push_str(&format!("{i},plain {i}\r\n"));
+        }
+    }
+    let many = same_as_one_reader(text.as_bytes(), &CsvOptions::default().batch_rows(300), 3);
+    assert!(many.parts > 10);
+    assert_eq!(many.rows.len(), 20_000);
+}
