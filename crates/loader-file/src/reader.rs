@@ -402,7 +402,8 @@ impl BatchReader {
         // fields make a valid record, and a valid record whose field ends inside a character
         // has the next non-empty field start on a continuation byte, which is checked. Such a
         // field fails, and then every field is checked alone to name the first bad one.
-        let record_is_text = std::str::from_utf8(self.record.as_slice()).is_ok();
+        let bytes = self.record.as_slice();
+        let record_is_text = bytes.is_ascii() || std::str::from_utf8(bytes).is_ok();
         self.check_fields(record_is_text).or_else(|error| {
             if record_is_text {
                 self.check_fields(false)
@@ -440,7 +441,7 @@ impl BatchReader {
                 {
                     Ok(())
                 }
-                ty => ty.parse(field).map(drop),
+                ty => ty.check(field),
             };
             if let Err(source) = checked {
                 let (line, byte) = self.record_start();
