@@ -418,7 +418,8 @@ impl BatchReader {
     fn check_fields(&self, record_is_text: bool) -> Result<()> {
         let columns = self.schema.columns();
         let path = || self.path.clone();
-        let check_nul = !self.options.get_allow_nul();
+        // One search of the whole record; the fields only when it holds a NUL.
+        let check_nul = !self.options.get_allow_nul() && self.record.as_slice().contains(&0);
         for (index, (column, field)) in columns.iter().zip(self.record.iter()).enumerate() {
             let field = if self.options.is_null(field) {
                 &[][..]
