@@ -274,6 +274,11 @@ impl CsvOptions {
         self.encoding
     }
 
+    /// Whether NULL markers besides the empty field were set.
+    pub fn has_null_markers(&self) -> bool {
+        !self.null_markers.is_empty()
+    }
+
     /// Whether `field` is a NULL marker (an empty field always is NULL).
     #[inline]
     pub fn is_null(&self, field: &[u8]) -> bool {

@@ -616,13 +616,20 @@ impl BatchReader {
         let position = self.record.position().expect("read records have positions");
         let (line, byte) = (position.line(), position.byte());
         let options = &self.options;
-        let fields = self
-            .record
-            .iter()
-            .map(|f| if options.is_null(f) { &[][..] } else { f });
-        batch
-            .push_row(line, byte, fields)
-            .expect("field count checked and batch sized below 4 GiB");
+        let pushed = if options.has_null_markers() {
+            let fields = self
+                .record
+                .iter()
+                .map(|f| if options.is_null(f) { &[][..] } else { f });
+            batch.push_row(line, byte, fields)
+        } else {
+            // No field becomes NULL but the empty ones, which stay empty: the record's
+            // fields, back to back as the parser keeps them, go in with one copy.
+            let record = &self.record;
+            let ends = (0..record.len()).map(|i| record.range(i).map_or(0, |r| r.end));
+            batch.push_packed_row(line, byte, record.as_slice(), ends)
+        };
+        pushed.expect("field count checked and batch sized below 4 GiB");
         self.rows_read += 1;
     }
 
