@@ -109,29 +109,32 @@ impl<'data> Bindings<'_, 'data> {
     /// Binds text without copying it. `value` must be UTF-8 (the batch was validated).
     pub(crate) fn text(&mut self, index: c_int, value: &'data [u8]) -> rusqlite::Result<()> {
         // SAFETY: `value` lives for `'data`, longer than the binding (cleared in `run`).
-        let code = unsafe {
-            ffi::sqlite3_bind_text64(
-                self.statement.statement.as_ptr(),
-                index,
-                value.as_ptr().cast(),
-                value.len() as u64,
-                ffi::SQLITE_STATIC(),
-                ffi::SQLITE_UTF8 as u8,
-            )
-        };
-        self.check(code)
+        unsafe { self.bind_text(index, value, ffi::SQLITE_STATIC()) }
     }
 
     /// Binds text that SQLite copies, for values made during binding.
     pub(crate) fn text_copied(&mut self, index: c_int, value: &str) -> rusqlite::Result<()> {
         // SAFETY: SQLite copies `value` before this call returns.
+        unsafe { self.bind_text(index, value.as_bytes(), ffi::SQLITE_TRANSIENT()) }
+    }
+
+    /// # Safety
+    ///
+    /// With `SQLITE_STATIC`, `value` must outlive the binding.
+    unsafe fn bind_text(
+        &mut self,
+        index: c_int,
+        value: &[u8],
+        destructor: ffi::sqlite3_destructor_type,
+    ) -> rusqlite::Result<()> {
+        // SAFETY: a prepared statement; the caller answers for the lifetime of `value`.
         let code = unsafe {
             ffi::sqlite3_bind_text64(
                 self.statement.statement.as_ptr(),
                 index,
                 value.as_ptr().cast(),
                 value.len() as u64,
-                ffi::SQLITE_TRANSIENT(),
+                destructor,
                 ffi::SQLITE_UTF8 as u8,
             )
         };
