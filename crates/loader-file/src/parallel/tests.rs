@@ -21,6 +21,16 @@ fn read(
     threads: usize,
     resume: impl Fn(&Path) -> Option<ResumePoint>,
 ) -> Read {
+    read_in_parts(text, options, threads, PART_BYTES, resume)
+}
+
+fn read_in_parts(
+    text: &[u8],
+    options: &CsvOptions,
+    threads: usize,
+    part_bytes: u64,
+    resume: impl Fn(&Path) -> Option<ResumePoint>,
+) -> Read {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("input.csv");
     std::fs::write(&path, text).unwrap();
@@ -35,7 +45,7 @@ fn read(
         resume(&path),
         Parallelism::new(threads)
             .min_file_bytes(0)
-            .part_bytes(PART_BYTES),
+            .part_bytes(part_bytes),
     )
     .unwrap();
     let mut read = Read {
@@ -255,4 +265,63 @@ fn cuts_inside_many_quoted_fields_drop_only_those_parts() {
     let many = same_as_one_reader(text.as_bytes(), &CsvOptions::default().batch_rows(300), 3);
     assert!(many.parts > 10);
     assert_eq!(many.rows.len(), 20_000);
+}
+
+mod random_inputs {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Rows of an id and a note, some notes quoted over several lines, some ids bad.
+    fn csv_text() -> impl Strategy<Value = Vec<u8>> {
+        let note = prop_oneof![
+            4 => "[a-z ]{0,12}",
+            2 => "[a-z ,\"\n]{0,20}".prop_map(|t| format!("\"{}\"", t.replace('"', "\"\""))),
+            1 => Just(String::new()),
+        ];
+        let id = prop_oneof![
+            9 => (0u32..100_000).prop_map(|n| n.to_string()),
+            1 => Just("x".to_owned()),
+        ];
+        (prop::collection::vec((id, note), 1..400), any::<bool>()).prop_map(|(rows, crlf)| {
+            let end = if crlf { "\r\n" } else { "\n" };
+            // The first row has a numeric id, so that the sample takes the column for one.
+            let mut text = format!("id,note{end}1,first{end}");
+            for (id, note) in rows {
+                let note = if crlf {
+                    note.replace('\n', "\r\n")
+                } else {
+                    note
+                };
+                text.push_str(&format!("{id},{note}{end}"));
+            }
+            text.into_bytes()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Any cuts, any number of threads, either policy: what one reader gives.
+        #[test]
+        fn parts_give_what_one_reader_gives(
+            text in csv_text(),
+            threads in 2usize..5,
+            part_bytes in 8u64..600,
+            skip in any::<bool>(),
+        ) {
+            let options = CsvOptions::default().batch_rows(37);
+            let options = if skip {
+                options.bad_rows(crate::BadRowPolicy::skip())
+            } else {
+                options
+            };
+            let one = read_in_parts(&text, &options, 1, part_bytes, |_| None);
+            let many = read_in_parts(&text, &options, threads, part_bytes, |_| None);
+            prop_assert_eq!(&many.rows, &one.rows);
+            prop_assert_eq!(&many.lines, &one.lines);
+            prop_assert_eq!(&many.error, &one.error);
+            prop_assert_eq!(many.counts, one.counts);
+            prop_assert_eq!(many.ends.last(), one.ends.last());
+        }
+    }
 }
