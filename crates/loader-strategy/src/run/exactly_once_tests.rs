@@ -25,6 +25,15 @@ fn settings(batch_rows: usize, sub_batch_rows: usize) -> LoadSettings {
     }
 }
 
+/// `settings` with every file read in parts (of about one batch each) by `threads` threads.
+fn in_parts(settings: LoadSettings, threads: usize) -> LoadSettings {
+    LoadSettings {
+        read_threads: Some(threads),
+        parallel_min_file_bytes: 0,
+        ..settings
+    }
+}
+
 /// A sink over a real database that "dies" after `commits` writes: every later call fails and
 /// nothing more reaches the file, as when the process is killed between two transactions.
 struct CrashAfter {
@@ -191,15 +200,10 @@ async fn a_file_read_in_parts_resumes_after_a_crash_with_each_row_once() {
     std::fs::create_dir(&input).unwrap();
     loader_gen::write_files(&input, 6000, 1, 11).unwrap();
     let db = dir.path().join("out.db");
-    let parts = |settings: LoadSettings, threads: usize| LoadSettings {
-        read_threads: Some(threads),
-        parallel_min_file_bytes: 0,
-        ..settings
-    };
-    crashing_load(&db, &input, parts(settings(200, 90), 3), 25).await;
+    crashing_load(&db, &input, in_parts(settings(200, 90), 3), 25).await;
     let partial = ids(&db).0;
     assert!(partial > 0 && partial < 6000, "{partial}");
-    let report = load(&db, &input, parts(settings(150, 70), 2))
+    let report = load(&db, &input, in_parts(settings(150, 70), 2))
         .await
         .unwrap();
     assert!(report.is_success(), "{:?}", report.first_error());
@@ -308,16 +312,10 @@ mod proptests {
             std::fs::create_dir(&input).unwrap();
             loader_gen::write_files(&input, rows, files, seed).unwrap();
             let db = dir.path().join("out.db");
-            // Every file may be read in parts, of about one batch each.
-            let parallel = |settings: LoadSettings, threads: usize| LoadSettings {
-                read_threads: Some(threads),
-                parallel_min_file_bytes: 0,
-                ..settings
-            };
             let (report, table) = runtime.block_on(async {
-                let crashing = parallel(settings(first.0, first.1), read_threads.0);
+                let crashing = in_parts(settings(first.0, first.1), read_threads.0);
                 crashing_load(&db, &input, crashing, crash_at).await;
-                let rerun = parallel(settings(second.0, second.1), read_threads.1);
+                let rerun = in_parts(settings(second.0, second.1), read_threads.1);
                 let report = load(&db, &input, rerun).await.unwrap();
                 (report, ids(&db))
             });
