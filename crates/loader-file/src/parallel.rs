@@ -311,6 +311,16 @@ fn read_parts(open: &OpenArgs, jobs: Vec<Job>, stop: &AtomicBool) {
 /// error ends here; the thread goes on with its next part, which the consumer may still
 /// want (a part after a bad cut is dropped, the ones after it are not).
 fn read_part(open: &OpenArgs, job: Job, lines: &mut LineCounter) {
+    // A reader's buffer is taken like its batches: running ahead, only from the free half.
+    while !job.look_ahead.consumed.load(Ordering::Acquire)
+        && !job.look_ahead.cancelled.load(Ordering::Acquire)
+        && !crate::reader::has_room_ahead(&open.budget, BatchReader::BUFFER_BYTES)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    if job.look_ahead.cancelled.load(Ordering::Acquire) {
+        return;
+    }
     let reader = match job.reader {
         Some(reader) => Ok(reader),
         None => lines
@@ -443,9 +453,18 @@ impl ParallelReader {
                     .min(Parallelism::MAX_PART_BYTES)
             })
             .max(1);
+        // The part being consumed must find what it needs (its read buffer and three
+        // batches) in half the budget: parts read ahead leave that half free.
+        let part_options = options
+            .clone()
+            .batch_bytes(usize::try_from(every).unwrap_or(usize::MAX));
+        let part_heap =
+            BatchReader::batch_heap(&part_options, open.schema.len(), mean_field_bytes, every);
+        let roomy = open.budget.capacity() / 2 >= BatchReader::BUFFER_BYTES + 3 * part_heap;
         let cuts = match size {
             Some(size)
                 if parallelism.threads > 1
+                    && roomy
                     && policy.get_max_errors().is_none()
                     && policy.get_max_error_ratio().is_none() =>
             {

@@ -142,6 +142,14 @@ fn max_rows_in(bytes: usize, columns: usize) -> usize {
 /// The csv reader's internal buffer (see `CsvOptions::csv_reader`), held for the reader's life.
 const READ_BUFFER_BYTES: u64 = 256 << 10;
 
+/// Whether a reader running ahead of the part being consumed may take `bytes`: only if half
+/// the budget stays free after. The part being consumed needs at most that half (files are
+/// cut only when it does, see `ParallelReader::open`), so it never waits on memory that
+/// parts read ahead hold.
+pub(crate) fn has_room_ahead(budget: &MemoryBudget, bytes: u64) -> bool {
+    budget.available() >= bytes.saturating_add(budget.capacity() / 2)
+}
+
 /// Field bytes of a reader's first batch (see `BatchReader::ramped_capacity`).
 const FIRST_BATCH_BYTES: usize = 256 << 10;
 
@@ -550,7 +558,7 @@ impl BatchReader {
     }
 
     /// Reserves a batch's bytes: waiting for them, or, running ahead of the part being
-    /// consumed, taking them only while the budget keeps as much again to spare.
+    /// consumed, taking them only while half the budget stays free (see `has_room_ahead`).
     fn reserve(&self, bytes: u64) -> loader_memory::Result<Reservation> {
         use std::sync::atomic::Ordering;
         let Some(ahead) = &self.look_ahead else {
@@ -560,7 +568,7 @@ impl BatchReader {
             if ahead.consumed.load(Ordering::Acquire) {
                 return self.budget.reserve_blocking(bytes);
             }
-            let spare = self.budget.available() >= bytes.saturating_mul(2);
+            let spare = has_room_ahead(&self.budget, bytes);
             if spare || ahead.cancelled.load(Ordering::Acquire) || bytes > self.budget.capacity() {
                 match self.budget.try_reserve(bytes) {
                     Ok(reservation) => return Ok(reservation),

@@ -31,11 +31,22 @@ fn read_in_parts(
     part_bytes: u64,
     resume: impl Fn(&Path) -> Option<ResumePoint>,
 ) -> Read {
+    read_under_budget(text, options, threads, part_bytes, 64 << 20, resume)
+}
+
+fn read_under_budget(
+    text: &[u8],
+    options: &CsvOptions,
+    threads: usize,
+    part_bytes: u64,
+    budget_bytes: u64,
+    resume: impl Fn(&Path) -> Option<ResumePoint>,
+) -> Read {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("input.csv");
     std::fs::write(&path, text).unwrap();
     let sample = sample_file(&path, options).unwrap();
-    let budget = MemoryBudget::new(64 << 20);
+    let budget = MemoryBudget::new(budget_bytes);
     let mut reader = ParallelReader::open(
         &path,
         options,
@@ -324,4 +335,26 @@ mod random_inputs {
             prop_assert_eq!(many.ends.last(), one.ends.last());
         }
     }
+}
+
+#[test]
+fn a_budget_too_small_for_parts_read_ahead_keeps_one_reader() {
+    let text = numbered(20_000, "\n");
+    let options = CsvOptions::default().batch_rows(1000);
+    let tight = read_under_budget(&text, &options, 3, 64 << 10, 1 << 20, |_| None);
+    assert_eq!(tight.parts, 1);
+    assert_eq!(tight.rows.len(), 20_000);
+}
+
+#[test]
+fn parts_read_ahead_under_a_budget_just_large_enough_finish_in_order() {
+    // Parts are cut, but the budget has room for little more than the part being consumed:
+    // the threads reading ahead wait for spare room and never starve it.
+    let text = numbered(60_000, "\r\n");
+    let options = CsvOptions::default().batch_rows(2_000);
+    let one = read_under_budget(&text, &options, 1, 32 << 10, 4 << 20, |_| None);
+    let many = read_under_budget(&text, &options, 4, 32 << 10, 4 << 20, |_| None);
+    assert!(many.parts > 10, "{}", many.parts);
+    assert_eq!(many.rows, one.rows);
+    assert_eq!(many.lines, one.lines);
 }
