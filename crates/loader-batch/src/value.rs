@@ -173,16 +173,8 @@ fn parse_integer(field: &[u8]) -> Option<i64> {
 }
 
 fn parse_real(field: &[u8]) -> Option<f64> {
-    // One pass: a digit somewhere, and no letter but an exponent's (which refuses `inf` and
-    // `NaN`, that the float parser would take).
-    let mut digit = false;
-    for &b in field {
-        digit |= b.is_ascii_digit();
-        if b.is_ascii_alphabetic() && b != b'e' && b != b'E' {
-            return None;
-        }
-    }
-    if !digit {
+    // The grammar check also refuses `inf` and `NaN`, which the float parser would take.
+    if !is_real(field) {
         return None;
     }
     std::str::from_utf8(field).ok()?.parse().ok()

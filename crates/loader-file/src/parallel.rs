@@ -312,13 +312,9 @@ fn read_parts(open: &OpenArgs, jobs: Vec<Job>, stop: &AtomicBool) {
 /// want (a part after a bad cut is dropped, the ones after it are not).
 fn read_part(open: &OpenArgs, job: Job, lines: &mut LineCounter) {
     // A reader's buffer is taken like its batches: running ahead, only from the free half.
-    while !job.look_ahead.consumed.load(Ordering::Acquire)
-        && !job.look_ahead.cancelled.load(Ordering::Acquire)
-        && !crate::reader::has_room_ahead(&open.budget, BatchReader::BUFFER_BYTES)
-    {
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    if job.look_ahead.cancelled.load(Ordering::Acquire) {
+    job.look_ahead
+        .wait_for_room(&open.budget, BatchReader::BUFFER_BYTES);
+    if job.look_ahead.cancelled() {
         return;
     }
     let reader = match job.reader {

@@ -82,9 +82,9 @@ pub struct BatchReader {
     stop_at: Option<u64>,
     /// Set when a record crossing `stop_at` ended the reader: where that record starts.
     stopped_at: Option<u64>,
-    /// A reader running ahead of the one being consumed takes memory only while the budget
-    /// has room to spare, so that it never starves the reader the writer waits for; it
-    /// waits normally once this flag says its part is being consumed.
+    /// A reader running ahead of the one being consumed takes memory only while half the
+    /// budget stays free (see `has_room_ahead`), so that it never starves the reader the
+    /// writer waits for; it waits normally once its part is being consumed.
     look_ahead: Option<LookAhead>,
     _buffer: Reservation,
 }
@@ -96,6 +96,28 @@ pub(crate) struct LookAhead {
     pub consumed: Arc<std::sync::atomic::AtomicBool>,
     /// Set when its batches are no longer wanted.
     pub cancelled: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl LookAhead {
+    fn consumed(&self) -> bool {
+        self.consumed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancelled.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Waits until its part is being consumed, is cancelled, or `budget` has room ahead for
+    /// `bytes` (or never can: more than its capacity).
+    pub(crate) fn wait_for_room(&self, budget: &MemoryBudget, bytes: u64) {
+        while !self.consumed()
+            && !self.cancelled()
+            && bytes <= budget.capacity()
+            && !has_room_ahead(budget, bytes)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
 }
 
 impl std::fmt::Debug for BatchReader {
@@ -560,33 +582,29 @@ impl BatchReader {
     /// Reserves a batch's bytes: waiting for them, or, running ahead of the part being
     /// consumed, taking them only while half the budget stays free (see `has_room_ahead`).
     fn reserve(&self, bytes: u64) -> loader_memory::Result<Reservation> {
-        use std::sync::atomic::Ordering;
         let Some(ahead) = &self.look_ahead else {
             return self.budget.reserve_blocking(bytes);
         };
         loop {
-            if ahead.consumed.load(Ordering::Acquire) {
+            ahead.wait_for_room(&self.budget, bytes);
+            if ahead.consumed() {
                 return self.budget.reserve_blocking(bytes);
             }
-            let spare = has_room_ahead(&self.budget, bytes);
-            if spare || ahead.cancelled.load(Ordering::Acquire) || bytes > self.budget.capacity() {
-                match self.budget.try_reserve(bytes) {
-                    Ok(reservation) => return Ok(reservation),
-                    Err(error) if !spare => return Err(error),
-                    Err(_) => {}
+            match self.budget.try_reserve(bytes) {
+                Ok(reservation) => return Ok(reservation),
+                Err(error) if ahead.cancelled() || bytes > self.budget.capacity() => {
+                    return Err(error);
                 }
+                // Another reader took the room first: wait again.
+                Err(_) => {}
             }
-            std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }
 
     /// Makes this reader read one part of the file: it ends before the first record that
     /// starts at or after `stop_at`, and it may run ahead of the part being consumed.
     pub(crate) fn part(mut self, stop_at: Option<u64>, look_ahead: Option<LookAhead>) -> Self {
-        if look_ahead
-            .as_ref()
-            .is_some_and(|ahead| !ahead.consumed.load(std::sync::atomic::Ordering::Relaxed))
-        {
+        if look_ahead.as_ref().is_some_and(|ahead| !ahead.consumed()) {
             // A part read ahead: no writer is waiting for its first batch.
             self.batches_made = u32::MAX;
         }
