@@ -433,7 +433,9 @@ impl BatchReader {
         // has the next non-empty field start on a continuation byte, which is checked. Such a
         // field fails, and then every field is checked alone to name the first bad one.
         let bytes = self.record.as_slice();
-        let record_is_text = bytes.is_ascii() || std::str::from_utf8(bytes).is_ok();
+        // simdutf8 checks a whole record several times faster than the standard library,
+        // which mattered on files whose names and notes are not ASCII.
+        let record_is_text = simdutf8::basic::from_utf8(bytes).is_ok();
         self.check_fields(record_is_text).or_else(|error| {
             if record_is_text {
                 self.check_fields(false)
