@@ -57,7 +57,7 @@ pub use processor::{BatchOutcome, BatchProcessor, RetryPolicy, SubBatchLimits, s
 pub use reject::{RejectKind, RejectedRow};
 pub use schema::{Column, Schema};
 pub use sink::{BatchSink, LoadTarget};
-pub use value::{ColumnType, Value};
+pub use value::{ColumnType, Value, unix_days, unix_micros};
 
 #[cfg(any(test, feature = "mock"))]
 pub use audit::MockAuditSink;
