@@ -40,7 +40,7 @@ mod input;
 mod options;
 mod parallel;
 mod reader;
-mod tap;
+mod records;
 
 pub use discover::{FileOrder, InputFile, discover};
 pub use error::{Error, Result};

@@ -306,6 +306,25 @@ impl CsvOptions {
         self.sample_rows
     }
 
+    /// The record reader under [`BatchReader`](crate::BatchReader), parsing as
+    /// [`csv_reader`](Self::csv_reader) does, with a read buffer of `capacity` bytes.
+    pub(crate) fn records<R: std::io::Read>(
+        &self,
+        input: R,
+        capacity: usize,
+        max_row_bytes: u64,
+    ) -> crate::records::Records<R> {
+        let core = csv_core::ReaderBuilder::new()
+            .delimiter(self.get_delimiter())
+            .quote(self.quote)
+            .escape(self.escape)
+            .double_quote(self.escape.is_none())
+            .comment(self.comment)
+            .build();
+        let dialect = (self.get_delimiter(), self.quote, self.escape, self.comment);
+        crate::records::Records::new(input, core, dialect, capacity, max_row_bytes)
+    }
+
     pub(crate) fn csv_reader<R: std::io::Read>(&self, input: R) -> csv::Reader<R> {
         csv::ReaderBuilder::new()
             .delimiter(self.get_delimiter())

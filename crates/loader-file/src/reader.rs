@@ -1,9 +1,8 @@
 use crate::input::{self, Input};
-use crate::tap::{RowLimitExceeded, Tap};
-use crate::{BadRowPolicy, Compression, CsvOptions, Error, OnError, Result, error::csv_error};
+use crate::records::{Position, ReadError, Records};
+use crate::{BadRowPolicy, Compression, CsvOptions, Error, OnError, Result};
 use loader_batch::{RowBatch, Schema};
 use loader_memory::{MemoryBudget, Reservation};
-use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -56,8 +55,8 @@ pub struct ReservedBatch {
 /// ```
 pub struct BatchReader {
     path: PathBuf,
-    reader: csv::Reader<Tap<Input>>,
-    record: csv::ByteRecord,
+    /// The parser, which holds the current record.
+    records: Records<Input>,
     schema: Arc<Schema>,
     /// For the NULL markers.
     options: CsvOptions,
@@ -161,7 +160,7 @@ fn max_rows_in(bytes: usize, columns: usize) -> usize {
     (bytes / columns.max(1)).saturating_add(1)
 }
 
-/// The csv reader's internal buffer (see `CsvOptions::csv_reader`), held for the reader's life.
+/// The parser's read buffer (see `Records`), held for the reader's life.
 const READ_BUFFER_BYTES: u64 = 256 << 10;
 
 /// Whether a reader running ahead of the part being consumed may take `bytes`: only if half
@@ -202,8 +201,8 @@ impl BatchReader {
         // A row is held up to three times while it is read (parser, batch, raw copy): it
         // must fit in the budget that many times over.
         let max_row_bytes = (options.get_max_row_bytes() as u64).min(budget.capacity() / 4);
-        // The read buffer, the raw bytes the tap keeps and, for compressed files, the
-        // decoder's window and buffers.
+        // The read buffer (which keeps the current record's raw bytes), the parsed fields
+        // and, for compressed files, the decoder's window and buffers.
         let buffer = budget
             .reserve_blocking(Self::BUFFER_BYTES + compression.decoder_bytes())
             .map_err(|source| Error::Memory {
@@ -218,24 +217,24 @@ impl BatchReader {
         } else {
             u64::MAX
         };
-        // The tap always keeps the current record: rejects need its raw bytes, and errors
-        // need its true first line (see `record_start`).
-        let tap = Tap::new(input, true, max_row_bytes);
-        let mut reader = options.csv_reader(tap);
+        // The parser keeps the current record's bytes: rejects need them, and errors need
+        // its true first line (see `record_start`).
+        let mut records = options.records(input, READ_BUFFER_BYTES as usize, max_row_bytes);
         if options.get_has_headers() {
-            reader
-                .byte_headers()
-                .map_err(|e| read_error(path, max_row_bytes, e, &csv::Position::new()))?;
+            records
+                .read()
+                .map_err(|e| read_error(path, max_row_bytes, e))?;
         }
         let mut sequence = 0;
         let mut skip_to = None;
         if let Some(resume) = resume {
             if seekable {
-                let mut position = csv::Position::new();
-                position.set_byte(resume.byte).set_line(resume.line);
-                reader
-                    .seek_raw(SeekFrom::Start(resume.byte), position)
-                    .map_err(|e| csv_error(path, e))?;
+                records
+                    .seek(Position {
+                        byte: resume.byte,
+                        line: resume.line,
+                    })
+                    .map_err(io)?;
             } else {
                 // A decoder cannot seek: committed rows are read again and passed over.
                 skip_to = Some(resume.byte);
@@ -245,8 +244,7 @@ impl BatchReader {
         let batch_bytes = options.get_batch_bytes();
         BatchReader {
             path: path.to_path_buf(),
-            reader,
-            record: csv::ByteRecord::new(),
+            records,
             schema,
             options: options.clone(),
             budget,
@@ -286,8 +284,8 @@ impl BatchReader {
         RowBatch::heap_size_for(columns, rows, bytes) as u64
     }
 
-    /// Heap bytes the reader itself holds besides its batches: the parser's read buffer and
-    /// the tap's copy of the current record (see `record_start`).
+    /// Heap bytes the reader itself holds besides its batches: the parser's read buffer,
+    /// which also keeps the current record's raw bytes (see `record_start`), and its fields.
     pub const BUFFER_BYTES: u64 = 2 * READ_BUFFER_BYTES;
 
     /// Reads past rows that start before `byte` (a resume in a compressed file), leaving the
@@ -297,7 +295,7 @@ impl BatchReader {
             return Ok(self);
         };
         while self.read_record()? {
-            let at = self.record.position().map_or(0, |p| p.byte());
+            let at = self.records.record_position().byte;
             if at == byte {
                 return Ok(self);
             }
@@ -305,12 +303,12 @@ impl BatchReader {
                 break;
             }
         }
-        if !self.pending && self.reader.position().byte() == byte {
+        if !self.pending && self.records.position().byte == byte {
             return Ok(self);
         }
         Err(Error::Csv {
             path: self.path.clone(),
-            line: self.record.position().map_or(0, |p| p.line()),
+            line: self.records.record_position().line,
             byte,
             message: "no row starts at the resume point: the file changed since it was recorded"
                 .into(),
@@ -328,38 +326,27 @@ impl BatchReader {
     }
 
     /// Where the next unread row starts.
-    ///
-    /// # Panics
-    ///
-    /// Never in practice: a pending record always has a position (the csv crate sets one
-    /// on every record it reads).
     pub fn resume_point(&self) -> ResumePoint {
         let position = if self.pending {
-            self.record
-                .position()
-                .expect("read records have positions")
-                .clone()
+            self.records.record_position()
         } else {
-            self.reader.position().clone()
+            self.records.position()
         };
         ResumePoint {
-            byte: position.byte(),
-            line: position.line(),
+            byte: position.byte,
+            line: position.line,
             sequence: self.sequence,
         }
     }
 
     fn read_record(&mut self) -> Result<bool> {
-        let start = self.reader.position().clone();
-        // Everything before the next record is done with: the tap lets it go.
-        self.reader.get_mut().record_starts_at(start.byte());
-        self.pending = match self.reader.read_byte_record(&mut self.record) {
-            Ok(pending) => pending,
-            Err(error) => return Err(self.read_error(error, &start)),
-        };
+        self.pending = self
+            .records
+            .read()
+            .map_err(|e| read_error(&self.path, self.max_row_bytes, e))?;
         if self.pending
             && let Some(stop) = self.stop_at
-            && self.reader.position().byte() > stop
+            && self.records.position().byte > stop
         {
             let start = self.record_start().1;
             if start >= stop {
@@ -369,9 +356,12 @@ impl BatchReader {
                 return Ok(false);
             }
         }
-        // The tap stops a long record while it streams in; one that arrived within a single
-        // read is caught here.
-        if self.pending && self.reader.position().byte() - start.byte() > self.max_row_bytes {
+        // The parser stops a long record while it streams in; one that arrived within a
+        // single read is caught here.
+        if self.pending
+            && self.records.position().byte - self.records.record_position().byte
+                > self.max_row_bytes
+        {
             let (line, byte) = self.record_start();
             return Err(Error::RowTooLong {
                 path: self.path.clone(),
@@ -383,18 +373,13 @@ impl BatchReader {
         Ok(self.pending)
     }
 
-    fn read_error(&self, error: csv::Error, start: &csv::Position) -> Error {
-        read_error(&self.path, self.max_row_bytes, error, start)
-    }
-
     /// Line and byte offset where the current record's text starts. The parser's position
     /// may be earlier: after a CRLF it starts the next record at the `\n`, and blank lines
     /// before a record count as its start, which would put errors a line too early.
     fn record_start(&self) -> (u64, u64) {
-        let position = self.record.position().expect("read records have positions");
-        let (mut line, mut byte) = (position.line(), position.byte());
-        let end = self.reader.position().byte();
-        for &b in self.reader.get_ref().raw(byte..end).unwrap_or_default() {
+        let Position { mut line, mut byte } = self.records.record_position();
+        let end = self.records.position().byte;
+        for &b in self.records.raw(byte..end).unwrap_or_default() {
             match b {
                 b'\n' => line += 1,
                 b'\r' => {}
@@ -408,34 +393,35 @@ impl BatchReader {
     /// The current record's bytes as read, without its line terminator.
     fn raw_record(&self) -> Vec<u8> {
         let start = self.record_start().1;
-        let end = self.reader.position().byte();
-        let raw = self.reader.get_ref().raw(start..end).unwrap_or_default();
+        let end = self.records.position().byte;
+        let raw = self.records.raw(start..end).unwrap_or_default();
         let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         raw.to_vec()
     }
 
-    fn check_record(&self) -> Result<()> {
+    fn check_record(&mut self) -> Result<()> {
         let columns = self.schema.columns();
         let path = || self.path.clone();
-        if self.record.len() != columns.len() {
+        if self.records.len() != columns.len() {
             let (line, byte) = self.record_start();
             return Err(Error::FieldCount {
                 path: path(),
                 line,
                 byte,
                 expected: columns.len(),
-                found: self.record.len(),
+                found: self.records.len(),
             });
         }
         // One UTF-8 check of the whole record stands for those of its text fields: valid
         // fields make a valid record, and a valid record whose field ends inside a character
         // has the next non-empty field start on a continuation byte, which is checked. Such a
         // field fails, and then every field is checked alone to name the first bad one.
-        let bytes = self.record.as_slice();
-        // simdutf8 checks a whole record several times faster than the standard library,
-        // which mattered on files whose names and notes are not ASCII.
-        let record_is_text = simdutf8::basic::from_utf8(bytes).is_ok();
+        // simdutf8 checks text several times faster than the standard library, which
+        // mattered on files whose names and notes are not ASCII; the raw input many records
+        // at a time, the record's fields when that found a bad byte.
+        let record_is_text =
+            self.records.raw_is_utf8() || simdutf8::basic::from_utf8(self.records.bytes()).is_ok();
         self.check_fields(record_is_text).or_else(|error| {
             if record_is_text {
                 self.check_fields(false)
@@ -451,8 +437,8 @@ impl BatchReader {
         let columns = self.schema.columns();
         let path = || self.path.clone();
         // One search of the whole record; the fields only when it holds a NUL.
-        let check_nul = !self.options.get_allow_nul() && self.record.as_slice().contains(&0);
-        for (index, (column, field)) in columns.iter().zip(self.record.iter()).enumerate() {
+        let check_nul = !self.options.get_allow_nul() && self.records.bytes().contains(&0);
+        for (index, (column, field)) in columns.iter().zip(self.records.iter()).enumerate() {
             let field = if self.options.is_null(field) {
                 &[][..]
             } else {
@@ -496,10 +482,10 @@ impl BatchReader {
             return Ok(None);
         }
         let columns = self.schema.len();
-        let first_row_bytes = self.record.as_slice().len();
+        let first_row_bytes = self.records.bytes().len();
         // The rest of the file bounds both what it can hold in fields and its row count, so
         // small files get small batches.
-        let start = self.record.position().map_or(0, |p| p.byte());
+        let Position { byte: start, line } = self.records.record_position();
         let remaining = usize::try_from(self.file_size.saturating_sub(start)).unwrap_or(usize::MAX);
         let (row_capacity, batch_bytes) = self.ramped_capacity();
         let (rows, bytes) = if first_row_bytes > batch_bytes {
@@ -511,7 +497,6 @@ impl BatchReader {
             )
         };
         let heap = RowBatch::heap_size_for(columns, rows, bytes) as u64;
-        let line = self.record.position().map_or(0, |p| p.line());
         let reservation = self.reserve(heap).map_err(|source| {
             if rows == 1 {
                 Error::RowTooLarge {
@@ -548,7 +533,7 @@ impl BatchReader {
                 self.push_record(&mut batch);
             }
             match self.read_record() {
-                Ok(true) if batch.has_room(self.record.as_slice().len()) => {}
+                Ok(true) if batch.has_room(self.records.bytes().len()) => {}
                 Ok(_) => break,
                 Err(error) => {
                     self.deferred = Some(error);
@@ -641,21 +626,19 @@ impl BatchReader {
     }
 
     fn push_record(&mut self, batch: &mut RowBatch) {
-        let position = self.record.position().expect("read records have positions");
-        let (line, byte) = (position.line(), position.byte());
+        let Position { byte, line } = self.records.record_position();
         let options = &self.options;
         let pushed = if options.has_null_markers() {
             let fields = self
-                .record
+                .records
                 .iter()
                 .map(|f| if options.is_null(f) { &[][..] } else { f });
             batch.push_row(line, byte, fields)
         } else {
             // No field becomes NULL but the empty ones, which stay empty: the record's
             // fields, back to back as the parser keeps them, go in with one copy.
-            let record = &self.record;
-            let ends = (0..record.len()).map(|i| record.range(i).map_or(0, |r| r.end));
-            batch.push_packed_row(line, byte, record.as_slice(), ends)
+            let records = &self.records;
+            batch.push_packed_row(line, byte, records.bytes(), records.ends().iter().copied())
         };
         pushed.expect("field count checked and batch sized below 4 GiB");
         self.rows_read += 1;
@@ -685,20 +668,21 @@ impl BatchReader {
     }
 }
 
-/// A parser error as this crate's error: the tap's refusal of a long record becomes
+/// A parser error as this crate's error: a record past the row limit becomes
 /// [`Error::RowTooLong`] at the record's start.
-fn read_error(path: &Path, limit: u64, error: csv::Error, start: &csv::Position) -> Error {
-    if let csv::ErrorKind::Io(io) = error.kind()
-        && io.get_ref().is_some_and(|e| e.is::<RowLimitExceeded>())
-    {
-        return Error::RowTooLong {
+fn read_error(path: &Path, limit: u64, error: ReadError) -> Error {
+    match error {
+        ReadError::RowTooLong { at } => Error::RowTooLong {
             path: path.to_path_buf(),
-            line: start.line().max(1),
-            byte: start.byte(),
+            line: at.line.max(1),
+            byte: at.byte,
             limit,
-        };
+        },
+        ReadError::Io(source) => Error::Io {
+            path: path.to_path_buf(),
+            source,
+        },
     }
-    csv_error(path, error)
 }
 
 impl Iterator for BatchReader {

@@ -1,0 +1,336 @@
+//! The CSV record reader under [`BatchReader`](crate::BatchReader). It owns its read buffer,
+//! splits most records itself and hands the rest to csv-core. Fields, positions and line
+//! numbers are the csv crate's exactly (a property test reads random CSV both ways), so
+//! resume points recorded before stay valid.
+//!
+//! Why not the csv crate's reader: its state machine takes every byte through a transition
+//! table, which made it about 40% of a dry run's CPU. Most records of real files are fields
+//! between delimiters, some in quotes without a quote inside. For those, a bit mask of the
+//! structural bytes, 64 at a time, finds where each field ends (see [`plain`]). csv-core
+//! still reads the first record (it strips a byte order mark), comments, text after a
+//! closing quote, and every record when an escape byte is set. Owning the buffer also keeps the
+//! current record's raw bytes for rejects without a second copy of the input.
+
+mod plain;
+
+use plain::{Block, Plain, Split};
+use std::io::{self, Read, Seek, SeekFrom};
+
+/// Where a record starts, or the reader stands: byte offset in the stream and 1-based line,
+/// counted as the csv crate does (see [`Records::read`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Position {
+    pub byte: u64,
+    pub line: u64,
+}
+
+/// Why a record could not be read.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    Io(io::Error),
+    /// The record starting at `at` outgrew the row limit before it ended.
+    RowTooLong {
+        at: Position,
+    },
+}
+
+pub(crate) struct Records<R> {
+    input: R,
+    /// Input bytes; `buf[pos..filled]` are read but not yet parsed. It keeps everything from
+    /// the current record's start, so that `raw` can give a rejected row's bytes.
+    buf: Vec<u8>,
+    pos: usize,
+    filled: usize,
+    /// Stream offset of `buf[0]`.
+    buf_offset: u64,
+    /// Line of `buf[pos]`.
+    line: u64,
+    eof: bool,
+    /// csv-core said the input has ended, or reading it failed: no more records.
+    done: bool,
+    core: csv_core::Reader,
+    /// csv-core has read since it was created or reset. Until then the fast path stands
+    /// aside: csv-core's first read strips a byte order mark.
+    core_has_read: bool,
+    plain: Option<Box<Plain>>,
+    /// Where the fast path left off in its scan of structural bytes; cleared whenever the
+    /// buffer moves or csv-core reads.
+    block: Option<Block>,
+    /// The current record's fields back to back (`fields[..ends[len - 1]]`) and where each
+    /// ends. Both are kept longer than needed, as csv-core writes into slices; `fields` is
+    /// at least as long as `buf`, so that the fast path never runs out of room.
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+    len: usize,
+    /// Where the current record's read began (before any blank lines it skipped).
+    record_at: Position,
+    /// Stream offsets found to be UTF-8, and up to where the input has been looked at for
+    /// it: checked a buffer at a time, not a record at a time (see `raw_is_utf8`).
+    utf8_valid: std::ops::Range<u64>,
+    utf8_checked_to: u64,
+    max_row_bytes: u64,
+}
+
+impl<R: Read> Records<R> {
+    /// A reader of `input` with a read buffer of `capacity` bytes, which grows only for a
+    /// record longer than that, up to `max_row_bytes`.
+    ///
+    /// `dialect` is delimiter, quote, escape and comment, as `core` was built with.
+    pub(crate) fn new(
+        input: R,
+        core: csv_core::Reader,
+        dialect: (u8, u8, Option<u8>, Option<u8>),
+        capacity: usize,
+        max_row_bytes: u64,
+    ) -> Self {
+        let (delimiter, quote, escape, comment) = dialect;
+        let capacity = capacity.max(64);
+        Records {
+            input,
+            buf: vec![0; capacity],
+            pos: 0,
+            filled: 0,
+            buf_offset: 0,
+            line: 1,
+            eof: false,
+            done: false,
+            core,
+            core_has_read: false,
+            plain: Plain::new(delimiter, quote, escape, comment).map(Box::new),
+            block: None,
+            fields: vec![0; capacity],
+            ends: vec![0; 64],
+            len: 0,
+            record_at: Position { byte: 0, line: 1 },
+            utf8_valid: 0..0,
+            utf8_checked_to: 0,
+            max_row_bytes,
+        }
+    }
+
+    /// Where the next read starts.
+    pub(crate) fn position(&self) -> Position {
+        Position {
+            byte: self.buf_offset + self.pos as u64,
+            line: self.line,
+        }
+    }
+
+    /// Where the current record's read began: as the csv crate puts it, before the blank
+    /// lines it skipped, and after a CRLF at the `\n` (csv-core ends a record at the `\r`).
+    pub(crate) fn record_position(&self) -> Position {
+        self.record_at
+    }
+
+    /// Fields of the current record.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The current record's fields back to back.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.fields[..self.ends().last().copied().unwrap_or(0)]
+    }
+
+    /// Where each field of the current record ends in [`bytes`](Self::bytes).
+    pub(crate) fn ends(&self) -> &[usize] {
+        &self.ends[..self.len]
+    }
+
+    /// The current record's fields.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let ends = self.ends();
+        (0..ends.len()).map(move |i| {
+            let start = if i == 0 { 0 } else { ends[i - 1] };
+            &self.fields[start..ends[i]]
+        })
+    }
+
+    /// Input bytes between two stream offsets, if still buffered: the current record's are.
+    pub(crate) fn raw(&self, range: std::ops::Range<u64>) -> Option<&[u8]> {
+        let start = usize::try_from(range.start.checked_sub(self.buf_offset)?).ok()?;
+        let end = usize::try_from(range.end.checked_sub(self.buf_offset)?).ok()?;
+        if end > self.filled {
+            return None;
+        }
+        self.buf.get(start..end)
+    }
+
+    /// Whether the current record's raw bytes are known to be UTF-8, which makes every
+    /// field UTF-8 (delimiters and quotes are ASCII, and taking ASCII bytes out of UTF-8
+    /// leaves UTF-8). The buffered input is checked from the record up to its last line end
+    /// in one call, many records at once; false when that found a bad byte, and then the
+    /// caller checks the record's fields itself.
+    pub(crate) fn raw_is_utf8(&mut self) -> bool {
+        let (start, end) = (self.record_at.byte, self.position().byte);
+        if end > self.utf8_checked_to {
+            let from = usize::try_from(start - self.buf_offset).expect("the record is buffered");
+            let buffered = &self.buf[from..self.filled];
+            let chunk = buffered
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(buffered, |last| &buffered[..=last]);
+            let chunk_end = start + chunk.len() as u64;
+            self.utf8_valid = if simdutf8::basic::from_utf8(chunk).is_ok() {
+                start..chunk_end
+            } else {
+                0..0
+            };
+            self.utf8_checked_to = chunk_end.max(end);
+        }
+        self.utf8_valid.start <= start && end <= self.utf8_valid.end
+    }
+
+    /// Reads the next record; false at the end of the input.
+    pub(crate) fn read(&mut self) -> Result<bool, ReadError> {
+        self.record_at = self.position();
+        self.len = 0;
+        if self.done {
+            return Ok(false);
+        }
+        if self.core_has_read
+            && let Some(plain) = self.plain.take()
+        {
+            let read = self.read_plain(&plain);
+            self.plain = Some(plain);
+            if read? {
+                return Ok(true);
+            }
+        }
+        self.read_with_core()
+    }
+
+    /// The fast path: skips blank lines, then splits the record at its structural bytes
+    /// (see [`plain`]). False, having consumed nothing but blank lines, when csv-core must
+    /// read the record (see [`Split::Core`]), it starts with a comment, or it is the
+    /// input's last and has no line end.
+    fn read_plain(&mut self, plain: &Plain) -> Result<bool, ReadError> {
+        loop {
+            // csv-core discards line ends at a record's start: blank lines.
+            while self.pos < self.filled && matches!(self.buf[self.pos], b'\n' | b'\r') {
+                self.line += u64::from(self.buf[self.pos] == b'\n');
+                self.pos += 1;
+            }
+            if self.pos < self.filled && plain.comment == Some(self.buf[self.pos]) {
+                return Ok(false);
+            }
+            let (split, len) = plain::split_record(
+                plain,
+                &self.buf[..self.filled],
+                self.pos,
+                &mut self.block,
+                &mut self.fields,
+                &mut self.ends,
+            );
+            match split {
+                Split::Record { end, lines } => {
+                    self.len = len;
+                    self.pos = end;
+                    self.line += lines;
+                    return Ok(true);
+                }
+                Split::NeedMore if !self.eof => self.fill()?,
+                Split::NeedMore | Split::Core => return Ok(false),
+            }
+        }
+    }
+
+    /// The general path: csv-core reads the record, from where the fast path left off.
+    fn read_with_core(&mut self) -> Result<bool, ReadError> {
+        use csv_core::ReadRecordResult;
+        self.block = None;
+        let (mut out, mut ends) = (0, 0);
+        loop {
+            if self.pos == self.filled && !self.eof {
+                self.fill()?;
+            }
+            let lines_before = self.core.line();
+            let (result, read, written, ended) = self.core.read_record(
+                &self.buf[self.pos..self.filled],
+                &mut self.fields[out..],
+                &mut self.ends[ends..],
+            );
+            self.core_has_read = true;
+            self.pos += read;
+            self.line += self.core.line() - lines_before;
+            out += written;
+            ends += ended;
+            match result {
+                ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull => {
+                    let grown = self.fields.len() * 2;
+                    self.fields.resize(grown, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    let grown = self.ends.len() * 2;
+                    self.ends.resize(grown, 0);
+                }
+                ReadRecordResult::Record => {
+                    self.len = ends;
+                    return Ok(true);
+                }
+                ReadRecordResult::End => {
+                    self.done = true;
+                    return Ok(false);
+                }
+            }
+        }
+    }
+
+    /// Reads more input after `filled`, first letting go of the bytes before the current
+    /// record, and growing the buffer when the record fills it.
+    fn fill(&mut self) -> Result<(), ReadError> {
+        self.block = None;
+        let keep_from = usize::try_from(self.record_at.byte - self.buf_offset)
+            .expect("the current record is buffered");
+        if keep_from > 0 {
+            self.buf.copy_within(keep_from..self.filled, 0);
+            self.filled -= keep_from;
+            self.pos -= keep_from;
+            self.buf_offset += keep_from as u64;
+        }
+        if self.filled as u64 > self.max_row_bytes {
+            self.done = true;
+            return Err(ReadError::RowTooLong { at: self.record_at });
+        }
+        if self.filled == self.buf.len() {
+            let grown = self.buf.len() * 2;
+            self.buf.resize(grown, 0);
+            if self.fields.len() < grown {
+                self.fields.resize(grown, 0);
+            }
+        }
+        let read = loop {
+            match self.input.read(&mut self.buf[self.filled..]) {
+                Ok(read) => break read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    self.done = true;
+                    return Err(ReadError::Io(error));
+                }
+            }
+        };
+        self.eof = read == 0;
+        self.filled += read;
+        Ok(())
+    }
+}
+
+impl<R: Read + Seek> Records<R> {
+    /// Continues reading at stream offset `at`, which must be a record's start.
+    pub(crate) fn seek(&mut self, at: Position) -> io::Result<()> {
+        self.input.seek(SeekFrom::Start(at.byte))?;
+        self.buf_offset = at.byte;
+        self.line = at.line;
+        (self.pos, self.filled, self.eof, self.done, self.len) = (0, 0, false, false, 0);
+        self.record_at = at;
+        (self.utf8_valid, self.utf8_checked_to) = (0..0, 0);
+        self.core.reset();
+        self.core_has_read = false;
+        self.block = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
