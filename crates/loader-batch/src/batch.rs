@@ -137,30 +137,21 @@ impl RowBatch {
         ends: impl IntoIterator<Item = usize>,
     ) -> Result<()> {
         let base = self.data.len();
-        let ends_len = self.field_ends.len();
-        let (mut found, mut previous) = (0, 0);
-        for end in ends {
-            found += 1;
-            let absolute = u32::try_from(base + end).map_err(|_| Error::BatchTooLarge);
-            match absolute {
-                Ok(absolute) if end >= previous && end <= fields.len() => {
-                    self.field_ends.push(absolute);
-                    previous = end;
-                }
-                Ok(_) => {
-                    self.field_ends.truncate(ends_len);
-                    return Err(Error::FieldCount {
-                        expected: self.columns,
-                        found,
-                    });
-                }
-                Err(error) => {
-                    self.field_ends.truncate(ends_len);
-                    return Err(error);
-                }
-            }
+        if u32::try_from(base + fields.len()).is_err() {
+            return Err(Error::BatchTooLarge);
         }
-        if found != self.columns || previous != fields.len() {
+        // Every end is checked, but only once all are in: one pass that the compiler keeps
+        // free of branches, and a truncate when the row was wrong.
+        let ends_len = self.field_ends.len();
+        let (mut found, mut previous, mut in_order) = (0, 0, true);
+        self.field_ends.extend(ends.into_iter().map(|end| {
+            found += 1;
+            in_order &= end >= previous && end <= fields.len();
+            previous = end;
+            // In range whenever `in_order` holds, as the check above covered the whole row.
+            (base + end) as u32
+        }));
+        if !in_order || found != self.columns || previous != fields.len() {
             self.field_ends.truncate(ends_len);
             return Err(Error::FieldCount {
                 expected: self.columns,

@@ -180,17 +180,28 @@ fn parse_real(field: &[u8]) -> Option<f64> {
     std::str::from_utf8(field).ok()?.parse().ok()
 }
 
+/// `true`, `t`, `yes`, `y`, `1` and `false`, `f`, `no`, `n`, `0`, in any case. Setting bit
+/// 0x20 lower-cases a letter, and the only bytes it turns into a given lower-case letter are
+/// that letter and its capital; so comparing after it is exact for the letters, and the
+/// digits are compared as they are.
 fn parse_boolean(field: &[u8]) -> Option<bool> {
-    if field.len() > 5 {
-        return None;
-    }
-    let mut lower = [0u8; 5];
-    for (slot, b) in lower.iter_mut().zip(field) {
-        *slot = b.to_ascii_lowercase();
-    }
-    match &lower[..field.len()] {
-        b"true" | b"t" | b"yes" | b"y" | b"1" => Some(true),
-        b"false" | b"f" | b"no" | b"n" | b"0" => Some(false),
+    let lower = |b: u8| b | 0x20;
+    let word =
+        |bytes: &[u8]| u32::from_le_bytes(bytes[..4].try_into().expect("four bytes")) | 0x2020_2020;
+    match *field {
+        [b'1'] => Some(true),
+        [b'0'] => Some(false),
+        [a] => match lower(a) {
+            b't' | b'y' => Some(true),
+            b'f' | b'n' => Some(false),
+            _ => None,
+        },
+        [a, b] => (lower(a) == b'n' && lower(b) == b'o').then_some(false),
+        [a, b, c] => (lower(a) == b'y' && lower(b) == b'e' && lower(c) == b's').then_some(true),
+        [_, _, _, _] => (word(field) == u32::from_le_bytes(*b"true")).then_some(true),
+        [_, _, _, _, e] => {
+            (word(field) == u32::from_le_bytes(*b"fals") && lower(e) == b'e').then_some(false)
+        }
         _ => None,
     }
 }
@@ -244,12 +255,19 @@ fn is_real(field: &[u8]) -> bool {
 
 /// Year, month and day of a valid `YYYY-MM-DD`.
 fn date_parts(field: &[u8]) -> Option<(u32, u32, u32)> {
-    if field.len() != 10 || field[4] != b'-' || field[7] != b'-' {
+    let field: &[u8; 10] = field.try_into().ok()?;
+    if field[4] != b'-' || field[7] != b'-' {
         return None;
     }
-    let year = digits(&field[0..4])?;
-    let month = digits(&field[5..7])?;
-    let day = digits(&field[8..10])?;
+    // All eight digits at once, then the numbers: no branch per digit.
+    let digit = |i: usize| u32::from(field[i].wrapping_sub(b'0'));
+    let (y0, y1, y2, y3) = (digit(0), digit(1), digit(2), digit(3));
+    let (m0, m1, d0, d1) = (digit(5), digit(6), digit(8), digit(9));
+    if (y0 > 9) | (y1 > 9) | (y2 > 9) | (y3 > 9) | (m0 > 9) | (m1 > 9) | (d0 > 9) | (d1 > 9) {
+        return None;
+    }
+    let year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
+    let (month, day) = (m0 * 10 + m1, d0 * 10 + d1);
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -314,6 +332,29 @@ fn parse_date(field: &[u8]) -> Option<NaiveDate> {
 type TimestampParts = ((u32, u32, u32), (u32, u32, u32, u32), i64);
 
 fn timestamp_parts(field: &[u8]) -> Option<TimestampParts> {
+    if let Ok(whole) = <&[u8; 19]>::try_from(field) {
+        // `YYYY-MM-DD HH:MM:SS`, by far the most common form, at fixed places.
+        let digit = |i: usize| u32::from(whole[i].wrapping_sub(b'0'));
+        let (h0, h1, m0, m1, s0, s1) = (
+            digit(11),
+            digit(12),
+            digit(14),
+            digit(15),
+            digit(17),
+            digit(18),
+        );
+        if matches!(whole[10], b' ' | b'T' | b't')
+            && whole[13] == b':'
+            && whole[16] == b':'
+            && !((h0 > 9) | (h1 > 9) | (m0 > 9) | (m1 > 9) | (s0 > 9) | (s1 > 9))
+        {
+            let (hour, minute, second) = (h0 * 10 + h1, m0 * 10 + m1, s0 * 10 + s1);
+            if hour > 23 || minute > 59 || second > 59 {
+                return None;
+            }
+            return Some((date_parts(&whole[..10])?, (hour, minute, second, 0), 0));
+        }
+    }
     let date = date_parts(field.get(..10)?)?;
     let rest = &field[10..];
     if rest.is_empty() {
@@ -477,6 +518,74 @@ mod tests {
                 "--1",
             ] {
                 agree(field.as_bytes()).unwrap();
+            }
+        }
+    }
+
+    /// The boolean spellings as first written: lower-case, then compare.
+    fn boolean_by_lowering(field: &[u8]) -> Option<bool> {
+        match field.to_ascii_lowercase().as_slice() {
+            b"true" | b"t" | b"yes" | b"y" | b"1" => Some(true),
+            b"false" | b"f" | b"no" | b"n" | b"0" => Some(false),
+            _ => None,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn booleans_read_as_lowering_reads_them(
+            field in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<u8>(),
+                    proptest::sample::select(b"tTrRuUeEfFaAlLsSyYnNoO01".to_vec()),
+                    proptest::sample::select(vec![b't' ^ 0x20 ^ 0x40, b'1' ^ 0x20, b'0' ^ 0x20]),
+                ],
+                0..7,
+            )
+        ) {
+            proptest::prop_assert_eq!(parse_boolean(&field), boolean_by_lowering(&field));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn dates_are_what_chrono_reads(field in "[0-9]{4}-[0-1][0-9]-[0-3][0-9]|[0-9x/-]{10}") {
+            let chrono = NaiveDate::parse_from_str(&field, "%Y-%m-%d").ok();
+            let ours = date_parts(field.as_bytes())
+                .and_then(|(y, m, d)| NaiveDate::from_ymd_opt(y as i32, m, d));
+            proptest::prop_assert_eq!(date_parts(field.as_bytes()).is_some(), ours.is_some());
+            proptest::prop_assert_eq!(ours, chrono);
+        }
+
+        #[test]
+        fn whole_second_timestamps_are_what_chrono_reads(
+            field in "[0-9]{4}-[0-1][0-9]-[0-3][0-9][ Tt][0-2][0-9]:[0-5][0-9]:[0-5][0-9]|[0-9 :Tx-]{19}"
+        ) {
+            let chrono = NaiveDateTime::parse_from_str(&field.replace(['T', 't'], " "), "%Y-%m-%d %H:%M:%S").ok();
+            // chrono reads a leap second, and a lone `t` or `T` where the space goes: not ours.
+            proptest::prop_assume!(chrono.is_none_or(|t| t.and_utc().timestamp_subsec_nanos() < 1_000_000_000));
+            proptest::prop_assume!(field.len() == 19);
+            proptest::prop_assert_eq!(parse_timestamp(field.as_bytes()), chrono);
+        }
+    }
+
+    #[test]
+    fn every_boolean_spelling_in_every_case() {
+        for word in ["true", "t", "yes", "y", "1", "false", "f", "no", "n", "0"] {
+            for mask in 0..(1u32 << word.len()) {
+                let field: Vec<u8> = word
+                    .bytes()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        if mask >> i & 1 == 1 {
+                            b.to_ascii_uppercase()
+                        } else {
+                            b
+                        }
+                    })
+                    .collect();
+                assert_eq!(parse_boolean(&field), boolean_by_lowering(&field), "{word}");
+                assert!(parse_boolean(&field).is_some());
             }
         }
     }

@@ -99,7 +99,7 @@ impl<R: Read> Records<R> {
             plain: Plain::new(delimiter, quote, escape, comment).map(Box::new),
             block: None,
             fields: vec![0; capacity],
-            ends: vec![0; 64],
+            ends: vec![0; 16],
             len: 0,
             record_at: Position { byte: 0, line: 1 },
             utf8_valid: 0..0,
@@ -230,6 +230,10 @@ impl<R: Read> Records<R> {
                     return Ok(true);
                 }
                 Split::NeedMore if !self.eof => self.fill()?,
+                Split::MoreFields => {
+                    let grown = self.ends.len() * 2;
+                    self.ends.resize(grown, 0);
+                }
                 Split::NeedMore | Split::Core => return Ok(false),
             }
         }

@@ -121,6 +121,8 @@ pub(super) enum Split {
     Record { end: usize, lines: u64 },
     /// The record may go on past the input read so far.
     NeedMore,
+    /// The record has more fields than `ends` has room for.
+    MoreFields,
     /// A record csv-core must read: text after a closing quote.
     Core,
 }
@@ -149,7 +151,9 @@ impl Structurals<'_> {
 }
 
 /// Splits the record starting at `input[start]` into `fields` and `ends` as csv-core would,
-/// and returns the split and the number of fields. `cached` is the block the last record
+/// and returns the split and the number of fields. (`ends` is a slice rather than a vector
+/// that grows: the compiler then keeps its address in a register across the stores to
+/// `fields`.) `cached` is the block the last record
 /// ended in, and the one this one ends in after. `fields` must be at least as long as
 /// `input`.
 pub(super) fn split_record(
@@ -158,7 +162,7 @@ pub(super) fn split_record(
     start: usize,
     cached: &mut Option<Block>,
     fields: &mut [u8],
-    ends: &mut Vec<usize>,
+    ends: &mut [usize],
 ) -> (Split, usize) {
     let mut structurals = Structurals {
         plain,
@@ -208,10 +212,10 @@ pub(super) fn split_record(
         } else {
             out = copy(fields, out, input, field_start..at);
         }
-        if count == ends.len() {
-            ends.resize(count * 2, 0);
-        }
-        ends[count] = out;
+        let Some(end) = ends.get_mut(count) else {
+            return (Split::MoreFields, 0);
+        };
+        *end = out;
         count += 1;
         match ender {
             b'\n' => {
