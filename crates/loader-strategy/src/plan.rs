@@ -1,4 +1,5 @@
 use crate::{Error, LoadSettings, Result};
+use loader_batch::ColumnType;
 use loader_file::{BatchReader, CsvOptions, FileSample, Parallelism, discover, sample_file};
 use loader_memory::{EffectiveLimit, MemoryProbe};
 use std::path::{Path, PathBuf};
@@ -153,6 +154,7 @@ pub(crate) fn make_plan(
                 .min_file_bytes(settings.parallel_min_file_bytes),
         });
     }
+    unify_table_types(&mut files);
     Ok(LoadPlan {
         files,
         limit,
@@ -160,6 +162,55 @@ pub(crate) fn make_plan(
         workers,
         settings: settings.clone(),
     })
+}
+
+/// Gives the files loaded into one table the same column types: for each column, the
+/// narrowest type that takes the values of every file whose sample had rows. Before, each
+/// file created the table with its own types if it got there first, so a header-only file
+/// (every column text, for want of values) or a file of whole numbers among files of
+/// decimals decided the table's types by a race between workers. Files whose columns are
+/// named differently keep their own types; the sink reports the mismatch.
+fn unify_table_types(files: &mut [PlannedFile]) {
+    let names = |file: &PlannedFile| -> Vec<String> {
+        file.sample
+            .schema
+            .columns()
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    let mut unified: std::collections::HashMap<(String, Vec<String>), Vec<ColumnType>> =
+        std::collections::HashMap::new();
+    for file in files.iter().filter(|f| f.sample.rows_sampled > 0) {
+        let types: Vec<ColumnType> = file.sample.schema.columns().iter().map(|c| c.ty).collect();
+        unified
+            .entry((file.table.clone(), names(file)))
+            .and_modify(|known| {
+                for (known, ty) in known.iter_mut().zip(&types) {
+                    *known = wider(*known, *ty);
+                }
+            })
+            .or_insert(types);
+    }
+    for file in files.iter_mut() {
+        if let Some(types) = unified.get(&(file.table.clone(), names(file))) {
+            for (column, ty) in names(file).iter().zip(types) {
+                file.sample.schema.set_type(column, *ty);
+            }
+        }
+    }
+}
+
+/// The narrowest type that takes every value of both: whole numbers are reals and dates are
+/// timestamps (at midnight); any other pair only meets in text.
+fn wider(a: ColumnType, b: ColumnType) -> ColumnType {
+    use ColumnType::{Date, Integer, Real, Text, Timestamp};
+    match (a, b) {
+        _ if a == b => a,
+        (Integer, Real) | (Real, Integer) => Real,
+        (Date, Timestamp) | (Timestamp, Date) => Timestamp,
+        _ => Text,
+    }
 }
 
 /// Memory the run needs outside the row budget once it is going: the database engine's page
@@ -246,6 +297,45 @@ mod tests {
         );
     }
 
+    fn probe() -> FixedProbe {
+        FixedProbe(MemoryReading {
+            total: 16 << 30,
+            available: 8 << 30,
+            process_rss: 1 << 20,
+            cgroup: None,
+            psi: None,
+        })
+    }
+
+    #[test]
+    fn files_of_one_table_get_the_types_that_take_all_their_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = [
+            ("a.csv", "id,amount,day,flag\n"),
+            ("b.csv", "id,amount,day,flag\n1,2,2024-01-01,true\n"),
+            ("c.csv", "id,amount,day,flag\n2,2.5,2024-01-02 10:00:00,7\n"),
+            ("d.csv", "other\nx\n"),
+        ];
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let settings = LoadSettings {
+            table: Some("t".into()),
+            ..LoadSettings::default()
+        };
+        let plan = make_plan(&[dir.path().to_path_buf()], &settings, &probe()).unwrap();
+        let types = |name: &str| -> Vec<ColumnType> {
+            let file = plan.files.iter().find(|f| f.path.ends_with(name)).unwrap();
+            file.sample.schema.columns().iter().map(|c| c.ty).collect()
+        };
+        use ColumnType::{Integer, Real, Text, Timestamp};
+        // The header-only file takes the types of the files with values.
+        for name in ["a.csv", "b.csv", "c.csv"] {
+            assert_eq!(types(name), [Integer, Real, Timestamp, Text], "{name}");
+        }
+        assert_eq!(types("d.csv"), [Text], "other columns: its own");
+    }
+
     #[test]
     fn batches_are_cut_to_fit_the_budget_per_worker() {
         let dir = tempfile::tempdir().unwrap();
@@ -255,13 +345,7 @@ mod tests {
         }
         std::fs::write(dir.path().join("a.csv"), &text).unwrap();
         std::fs::write(dir.path().join("b.csv"), &text[..text.len() / 2]).unwrap();
-        let probe = FixedProbe(MemoryReading {
-            total: 16 << 30,
-            available: 8 << 30,
-            process_rss: 1 << 20,
-            cgroup: None,
-            psi: None,
-        });
+        let probe = probe();
         let settings = LoadSettings {
             workers: 2,
             memory_limit: Some(8 << 20),
