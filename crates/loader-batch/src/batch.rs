@@ -341,6 +341,19 @@ impl RowBatch {
 
     /// Field bytes held by `rows`.
     pub fn data_bytes(&self, rows: Range<usize>) -> usize {
+        self.row_data(rows).len()
+    }
+
+    /// The fields of `rows`, back to back: one slice to search them all at once.
+    ///
+    /// ```
+    /// use loader_batch::RowBatch;
+    /// let mut batch = RowBatch::new(2, 0);
+    /// batch.push_row(2, 0, [&b"1"[..], b"ann"]).unwrap();
+    /// batch.push_row(3, 6, [&b"2"[..], b"bob"]).unwrap();
+    /// assert_eq!(batch.row_data(1..2), b"2bob");
+    /// ```
+    pub fn row_data(&self, rows: Range<usize>) -> &[u8] {
         let end_of = |row: usize| {
             if row == 0 {
                 0
@@ -349,9 +362,9 @@ impl RowBatch {
             }
         };
         if self.columns == 0 {
-            return 0;
+            return &[];
         }
-        end_of(rows.end) - end_of(rows.start)
+        &self.data[end_of(rows.start)..end_of(rows.end)]
     }
 }
 

@@ -6,7 +6,7 @@
 //! (loader has parsed and validated every value already). See the bench's postgres section.
 
 use crate::error::shorten;
-use crate::postgres_copy::{BINARY_HEADER, CopyFormat, write_binary_row, write_csv_row};
+use crate::postgres_copy::{BINARY_HEADER, CopyFormat, holds_nul, write_binary_row, write_csv_row};
 use crate::{Error, Result, quote_identifier};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -304,15 +304,16 @@ impl PgSink {
         if let CopyFormat::Binary(_) = *format {
             chunk.extend_from_slice(BINARY_HEADER);
         }
+        let nul = holds_nul(batch, rows.clone());
         for row in rows.clone() {
             match &*format {
-                CopyFormat::Binary(wires) => write_binary_row(&mut chunk, wires, batch, row)
+                CopyFormat::Binary(wires) => write_binary_row(&mut chunk, wires, batch, row, nul)
                     .map_err(|e| {
-                        SinkError::new(
-                            SinkErrorKind::Data,
-                            format!("{}: line {}: {e}", target.table, batch.line(row)),
-                        )
-                    })?,
+                    SinkError::new(
+                        SinkErrorKind::Data,
+                        format!("{}: line {}: {e}", target.table, batch.line(row)),
+                    )
+                })?,
                 CopyFormat::Csv => write_csv_row(&mut chunk, target, batch, row),
             }
             if chunk.len() >= CHUNK_BYTES {
