@@ -218,8 +218,10 @@ impl BatchReader {
             u64::MAX
         };
         // The parser keeps the current record's bytes: rejects need them, and errors need
-        // its true first line (see `record_start`).
-        let mut records = options.records(input, READ_BUFFER_BYTES as usize, max_row_bytes);
+        // its true first line (see `record_start`). A small plain file gets a buffer its size:
+        // a directory of many small files should not clear 512 KiB for each.
+        let capacity = READ_BUFFER_BYTES.min(file_size.saturating_add(64)) as usize;
+        let mut records = options.records(input, capacity, max_row_bytes);
         if options.get_has_headers() {
             records
                 .read()
