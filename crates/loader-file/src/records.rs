@@ -52,7 +52,7 @@ pub(crate) struct Records<R> {
     /// csv-core has read since it was created or reset. Until then the fast path stands
     /// aside: csv-core's first read strips a byte order mark.
     core_has_read: bool,
-    plain: Option<Box<Plain>>,
+    plain: Option<Plain>,
     /// Where the fast path left off in its scan of structural bytes; cleared whenever the
     /// buffer moves or csv-core reads.
     block: Option<Block>,
@@ -96,7 +96,7 @@ impl<R: Read> Records<R> {
             done: false,
             core,
             core_has_read: false,
-            plain: Plain::new(delimiter, quote, escape, comment).map(Box::new),
+            plain: Plain::new(delimiter, quote, escape, comment),
             block: None,
             fields: vec![0; capacity],
             ends: vec![0; 16],
@@ -189,13 +189,10 @@ impl<R: Read> Records<R> {
             return Ok(false);
         }
         if self.core_has_read
-            && let Some(plain) = self.plain.take()
+            && let Some(plain) = self.plain
+            && self.read_plain(&plain)?
         {
-            let read = self.read_plain(&plain);
-            self.plain = Some(plain);
-            if read? {
-                return Ok(true);
-            }
+            return Ok(true);
         }
         self.read_with_core()
     }

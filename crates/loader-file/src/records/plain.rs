@@ -10,7 +10,7 @@ const HIGH: u64 = 0x8080_8080_8080_8080;
 /// What the fast path needs from the options. Absent when they make it unsafe (a delimiter
 /// that is also the quote, the comment or a line end) or rare enough not to matter (an
 /// escape byte, which only csv-core handles).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Plain {
     delimiter: u8,
     quote: u8,
