@@ -366,3 +366,35 @@ fn terminal_errors_fail_at_once_with_a_clear_message() {
         &format!("DROP SCHEMA \"{s}\" CASCADE; DROP ROLE {role}"),
     );
 }
+
+/// Many files of one table start at once, each creating the table if it is missing: every
+/// one must find it made, whichever connection won (PostgreSQL reports the loser's
+/// `CREATE TABLE IF NOT EXISTS` as a duplicate table, key or row type, depending on timing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn files_of_one_table_prepared_at_once_all_find_it_made() {
+    use loader_batch::{BatchSink, ColumnType, LoadTarget, Schema};
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "prepare_race");
+    let sink = Arc::new(PgSink::connect(&url, Some(&schema.name), 8).await.unwrap());
+    let columns = Arc::new(Schema::from_pairs([
+        ("id", ColumnType::Integer),
+        ("name", ColumnType::Text),
+    ]));
+    for round in 0..100 {
+        let target = LoadTarget::new(format!("orders_{round}"), columns.clone(), "a.csv");
+        let start = Arc::new(tokio::sync::Barrier::new(8));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (sink, target, start) = (sink.clone(), target.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    sink.prepare(&target).await
+                })
+            })
+            .collect();
+        for task in tasks {
+            let result = task.await.unwrap();
+            assert!(result.is_ok(), "round {round}: {result:?}");
+        }
+    }
+}

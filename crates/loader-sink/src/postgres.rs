@@ -38,6 +38,9 @@ pub struct PgSink {
     /// Held while a replace empties its table, so that no other connection writes to the
     /// table in between (see [`LedgerKey::replace`](loader_batch::LedgerKey)).
     replace_lock: tokio::sync::Mutex<()>,
+    /// Held while a table is created, so that this sink's connections never race each other's
+    /// `CREATE TABLE IF NOT EXISTS` (files of one table start together on a pool).
+    create_lock: tokio::sync::Mutex<()>,
     /// How each table's rows are encoded, found from its column types on first use.
     formats: Mutex<HashMap<String, Arc<CopyFormat>>>,
     display: String,
@@ -132,6 +135,7 @@ impl PgSink {
             pool,
             schema: schema.map(str::to_owned),
             replace_lock: tokio::sync::Mutex::new(()),
+            create_lock: tokio::sync::Mutex::new(()),
             formats: Mutex::new(HashMap::new()),
             display,
         };
@@ -331,6 +335,13 @@ impl PgSink {
     }
 }
 
+/// SQLSTATEs of a `CREATE ... IF NOT EXISTS` that lost a race with another session creating
+/// the same object: unique violation on a catalog, duplicate table, duplicate object (the
+/// table's row type).
+fn is_created_concurrently(sqlstate: &str) -> bool {
+    matches!(sqlstate, "23505" | "42P07" | "42710")
+}
+
 pub(crate) fn sql_type(ty: ColumnType) -> &'static str {
     match ty {
         ColumnType::Integer => "BIGINT",
@@ -381,15 +392,19 @@ impl BatchSink for PgSink {
             crate::create_table_sql(&self.qualified(&target.table), &target.schema, sql_type);
         sql.push_str(";\n");
         sql.push_str(&crate::postgres_ledger::quarantine_sql(self));
-        let client = self.client().await?;
-        match client.batch_execute(&sql).await {
-            Ok(()) => {}
-            // Two connections creating the same table at once: the loser finds it made.
-            Err(e)
-                if e.code()
-                    .is_some_and(|c| c.code() == "23505" || c.code() == "42P07") => {}
-            Err(e) => return Err(pg_error(&target.table, &e)),
+        {
+            let _creating = self.create_lock.lock().await;
+            let client = self.client().await?;
+            match client.batch_execute(&sql).await {
+                Ok(()) => {}
+                // Another process created the same table at the same moment: the loser of
+                // that race sees a duplicate table, row type or catalog key, and finds it made.
+                Err(e) if e.code().is_some_and(|c| is_created_concurrently(c.code())) => {}
+                Err(e) => return Err(pg_error(&target.table, &e)),
+            }
         }
+        // The connection above is back in the pool: `format_for` takes one of its own, and
+        // holding two at once could exhaust a pool no larger than the number of files.
         self.format_for(target).await.map(|_| ())
     }
 
