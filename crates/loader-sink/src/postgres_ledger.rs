@@ -145,7 +145,7 @@ pub(crate) async fn empty_table(
 /// Records a committed sub-batch in the transaction that commits its rows.
 pub(crate) async fn record_batch(
     sink: &PgSink,
-    transaction: &Transaction<'_>,
+    transaction: &deadpool_postgres::Transaction<'_>,
     target: &LoadTarget,
     key: &LedgerKey,
     batch: &RowBatch,
@@ -153,14 +153,18 @@ pub(crate) async fn record_batch(
 ) -> Result<(), tokio_postgres::Error> {
     let bytes = batch.byte_range(rows.clone());
     let lines = batch.line_range(rows.clone());
+    // Prepared once per connection: this runs for every sub-batch.
+    let statement = transaction
+        .prepare_cached(&format!(
+            "INSERT INTO {} (table_name, file_hash, generation, byte_start, byte_end, first_line, \
+             end_line, rows, run_id, committed_at, rejected) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            sink.qualified("_loader_batches")
+        ))
+        .await?;
     transaction
         .execute(
-            &format!(
-                "INSERT INTO {} (table_name, file_hash, generation, byte_start, byte_end, first_line, \
-                 end_line, rows, run_id, committed_at, rejected) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                sink.qualified("_loader_batches")
-            ),
+            &statement,
             &[
                 &target.table,
                 &key.file_hash,
@@ -586,16 +590,21 @@ impl PgSink {
         let lines = event.lines.map(|[a, b]| (a as i64, b as i64));
         let bytes = event.byte_range.map(|[a, b]| (a as i64, b as i64));
         let memory = crate::audit_columns::memory_columns(event);
+        // Prepared once per connection: every sub-batch records two events.
+        let statement = client
+            .prepare_cached(&format!(
+                "INSERT INTO {} (run_id, at, scope, context, parent, kind, file, table_name, batch, rows, \
+                 bytes, first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason, \
+                 memory_used, memory_reserved, memory_budget, memory_limit) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+                 $19, $20, $21, $22)",
+                sink.qualified("_loader_audit")
+            ))
+            .await
+            .map_err(|e| pg_error("_loader_audit", &e))?;
         client
             .execute(
-                &format!(
-                    "INSERT INTO {} (run_id, at, scope, context, parent, kind, file, table_name, batch, rows, \
-                     bytes, first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason, \
-                     memory_used, memory_reserved, memory_budget, memory_limit) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-                     $19, $20, $21, $22)",
-                    sink.qualified("_loader_audit")
-                ),
+                &statement,
                 &[
                     &event.run,
                     &event.at,
