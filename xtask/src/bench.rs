@@ -16,6 +16,25 @@ const SQLITE_SCHEMA: &str = "CREATE TABLE orders (id INTEGER, customer TEXT, ema
 pub(crate) struct Measure {
     pub(crate) wall: Duration,
     pub(crate) peak_rss_kib: u64,
+    /// CPU time the whole machine spent while the command ran (every process: the database
+    /// server's too, and other tenants' on a shared host), from `/proc/stat`.
+    pub(crate) machine_busy: Option<Duration>,
+}
+
+/// CPU time every CPU of the machine has spent busy since boot (user, nice, system, irq and
+/// softirq; not idle, iowait or time stolen by a hypervisor), or `None` off Linux.
+fn machine_busy_since_boot() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal ...; clock ticks of 1/100 s (USER_HZ).
+    let busy: u64 = [0, 1, 2, 5, 6].iter().filter_map(|&i| fields.get(i)).sum();
+    Some(Duration::from_millis(busy * 10))
 }
 
 struct Options {
@@ -398,9 +417,13 @@ pub(crate) fn timed(
             std::fs::File::open(stdin).map_err(|e| e.to_string())?,
         ));
     }
+    let busy_before = machine_busy_since_boot();
     let started = Instant::now();
     let status = timed.status().map_err(|e| e.to_string())?;
     let wall = started.elapsed();
+    let machine_busy = machine_busy_since_boot()
+        .zip(busy_before)
+        .map(|(after, before)| after.saturating_sub(before));
     if !status.success() {
         return Err(format!("{command:?} failed with {status}"));
     }
@@ -413,7 +436,11 @@ pub(crate) fn timed(
         })
         .and_then(|v| v.trim().parse().ok())
         .ok_or("no peak rss in /usr/bin/time output")?;
-    Ok(Measure { wall, peak_rss_kib })
+    Ok(Measure {
+        wall,
+        peak_rss_kib,
+        machine_busy,
+    })
 }
 
 fn count_rows(db: &Path) -> Result<u64, String> {

@@ -186,12 +186,12 @@ impl std::fmt::Debug for BatchProcessor {
 
 impl BatchProcessor {
     /// A processor writing to `sink` and auditing to `audit`, with sub-batches of at most
-    /// 10,000 rows and 4 MiB, and the default [`RetryPolicy`].
+    /// 25,000 rows and 4 MiB, and the default [`RetryPolicy`].
     pub fn new(sink: Arc<dyn BatchSink>, audit: Arc<dyn AuditSink>) -> Self {
         BatchProcessor {
             sink,
             audit,
-            limits: Arc::new(SubBatchLimits::new(10_000, 4 << 20)),
+            limits: Arc::new(SubBatchLimits::new(25_000, 4 << 20)),
             retry: RetryPolicy::default(),
         }
     }
