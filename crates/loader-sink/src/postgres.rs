@@ -388,19 +388,21 @@ fn kind_of(sqlstate: Option<&str>) -> SinkErrorKind {
 #[async_trait]
 impl BatchSink for PgSink {
     async fn prepare(&self, target: &LoadTarget) -> std::result::Result<(), SinkError> {
-        let mut sql =
+        let table =
             crate::create_table_sql(&self.qualified(&target.table), &target.schema, sql_type);
-        sql.push_str(";\n");
-        sql.push_str(&crate::postgres_ledger::quarantine_sql(self));
+        let quarantine = crate::postgres_ledger::quarantine_sql(self);
         {
             let _creating = self.create_lock.lock().await;
             let client = self.client().await?;
-            match client.batch_execute(&sql).await {
-                Ok(()) => {}
-                // Another process created the same table at the same moment: the loser of
-                // that race sees a duplicate table, row type or catalog key, and finds it made.
-                Err(e) if e.code().is_some_and(|c| is_created_concurrently(c.code())) => {}
-                Err(e) => return Err(pg_error(&target.table, &e)),
+            // One at a time, so that losing the race for the first still creates the second.
+            for sql in [&table, &quarantine] {
+                match client.batch_execute(sql).await {
+                    Ok(()) => {}
+                    // Another process created it at the same moment: the loser of that race
+                    // sees a duplicate table, row type or catalog key, and finds it made.
+                    Err(e) if e.code().is_some_and(|c| is_created_concurrently(c.code())) => {}
+                    Err(e) => return Err(pg_error(&target.table, &e)),
+                }
             }
         }
         // The connection above is back in the pool: `format_for` takes one of its own, and
