@@ -53,7 +53,10 @@ pub use ledger::{
     FileLedgerState, FileRecord, LEDGER_PREFIX, LEDGER_VERSION, Ledger, LedgerKey, LedgerStatus,
     PendingReplace, RunRecord,
 };
-pub use processor::{BatchOutcome, BatchProcessor, RetryPolicy, SubBatchLimits, split_rows};
+pub use processor::{
+    BatchOutcome, BatchProcessor, DEFAULT_SUB_BATCH_BYTES, DEFAULT_SUB_BATCH_ROWS, RetryPolicy,
+    SubBatchLimits, split_rows,
+};
 pub use reject::{RejectKind, RejectedRow};
 pub use schema::{Column, Schema};
 pub use sink::{BatchSink, LoadTarget};

@@ -220,7 +220,7 @@ pub struct CommonArgs {
     #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = size, env = "LOADER_BATCH_BYTES")]
     pub batch_bytes: u64,
     /// Most rows in one sub-batch, i.e. one transaction.
-    #[arg(long, value_name = "N", default_value_t = 25_000, value_parser = clap::value_parser!(u64).range(1..), env = "LOADER_SUB_BATCH_ROWS")]
+    #[arg(long, value_name = "N", default_value_t = loader_batch::DEFAULT_SUB_BATCH_ROWS as u64, value_parser = clap::value_parser!(u64).range(1..), env = "LOADER_SUB_BATCH_ROWS")]
     pub sub_batch_rows: u64,
     /// File order: largest first (best on a pool), smallest first, or as given.
     #[arg(long, value_enum, default_value_t = Order::Largest, env = "LOADER_ORDER")]

@@ -24,8 +24,8 @@ pub struct LoadSettings {
     pub budget_share: f64,
     /// CSV dialect and batch limits (rows and bytes, whichever comes first).
     pub csv: CsvOptions,
-    /// Most rows in one sub-batch, that is one transaction (default 25,000: measured fastest
-    /// into PostgreSQL, where each transaction costs a few milliseconds; SQLite does not mind).
+    /// Most rows in one sub-batch, that is one transaction (default
+    /// [`DEFAULT_SUB_BATCH_ROWS`](loader_batch::DEFAULT_SUB_BATCH_ROWS), 25,000).
     pub sub_batch_rows: usize,
     /// Most field bytes in one sub-batch (default 4 MiB).
     pub sub_batch_bytes: usize,
@@ -67,8 +67,8 @@ impl Default for LoadSettings {
             memory_limit: None,
             budget_share: 0.5,
             csv: CsvOptions::default(),
-            sub_batch_rows: 25_000,
-            sub_batch_bytes: 4 << 20,
+            sub_batch_rows: loader_batch::DEFAULT_SUB_BATCH_ROWS,
+            sub_batch_bytes: loader_batch::DEFAULT_SUB_BATCH_BYTES,
             order: FileOrder::default(),
             table: None,
             retry: RetryPolicy::default(),
