@@ -135,7 +135,27 @@ fn publishable() -> Result<Vec<String>, String> {
 fn package_check() -> Result<(), String> {
     shell::in_root()?;
     let names = publishable()?;
-    let mut args = vec!["package", "--allow-dirty"];
+    // Verifying builds each packaged crate against the others as registry crates, and cargo
+    // never rebuilds a registry crate whose version it has built before: in a reused target
+    // directory an old build of `loader-batch 0.1.0` would stand in for today's source. So
+    // the check has a target directory of its own, with our crates' builds forgotten first
+    // (their dependencies' stay, and are not rebuilt).
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| "target".into())
+        .join("package-check");
+    let fingerprints = target.join("debug").join(".fingerprint");
+    if let Ok(entries) = std::fs::read_dir(&fingerprints) {
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if names.iter().any(|n| file.starts_with(&format!("{n}-"))) {
+                std::fs::remove_dir_all(entry.path())
+                    .map_err(|e| format!("cannot clear {}: {e}", entry.path().display()))?;
+            }
+        }
+    }
+    let target = target.to_string_lossy().into_owned();
+    let mut args = vec!["package", "--allow-dirty", "--target-dir", &target];
     for name in &names {
         args.extend(["-p", name.as_str()]);
     }
