@@ -48,7 +48,7 @@ mod sysinfo_probe;
 
 pub use budget::{MemoryBudget, Reservation, Tally};
 pub use cgroup::{CgroupReader, CgroupReading, CgroupVersion};
-pub use cleanup::{CleanupHook, CleanupHooks, CleanupOutcome};
+pub use cleanup::{CleanupHook, CleanupHooks, CleanupOutcome, keep_freed_memory};
 pub use error::{Error, Result};
 pub use pressure::{PressureLevel, PressureMonitor, PressureSample, PressureThresholds};
 pub use probe::{
