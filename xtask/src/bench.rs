@@ -19,6 +19,8 @@ pub(crate) struct Measure {
     /// CPU time the whole machine spent while the command ran (every process: the database
     /// server's too, and other tenants' on a shared host), from `/proc/stat`.
     pub(crate) machine_busy: Option<Duration>,
+    /// CPU time of the command itself (user and system), from `/usr/bin/time`.
+    pub(crate) own_cpu: Duration,
 }
 
 /// CPU time every CPU of the machine has spent busy since boot (user, nice, system, irq and
@@ -428,18 +430,28 @@ pub(crate) fn timed(
         return Err(format!("{command:?} failed with {status}"));
     }
     let text = std::fs::read_to_string(&report).map_err(|e| e.to_string())?;
-    let peak_rss_kib = text
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or("no peak rss in /usr/bin/time output")?;
+    let figure = |label: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .map(str::trim)
+            .ok_or_else(|| format!("no `{label}` in /usr/bin/time output"))
+    };
+    let seconds = |label: &str| -> Result<f64, String> {
+        figure(label)?
+            .parse()
+            .map_err(|_| format!("`{label}` is not a number of seconds"))
+    };
+    let peak_rss_kib = figure("Maximum resident set size (kbytes): ")?
+        .parse()
+        .map_err(|_| "peak rss is not a number")?;
+    let own_cpu = Duration::from_secs_f64(
+        seconds("User time (seconds): ")? + seconds("System time (seconds): ")?,
+    );
     Ok(Measure {
         wall,
         peak_rss_kib,
         machine_busy,
+        own_cpu,
     })
 }
 

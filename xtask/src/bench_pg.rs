@@ -199,7 +199,10 @@ pub fn run(
     let measured = match ceiling {
         Some((used, ceiling)) => format!(
             "{speedup:.2}x; 1 worker keeps {used:.2} of {cpus} CPUs busy, so no pool here \
-             can pass {ceiling:.2}x (4 workers: {speedup_four:.2}x)"
+             can pass {ceiling:.2}x (4 workers: {speedup_four:.2}x); of the {:.2} CPU-s a \
+             load takes, loader's own are {:.2}",
+            one.machine_busy.unwrap_or_default().as_secs_f64(),
+            one.own_cpu.as_secs_f64()
         ),
         None => format!("{speedup:.2}x (4 workers: {speedup_four:.2}x)"),
     };
