@@ -3,7 +3,7 @@
 
 use loader_memory::SysinfoProbe;
 use loader_sink::PgSink;
-use loader_strategy::{DataLoadingService, FileState, LoadSettings};
+use loader_strategy::{DataLoadingService, FileState, LoadMode, LoadSettings};
 use loader_tests::pg::{ScratchSchema, assert_pg_matches, pg_url, query_text};
 use loader_tests::{ORDERS, loader_bin, run_loader, test_rows};
 use std::process::Command;
@@ -21,8 +21,10 @@ fn settings(workers: usize) -> LoadSettings {
 }
 
 async fn service(url: &str, schema: &str, settings: LoadSettings) -> DataLoadingService {
+    // A connection per stream of every worker, and two for the ledger and the trail.
+    let connections = settings.workers * settings.streams_per_file.unwrap_or(1) + 2;
     let sink = Arc::new(
-        PgSink::connect(url, Some(schema), settings.workers + 2)
+        PgSink::connect(url, Some(schema), connections)
             .await
             .unwrap(),
     );
@@ -80,6 +82,69 @@ async fn library_load_into_postgres_matches_every_value_and_reruns_skip() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_file_on_three_streams_loads_exactly_and_replaces_without_deadlock() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "streams");
+    let dir = tempfile::tempdir().unwrap();
+    let rows = test_rows(40_000);
+    let files = loader_gen::write_files(dir.path(), rows, 1, 37).unwrap();
+    let streams = LoadSettings {
+        streams_per_file: Some(3),
+        sub_batch_rows: 500,
+        ..settings(1)
+    };
+    let report = service(&url, &schema.name, streams.clone())
+        .await
+        .load(&[dir.path().to_path_buf()])
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{:?}", report.first_error());
+    assert_eq!(
+        assert_pg_matches(&url, &schema.name, "orders", &files, &ORDERS),
+        rows as usize
+    );
+    // The ledger holds one range per sub-batch, and together they cover the file once.
+    let ranges = query_text(
+        &url,
+        &format!(
+            "SELECT count(*), sum(rows), count(*) FILTER (WHERE byte_start <> prev_end) FROM \
+             (SELECT byte_start, rows, lag(byte_end) OVER (ORDER BY byte_start) AS prev_end \
+              FROM \"{}\"._loader_batches) t",
+            schema.name
+        ),
+    );
+    let sub_batches: u64 = ranges[0][0].as_deref().unwrap().parse().unwrap();
+    assert!(sub_batches >= rows / 500, "{ranges:?}");
+    assert_eq!(ranges[0][1].as_deref(), Some(rows.to_string().as_str()));
+    assert_eq!(
+        ranges[0][2].as_deref(),
+        Some("0"),
+        "gaps or overlaps: {ranges:?}"
+    );
+
+    // A replace's first write empties the table: it must not overlap, nor hang the others.
+    let replace = LoadSettings {
+        mode: LoadMode::Replace,
+        force: true,
+        ..streams
+    };
+    let again = tokio::time::timeout(
+        Duration::from_secs(120),
+        service(&url, &schema.name, replace)
+            .await
+            .load(&[dir.path().to_path_buf()]),
+    )
+    .await
+    .expect("a replace on three streams finishes")
+    .unwrap();
+    assert!(again.is_success(), "{:?}", again.first_error());
+    assert_eq!(
+        assert_pg_matches(&url, &schema.name, "orders", &files, &ORDERS),
+        rows as usize
+    );
+}
+
 #[test]
 fn binary_load_into_postgres_matches_every_value() {
     let Some(url) = pg_url() else { return };
@@ -129,8 +194,11 @@ async fn terminated_backends_are_retried_and_every_row_lands_once() {
     let dir = tempfile::tempdir().unwrap();
     let rows = test_rows(120_000);
     loader_gen::write_files(dir.path(), rows, 3, 51).unwrap();
+    // Two streams per file: a terminated backend mid-COPY, or one waiting for the write
+    // before it to commit, must still leave every row exactly once.
     let settings = LoadSettings {
         sub_batch_rows: 500,
+        streams_per_file: Some(2),
         ..settings(2)
     };
     let service = service(&tagged, &schema.name, settings).await;
@@ -183,7 +251,7 @@ fn sigkill_mid_load_then_rerun_gives_exactly_the_input_in_postgres() {
     std::fs::create_dir(&input).unwrap();
     let rows = test_rows(20_000);
     let files = loader_gen::write_files(&input, rows, 3, 61).unwrap();
-    let command = |table: &str, batch_rows: &str| {
+    let command = |table: &str, batch_rows: &str, streams: &str| {
         let mut c = Command::new(loader_bin());
         c.current_dir(dir.path())
             .args([
@@ -197,11 +265,17 @@ fn sigkill_mid_load_then_rerun_gives_exactly_the_input_in_postgres() {
                 table,
             ])
             .args(["--sub-batch-rows", "300", "--batch-rows", batch_rows])
+            .args(["--streams", streams])
             .stdout(std::process::Stdio::null());
         c
     };
     let started = Instant::now();
-    assert!(command("calibrate", "1000").status().unwrap().success());
+    assert!(
+        command("calibrate", "1000", "1")
+            .status()
+            .unwrap()
+            .success()
+    );
     let span = started.elapsed().as_millis() as u64;
     let mut rng = loader_gen::Rng::new(0xC0FFEE);
     let mut mid_load = 0;
@@ -211,7 +285,9 @@ fn sigkill_mid_load_then_rerun_gives_exactly_the_input_in_postgres() {
         let table = format!("orders_{trial}");
         let delay =
             Duration::from_millis(earliest + rng.below(latest.saturating_sub(earliest) + 1));
-        let mut child = command(&table, ["1000", "2500"][trial % 2])
+        // Every other trial writes three sub-batches of a file at once: a kill must still
+        // leave a prefix of each file committed, which the re-run completes.
+        let mut child = command(&table, ["1000", "2500"][trial % 2], ["1", "3"][trial % 2])
             .spawn()
             .unwrap();
         std::thread::sleep(delay);
@@ -239,7 +315,7 @@ fn sigkill_mid_load_then_rerun_gives_exactly_the_input_in_postgres() {
             mid_load += 1;
         }
         assert!(
-            command(&table, ["700", "3000"][trial % 2])
+            command(&table, ["700", "3000"][trial % 2], ["3", "1"][trial % 2])
                 .status()
                 .unwrap()
                 .success(),
@@ -397,4 +473,75 @@ async fn files_of_one_table_prepared_at_once_all_find_it_made() {
             assert!(result.is_ok(), "round {round}: {result:?}");
         }
     }
+}
+
+/// A replace run's first write empties the table under a lock. A later write of the same
+/// file that got going first must not take that lock and then wait for the earlier write to
+/// commit, which would wait for the lock forever: while a replace is pending, writes do not
+/// overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_stream_never_holds_the_replace_lock_its_predecessor_needs() {
+    use loader_batch::{
+        BatchSink, ColumnType, Ledger, LedgerKey, LoadTarget, PendingReplace, PreviousWrite,
+        RowBatch, RunRecord, Schema,
+    };
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "replace_order");
+    let sink = Arc::new(PgSink::connect(&url, Some(&schema.name), 4).await.unwrap());
+    sink.begin_run(&RunRecord {
+        run_id: "r1".into(),
+        started_at: "2026-11-28T00:00:00Z".into(),
+        ended_at: None,
+        settings: "{}".into(),
+        outcome: "running".into(),
+        error: None,
+    })
+    .await
+    .unwrap();
+    let columns = Arc::new(Schema::from_pairs([("id", ColumnType::Integer)]));
+    let mut target = LoadTarget::new("orders", columns, "a.csv");
+    target.ledger = Some(Arc::new(LedgerKey {
+        run_id: "r1".into(),
+        file_hash: "ab".into(),
+        generation: 1,
+        replace: Some(Arc::new(PendingReplace::new())),
+    }));
+    sink.prepare(&target).await.unwrap();
+    let mut batch = RowBatch::new(1, 0);
+    for id in 0..4u64 {
+        batch
+            .push_row(id + 2, id * 2, [id.to_string().as_bytes()])
+            .unwrap();
+    }
+    batch.set_end(6, 8);
+
+    // The second half starts first and must wait for the first before anything else.
+    let (first_done, after_first) = PreviousWrite::chain();
+    let second = tokio::spawn({
+        let (sink, target, batch) = (sink.clone(), target.clone(), batch.clone());
+        async move { sink.write_after(&target, &batch, 2..4, after_first).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first = tokio::time::timeout(
+        Duration::from_secs(20),
+        sink.write_after(&target, &batch, 0..2, PreviousWrite::none()),
+    )
+    .await
+    .expect("the first write is not locked out by the second");
+    assert_eq!(first.unwrap(), 2);
+    first_done.committed();
+    let second = tokio::time::timeout(Duration::from_secs(20), second)
+        .await
+        .expect("the second write commits after the first")
+        .unwrap();
+    assert_eq!(second.unwrap(), 2);
+    let count = query_text(
+        &url,
+        &format!("SELECT count(*) FROM \"{}\".orders", schema.name),
+    );
+    assert_eq!(
+        count[0][0].as_deref(),
+        Some("4"),
+        "the replace emptied once"
+    );
 }

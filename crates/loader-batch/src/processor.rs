@@ -1,8 +1,8 @@
 use crate::{
-    AuditEvent, AuditScope, AuditSink, BatchSink, ContextId, Error, EventKind, LoadTarget, Result,
-    RowBatch, Scope, SinkError, SinkErrorKind,
+    AuditEvent, AuditScope, AuditSink, BatchSink, ContextId, Error, EventKind, LoadTarget,
+    PreviousWrite, Result, RowBatch, Scope, SinkError, SinkErrorKind,
 };
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -173,6 +173,7 @@ pub struct BatchProcessor {
     audit: Arc<dyn AuditSink>,
     limits: Arc<SubBatchLimits>,
     retry: RetryPolicy,
+    streams: usize,
 }
 
 impl std::fmt::Debug for BatchProcessor {
@@ -180,6 +181,7 @@ impl std::fmt::Debug for BatchProcessor {
         f.debug_struct("BatchProcessor")
             .field("limits", &self.limits)
             .field("retry", &self.retry)
+            .field("streams", &self.streams)
             .finish()
     }
 }
@@ -205,7 +207,18 @@ impl BatchProcessor {
                 DEFAULT_SUB_BATCH_BYTES,
             )),
             retry: RetryPolicy::default(),
+            streams: 1,
         }
+    }
+
+    /// Writes up to `streams` sub-batches of a batch at once, through
+    /// [`BatchSink::write_after`], which commits them in order (1, the default, writes one
+    /// at a time through [`BatchSink::write`]). Worth it for a sink whose writes each use a
+    /// connection of their own, such as PostgreSQL's, where one file's COPY then runs on
+    /// several server processes at once.
+    pub fn with_streams(mut self, streams: usize) -> Self {
+        self.streams = streams.max(1);
+        self
     }
 
     /// Uses shared sub-batch limits.
@@ -267,11 +280,27 @@ impl BatchProcessor {
             scope.note(split).await?;
         }
         let mut outcome = BatchOutcome::default();
-        for rows in ranges {
-            match self
-                .write_sub_batch(target, batch, rows.clone(), scope.id())
-                .await
-            {
+        // Each sub-batch waits for the one before it to commit (when there are streams to
+        // overlap them); results come back in order, so a failure is met after every
+        // sub-batch before it has been counted, and dropping the rest rolls them back.
+        let mut previous = PreviousWrite::none();
+        let parent = scope.id();
+        let writes = ranges.into_iter().map(|rows| {
+            let (done, next) = PreviousWrite::chain();
+            let previous = (self.streams > 1).then(|| std::mem::replace(&mut previous, next));
+            async move {
+                let result = self
+                    .write_sub_batch(target, batch, rows.clone(), parent, previous)
+                    .await;
+                if result.is_ok() {
+                    done.committed();
+                }
+                (rows, result)
+            }
+        });
+        let mut writes = futures_util::stream::iter(writes).buffered(self.streams);
+        while let Some((rows, result)) = writes.next().await {
+            match result {
                 Ok(retries) => {
                     outcome.rows += rows.len() as u64;
                     outcome.rejected += batch.rejects_in(rows.clone()).len() as u64;
@@ -305,6 +334,7 @@ impl BatchProcessor {
         batch: &RowBatch,
         rows: Range<usize>,
         parent: ContextId,
+        previous: Option<PreviousWrite>,
     ) -> Result<u32, SubBatchFailure> {
         let mut template = self.template(Scope::SubBatch, target, batch, rows.clone());
         template.parent = Some(parent);
@@ -312,8 +342,15 @@ impl BatchProcessor {
         let first_attempt = Instant::now();
         let mut attempt = 1;
         loop {
-            let write = AssertUnwindSafe(self.sink.write(target, batch, rows.clone()));
-            let result = match write.catch_unwind().await {
+            // Both are the same boxed future type (async-trait), caught alike below.
+            let write = match &previous {
+                Some(previous) => {
+                    self.sink
+                        .write_after(target, batch, rows.clone(), previous.clone())
+                }
+                None => self.sink.write(target, batch, rows.clone()),
+            };
+            let result = match AssertUnwindSafe(write).catch_unwind().await {
                 Ok(Ok(written)) if written == rows.len() as u64 => Ok(written),
                 Ok(Ok(written)) => Err(SinkError::terminal(format!(
                     "sink reported {written} rows written for a sub-batch of {}",

@@ -97,6 +97,93 @@ pub trait BatchSink: Send + Sync {
         batch: &RowBatch,
         rows: Range<usize>,
     ) -> Result<u64, SinkError>;
+
+    /// Stores rows `rows` of `batch` as [`write`](Self::write) does, but commits them only
+    /// once `previous` (the write of the rows just before them in the same file) has
+    /// committed, and never if it failed. A sink that can do a write's work on a connection
+    /// of its own overrides this to do that work at once and wait only to commit: two or more
+    /// writes of one file then overlap, and the file's rows still commit in order, so a crash
+    /// always leaves a prefix of them committed and the ledger's resume point holds.
+    ///
+    /// The processor calls this only when given more than one stream per file
+    /// ([`BatchProcessor::with_streams`](crate::BatchProcessor::with_streams)). This default
+    /// waits for `previous` and then writes: no overlap, for a sink with one writer.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write); a terminal [`SinkError`] when `previous` failed.
+    async fn write_after(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+        previous: PreviousWrite,
+    ) -> Result<u64, SinkError> {
+        previous.committed().await?;
+        self.write(target, batch, rows).await
+    }
+}
+
+/// The write before this one in a file, as [`BatchSink::write_after`] waits for it.
+///
+/// # Example
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use loader_batch::PreviousWrite;
+/// assert!(PreviousWrite::none().committed().await.is_ok());
+///
+/// let (done, previous) = PreviousWrite::chain();
+/// done.committed();
+/// assert!(previous.committed().await.is_ok());
+///
+/// let (failed, previous) = PreviousWrite::chain();
+/// drop(failed);
+/// assert!(previous.committed().await.is_err());
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct PreviousWrite(Option<tokio::sync::watch::Receiver<bool>>);
+
+/// Tells the next write that this one committed; dropped unsent, that it failed.
+#[derive(Debug)]
+pub struct WriteDone(tokio::sync::watch::Sender<bool>);
+
+impl PreviousWrite {
+    /// Nothing before: the first write of a file, or one whose predecessors have returned.
+    pub fn none() -> Self {
+        PreviousWrite(None)
+    }
+
+    /// A write still to finish: its [`WriteDone`], and what the write after it waits on.
+    pub fn chain() -> (WriteDone, PreviousWrite) {
+        let (sender, receiver) = tokio::sync::watch::channel(false);
+        (WriteDone(sender), PreviousWrite(Some(receiver)))
+    }
+
+    /// Waits until the previous write has committed.
+    ///
+    /// # Errors
+    ///
+    /// A terminal [`SinkError`] when it failed (its [`WriteDone`] was dropped unsent).
+    pub async fn committed(&self) -> Result<(), SinkError> {
+        let Some(receiver) = &self.0 else {
+            return Ok(());
+        };
+        match receiver.clone().wait_for(|committed| *committed).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(SinkError::terminal(
+                "not committed: the write of the rows before these failed",
+            )),
+        }
+    }
+}
+
+impl WriteDone {
+    /// The write committed: the next may commit too.
+    pub fn committed(self) {
+        self.0.send_replace(true);
+    }
 }
 
 #[async_trait]
@@ -112,5 +199,15 @@ impl<T: BatchSink + ?Sized> BatchSink for Arc<T> {
         rows: Range<usize>,
     ) -> Result<u64, SinkError> {
         (**self).write(target, batch, rows).await
+    }
+
+    async fn write_after(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+        previous: PreviousWrite,
+    ) -> Result<u64, SinkError> {
+        (**self).write_after(target, batch, rows, previous).await
     }
 }

@@ -132,6 +132,10 @@ pub struct LoadArgs {
     /// PostgreSQL schema for the tables and the ledger (created when missing).
     #[arg(long, value_name = "NAME", env = "LOADER_SCHEMA")]
     pub schema: Option<String>,
+    /// COPY streams per file into PostgreSQL, each on its own connection, committed in row
+    /// order [default: the workers fewer files leave idle, so one file on 2 workers gets 2]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64), env = "LOADER_STREAMS")]
+    pub streams: Option<u16>,
     /// Write audit events (batches, sub-batches, retries, fallbacks) as JSON lines to FILE,
     /// besides the audit table in the target.
     #[arg(long, value_name = "FILE", env = "LOADER_AUDIT")]

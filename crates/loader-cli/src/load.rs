@@ -176,11 +176,13 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
             (sink.clone(), Some(sink))
         }
         Target::Postgres(url) => {
-            // Each worker writes on its own connection; two more for the ledger and trail.
+            // Each stream writes on its own connection; two more for the ledger and trail.
+            // Automatic streams only use workers that files leave idle.
             let connections = args
                 .common
                 .workers
                 .map_or(LoadSettings::default().workers, usize::from)
+                * args.streams.map_or(1, usize::from)
                 + 2;
             let sink = Arc::new(PgSink::connect(url, args.schema.as_deref(), connections).await?);
             if !args.no_audit_table {
@@ -201,6 +203,14 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         Mode::Replace => LoadMode::Replace,
     };
     settings.force = args.force;
+    // Only PostgreSQL overlaps the writes of one file; SQLite's single writer and a dry run
+    // take them one at a time, so they are given one stream whatever the workers.
+    let overlaps = matches!(target, Target::Postgres(_)) && !args.dry_run;
+    settings.streams_per_file = match args.streams {
+        Some(streams) => Some(usize::from(streams)),
+        None if overlaps => None,
+        None => Some(1),
+    };
     settings.csv = settings
         .csv
         .bad_rows(policy)
@@ -356,10 +366,11 @@ fn print_report(report: &LoadReport, target: &Target) {
 fn print_plan(plan: &LoadPlan) {
     let total: u64 = plan.files.iter().map(|f| f.size).sum();
     println!(
-        "{} files, {}, {} workers; memory limit {} ({}), budget {}",
+        "{} files, {}, {} workers, {} COPY stream(s) per file into PostgreSQL; memory limit {} ({}), budget {}",
         plan.files.len(),
         bytes(total),
         plan.workers,
+        plan.streams_per_file,
         bytes(plan.limit.bytes),
         plan.limit.source.as_str(),
         bytes(plan.budget),
@@ -402,6 +413,7 @@ fn plan_json(plan: &LoadPlan) -> serde_json::Value {
         "memory_limit_source": plan.limit.source.as_str(),
         "budget": plan.budget,
         "workers": plan.workers,
+        "streams_per_file": plan.streams_per_file,
         "files": plan.files.iter().map(|f| serde_json::json!({
             "path": f.path,
             "size": f.size,

@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::SinkExt;
-use loader_batch::{BatchSink, ColumnType, LoadTarget, RowBatch, SinkError, SinkErrorKind};
+use loader_batch::{
+    BatchSink, ColumnType, LoadTarget, PreviousWrite, RowBatch, SinkError, SinkErrorKind,
+};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
@@ -232,16 +234,23 @@ impl PgSink {
         self.schema.as_deref().unwrap_or("public")
     }
 
+    /// One write, in one transaction; with `previous`, committed only after it.
     async fn copy(
         &self,
         target: &LoadTarget,
         batch: &RowBatch,
         rows: Range<usize>,
+        previous: &PreviousWrite,
     ) -> std::result::Result<u64, SinkError> {
         let fail = |e: tokio_postgres::Error| pg_error(&target.table, &e);
         // A replace must empty the table before any other write to it commits: writes that
         // may be the first take the lock, and look again once they hold it.
         let replace = target.ledger.as_ref().and_then(|k| k.replace.as_ref());
+        if replace.is_some_and(|r| r.is_pending()) {
+            // Not overlapped: a later write holding the lock while it waits for this
+            // file's earlier one, which waits for the lock, would wait forever.
+            previous.committed().await?;
+        }
         let _guard = match replace {
             Some(r) if r.is_pending() => Some(self.replace_lock.lock().await),
             _ => None,
@@ -270,6 +279,8 @@ impl PgSink {
                 .await
                 .map_err(fail)?;
         }
+        // Everything but the commit is done; rows of one file commit in their order.
+        previous.committed().await?;
         transaction.commit().await.map_err(fail)?;
         if let Some(replace) = replacing {
             replace.done();
@@ -416,7 +427,19 @@ impl BatchSink for PgSink {
         batch: &RowBatch,
         rows: Range<usize>,
     ) -> std::result::Result<u64, SinkError> {
-        self.copy(target, batch, rows).await
+        self.copy(target, batch, rows, &PreviousWrite::none()).await
+    }
+
+    /// The whole write on a connection of its own, waiting for `previous` only to commit:
+    /// one file's COPY streams then run on as many server processes at once.
+    async fn write_after(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+        previous: PreviousWrite,
+    ) -> std::result::Result<u64, SinkError> {
+        self.copy(target, batch, rows, &previous).await
     }
 }
 

@@ -210,7 +210,8 @@ impl DataLoadingService {
         let context = Arc::new(RunContext {
             processor: BatchProcessor::new(Arc::clone(&self.sink), Arc::clone(&audit))
                 .with_limits(limits)
-                .with_retry(plan.settings.retry.clone()),
+                .with_retry(plan.settings.retry.clone())
+                .with_streams(plan.streams_per_file),
             controls,
             run: run_scope.id(),
             ledger: ledger.clone(),

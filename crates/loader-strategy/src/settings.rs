@@ -29,6 +29,13 @@ pub struct LoadSettings {
     pub sub_batch_rows: usize,
     /// Most field bytes in one sub-batch (default 4 MiB).
     pub sub_batch_bytes: usize,
+    /// Sub-batches of one file written at once, committed in order (see
+    /// [`BatchProcessor::with_streams`](loader_batch::BatchProcessor::with_streams)). By
+    /// default the workers that fewer files than workers leave idle write the files'
+    /// sub-batches instead: one file on four workers gets four streams, sixteen files get
+    /// one each. More than one pays only with a sink whose writes use connections of their
+    /// own, such as PostgreSQL's; SQLite's single writer takes them one at a time anyway.
+    pub streams_per_file: Option<usize>,
     /// Order of files.
     pub order: FileOrder,
     /// One table for every file; by default each file gets a table named after it.
@@ -69,6 +76,7 @@ impl Default for LoadSettings {
             csv: CsvOptions::default(),
             sub_batch_rows: loader_batch::DEFAULT_SUB_BATCH_ROWS,
             sub_batch_bytes: loader_batch::DEFAULT_SUB_BATCH_BYTES,
+            streams_per_file: None,
             order: FileOrder::default(),
             table: None,
             retry: RetryPolicy::default(),

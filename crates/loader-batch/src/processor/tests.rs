@@ -218,3 +218,115 @@ mod proptests {
         }
     }
 }
+
+/// A sink whose writes overlap: each records when its work starts, works a while (so the
+/// next write starts meanwhile), waits for the write before it, then commits or fails.
+#[derive(Default)]
+struct OverlappingSink {
+    events: std::sync::Mutex<Vec<(&'static str, usize)>>,
+    fail_at: Option<usize>,
+}
+
+#[async_trait::async_trait]
+impl BatchSink for OverlappingSink {
+    async fn prepare(&self, _: &LoadTarget) -> std::result::Result<(), SinkError> {
+        Ok(())
+    }
+
+    async fn write(
+        &self,
+        _: &LoadTarget,
+        _: &RowBatch,
+        _: Range<usize>,
+    ) -> std::result::Result<u64, SinkError> {
+        panic!("with streams, every write goes through write_after");
+    }
+
+    async fn write_after(
+        &self,
+        _: &LoadTarget,
+        _: &RowBatch,
+        rows: Range<usize>,
+        previous: PreviousWrite,
+    ) -> std::result::Result<u64, SinkError> {
+        self.events.lock().unwrap().push(("work", rows.start));
+        // Later sub-batches finish their work sooner: only the order of commits holds them.
+        tokio::time::sleep(Duration::from_millis(30 - 2 * rows.start as u64)).await;
+        previous.committed().await?;
+        if self.fail_at == Some(rows.start) {
+            return Err(SinkError::terminal("disk full"));
+        }
+        self.events.lock().unwrap().push(("commit", rows.start));
+        Ok(rows.len() as u64)
+    }
+}
+
+impl OverlappingSink {
+    fn events(&self) -> Vec<(&'static str, usize)> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+fn commits(events: &[(&'static str, usize)]) -> Vec<usize> {
+    events
+        .iter()
+        .filter(|(what, _)| *what == "commit")
+        .map(|(_, start)| *start)
+        .collect()
+}
+
+#[tokio::test]
+async fn streams_overlap_the_work_of_sub_batches_and_commit_them_in_order() {
+    let sink = Arc::new(OverlappingSink::default());
+    let processor = BatchProcessor::new(sink.clone(), Arc::new(InMemoryAudit::new()))
+        .with_limits(Arc::new(SubBatchLimits::new(4, 1 << 20)))
+        .with_streams(2);
+
+    let outcome = processor
+        .process(&target(), &batch_of(14), None)
+        .await
+        .unwrap();
+    assert_eq!((outcome.rows, outcome.sub_batches), (14, 4));
+    let events = sink.events();
+    assert_eq!(commits(&events), [0, 4, 8, 12], "{events:?}");
+    // The second sub-batch's work started before the first committed...
+    let at = |event: (&'static str, usize)| events.iter().position(|e| *e == event).unwrap();
+    assert!(at(("work", 4)) < at(("commit", 0)), "{events:?}");
+    // ...and never more than two were under way at once.
+    let mut under_way = 0;
+    for (what, _) in &events {
+        under_way += if *what == "work" { 1 } else { -1 };
+        assert!(under_way <= 2, "{events:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_stream_keeps_every_later_sub_batch_from_committing() {
+    let sink = Arc::new(OverlappingSink {
+        fail_at: Some(4),
+        ..OverlappingSink::default()
+    });
+    let processor = BatchProcessor::new(sink.clone(), Arc::new(InMemoryAudit::new()))
+        .with_limits(Arc::new(SubBatchLimits::new(4, 1 << 20)))
+        .with_streams(3);
+
+    let err = processor
+        .process(&target(), &batch_of(14), None)
+        .await
+        .unwrap_err();
+    let Error::Sink {
+        rows,
+        committed_rows,
+        ..
+    } = err
+    else {
+        panic!("expected a sink error, got {err}");
+    };
+    assert_eq!((rows, committed_rows), (4..8, 4));
+    let events = sink.events();
+    assert_eq!(commits(&events), [0], "{events:?}");
+    assert!(
+        events.contains(&("work", 8)),
+        "the third overlapped: {events:?}"
+    );
+}
