@@ -121,12 +121,12 @@ fn probe() -> Result<Arc<dyn MemoryProbe>> {
 }
 
 /// Freed batch buffers stay in the allocator for the next batch, up to a thirty-second of
-/// the memory limit and at most 64 MiB: without this, glibc faults every batch's pages in
+/// the memory limit and at most 32 MiB: without this, glibc faults every batch's pages in
 /// afresh, a tenth of loader's CPU time. Pressure still returns them (`malloc_trim`).
 fn keep_freed_memory(probe: &dyn MemoryProbe, explicit_limit: Option<u64>) {
     if let Ok(reading) = probe.read() {
         let limit = reading.effective_limit(explicit_limit).bytes;
-        loader_memory::keep_freed_memory((limit / 32).clamp(1 << 20, 64 << 20));
+        loader_memory::keep_freed_memory((limit / 32).clamp(1 << 20, 32 << 20));
     }
 }
 
