@@ -112,6 +112,11 @@ impl PgSink {
     /// Connects a pool of up to `connections` connections to `url`, creating `schema` when
     /// it is given and missing.
     ///
+    /// Each write in flight holds one connection, and a write overlapped through
+    /// [`BatchSink::write_after`] holds it while it waits for its predecessor: give the pool
+    /// one connection per stream of every worker, and two more for the ledger and the
+    /// audit trail (with the default streams, `workers + 2`).
+    ///
     /// # Errors
     ///
     /// [`Error::BadTarget`] for a bad URL, [`Error::Open`] when the server cannot be reached

@@ -35,6 +35,7 @@ pub struct LoadSettings {
     /// sub-batches instead: one file on four workers gets four streams, sixteen files get
     /// one each. More than one pays only with a sink whose writes use connections of their
     /// own, such as PostgreSQL's; SQLite's single writer takes them one at a time anyway.
+    /// A PostgreSQL pool needs a connection per stream of each worker, plus two.
     pub streams_per_file: Option<usize>,
     /// Order of files.
     pub order: FileOrder,
