@@ -3,7 +3,7 @@
 
 use loader_memory::SysinfoProbe;
 use loader_sink::PgSink;
-use loader_strategy::{DataLoadingService, FileState, LoadMode, LoadSettings};
+use loader_strategy::{DataLoadingService, FileState, LoadMode, LoadSettings, Streams};
 use loader_tests::pg::{ScratchSchema, assert_pg_matches, pg_url, query_text};
 use loader_tests::{ORDERS, loader_bin, run_loader, test_rows};
 use std::process::Command;
@@ -22,7 +22,7 @@ fn settings(workers: usize) -> LoadSettings {
 
 async fn service(url: &str, schema: &str, settings: LoadSettings) -> DataLoadingService {
     // A connection per stream of every worker, and two for the ledger and the trail.
-    let connections = settings.workers * settings.streams_per_file.unwrap_or(1) + 2;
+    let connections = settings.workers * settings.streams.for_load(settings.workers, 1) + 2;
     let sink = Arc::new(
         PgSink::connect(url, Some(schema), connections)
             .await
@@ -90,7 +90,7 @@ async fn one_file_on_three_streams_loads_exactly_and_replaces_without_deadlock()
     let rows = test_rows(40_000);
     let files = loader_gen::write_files(dir.path(), rows, 1, 37).unwrap();
     let streams = LoadSettings {
-        streams_per_file: Some(3),
+        streams: Streams::PerFile(3),
         sub_batch_rows: 500,
         ..settings(1)
     };
@@ -198,7 +198,7 @@ async fn terminated_backends_are_retried_and_every_row_lands_once() {
     // before it to commit, must still leave every row exactly once.
     let settings = LoadSettings {
         sub_batch_rows: 500,
-        streams_per_file: Some(2),
+        streams: Streams::PerFile(2),
         ..settings(2)
     };
     let service = service(&tagged, &schema.name, settings).await;

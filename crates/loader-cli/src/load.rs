@@ -9,6 +9,7 @@ use loader_memory::{CleanupHooks, MemoryProbe, SysinfoProbe};
 use loader_sink::{PgSink, SqliteSink, Target};
 use loader_strategy::{
     DataLoadingService, FileState, LiveProgress, LoadMode, LoadPlan, LoadReport, LoadSettings,
+    Streams,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -206,10 +207,10 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     // Only PostgreSQL overlaps the writes of one file; SQLite's single writer and a dry run
     // take them one at a time, so they are given one stream whatever the workers.
     let overlaps = matches!(target, Target::Postgres(_)) && !args.dry_run;
-    settings.streams_per_file = match args.streams {
-        Some(streams) => Some(usize::from(streams)),
-        None if overlaps => None,
-        None => Some(1),
+    settings.streams = match args.streams {
+        Some(streams) => Streams::PerFile(usize::from(streams)),
+        None if overlaps => Streams::IdleWorkers,
+        None => Streams::PerFile(1),
     };
     settings.csv = settings
         .csv

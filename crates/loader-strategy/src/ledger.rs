@@ -298,7 +298,7 @@ fn settings_json(settings: &LoadSettings) -> String {
         "batch_bytes": settings.csv.get_batch_bytes(),
         "sub_batch_rows": settings.sub_batch_rows,
         "sub_batch_bytes": settings.sub_batch_bytes,
-        "streams_per_file": settings.streams_per_file,
+        "streams": format!("{:?}", settings.streams),
         "table": settings.table,
         "on_error": format!("{:?}", settings.csv.get_bad_rows().on_error()).to_lowercase(),
         "max_errors": settings.csv.get_bad_rows().get_max_errors(),

@@ -56,4 +56,4 @@ pub use reaction::{Baseline, MIN_SUB_BATCH_BYTES, MIN_SUB_BATCH_ROWS, Reaction, 
 pub use rejects::REJECTS_HEADER;
 pub use report::{CleanupReport, FileReport, FileState, LoadReport};
 pub use run::DataLoadingService;
-pub use settings::LoadSettings;
+pub use settings::{LoadSettings, Streams};

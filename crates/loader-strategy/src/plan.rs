@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 pub(crate) const BATCHES_IN_FLIGHT: u64 = 3;
 /// Most threads chosen by default to read one file: past it the reading outruns any sink.
 const MAX_READ_THREADS: usize = 8;
-/// Most streams per file chosen by default: a batch holds few sub-batches to overlap.
-const MAX_AUTOMATIC_STREAMS: usize = 4;
 
 /// The smallest batch the planner cuts, whatever the budget: below this, per-batch costs
 /// dominate and the budget is better met by waiting.
@@ -60,7 +58,7 @@ pub struct LoadPlan {
     pub budget: u64,
     /// Files loaded at once.
     pub workers: usize,
-    /// Sub-batches of one file written at once (see [`LoadSettings::streams_per_file`]).
+    /// Sub-batches of one file written at once (see [`LoadSettings::streams`]).
     pub streams_per_file: usize,
     /// The settings planned with.
     pub settings: LoadSettings,
@@ -159,15 +157,13 @@ pub(crate) fn make_plan(
         });
     }
     unify_table_types(&mut files);
-    let streams_per_file = settings
-        .streams_per_file
-        .unwrap_or_else(|| (settings.workers / files.len().max(1)).clamp(1, MAX_AUTOMATIC_STREAMS));
+    let streams_per_file = settings.streams.for_load(settings.workers, files.len());
     Ok(LoadPlan {
         files,
         limit,
         budget,
         workers,
-        streams_per_file: streams_per_file.max(1),
+        streams_per_file,
         settings: settings.clone(),
     })
 }

@@ -30,13 +30,10 @@ pub struct LoadSettings {
     /// Most field bytes in one sub-batch (default 4 MiB).
     pub sub_batch_bytes: usize,
     /// Sub-batches of one file written at once, committed in order (see
-    /// [`BatchProcessor::with_streams`](loader_batch::BatchProcessor::with_streams)). By
-    /// default the workers that fewer files than workers leave idle write the files'
-    /// sub-batches instead: one file on four workers gets four streams, sixteen files get
-    /// one each. More than one pays only with a sink whose writes use connections of their
-    /// own, such as PostgreSQL's; SQLite's single writer takes them one at a time anyway.
-    /// A PostgreSQL pool needs a connection per stream of each worker, plus two.
-    pub streams_per_file: Option<usize>,
+    /// [`BatchProcessor::with_streams`](loader_batch::BatchProcessor::with_streams));
+    /// one by default, so that a sink sees only [`BatchSink::write`](loader_batch::BatchSink::write)
+    /// unless asked.
+    pub streams: Streams,
     /// Order of files.
     pub order: FileOrder,
     /// One table for every file; by default each file gets a table named after it.
@@ -77,7 +74,7 @@ impl Default for LoadSettings {
             csv: CsvOptions::default(),
             sub_batch_rows: loader_batch::DEFAULT_SUB_BATCH_ROWS,
             sub_batch_bytes: loader_batch::DEFAULT_SUB_BATCH_BYTES,
-            streams_per_file: None,
+            streams: Streams::default(),
             order: FileOrder::default(),
             table: None,
             retry: RetryPolicy::default(),
@@ -90,6 +87,49 @@ impl Default for LoadSettings {
             read_threads: None,
             sink_cpus: 1,
             parallel_min_file_bytes: loader_file::Parallelism::MIN_FILE_BYTES,
+        }
+    }
+}
+
+/// How many sub-batches of one file are written at once ([`LoadSettings::streams`]). More
+/// than one pays only with a sink whose writes use connections of their own, such as
+/// PostgreSQL's (whose pool then needs a connection per stream of every worker, plus two);
+/// SQLite's single writer takes them one at a time anyway.
+///
+/// # Example
+///
+/// ```
+/// use loader_strategy::{LoadSettings, Streams};
+/// assert_eq!(LoadSettings::default().streams, Streams::PerFile(1));
+/// assert_eq!(Streams::IdleWorkers.for_load(4, 1), 4);
+/// assert_eq!(Streams::IdleWorkers.for_load(2, 16), 1);
+/// assert_eq!(Streams::PerFile(3).for_load(2, 16), 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streams {
+    /// This many per file (at least one).
+    PerFile(usize),
+    /// The workers that fewer files than workers leave idle, at most four per file: one
+    /// file on two workers gets two streams, sixteen files get one each.
+    IdleWorkers,
+}
+
+impl Default for Streams {
+    fn default() -> Self {
+        Streams::PerFile(1)
+    }
+}
+
+/// Most streams per file chosen by [`Streams::IdleWorkers`]: a batch holds few sub-batches
+/// to overlap.
+const MAX_IDLE_WORKER_STREAMS: usize = 4;
+
+impl Streams {
+    /// Streams per file for a load of `files` files on `workers` workers.
+    pub fn for_load(self, workers: usize, files: usize) -> usize {
+        match self {
+            Streams::PerFile(streams) => streams.max(1),
+            Streams::IdleWorkers => (workers / files.max(1)).clamp(1, MAX_IDLE_WORKER_STREAMS),
         }
     }
 }
