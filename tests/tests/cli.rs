@@ -211,6 +211,51 @@ fn completions_are_generated_for_each_shell() {
     assert_eq!(output.status.code(), Some(2));
 }
 
+/// `loader plan | head -1` and the like: the reader closes the pipe, and the command must
+/// neither panic nor lose its own exit code (Rust's `println!` panics on a closed pipe).
+#[test]
+fn a_closed_standard_output_is_no_panic_and_keeps_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), "id,name\n1,ann\n2,bob\n").unwrap();
+    std::fs::write(
+        dir.path().join("b.csv"),
+        "id,name\n1,ann\n2,bob,extra\n3,cy\n",
+    )
+    .unwrap();
+    let closed = |args: &[&str]| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        Command::new(loader_bin())
+            .current_dir(dir.path())
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap()
+    };
+    for (args, code) in [
+        (&["plan", "a.csv", "b.csv"][..], 0),
+        (&["completions", "bash"][..], 0),
+        (&["load", "a.csv", "--into", "sqlite:out.db"][..], 0),
+        // A bad row quarantined: exit code 3 still, with nobody reading the report.
+        (
+            &[
+                "load",
+                "b.csv",
+                "--into",
+                "sqlite:out.db",
+                "--on-error",
+                "skip",
+            ][..],
+            3,
+        ),
+    ] {
+        let output = closed(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn quiet_prints_nothing_and_the_exit_code_tells() {
     let dir = tempfile::tempdir().unwrap();

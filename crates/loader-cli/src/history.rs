@@ -55,22 +55,29 @@ async fn list(ledger: &dyn Ledger, runs: &[RunRecord], json: bool) -> Result<()>
             .iter()
             .map(|(run, files)| serde_json::json!({ "run": run, "files": files }))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     if all.is_empty() {
-        println!("no runs recorded");
+        crate::outln!("no runs recorded");
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "{:<24} {:<24} {:>9} {:<10} {:>6} {:>6} {:>6} {:>12}",
-        "run", "started", "duration", "outcome", "loaded", "skip", "failed", "rows loaded"
+        "run",
+        "started",
+        "duration",
+        "outcome",
+        "loaded",
+        "skip",
+        "failed",
+        "rows loaded"
     );
     for (run, files) in &all {
         let state =
             |s: loader_batch::FileLedgerState| files.iter().filter(|f| f.state == s).count();
         use loader_batch::FileLedgerState::*;
-        println!(
+        crate::outln!(
             "{:<24} {:<24} {:>9} {:<10} {:>6} {:>6} {:>6} {:>12}",
             run.run_id,
             run.started_at,
@@ -82,7 +89,7 @@ async fn list(ledger: &dyn Ledger, runs: &[RunRecord], json: bool) -> Result<()>
             count(files.iter().map(|f| f.rows_loaded).sum()),
         );
         if let Some(error) = &run.error {
-            println!("{:<24} error: {error}", "");
+            crate::outln!("{:<24} error: {error}", "");
         }
     }
     Ok(())
@@ -93,25 +100,25 @@ async fn show(ledger: &dyn Ledger, run: &RunRecord, json: bool) -> Result<()> {
     let events = ledger.events(&run.run_id).await?;
     if json {
         let value = serde_json::json!({ "run": run, "files": files, "events": events });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "run {} ({}), started {}, {}",
         run.run_id,
         run.outcome,
         run.started_at,
         duration(run)
     );
-    println!("settings: {}", run.settings);
+    crate::outln!("settings: {}", run.settings);
     if let Some(error) = &run.error {
-        println!("error: {error}");
+        crate::outln!("error: {error}");
     }
-    println!("files:");
+    crate::outln!("files:");
     for file in &files {
         print_file(file);
     }
-    println!("events ({}):", events.len());
+    crate::outln!("events ({}):", events.len());
     for event in &events {
         let mut line = format!(
             "  {} {:<9} {:<10} #{}",
@@ -139,13 +146,13 @@ async fn show(ledger: &dyn Ledger, run: &RunRecord, json: bool) -> Result<()> {
         if let Some(reason) = &event.reason {
             line.push_str(&format!(": {reason}"));
         }
-        println!("{line}");
+        crate::outln!("{line}");
     }
     Ok(())
 }
 
 fn print_file(file: &FileRecord) {
-    println!(
+    crate::outln!(
         "  {:<9} {} -> {:?} (generation {}, {}…): {} read, {} loaded, {} rejected, {} skipped{}",
         file.state.as_str(),
         file.path,

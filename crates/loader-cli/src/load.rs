@@ -23,7 +23,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(args) => crate::report::run(args).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "loader", &mut std::io::stdout());
+            // Made in memory, then written as any other output: a closed pipe is no panic.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "loader", &mut script);
+            crate::outln!("{}", String::from_utf8_lossy(&script).trim_end());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -142,9 +145,14 @@ pub(crate) fn planner(settings: LoadSettings) -> Result<DataLoadingService> {
 }
 
 fn plan(args: CommonArgs) -> Result<ExitCode> {
-    let plan = planner(settings(&args)?)?.plan(&args.paths)?;
+    // The plan names the streams a load into PostgreSQL would use by default.
+    let settings = LoadSettings {
+        streams: Streams::IdleWorkers,
+        ..settings(&args)?
+    };
+    let plan = planner(settings)?.plan(&args.paths)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&plan_json(&plan))?);
+        crate::outln!("{}", serde_json::to_string_pretty(&plan_json(&plan))?);
     } else {
         print_plan(&plan);
     }
@@ -236,11 +244,13 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     display.finish();
     let report = report?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else if !quiet {
         print_report(&report, &target);
         if args.dry_run {
-            println!("dry run: every row was read and checked; nothing was written to {target}");
+            crate::outln!(
+                "dry run: every row was read and checked; nothing was written to {target}"
+            );
         }
     }
     if !report.is_success() {
@@ -293,7 +303,7 @@ fn print_report(report: &LoadReport, target: &Target) {
     } else {
         String::new()
     };
-    println!(
+    crate::outln!(
         "loaded {} rows from {} of {} files{skipped} ({}) into {target} in {} ({} rows/s, {}/s), run {}",
         count(report.rows_loaded()),
         loaded,
@@ -311,7 +321,7 @@ fn print_report(report: &LoadReport, target: &Target) {
             FileState::NotStarted => "not started",
             FileState::Skipped => "skip",
         };
-        println!(
+        crate::outln!(
             "  {state:<6} {} -> {:?}: {} rows read, {} loaded, {} rejected, {} skipped, {}, memory {} estimated / {} measured{}",
             file.path.display(),
             file.table,
@@ -329,10 +339,10 @@ fn print_report(report: &LoadReport, target: &Target) {
             },
         );
         if let Some(note) = &file.note {
-            println!("         {note}");
+            crate::outln!("         {note}");
         }
     }
-    println!(
+    crate::outln!(
         "memory: limit {} ({}), budget {}, peak reserved {}, peak rss {}",
         bytes(report.memory_limit),
         report.memory_limit_source,
@@ -341,15 +351,15 @@ fn print_report(report: &LoadReport, target: &Target) {
         bytes(report.peak_rss),
     );
     if let Some(reason) = &report.fallback {
-        println!(
+        crate::outln!(
             "fallback: the concurrent pool failed ({reason}); remaining files ran sequentially"
         );
     }
     if !report.pressure_changes.is_empty() {
-        println!("pressure: {}", report.pressure_changes.join(", "));
+        crate::outln!("pressure: {}", report.pressure_changes.join(", "));
     }
     for cleanup in &report.cleanups {
-        println!(
+        crate::outln!(
             "cleanup: {} freed {} (rss {} -> {})",
             cleanup.name,
             bytes(
@@ -366,7 +376,7 @@ fn print_report(report: &LoadReport, target: &Target) {
 
 fn print_plan(plan: &LoadPlan) {
     let total: u64 = plan.files.iter().map(|f| f.size).sum();
-    println!(
+    crate::outln!(
         "{} files, {}, {} workers, {} COPY stream(s) per file into PostgreSQL; memory limit {} ({}), budget {}",
         plan.files.len(),
         bytes(total),
@@ -376,12 +386,18 @@ fn print_plan(plan: &LoadPlan) {
         plan.limit.source.as_str(),
         bytes(plan.budget),
     );
-    println!(
+    crate::outln!(
         "{:>3}  {:<40} {:>10} {:>12} {:>4} {:>10} {:>10}  table",
-        "#", "file", "size", "rows (est)", "cols", "batch", "est. peak"
+        "#",
+        "file",
+        "size",
+        "rows (est)",
+        "cols",
+        "batch",
+        "est. peak"
     );
     for (i, file) in plan.files.iter().enumerate() {
-        println!(
+        crate::outln!(
             "{:>3}  {:<40} {:>10} {:>12} {:>4} {:>10} {:>10}  {}",
             i + 1,
             file.path.display(),
@@ -401,9 +417,9 @@ fn print_plan(plan: &LoadPlan) {
             .iter()
             .map(|c| format!("{} {}", c.name, c.ty))
             .collect();
-        println!("{}: {}", file.path.display(), columns.join(", "));
+        crate::outln!("{}: {}", file.path.display(), columns.join(", "));
         for (column, from, to) in &file.sample.renamed {
-            println!("  column {column}: header {from:?} renamed to {to:?}");
+            crate::outln!("  column {column}: header {from:?} renamed to {to:?}");
         }
     }
 }

@@ -13,6 +13,7 @@ mod format;
 mod history;
 mod load;
 mod logging;
+mod output;
 mod progress;
 mod report;
 mod schema;
@@ -67,6 +68,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(load::run(cli)) {
+        Ok(_) if output::failed() => ExitCode::FAILURE,
         Ok(code) => code,
         Err(error) if error.is::<UsageError>() => {
             eprintln!("error: {error:#}");

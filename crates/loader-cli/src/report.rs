@@ -25,13 +25,13 @@ pub async fn run(args: ReportArgs) -> Result<ExitCode> {
     let events = ledger.events(&run.run_id).await?;
     if args.json {
         let value = serde_json::json!({ "run": run, "files": files, "events": events });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&value)?);
     }
     if let Some(path) = &args.html {
         std::fs::write(path, html(run, &files, &events))
             .with_context(|| format!("writing {}", path.display()))?;
         if !args.json {
-            println!("wrote {} (run {})", path.display(), run.run_id);
+            crate::outln!("wrote {} (run {})", path.display(), run.run_id);
         }
     }
     if !args.json && args.html.is_none() {

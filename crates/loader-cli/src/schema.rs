@@ -12,7 +12,7 @@ pub fn run(args: &CommonArgs, settings: LoadSettings) -> Result<ExitCode> {
     let plan = crate::load::planner(settings)?.plan(&args.paths)?;
     if args.json {
         let files: Vec<_> = plan.files.iter().map(|f| json(f, &csv)).collect();
-        println!("{}", serde_json::to_string_pretty(&files)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&files)?);
         return Ok(ExitCode::SUCCESS);
     }
     for file in &plan.files {
@@ -41,7 +41,7 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
             sample.compression_ratio
         ),
     };
-    println!(
+    crate::outln!(
         "{} ({}{compression}): {}-delimited{}, {}, {}, ~{} rows (from {} sampled) -> table {:?}",
         file.path.display(),
         bytes(file.size),
@@ -62,10 +62,10 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
         file.table,
     );
     for (index, column) in sample.schema.columns().iter().enumerate() {
-        println!("  {:>3}  {:<32} {}", index + 1, column.name, column.ty);
+        crate::outln!("  {:>3}  {:<32} {}", index + 1, column.name, column.ty);
     }
     for (column, from, to) in &sample.renamed {
-        println!("  column {column}: header {from:?} renamed to {to:?}");
+        crate::outln!("  column {column}: header {from:?} renamed to {to:?}");
     }
 }
 
