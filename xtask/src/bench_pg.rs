@@ -247,14 +247,99 @@ pub fn run(
         measured,
         speedup >= 1.5,
     );
+    small_files(loader, &url, dir, runs, report)?;
     for schema in [
         "bench_psql",
         "bench_loader",
         "bench_w1",
         "bench_w2",
         "bench_w4",
+        "bench_small",
     ] {
         psql(&url, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))?;
     }
     Ok(())
+}
+
+/// What a file costs beyond its rows (ledger lookups and records, table checks, audit
+/// events, one transaction): 200 files of about 20 rows on one worker, against one
+/// `psql \copy` per file, as a shell loop over a directory would run them.
+fn small_files(
+    loader: &Path,
+    url: &str,
+    dir: &Path,
+    runs: usize,
+    report: &mut crate::bench_report::Report,
+) -> Result<(), String> {
+    const FILES: usize = 200;
+    const ROWS: u64 = 4_000;
+    let small = dir.join("small200");
+    if !small.exists() {
+        std::fs::create_dir_all(&small).map_err(|e| e.to_string())?;
+        loader_gen::write_files(&small, ROWS, FILES, 9).map_err(|e| e.to_string())?;
+    }
+    let size = dir_size(&small)?;
+    let script = format!(
+        "for f in {}/*.csv; do psql '{url}' -X -q -v ON_ERROR_STOP=1 \
+         -c \"\\copy bench_psql.orders FROM '$f' WITH (FORMAT csv, HEADER true)\" || exit 1; done",
+        small.display()
+    );
+    let (mut copies, mut loads) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        fresh_schema(url, "bench_psql")?;
+        psql(url, &format!("CREATE TABLE bench_psql.orders {TYPED}"))?;
+        copies.push(timed(
+            Command::new("sh").args(["-c", &script]),
+            None,
+            None,
+            dir,
+        )?);
+        loads.push(loader_run(
+            loader,
+            url,
+            &small,
+            "bench_small",
+            "1",
+            &[],
+            dir,
+        )?);
+        if count(url, "bench_small.orders")? != ROWS {
+            return Err("loader loaded the wrong number of rows from 200 files".into());
+        }
+    }
+    let copy = crate::bench::median(copies);
+    let load = crate::bench::median(loads);
+    let per_file = |m: &Measure| m.wall.as_secs_f64() * 1000.0 / FILES as f64;
+    report.row(
+        "postgres",
+        "psql \\copy, one per file (200 files of ~20 rows)",
+        ROWS,
+        size,
+        &copy,
+        &format!("1.00x; {:.1} ms a file", per_file(&copy)),
+    );
+    report.row(
+        "postgres",
+        "loader, 200 files of ~20 rows, 1 worker (ledger on)",
+        ROWS,
+        size,
+        &load,
+        &format!(
+            "{:.2}x psql time; {:.1} ms a file",
+            load.wall.as_secs_f64() / copy.wall.as_secs_f64(),
+            per_file(&load)
+        ),
+    );
+    Ok(())
+}
+
+fn dir_size(dir: &Path) -> Result<u64, String> {
+    let mut size = 0;
+    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
+        size += entry
+            .and_then(|e| e.metadata())
+            .map_err(|e| e.to_string())?
+            .len();
+    }
+    Ok(size)
 }

@@ -404,6 +404,17 @@ fn kind_of(sqlstate: Option<&str>) -> SinkErrorKind {
 #[async_trait]
 impl BatchSink for PgSink {
     async fn prepare(&self, target: &LoadTarget) -> std::result::Result<(), SinkError> {
+        // A table whose COPY format is known was made (or found) by an earlier file of this
+        // sink: a directory of many small files would otherwise pay two catalog statements
+        // per file for nothing.
+        if self
+            .formats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&target.table)
+        {
+            return Ok(());
+        }
         let table =
             crate::create_table_sql(&self.qualified(&target.table), &target.schema, sql_type);
         let quarantine = crate::postgres_ledger::quarantine_sql(self);

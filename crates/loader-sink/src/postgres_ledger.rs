@@ -317,24 +317,27 @@ impl PgSink {
         let batches = self.qualified("_loader_batches");
         let runs = self.qualified("_loader_runs");
         let fail = |e: tokio_postgres::Error| ledger_error(&e);
+        // Asked for every file: prepared once per connection, a round trip less each.
         let complete = client
-            .query_opt(
-                &format!(
-                    "SELECT run_id, generation FROM {files} WHERE table_name = $1 AND file_hash = $2 \
-                     AND state = 'complete' ORDER BY generation DESC LIMIT 1"
-                ),
-                &[&table, &file_hash],
-            )
+            .prepare_cached(&format!(
+                "SELECT run_id, generation FROM {files} WHERE table_name = $1 AND file_hash = $2 \
+                 AND state = 'complete' ORDER BY generation DESC LIMIT 1"
+            ))
+            .await
+            .map_err(fail)?;
+        let complete = client
+            .query_opt(&complete, &[&table, &file_hash])
             .await
             .map_err(fail)?
             .map(|r| (r.get::<_, String>(0), r.get::<_, i32>(1) as u32));
+        let latest = client
+            .prepare_cached(&format!(
+                "SELECT max(generation) FROM {files} WHERE table_name = $1 AND file_hash = $2"
+            ))
+            .await
+            .map_err(fail)?;
         let latest: Option<i32> = client
-            .query_one(
-                &format!(
-                    "SELECT max(generation) FROM {files} WHERE table_name = $1 AND file_hash = $2"
-                ),
-                &[&table, &file_hash],
-            )
+            .query_one(&latest, &[&table, &file_hash])
             .await
             .map_err(fail)?
             .get(0);
@@ -412,18 +415,23 @@ impl PgSink {
 
     async fn ledger_record_file(&self, file: &FileRecord) -> Result<(), SinkError> {
         let client = self.client().await?;
+        // Twice for every file (start and end): prepared once per connection.
+        let statement = client
+            .prepare_cached(&format!(
+                "INSERT INTO {} (run_id, table_name, file_hash, generation, path, size, state, rows_read, \
+                 rows_loaded, rows_rejected, rows_skipped, started_at, ended_at, error) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 ON CONFLICT (run_id, table_name, file_hash, generation) DO UPDATE SET \
+                 path = excluded.path, state = excluded.state, rows_read = excluded.rows_read, \
+                 rows_loaded = excluded.rows_loaded, rows_rejected = excluded.rows_rejected, \
+                 rows_skipped = excluded.rows_skipped, ended_at = excluded.ended_at, error = excluded.error",
+                self.qualified("_loader_files")
+            ))
+            .await
+            .map_err(|e| ledger_error(&e))?;
         client
             .execute(
-                &format!(
-                    "INSERT INTO {} (run_id, table_name, file_hash, generation, path, size, state, rows_read, \
-                     rows_loaded, rows_rejected, rows_skipped, started_at, ended_at, error) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-                     ON CONFLICT (run_id, table_name, file_hash, generation) DO UPDATE SET \
-                     path = excluded.path, state = excluded.state, rows_read = excluded.rows_read, \
-                     rows_loaded = excluded.rows_loaded, rows_rejected = excluded.rows_rejected, \
-                     rows_skipped = excluded.rows_skipped, ended_at = excluded.ended_at, error = excluded.error",
-                    self.qualified("_loader_files")
-                ),
+                &statement,
                 &[
                     &file.run_id,
                     &file.table,
