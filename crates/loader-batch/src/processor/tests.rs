@@ -330,3 +330,40 @@ async fn a_failed_stream_keeps_every_later_sub_batch_from_committing() {
         "the third overlapped: {events:?}"
     );
 }
+
+/// A sink with one writer, which knows only `write`: later sub-batches finish sooner, so
+/// only `write_after`'s default (wait for the previous, then write) keeps them in order.
+#[derive(Default)]
+struct SingleWriter(std::sync::Mutex<Vec<usize>>);
+
+#[async_trait::async_trait]
+impl BatchSink for SingleWriter {
+    async fn prepare(&self, _: &LoadTarget) -> std::result::Result<(), SinkError> {
+        Ok(())
+    }
+
+    async fn write(
+        &self,
+        _: &LoadTarget,
+        _: &RowBatch,
+        rows: Range<usize>,
+    ) -> std::result::Result<u64, SinkError> {
+        tokio::time::sleep(Duration::from_millis(30 - 2 * rows.start as u64)).await;
+        self.0.lock().unwrap().push(rows.start);
+        Ok(rows.len() as u64)
+    }
+}
+
+#[tokio::test]
+async fn a_sink_that_knows_only_write_still_commits_in_order_on_streams() {
+    let sink = Arc::new(SingleWriter::default());
+    let processor = BatchProcessor::new(sink.clone(), Arc::new(InMemoryAudit::new()))
+        .with_limits(Arc::new(SubBatchLimits::new(4, 1 << 20)))
+        .with_streams(3);
+    let outcome = processor
+        .process(&target(), &batch_of(14), None)
+        .await
+        .unwrap();
+    assert_eq!(outcome.rows, 14);
+    assert_eq!(*sink.0.lock().unwrap(), [0, 4, 8, 12]);
+}
