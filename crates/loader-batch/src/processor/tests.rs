@@ -219,6 +219,19 @@ mod proptests {
     }
 }
 
+/// A processor over `sink` with sub-batches of 4 rows, writing `streams` at once.
+fn on_streams(sink: Arc<dyn BatchSink>, streams: usize) -> BatchProcessor {
+    BatchProcessor::new(sink, Arc::new(InMemoryAudit::new()))
+        .with_limits(Arc::new(SubBatchLimits::new(4, 1 << 20)))
+        .with_streams(streams)
+}
+
+/// A write's work: later sub-batches finish theirs sooner, so only the order of commits
+/// can keep them in line.
+async fn work_on(rows: &Range<usize>) {
+    tokio::time::sleep(Duration::from_millis(30 - 2 * rows.start as u64)).await;
+}
+
 /// A sink whose writes overlap: each records when its work starts, works a while (so the
 /// next write starts meanwhile), waits for the write before it, then commits or fails.
 #[derive(Default)]
@@ -250,8 +263,7 @@ impl BatchSink for OverlappingSink {
         previous: PreviousWrite,
     ) -> std::result::Result<u64, SinkError> {
         self.events.lock().unwrap().push(("work", rows.start));
-        // Later sub-batches finish their work sooner: only the order of commits holds them.
-        tokio::time::sleep(Duration::from_millis(30 - 2 * rows.start as u64)).await;
+        work_on(&rows).await;
         previous.committed().await?;
         if self.fail_at == Some(rows.start) {
             return Err(SinkError::terminal("disk full"));
@@ -278,9 +290,7 @@ fn commits(events: &[(&'static str, usize)]) -> Vec<usize> {
 #[tokio::test]
 async fn streams_overlap_the_work_of_sub_batches_and_commit_them_in_order() {
     let sink = Arc::new(OverlappingSink::default());
-    let processor = BatchProcessor::new(sink.clone(), Arc::new(InMemoryAudit::new()))
-        .with_limits(Arc::new(SubBatchLimits::new(4, 1 << 20)))
-        .with_streams(2);
+    let processor = on_streams(sink.clone(), 2);
 
     let outcome = processor
         .process(&target(), &batch_of(14), None)
@@ -306,9 +316,7 @@ async fn a_failed_stream_keeps_every_later_sub_batch_from_committing() {
         fail_at: Some(4),
         ..OverlappingSink::default()
     });
-    let processor = BatchProcessor::new(sink.clone(), Arc::new(InMemoryAudit::new()))
-        .with_limits(Arc::new(SubBatchLimits::new(4, 1 << 20)))
-        .with_streams(3);
+    let processor = on_streams(sink.clone(), 3);
 
     let err = processor
         .process(&target(), &batch_of(14), None)
@@ -348,7 +356,7 @@ impl BatchSink for SingleWriter {
         _: &RowBatch,
         rows: Range<usize>,
     ) -> std::result::Result<u64, SinkError> {
-        tokio::time::sleep(Duration::from_millis(30 - 2 * rows.start as u64)).await;
+        work_on(&rows).await;
         self.0.lock().unwrap().push(rows.start);
         Ok(rows.len() as u64)
     }
@@ -357,9 +365,7 @@ impl BatchSink for SingleWriter {
 #[tokio::test]
 async fn a_sink_that_knows_only_write_still_commits_in_order_on_streams() {
     let sink = Arc::new(SingleWriter::default());
-    let processor = BatchProcessor::new(sink.clone(), Arc::new(InMemoryAudit::new()))
-        .with_limits(Arc::new(SubBatchLimits::new(4, 1 << 20)))
-        .with_streams(3);
+    let processor = on_streams(sink.clone(), 3);
     let outcome = processor
         .process(&target(), &batch_of(14), None)
         .await
