@@ -424,22 +424,25 @@ impl BatchReader {
         // at a time, the record's fields when that found a bad byte.
         let record_is_text =
             self.records.raw_is_utf8() || simdutf8::basic::from_utf8(self.records.bytes()).is_ok();
-        self.check_fields(record_is_text).or_else(|error| {
-            if record_is_text {
-                self.check_fields(false)
-            } else {
-                Err(error)
-            }
-        })
+        let may_hold_nul = !self.options.get_allow_nul()
+            && !self.records.raw_is_nul_free()
+            && memchr::memchr(0, self.records.bytes()).is_some();
+        self.check_fields(record_is_text, may_hold_nul)
+            .or_else(|error| {
+                if record_is_text {
+                    self.check_fields(false, may_hold_nul)
+                } else {
+                    Err(error)
+                }
+            })
     }
 
     /// Checks each field against its column; text fields that start on a character
-    /// boundary only when `record_is_text` is false.
-    fn check_fields(&self, record_is_text: bool) -> Result<()> {
+    /// boundary only when `record_is_text` is false, and text fields for a NUL byte only when
+    /// `check_nul` (the record holds one).
+    fn check_fields(&self, record_is_text: bool, check_nul: bool) -> Result<()> {
         let columns = self.schema.columns();
         let path = || self.path.clone();
-        // One search of the whole record; the fields only when it holds a NUL.
-        let check_nul = !self.options.get_allow_nul() && self.records.bytes().contains(&0);
         for (index, (column, field)) in columns.iter().zip(self.records.iter()).enumerate() {
             let field = if self.options.is_null(field) {
                 &[][..]

@@ -64,10 +64,12 @@ pub(crate) struct Records<R> {
     len: usize,
     /// Where the current record's read began (before any blank lines it skipped).
     record_at: Position,
-    /// Stream offsets found to be UTF-8, and up to where the input has been looked at for
-    /// it: checked a buffer at a time, not a record at a time (see `raw_is_utf8`).
+    /// Stream offsets found to be UTF-8, those found free of NUL bytes, and up to where the
+    /// input has been looked at for both: checked a buffer at a time, not a record at a time
+    /// (see `look_ahead`).
     utf8_valid: std::ops::Range<u64>,
-    utf8_checked_to: u64,
+    nul_free: std::ops::Range<u64>,
+    raw_checked_to: u64,
     max_row_bytes: u64,
 }
 
@@ -103,7 +105,8 @@ impl<R: Read> Records<R> {
             len: 0,
             record_at: Position { byte: 0, line: 1 },
             utf8_valid: 0..0,
-            utf8_checked_to: 0,
+            nul_free: 0..0,
+            raw_checked_to: 0,
             max_row_bytes,
         }
     }
@@ -158,27 +161,39 @@ impl<R: Read> Records<R> {
 
     /// Whether the current record's raw bytes are known to be UTF-8, which makes every
     /// field UTF-8 (delimiters and quotes are ASCII, and taking ASCII bytes out of UTF-8
-    /// leaves UTF-8). The buffered input is checked from the record up to its last line end
-    /// in one call, many records at once; false when that found a bad byte, and then the
-    /// caller checks the record's fields itself.
+    /// leaves UTF-8). False when the look at the buffered input found a bad byte, and then
+    /// the caller checks the record's fields itself.
     pub(crate) fn raw_is_utf8(&mut self) -> bool {
+        let record = self.look_ahead();
+        self.utf8_valid.start <= record.start && record.end <= self.utf8_valid.end
+    }
+
+    /// Whether the current record's raw bytes are known to hold no NUL byte, and so none of
+    /// its fields (which are cut from them). False when the look at the buffered input found
+    /// one, and then the caller searches the record.
+    pub(crate) fn raw_is_nul_free(&mut self) -> bool {
+        let record = self.look_ahead();
+        self.nul_free.start <= record.start && record.end <= self.nul_free.end
+    }
+
+    /// The current record's stream offsets, after checking the buffered input from it up to
+    /// the last line end for UTF-8 and for NUL bytes, if it was not yet: one call each for
+    /// many records (simdutf8 and memchr take many bytes at a time; one search per record
+    /// was a twentieth of a load's CPU time).
+    fn look_ahead(&mut self) -> std::ops::Range<u64> {
         let (start, end) = (self.record_at.byte, self.position().byte);
-        if end > self.utf8_checked_to {
+        if end > self.raw_checked_to {
             let from = usize::try_from(start - self.buf_offset).expect("the record is buffered");
             let buffered = &self.buf[from..self.filled];
-            let chunk = buffered
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(buffered, |last| &buffered[..=last]);
+            let chunk =
+                memchr::memrchr(b'\n', buffered).map_or(buffered, |last| &buffered[..=last]);
             let chunk_end = start + chunk.len() as u64;
-            self.utf8_valid = if simdutf8::basic::from_utf8(chunk).is_ok() {
-                start..chunk_end
-            } else {
-                0..0
-            };
-            self.utf8_checked_to = chunk_end.max(end);
+            let valid_from = |clean: bool| if clean { start..chunk_end } else { 0..0 };
+            self.utf8_valid = valid_from(simdutf8::basic::from_utf8(chunk).is_ok());
+            self.nul_free = valid_from(memchr::memchr(0, chunk).is_none());
+            self.raw_checked_to = chunk_end.max(end);
         }
-        self.utf8_valid.start <= start && end <= self.utf8_valid.end
+        start..end
     }
 
     /// Reads the next record; false at the end of the input.
@@ -325,7 +340,7 @@ impl<R: Read + Seek> Records<R> {
         self.line = at.line;
         (self.pos, self.filled, self.eof, self.done, self.len) = (0, 0, false, false, 0);
         self.record_at = at;
-        (self.utf8_valid, self.utf8_checked_to) = (0..0, 0);
+        (self.utf8_valid, self.nul_free, self.raw_checked_to) = (0..0, 0..0, 0);
         self.core.reset();
         self.core_has_read = false;
         self.block = None;

@@ -176,9 +176,11 @@ pub(crate) fn write_binary_row(
 }
 
 /// Whether `rows` of `batch` hold a NUL byte in any field: one search of the whole range,
-/// instead of one per text field (a twentieth of the encoder's time on the bench file).
+/// instead of one per text field (a twentieth of the encoder's time on the bench file), by
+/// memchr's vector search (the standard library's, a word at a time, was still a fiftieth of
+/// a load's CPU time).
 pub(crate) fn holds_nul(batch: &RowBatch, rows: std::ops::Range<usize>) -> bool {
-    batch.row_data(rows).contains(&0)
+    memchr::memchr(0, batch.row_data(rows)).is_some()
 }
 
 /// Encodes rows `rows` of `batch` as a whole binary `COPY` stream (header, rows, trailer) for

@@ -613,6 +613,31 @@ fn nul_bytes_are_bad_rows_when_the_target_cannot_hold_them() {
 }
 
 #[test]
+fn a_nul_byte_is_found_in_any_record_of_a_long_file() {
+    // The input is searched for NUL many records at a time: a NUL must still be pinned to
+    // its own record, wherever it falls in the buffered input, the last record included.
+    let mut text = b"id,name\n".to_vec();
+    let bad = [3, 4_000, 17_001, 40_000];
+    for i in 1..=40_000 {
+        if bad.contains(&i) {
+            text.extend_from_slice(format!("{i},x\x00y\n").as_bytes());
+        } else {
+            text.extend_from_slice(format!("{i},name {i}\n").as_bytes());
+        }
+    }
+    let f = fixture(&text);
+    let budget = MemoryBudget::new(8 << 20);
+    let options = skipping(CsvOptions::default().allow_nul(false));
+    let (batches, error) = read_all(&f.path, &options, &budget);
+    assert!(error.is_none());
+    let rejected_lines: Vec<u64> = batches
+        .iter()
+        .flat_map(|b| b.rejects().iter().map(|r| r.line))
+        .collect();
+    assert_eq!(rejected_lines, bad.map(|i| i + 1));
+    assert_eq!(rows_of(&batches).len(), 40_000 - bad.len());
+}
+#[test]
 fn first_batches_ramp_up_to_the_configured_size() {
     let mut text = String::from("id,name\n");
     for i in 0..200_000 {
