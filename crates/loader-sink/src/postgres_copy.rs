@@ -139,9 +139,9 @@ pub(crate) fn write_binary_row(
         match wire {
             Wire::Date => {
                 let days = unix_days(field).ok_or_else(not_a_value)? - PG_EPOCH_DAYS;
-                put(
+                put_fixed(
                     out,
-                    &i32::try_from(days)
+                    i32::try_from(days)
                         .map_err(|_| out_of_range())?
                         .to_be_bytes(),
                 );
@@ -150,25 +150,25 @@ pub(crate) fn write_binary_row(
             Wire::Timestamp => {
                 let micros =
                     unix_micros(field).ok_or_else(not_a_value)? - PG_EPOCH_DAYS * 86_400_000_000;
-                put(out, &micros.to_be_bytes());
+                put_fixed(out, micros.to_be_bytes());
                 continue;
             }
             _ => {}
         }
         let value = wire.reads_as().parse(field).map_err(|_| not_a_value())?;
         match (wire, value) {
-            (Wire::Int8, Value::Integer(v)) => put(out, &v.to_be_bytes()),
-            (Wire::Int4, Value::Integer(v)) => put(
+            (Wire::Int8, Value::Integer(v)) => put_fixed(out, v.to_be_bytes()),
+            (Wire::Int4, Value::Integer(v)) => put_fixed(
                 out,
-                &i32::try_from(v).map_err(|_| out_of_range())?.to_be_bytes(),
+                i32::try_from(v).map_err(|_| out_of_range())?.to_be_bytes(),
             ),
-            (Wire::Int2, Value::Integer(v)) => put(
+            (Wire::Int2, Value::Integer(v)) => put_fixed(
                 out,
-                &i16::try_from(v).map_err(|_| out_of_range())?.to_be_bytes(),
+                i16::try_from(v).map_err(|_| out_of_range())?.to_be_bytes(),
             ),
-            (Wire::Float8, Value::Real(v)) => put(out, &v.to_bits().to_be_bytes()),
-            (Wire::Float4, Value::Real(v)) => put(out, &(v as f32).to_bits().to_be_bytes()),
-            (Wire::Bool, Value::Boolean(v)) => put(out, &[u8::from(v)]),
+            (Wire::Float8, Value::Real(v)) => put_fixed(out, v.to_bits().to_be_bytes()),
+            (Wire::Float4, Value::Real(v)) => put_fixed(out, (v as f32).to_bits().to_be_bytes()),
+            (Wire::Bool, Value::Boolean(v)) => put_fixed(out, [u8::from(v)]),
             _ => out.extend_from_slice(&(-1i32).to_be_bytes()),
         }
     }
@@ -235,6 +235,16 @@ pub fn encode_binary_copy(
 fn put(out: &mut Vec<u8>, value: &[u8]) {
     out.extend_from_slice(&(value.len() as i32).to_be_bytes());
     out.extend_from_slice(value);
+}
+
+/// [`put`] for a value of at most 8 bytes, known at compile time: length and value go in
+/// with one append instead of two.
+fn put_fixed<const N: usize>(out: &mut Vec<u8>, value: [u8; N]) {
+    const { assert!(N <= 8) };
+    let mut cell = [0u8; 12];
+    cell[..4].copy_from_slice(&(N as i32).to_be_bytes());
+    cell[4..4 + N].copy_from_slice(&value);
+    out.extend_from_slice(&cell[..4 + N]);
 }
 
 /// One row as CSV. A field is quoted only when it must be (a delimiter, quote or line end
