@@ -232,15 +232,37 @@ pub fn run(
         &four,
         &format!("{speedup_four:.2}x the speed of 1 worker"),
     );
+    // Where the backends' time went, in one more load of each that is not timed: with two
+    // workers both backends extend the same table, and PostgreSQL 15 and older serialise
+    // that on the table's extension lock.
+    let sampled = |workers: &str, schema: &str| -> Result<crate::bench_waits::Waits, String> {
+        let sampler = crate::bench_waits::WaitSampler::start(&url)?;
+        let load = loader_run(loader, &url, &multi, schema, workers, &[], dir);
+        let waits = sampler.stop()?;
+        load.map(|_| waits)
+    };
+    let (waits_one, waits_two) = (sampled("1", "bench_w1")?, sampled("2", "bench_w2")?);
+    println!(
+        "postgres backends, 16 files (one untimed load each, pg_stat_activity every 10 ms): \
+         1 worker: {}; 2 workers: {}",
+        waits_one.summary(4),
+        waits_two.summary(4)
+    );
+    let extension_lock = format!(
+        "; 2 workers' backends waited on the table's extension lock in {:.0}% of samples \
+         (1 worker: {:.0}%)",
+        100.0 * waits_two.share("Lock:extend"),
+        100.0 * waits_one.share("Lock:extend")
+    );
     let measured = match ceiling {
         Some((used, ceiling)) => format!(
             "{speedup:.2}x; 1 worker keeps {used:.2} of {cpus} CPUs busy, so no pool here \
              can pass {ceiling:.2}x (4 workers: {speedup_four:.2}x); of the {:.2} CPU-s a \
-             load takes, loader's own are {:.2}",
+             load takes, loader's own are {:.2}{extension_lock}",
             one.machine_busy.unwrap_or_default().as_secs_f64(),
             one.own_cpu.as_secs_f64()
         ),
-        None => format!("{speedup:.2}x (4 workers: {speedup_four:.2}x)"),
+        None => format!("{speedup:.2}x (4 workers: {speedup_four:.2}x){extension_lock}"),
     };
     report.target(
         "PostgreSQL, 16 files: 2 workers >= 1.5x the speed of 1",

@@ -15,6 +15,7 @@ mod bench;
 mod bench_pg;
 mod bench_report;
 mod bench_validate;
+mod bench_waits;
 mod gen_data;
 mod shell;
 
