@@ -323,6 +323,7 @@ impl CsvOptions {
             .build();
         let dialect = (self.get_delimiter(), self.quote, self.escape, self.comment);
         crate::records::Records::new(input, core, dialect, capacity, max_row_bytes)
+            .searching_nul(!self.allow_nul)
     }
 
     pub(crate) fn csv_reader<R: std::io::Read>(&self, input: R) -> csv::Reader<R> {

@@ -70,6 +70,8 @@ pub(crate) struct Records<R> {
     utf8_valid: std::ops::Range<u64>,
     nul_free: std::ops::Range<u64>,
     raw_checked_to: u64,
+    /// Whether the look-ahead searches for NUL bytes: only for a target that refuses them.
+    search_nul: bool,
     max_row_bytes: u64,
 }
 
@@ -107,8 +109,16 @@ impl<R: Read> Records<R> {
             utf8_valid: 0..0,
             nul_free: 0..0,
             raw_checked_to: 0,
+            search_nul: false,
             max_row_bytes,
         }
+    }
+
+    /// Searches the look-ahead for NUL bytes too (see [`raw_is_nul_free`](Self::raw_is_nul_free)),
+    /// which a reader whose target refuses them needs; without it no record is known free.
+    pub(crate) fn searching_nul(mut self, yes: bool) -> Self {
+        self.search_nul = yes;
+        self
     }
 
     /// Where the next read starts.
@@ -170,7 +180,8 @@ impl<R: Read> Records<R> {
 
     /// Whether the current record's raw bytes are known to hold no NUL byte, and so none of
     /// its fields (which are cut from them). False when the look at the buffered input found
-    /// one, and then the caller searches the record.
+    /// one, or did not search (see [`searching_nul`](Self::searching_nul)), and then the
+    /// caller searches the record.
     pub(crate) fn raw_is_nul_free(&mut self) -> bool {
         let record = self.look_ahead();
         self.nul_free.start <= record.start && record.end <= self.nul_free.end
@@ -190,7 +201,7 @@ impl<R: Read> Records<R> {
             let chunk_end = start + chunk.len() as u64;
             let valid_from = |clean: bool| if clean { start..chunk_end } else { 0..0 };
             self.utf8_valid = valid_from(simdutf8::basic::from_utf8(chunk).is_ok());
-            self.nul_free = valid_from(memchr::memchr(0, chunk).is_none());
+            self.nul_free = valid_from(self.search_nul && memchr::memchr(0, chunk).is_none());
             self.raw_checked_to = chunk_end.max(end);
         }
         start..end

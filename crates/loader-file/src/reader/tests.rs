@@ -637,6 +637,7 @@ fn a_nul_byte_is_found_in_any_record_of_a_long_file() {
     assert_eq!(rejected_lines, bad.map(|i| i + 1));
     assert_eq!(rows_of(&batches).len(), 40_000 - bad.len());
 }
+
 #[test]
 fn first_batches_ramp_up_to_the_configured_size() {
     let mut text = String::from("id,name\n");
