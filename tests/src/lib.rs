@@ -63,6 +63,61 @@ pub fn run_loader(dir: &Path, args: &[&str]) -> Output {
         .expect("loader runs")
 }
 
+/// Asserts that the target's audit table (read back by `loader history RUN --json`) holds
+/// every event of the one run in the JSON-lines trail `jsonl`, field for field, and nothing
+/// else; returns how many. `target` is the `--into` (and `--schema`) arguments.
+pub fn assert_table_trail_matches_jsonl(dir: &Path, target: &[&str], jsonl: &Path) -> usize {
+    let key = |e: &serde_json::Value| {
+        [
+            "context",
+            "kind",
+            "scope",
+            "at",
+            "rows",
+            "bytes",
+            "reason",
+            "batch",
+            "duration_ms",
+        ]
+        .map(|field| e[field].to_string())
+        .join(" ")
+    };
+    let text = std::fs::read_to_string(jsonl).expect("the trail file");
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let run = events[0]["run"].as_str().expect("events carry their run");
+    assert!(
+        events.iter().all(|e| e["run"] == run),
+        "one run in {jsonl:?}"
+    );
+    let mut args = vec!["history", run];
+    args.extend_from_slice(target);
+    args.push("--json");
+    let output = run_loader(dir, &args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let history: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut in_table: Vec<String> = history["events"]
+        .as_array()
+        .expect("history lists the run's events")
+        .iter()
+        .map(key)
+        .collect();
+    let mut in_file: Vec<String> = events.iter().map(key).collect();
+    in_table.sort();
+    in_file.sort();
+    assert_eq!(
+        in_table, in_file,
+        "the audit table and the trail file differ"
+    );
+    in_file.len()
+}
+
 /// What the generated orders columns hold, for comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {

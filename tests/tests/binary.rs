@@ -1,6 +1,8 @@
 //! Loads through the `loader` binary, as an operator would.
 
-use loader_tests::{ORDERS, assert_table_matches, run_loader, test_rows};
+use loader_tests::{
+    ORDERS, assert_table_matches, assert_table_trail_matches_jsonl, run_loader, test_rows,
+};
 
 #[test]
 fn loader_binary_loads_generated_files_value_by_value() {
@@ -37,7 +39,12 @@ fn loader_binary_loads_generated_files_value_by_value() {
         assert_table_matches(&dir.path().join("out.db"), "orders", &files, &ORDERS),
         rows as usize
     );
-    assert!(dir.path().join("audit.jsonl").metadata().unwrap().len() > 0);
+    let events = assert_table_trail_matches_jsonl(
+        dir.path(),
+        &["--into", "sqlite:out.db"],
+        &dir.path().join("audit.jsonl"),
+    );
+    assert!(events > 20, "{events} events");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use loader_memory::SysinfoProbe;
 use loader_sink::PgSink;
 use loader_strategy::{DataLoadingService, FileState, LoadMode, LoadSettings, Streams};
 use loader_tests::pg::{ScratchSchema, assert_pg_matches, pg_url, query_text};
-use loader_tests::{ORDERS, loader_bin, run_loader, test_rows};
+use loader_tests::{ORDERS, assert_table_trail_matches_jsonl, loader_bin, run_loader, test_rows};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -164,6 +164,8 @@ fn binary_load_into_postgres_matches_every_value() {
         "--table",
         "orders",
         "--json",
+        "--audit",
+        "audit.jsonl",
     ];
     let output = run_loader(dir.path(), &args);
     assert!(
@@ -182,6 +184,13 @@ fn binary_load_into_postgres_matches_every_value() {
         &["history", "--into", &url, "--schema", &schema.name],
     );
     assert!(String::from_utf8_lossy(&history.stdout).contains(report["run_id"].as_str().unwrap()));
+    // Every event reached the audit table, written there in groups.
+    let events = assert_table_trail_matches_jsonl(
+        dir.path(),
+        &["--into", &url, "--schema", &schema.name],
+        &dir.path().join("audit.jsonl"),
+    );
+    assert!(events > 10, "{events} events");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -169,6 +169,19 @@ pub trait AuditSink: Send + Sync {
     ///
     /// An [`AuditError`] when the event could not be stored.
     async fn record(&self, event: &AuditEvent) -> Result<(), AuditError>;
+
+    /// Records several events, in order. A sink that pays per write (a database
+    /// transaction) stores them in one; the default records them one by one.
+    ///
+    /// # Errors
+    ///
+    /// An [`AuditError`] when the events could not be stored; some may have been.
+    async fn record_many(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
+        for event in events {
+            self.record(event).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Writes events as JSON lines, one `write` per event so that a crash leaves whole lines.
@@ -301,6 +314,17 @@ impl AuditSink for RunTagged {
         event.run = Some(self.run_id.clone());
         self.inner.record(&event).await
     }
+
+    async fn record_many(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
+        let tagged: Vec<AuditEvent> = events
+            .iter()
+            .map(|event| AuditEvent {
+                run: Some(self.run_id.clone()),
+                ..event.clone()
+            })
+            .collect();
+        self.inner.record_many(&tagged).await
+    }
 }
 
 /// Sends every event to several sinks, in order; the first error wins.
@@ -312,6 +336,13 @@ impl AuditSink for TeeAudit {
     async fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
         for sink in &self.0 {
             sink.record(event).await?;
+        }
+        Ok(())
+    }
+
+    async fn record_many(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
+        for sink in &self.0 {
+            sink.record_many(events).await?;
         }
         Ok(())
     }

@@ -120,7 +120,7 @@ impl SinkError {
 }
 
 /// The audit trail could not be written.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("audit trail {target}: {message}")]
 pub struct AuditError {
     /// Where events were going (a file path, a table).

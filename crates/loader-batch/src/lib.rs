@@ -14,7 +14,9 @@
 //!   sink, retries transient errors with backoff under a deadline, and wraps the batch and
 //!   each sub-batch in an [`AuditScope`] that always ends: committed, or failed with the
 //!   reason, even when the sink errors or panics or the future is dropped.
-//! - [`JsonlAudit`] writes audit events as JSON lines; [`InMemoryAudit`] keeps them for tests.
+//! - [`JsonlAudit`] writes audit events as JSON lines; [`InMemoryAudit`] keeps them for tests;
+//!   [`BufferedAudit`] hands them to a slow sink (a database table) in groups, off the
+//!   caller's path.
 //!
 //! # Design decisions
 //!
@@ -34,6 +36,7 @@
 //! - This crate knows nothing about CSV syntax, files on disk or any particular database.
 
 mod audit;
+mod audit_buffer;
 mod batch;
 mod error;
 mod ledger;
@@ -47,6 +50,7 @@ pub use audit::{
     AuditEvent, AuditScope, AuditSink, ContextId, EventKind, InMemoryAudit, JsonlAudit,
     MemoryFigures, NullAudit, RunTagged, Scope, TeeAudit,
 };
+pub use audit_buffer::{BufferedAudit, DEFAULT_GROUP_DELAY, DEFAULT_GROUP_EVENTS};
 pub use batch::{RowBatch, RowRef};
 pub use error::{AuditError, Error, Result, SinkError, SinkErrorKind, ValueError};
 pub use ledger::{

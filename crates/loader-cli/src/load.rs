@@ -3,7 +3,7 @@
 use crate::args::{Cli, Command, CommonArgs, Escape, LoadArgs, Mode, OnError, Order, TextEncoding};
 use crate::format::{bytes, count, rate, seconds};
 use anyhow::{Context, Result};
-use loader_batch::{AuditSink, BatchSink, JsonlAudit, Ledger, NullAudit, TeeAudit};
+use loader_batch::{AuditSink, BatchSink, BufferedAudit, JsonlAudit, Ledger, NullAudit, TeeAudit};
 use loader_file::{BadRowPolicy, CsvOptions, Encoding, FileOrder};
 use loader_memory::{CleanupHooks, MemoryProbe, SysinfoProbe};
 use loader_sink::{PgSink, SqliteSink, Target};
@@ -171,6 +171,9 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     let target = Target::parse(&args.into)?;
     let hooks = CleanupHooks::new();
     let mut audits: Vec<Arc<dyn AuditSink>> = Vec::new();
+    // The target's audit table takes events in groups, a transaction each instead of one per
+    // event; the run ends by writing what it still holds.
+    let mut table_trail: Option<Arc<BufferedAudit>> = None;
     if let Some(path) = &args.audit {
         audits.push(Arc::new(JsonlAudit::create(path)?));
     }
@@ -180,7 +183,7 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
             let sink = Arc::new(SqliteSink::open(path)?);
             hooks.register(sink.cleanup_hook());
             if !args.no_audit_table {
-                audits.push(sink.audit_table());
+                table_trail = Some(Arc::new(BufferedAudit::new(sink.audit_table())));
             }
             (sink.clone(), Some(sink))
         }
@@ -195,11 +198,14 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
                 + 2;
             let sink = Arc::new(PgSink::connect(url, args.schema.as_deref(), connections).await?);
             if !args.no_audit_table {
-                audits.push(sink.audit_table());
+                table_trail = Some(Arc::new(BufferedAudit::new(sink.audit_table())));
             }
             (sink.clone(), Some(sink))
         }
     };
+    if let Some(trail) = &table_trail {
+        audits.push(Arc::clone(trail) as Arc<dyn AuditSink>);
+    }
     let audit: Arc<dyn AuditSink> = match audits.len() {
         0 => Arc::new(NullAudit),
         1 => audits.remove(0),
@@ -242,7 +248,12 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     let display = crate::progress::Display::start(live, crate::progress::Mode::choose(quiet));
     let report = service.load(&args.common.paths).await;
     display.finish();
+    let trail_written = match &table_trail {
+        Some(trail) => trail.flush().await,
+        None => Ok(()),
+    };
     let report = report?;
+    trail_written.context("writing the audit table")?;
     if json {
         crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else if !quiet {

@@ -566,7 +566,10 @@ fn read_event(row: &Row) -> Option<AuditEvent> {
 }
 
 impl PgSink {
-    /// An audit sink writing events to the `_loader_audit` table of this database.
+    /// An audit sink writing events to the `_loader_audit` table of this database, each
+    /// [`record`](AuditSink::record) in a transaction of its own and each
+    /// [`record_many`](AuditSink::record_many) in one for the group. Wrap it in a
+    /// [`BufferedAudit`](loader_batch::BufferedAudit) to write a load's events in groups.
     pub fn audit_table(self: &Arc<Self>) -> Arc<dyn AuditSink> {
         Arc::new(PgAudit(Arc::downgrade(self)))
     }
@@ -575,9 +578,8 @@ impl PgSink {
 /// Audit events into the `_loader_audit` table of a PostgreSQL database.
 pub struct PgAudit(Weak<PgSink>);
 
-#[async_trait]
-impl AuditSink for PgAudit {
-    async fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
+impl PgAudit {
+    async fn insert(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
         let fail = |message: String| AuditError {
             target: "_loader_audit".into(),
             message,
@@ -585,20 +587,67 @@ impl AuditSink for PgAudit {
         let Some(sink) = self.0.upgrade() else {
             return Err(fail("the database was closed".into()));
         };
-        sink.retrying(|| Box::pin(sink.insert_event(event)))
+        sink.retrying(|| Box::pin(sink.insert_events(events)))
             .await
             .map_err(|e| fail(e.message))
     }
 }
 
+#[async_trait]
+impl AuditSink for PgAudit {
+    async fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
+        self.insert(std::slice::from_ref(event)).await
+    }
+
+    async fn record_many(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
+        self.insert(events).await
+    }
+}
+
+/// One `_loader_audit` row's values that are not the event's own fields as they are, built
+/// before the group's inserts go out together.
+struct EventRow<'a> {
+    event: &'a AuditEvent,
+    scope: String,
+    kind: String,
+    numbers: [Option<i64>; 9],
+    attempt: Option<i32>,
+    memory: [Option<i64>; 4],
+}
+
+impl<'a> EventRow<'a> {
+    fn of(event: &'a AuditEvent) -> Self {
+        let int = |v: Option<u64>| v.map(|v| v as i64);
+        let [first_line, end_line] = event.lines.map_or([None; 2], |l| l.map(Some));
+        let [byte_start, byte_end] = event.byte_range.map_or([None; 2], |b| b.map(Some));
+        EventRow {
+            event,
+            scope: text_of(&event.scope),
+            kind: text_of(&event.kind),
+            numbers: [
+                Some(event.context.0 as i64),
+                int(event.parent.map(|p| p.0)),
+                int(event.batch),
+                int(event.rows),
+                int(event.bytes),
+                int(first_line),
+                int(end_line),
+                int(byte_start),
+                int(byte_end),
+            ],
+            attempt: event.attempt.map(|v| v as i32),
+            memory: crate::audit_columns::memory_columns(event),
+        }
+    }
+}
+
 impl PgSink {
-    async fn insert_event(&self, event: &AuditEvent) -> Result<(), SinkError> {
-        let sink = self;
-        let client = self.client().await?;
-        let lines = event.lines.map(|[a, b]| (a as i64, b as i64));
-        let bytes = event.byte_range.map(|[a, b]| (a as i64, b as i64));
-        let memory = crate::audit_columns::memory_columns(event);
-        // Prepared once per connection: every sub-batch records two events.
+    /// Inserts `events` in one transaction: the statements are sent together (pipelined)
+    /// and the group pays one commit.
+    async fn insert_events(&self, events: &[AuditEvent]) -> Result<(), SinkError> {
+        let fail = |e: tokio_postgres::Error| pg_error("_loader_audit", &e);
+        let mut client = self.client().await?;
+        // Prepared once per connection.
         let statement = client
             .prepare_cached(&format!(
                 "INSERT INTO {} (run_id, at, scope, context, parent, kind, file, table_name, batch, rows, \
@@ -606,40 +655,48 @@ impl PgSink {
                  memory_used, memory_reserved, memory_budget, memory_limit) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
                  $19, $20, $21, $22)",
-                sink.qualified("_loader_audit")
+                self.qualified("_loader_audit")
             ))
             .await
-            .map_err(|e| pg_error("_loader_audit", &e))?;
-        client
-            .execute(
-                &statement,
-                &[
-                    &event.run,
-                    &event.at,
-                    &text_of(&event.scope),
-                    &(event.context.0 as i64),
-                    &event.parent.map(|p| p.0 as i64),
-                    &text_of(&event.kind),
-                    &event.file,
-                    &event.table,
-                    &event.batch.map(|v| v as i64),
-                    &event.rows.map(|v| v as i64),
-                    &event.bytes.map(|v| v as i64),
-                    &lines.map(|l| l.0),
-                    &lines.map(|l| l.1),
-                    &bytes.map(|b| b.0),
-                    &bytes.map(|b| b.1),
-                    &event.duration_ms,
-                    &event.attempt.map(|v| v as i32),
-                    &event.reason,
-                    &memory[0],
-                    &memory[1],
-                    &memory[2],
-                    &memory[3],
-                ],
-            )
+            .map_err(fail)?;
+        let transaction = client.transaction().await.map_err(fail)?;
+        let rows: Vec<EventRow<'_>> = events.iter().map(EventRow::of).collect();
+        let (sending, statement) = (&transaction, &statement);
+        let inserts = rows.iter().map(|row| async move {
+            let (e, n) = (row.event, &row.numbers);
+            sending
+                .execute(
+                    statement,
+                    &[
+                        &e.run,
+                        &e.at,
+                        &row.scope,
+                        &n[0],
+                        &n[1],
+                        &row.kind,
+                        &e.file,
+                        &e.table,
+                        &n[2],
+                        &n[3],
+                        &n[4],
+                        &n[5],
+                        &n[6],
+                        &n[7],
+                        &n[8],
+                        &e.duration_ms,
+                        &row.attempt,
+                        &e.reason,
+                        &row.memory[0],
+                        &row.memory[1],
+                        &row.memory[2],
+                        &row.memory[3],
+                    ],
+                )
+                .await
+        });
+        futures_util::future::try_join_all(inserts)
             .await
-            .map_err(|e| pg_error("_loader_audit", &e))?;
-        Ok(())
+            .map_err(fail)?;
+        transaction.commit().await.map_err(fail)
     }
 }

@@ -261,7 +261,8 @@ impl SqliteSink {
         blocking(|| op(&self.lock().connection)).map_err(|e| ledger_error(&e))
     }
 
-    /// An audit sink writing events to the `_loader_audit` table of this database.
+    /// An audit sink writing events to the `_loader_audit` table of this database. Wrap it
+    /// in a [`BufferedAudit`](loader_batch::BufferedAudit) to write a load's events in groups.
     pub fn audit_table(self: &Arc<Self>) -> Arc<dyn AuditSink> {
         Arc::new(SqliteAudit(Arc::downgrade(self)))
     }
@@ -487,13 +488,19 @@ fn as_text<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
-/// Audit events into the `_loader_audit` table of an SQLite database, each in its own small
-/// transaction. Holds the sink weakly: a dropped database is not kept open by its trail.
+/// Audit events into the `_loader_audit` table of an SQLite database: each
+/// [`record`](AuditSink::record) in a small transaction of its own, each
+/// [`record_many`](AuditSink::record_many) in one for the group. Holds the sink weakly: a
+/// dropped database is not kept open by its trail.
 pub struct SqliteAudit(Weak<SqliteSink>);
 
 #[async_trait]
 impl AuditSink for SqliteAudit {
     async fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
+        self.record_many(std::slice::from_ref(event)).await
+    }
+
+    async fn record_many(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
         let fail = |message: String| AuditError {
             target: "_loader_audit".into(),
             message,
@@ -501,45 +508,56 @@ impl AuditSink for SqliteAudit {
         let Some(sink) = self.0.upgrade() else {
             return Err(fail("the database was closed".into()));
         };
-        let lines = event.lines.map(|[a, b]| (a as i64, b as i64));
-        let bytes = event.byte_range.map(|[a, b]| (a as i64, b as i64));
-        let memory = crate::audit_columns::memory_columns(event);
         blocking(|| {
-            let state = sink.lock();
-            state
-                .connection
-                .prepare_cached(
+            let mut state = sink.lock();
+            let transaction = state.connection.transaction()?;
+            {
+                let mut insert = transaction.prepare_cached(
                     "INSERT INTO _loader_audit (run_id, at, scope, context, parent, kind, file, table_name, \
                      batch, rows, bytes, first_line, end_line, byte_start, byte_end, duration_ms, attempt, reason, \
                      memory_used, memory_reserved, memory_budget, memory_limit) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
-                )?
-                .execute(params![
-                    event.run,
-                    event.at,
-                    as_text(&event.scope),
-                    event.context.0 as i64,
-                    event.parent.map(|p| p.0 as i64),
-                    as_text(&event.kind),
-                    event.file,
-                    event.table,
-                    event.batch.map(|v| v as i64),
-                    event.rows.map(|v| v as i64),
-                    event.bytes.map(|v| v as i64),
-                    lines.map(|l| l.0),
-                    lines.map(|l| l.1),
-                    bytes.map(|b| b.0),
-                    bytes.map(|b| b.1),
-                    event.duration_ms,
-                    event.attempt.map(i64::from),
-                    event.reason,
-                    memory[0],
-                    memory[1],
-                    memory[2],
-                    memory[3],
-                ])
+                )?;
+                for event in events {
+                    insert_event(&mut insert, event)?;
+                }
+            }
+            transaction.commit()
         })
-        .map(|_| ())
         .map_err(|e: rusqlite::Error| fail(crate::error::shorten(&e.to_string())))
     }
+}
+
+fn insert_event(
+    insert: &mut rusqlite::CachedStatement<'_>,
+    event: &AuditEvent,
+) -> rusqlite::Result<()> {
+    let lines = event.lines.map(|[a, b]| (a as i64, b as i64));
+    let bytes = event.byte_range.map(|[a, b]| (a as i64, b as i64));
+    let memory = crate::audit_columns::memory_columns(event);
+    insert.execute(params![
+        event.run,
+        event.at,
+        as_text(&event.scope),
+        event.context.0 as i64,
+        event.parent.map(|p| p.0 as i64),
+        as_text(&event.kind),
+        event.file,
+        event.table,
+        event.batch.map(|v| v as i64),
+        event.rows.map(|v| v as i64),
+        event.bytes.map(|v| v as i64),
+        lines.map(|l| l.0),
+        lines.map(|l| l.1),
+        bytes.map(|b| b.0),
+        bytes.map(|b| b.1),
+        event.duration_ms,
+        event.attempt.map(i64::from),
+        event.reason,
+        memory[0],
+        memory[1],
+        memory[2],
+        memory[3],
+    ])?;
+    Ok(())
 }
