@@ -137,6 +137,7 @@ pub struct CsvOptions {
     sample_rows: usize,
     bad_rows: BadRowPolicy,
     allow_nul: bool,
+    ramp_up: bool,
     max_row_bytes: usize,
 }
 
@@ -155,6 +156,7 @@ impl Default for CsvOptions {
             sample_rows: 1000,
             bad_rows: BadRowPolicy::default(),
             allow_nul: true,
+            ramp_up: true,
             max_row_bytes: 64 << 20,
         }
     }
@@ -236,6 +238,16 @@ impl CsvOptions {
         self
     }
 
+    /// Whether a reader's first batches start small (256 KiB of fields) and double up to the
+    /// batch size (default true). The writer then starts within milliseconds instead of
+    /// idling while a full batch is read. When other files keep the writer busy meanwhile,
+    /// there is nothing to gain and the small batches cost: each is a transaction, and
+    /// PostgreSQL pays a few milliseconds of CPU for every `COPY`.
+    pub fn ramp_up(mut self, yes: bool) -> Self {
+        self.ramp_up = yes;
+        self
+    }
+
     /// Longest row, in bytes as read (default 64 MiB). A longer one stops the file with
     /// [`Error::RowTooLarge`](crate::Error::RowTooLarge) before it is held in memory; the
     /// memory budget may lower it further (a row must fit in the budget).
@@ -252,6 +264,11 @@ impl CsvOptions {
     /// Whether text may hold NUL bytes.
     pub fn get_allow_nul(&self) -> bool {
         self.allow_nul
+    }
+
+    /// Whether the first batches ramp up.
+    pub fn get_ramp_up(&self) -> bool {
+        self.ramp_up
     }
 
     /// Longest row in bytes.

@@ -255,7 +255,8 @@ impl BatchReader {
             batch_bytes,
             file_size,
             sequence,
-            batches_made: 0,
+            // Past the ramp from the start when it is off.
+            batches_made: if options.get_ramp_up() { 0 } else { u32::MAX },
             pending: false,
             done: false,
             deferred: None,
@@ -280,7 +281,11 @@ impl BatchReader {
         file_size: u64,
     ) -> u64 {
         let remaining = usize::try_from(file_size).unwrap_or(usize::MAX);
-        let bytes = largest_batch_bytes(options.get_batch_bytes(), remaining);
+        let bytes = if options.get_ramp_up() {
+            largest_batch_bytes(options.get_batch_bytes(), remaining)
+        } else {
+            options.get_batch_bytes().min(remaining)
+        };
         let rows =
             row_capacity_for(bytes, options, mean_field_bytes).min(max_rows_in(remaining, columns));
         RowBatch::heap_size_for(columns, rows, bytes) as u64

@@ -114,7 +114,7 @@ pub(crate) fn make_plan(
     });
     let per_batch = per_worker.saturating_sub(BatchReader::BUFFER_BYTES) / BATCHES_IN_FLIGHT;
     let mut files = Vec::with_capacity(found.len());
-    for input in found {
+    for (index, input) in found.into_iter().enumerate() {
         let mut sample = sample_file(&input.path, &settings.csv)?;
         for (column, ty) in &settings.columns {
             if !sample.schema.set_type(column, *ty) {
@@ -128,11 +128,17 @@ pub(crate) fn make_plan(
         let columns = sample.schema.len();
         let batch_bytes =
             batch_bytes_for(&settings.csv, columns, sample.mean_field_bytes, per_batch);
+        // Files start in this order. The first one on each worker ramps its batches up, as
+        // the writer waits for it; a later one starts while other workers' files keep the
+        // writer busy, and full batches from the start spare it small transactions. One
+        // worker leaves the writer idle at every file, so there every file ramps.
+        let ramp_up = workers == 1 || index < workers;
         let csv = settings
             .csv
             .clone()
             .delimiter(sample.delimiter)
-            .batch_bytes(batch_bytes);
+            .batch_bytes(batch_bytes)
+            .ramp_up(ramp_up && settings.csv.get_ramp_up());
         let batch_heap =
             BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, csv_bytes(&sample));
         let in_flight = batches_in_flight(&sample, &csv);
@@ -368,5 +374,31 @@ mod tests {
             plan.budget
         );
         assert!(plan.files[0].csv.get_batch_bytes() < (8 << 20));
+    }
+
+    #[test]
+    fn only_the_files_that_start_a_worker_ramp_up_unless_there_is_one_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, rows) in [("a.csv", 300), ("b.csv", 200), ("c.csv", 100)] {
+            let text: String = std::iter::once("id\n".to_string())
+                .chain((0..rows).map(|i| format!("{i}\n")))
+                .collect();
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let ramps = |workers: usize| -> Vec<bool> {
+            let settings = LoadSettings {
+                workers,
+                table: Some("t".into()),
+                ..LoadSettings::default()
+            };
+            let plan = make_plan(&[dir.path().to_path_buf()], &settings, &probe()).unwrap();
+            plan.files.iter().map(|f| f.csv.get_ramp_up()).collect()
+        };
+        assert_eq!(
+            ramps(2),
+            [true, true, false],
+            "largest first, two start at once"
+        );
+        assert_eq!(ramps(1), [true, true, true]);
     }
 }

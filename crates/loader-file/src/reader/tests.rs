@@ -660,6 +660,32 @@ fn first_batches_ramp_up_to_the_configured_size() {
 }
 
 #[test]
+fn without_the_ramp_every_batch_but_the_last_is_full_size() {
+    let mut text = String::from("id,name\n");
+    for i in 0..200_000 {
+        text.push_str(&format!("{i},name number {i}\n"));
+    }
+    let f = fixture(text.as_bytes());
+    let budget = MemoryBudget::new(256 << 20);
+    let options = CsvOptions::default().batch_bytes(2 << 20).ramp_up(false);
+    let rows: Vec<usize> = open(&f, &options, &budget, None)
+        .map(|b| b.unwrap().batch.len())
+        .collect();
+    let (last, full) = rows.split_last().unwrap();
+    assert!(
+        full.len() >= 2 && full.iter().all(|&n| n.abs_diff(95_300) < 9_530),
+        "{rows:?}"
+    );
+    assert!(*last <= 95_300 + 9_530, "{rows:?}");
+    assert_eq!(rows.iter().sum::<usize>(), 200_000);
+    // The estimate of a batch in flight follows: the first batch of a 1 MiB file is the
+    // whole file, not its first 256 KiB.
+    let ramped = BatchReader::batch_heap(&options.clone().ramp_up(true), 2, 11.0, 1 << 20);
+    let whole = BatchReader::batch_heap(&options, 2, 11.0, 1 << 20);
+    assert!(whole > ramped, "{whole} vs {ramped}");
+}
+
+#[test]
 fn a_character_split_between_two_fields_is_invalid_in_each() {
     // The record's bytes are valid UTF-8 together ("é"), but neither field is on its own.
     let f = fixture(b"a,b\nx,y\n\xc3,\xa9\n");
