@@ -638,13 +638,18 @@ fn a_nul_byte_is_found_in_any_record_of_a_long_file() {
     assert_eq!(rows_of(&batches).len(), 40_000 - bad.len());
 }
 
-#[test]
-fn first_batches_ramp_up_to_the_configured_size() {
+/// 200,000 rows of about 22 field bytes each.
+fn numbered_names() -> Fixture {
     let mut text = String::from("id,name\n");
     for i in 0..200_000 {
         text.push_str(&format!("{i},name number {i}\n"));
     }
-    let f = fixture(text.as_bytes());
+    fixture(text.as_bytes())
+}
+
+#[test]
+fn first_batches_ramp_up_to_the_configured_size() {
+    let f = numbered_names();
     let budget = MemoryBudget::new(256 << 20);
     let options = CsvOptions::default().batch_bytes(2 << 20);
     let batches: Vec<_> = open(&f, &options, &budget, None)
@@ -661,11 +666,7 @@ fn first_batches_ramp_up_to_the_configured_size() {
 
 #[test]
 fn without_the_ramp_every_batch_but_the_last_is_full_size() {
-    let mut text = String::from("id,name\n");
-    for i in 0..200_000 {
-        text.push_str(&format!("{i},name number {i}\n"));
-    }
-    let f = fixture(text.as_bytes());
+    let f = numbered_names();
     let budget = MemoryBudget::new(256 << 20);
     let options = CsvOptions::default().batch_bytes(2 << 20).ramp_up(false);
     let rows: Vec<usize> = open(&f, &options, &budget, None)
