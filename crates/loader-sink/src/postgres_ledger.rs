@@ -604,13 +604,19 @@ impl AuditSink for PgAudit {
     }
 }
 
-/// One `_loader_audit` row's values that are not the event's own fields as they are, built
+/// The `_loader_audit` columns of an event that are not its own fields as they are, built
 /// before the group's inserts go out together.
 struct EventRow<'a> {
     event: &'a AuditEvent,
     scope: String,
     kind: String,
-    numbers: [Option<i64>; 9],
+    context: i64,
+    parent: Option<i64>,
+    batch: Option<i64>,
+    rows: Option<i64>,
+    bytes: Option<i64>,
+    lines: [Option<i64>; 2],
+    byte_range: [Option<i64>; 2],
     attempt: Option<i32>,
     memory: [Option<i64>; 4],
 }
@@ -618,23 +624,18 @@ struct EventRow<'a> {
 impl<'a> EventRow<'a> {
     fn of(event: &'a AuditEvent) -> Self {
         let int = |v: Option<u64>| v.map(|v| v as i64);
-        let [first_line, end_line] = event.lines.map_or([None; 2], |l| l.map(Some));
-        let [byte_start, byte_end] = event.byte_range.map_or([None; 2], |b| b.map(Some));
+        let pair = |v: Option<[u64; 2]>| v.map_or([None; 2], |p| p.map(|x| Some(x as i64)));
         EventRow {
             event,
             scope: text_of(&event.scope),
             kind: text_of(&event.kind),
-            numbers: [
-                Some(event.context.0 as i64),
-                int(event.parent.map(|p| p.0)),
-                int(event.batch),
-                int(event.rows),
-                int(event.bytes),
-                int(first_line),
-                int(end_line),
-                int(byte_start),
-                int(byte_end),
-            ],
+            context: event.context.0 as i64,
+            parent: int(event.parent.map(|p| p.0)),
+            batch: int(event.batch),
+            rows: int(event.rows),
+            bytes: int(event.bytes),
+            lines: pair(event.lines),
+            byte_range: pair(event.byte_range),
             attempt: event.attempt.map(|v| v as i32),
             memory: crate::audit_columns::memory_columns(event),
         }
@@ -663,7 +664,7 @@ impl PgSink {
         let rows: Vec<EventRow<'_>> = events.iter().map(EventRow::of).collect();
         let (sending, statement) = (&transaction, &statement);
         let inserts = rows.iter().map(|row| async move {
-            let (e, n) = (row.event, &row.numbers);
+            let e = row.event;
             sending
                 .execute(
                     statement,
@@ -671,18 +672,18 @@ impl PgSink {
                         &e.run,
                         &e.at,
                         &row.scope,
-                        &n[0],
-                        &n[1],
+                        &row.context,
+                        &row.parent,
                         &row.kind,
                         &e.file,
                         &e.table,
-                        &n[2],
-                        &n[3],
-                        &n[4],
-                        &n[5],
-                        &n[6],
-                        &n[7],
-                        &n[8],
+                        &row.batch,
+                        &row.rows,
+                        &row.bytes,
+                        &row.lines[0],
+                        &row.lines[1],
+                        &row.byte_range[0],
+                        &row.byte_range[1],
                         &e.duration_ms,
                         &row.attempt,
                         &e.reason,
