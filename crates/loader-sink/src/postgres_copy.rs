@@ -101,8 +101,7 @@ pub(crate) fn write_binary_row(
     may_hold_nul: bool,
 ) -> Result<(), String> {
     out.extend_from_slice(&(wires.len() as i16).to_be_bytes());
-    for (column, &wire) in wires.iter().enumerate() {
-        let field = batch.field(row, column);
+    for ((column, &wire), field) in wires.iter().enumerate().zip(batch.row(row).fields()) {
         if field.is_empty() {
             out.extend_from_slice(&(-1i32).to_be_bytes());
             continue;
@@ -252,11 +251,11 @@ fn put_fixed<const N: usize>(out: &mut Vec<u8>, value: [u8; N]) {
 /// are fewer bytes to send. An empty field is left bare, which COPY reads as NULL.
 pub(crate) fn write_csv_row(out: &mut Vec<u8>, target: &LoadTarget, batch: &RowBatch, row: usize) {
     let mut text = String::new();
-    for (column, spec) in target.schema.columns().iter().enumerate() {
+    let columns = target.schema.columns().iter();
+    for (column, (spec, field)) in columns.zip(batch.row(row).fields()).enumerate() {
         if column > 0 {
             out.push(b',');
         }
-        let field = batch.field(row, column);
         if field.is_empty() {
             continue;
         }

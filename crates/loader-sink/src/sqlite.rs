@@ -268,8 +268,7 @@ fn bind_and_run(
             let mut index = 1;
             let mut timestamp_text = String::new();
             for row in rows {
-                for (column, spec) in columns.iter().enumerate() {
-                    let field = batch.field(row, column);
+                for (spec, field) in columns.iter().zip(batch.row(row).fields()) {
                     // Fields arrive validated against their types (the `BatchSink` contract), so
                     // text, dates and canonical timestamps are bound as the bytes read, with no
                     // second UTF-8 check; only numbers and flags are parsed, to store them typed.
