@@ -448,8 +448,10 @@ impl BatchReader {
     fn check_fields(&self, record_is_text: bool, check_nul: bool) -> Result<()> {
         let columns = self.schema.columns();
         let path = || self.path.clone();
+        let null_markers = self.options.has_null_markers();
         for (index, (column, field)) in columns.iter().zip(self.records.iter()).enumerate() {
-            let field = if self.options.is_null(field) {
+            // An empty field is NULL already; only a marker needs looking up.
+            let field = if null_markers && self.options.is_null(field) {
                 &[][..]
             } else {
                 field
@@ -464,13 +466,19 @@ impl BatchReader {
                     name: column.name.clone(),
                 });
             }
-            let checked = match column.ty {
+            let valid = match column.ty {
                 loader_batch::ColumnType::Text
                     if record_is_text && field.first().is_none_or(|&b| b & 0xC0 != 0x80) =>
                 {
-                    Ok(())
+                    true
                 }
-                ty => ty.check(field),
+                ty => ty.accepts(field),
+            };
+            // The error, which says what was wrong, only for a field that failed.
+            let checked = if valid {
+                Ok(())
+            } else {
+                column.ty.check(field)
             };
             if let Err(source) = checked {
                 let (line, byte) = self.record_start();
