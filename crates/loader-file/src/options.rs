@@ -242,7 +242,7 @@ impl CsvOptions {
     /// batch size (default true). The writer then starts within milliseconds instead of
     /// idling while a full batch is read. When other files keep the writer busy meanwhile,
     /// there is nothing to gain and the small batches cost: each is a transaction, and
-    /// PostgreSQL pays a few milliseconds of CPU for every `COPY`.
+    /// PostgreSQL 15 pays one to two milliseconds of CPU for every `COPY`.
     pub fn ramp_up(mut self, yes: bool) -> Self {
         self.ramp_up = yes;
         self
