@@ -2,6 +2,7 @@
 //! inline when sequential), write them, and keep the file's progress so that any later
 //! attempt resumes after the last committed row.
 
+use crate::hash_ahead::HashAhead;
 use crate::ledger::{Decision, FileEntry, RunLedger, now};
 use crate::live::{LiveFile, LiveState};
 use crate::reaction::Controls;
@@ -47,6 +48,8 @@ pub(crate) struct Progress {
     pub tally: Arc<Tally>,
     /// The file's live counters, for progress displays and metrics.
     pub live: Option<Arc<LiveFile>>,
+    /// Its content hash, being made while it waited for a worker (see [`HashAhead`]).
+    pub hash_ahead: Option<HashAhead>,
 }
 
 impl Progress {
@@ -320,13 +323,19 @@ async fn decide(
     if let Some((hash, generation)) = lock(progress).ledger.clone() {
         return Ok(Some(ledger.key(&file.table, &hash, generation)));
     }
+    let ahead = lock(progress).hash_ahead.take();
+    let made_ahead = match ahead {
+        Some(ahead) => ahead.finish(&file.path).await,
+        None => None,
+    };
     let path = file.path.clone();
-    let hash = match mode {
+    let hash = match (made_ahead, mode) {
+        (Some(hash), _) => hash?,
         // Hashing reads the whole file: keep it off the async workers in the pool.
-        Mode::Pool => tokio::task::spawn_blocking(move || content_hash(&path))
+        (None, Mode::Pool) => tokio::task::spawn_blocking(move || content_hash(&path))
             .await
             .map_err(|e| Error::Worker(format!("hashing thread failed: {e}")))??,
-        Mode::Sequential => content_hash(&path)?,
+        (None, Mode::Sequential) => content_hash(&path)?,
     };
     match ledger.decide(&file.table, &hash, &file.path).await? {
         Decision::Skip {

@@ -34,6 +34,7 @@
 
 mod error;
 mod file_task;
+mod hash_ahead;
 mod ledger;
 mod live;
 mod loader;

@@ -315,6 +315,12 @@ async fn run_pool(
     // Files in flight, for admission under pressure (see `Controls::admitted`).
     let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for index in 0..files.len() {
+        // Every worker busy: the file waits, and is hashed for its worker meanwhile.
+        if context.ledger.is_some() && permits.available_permits() == 0 {
+            lock(&progress[index]).hash_ahead = Some(crate::hash_ahead::HashAhead::start(
+                files[index].path.clone(),
+            ));
+        }
         let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
             break;
         };
