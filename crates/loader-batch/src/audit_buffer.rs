@@ -116,12 +116,20 @@ impl BufferedAudit {
         })
     }
 
-    fn queue(&self) -> &mpsc::Sender<Message> {
-        self.queue.get_or_init(|| {
+    /// The writer's queue, the writer started on the current runtime at the first call.
+    fn queue(&self) -> Result<&mpsc::Sender<Message>, AuditError> {
+        if let Some(queue) = self.queue.get() {
+            return Ok(queue);
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| AuditError {
+            target: "audit trail".into(),
+            message: "grouped events need a tokio runtime to write them".into(),
+        })?;
+        Ok(self.queue.get_or_init(|| {
             // Room for a few groups: a slower trail holds the load back instead of letting
             // events pile up in memory.
             let (queue, events) = mpsc::channel(self.group_events.saturating_mul(4));
-            tokio::spawn(write_groups(
+            runtime.spawn(write_groups(
                 Arc::clone(&self.inner),
                 events,
                 self.group_events,
@@ -129,7 +137,7 @@ impl BufferedAudit {
                 Arc::clone(&self.failure),
             ));
             queue
-        })
+        }))
     }
 }
 
@@ -137,7 +145,7 @@ impl BufferedAudit {
 impl AuditSink for BufferedAudit {
     async fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
         self.failed()?;
-        self.queue()
+        self.queue()?
             .send(Message::Event(event.clone()))
             .await
             .map_err(|_| self.writer_gone())
@@ -290,6 +298,14 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("{} of 5 events written", table.kept.events().len());
+    }
+
+    #[test]
+    fn outside_a_tokio_runtime_recording_is_an_error_not_a_panic() {
+        let audit = BufferedAudit::new(Arc::new(InMemoryAudit::new()));
+        let recorded = futures_util::FutureExt::now_or_never(audit.record(&event(1)));
+        let error = recorded.expect("ready at once").unwrap_err();
+        assert!(error.message.contains("tokio runtime"), "{error}");
     }
 
     #[tokio::test]
