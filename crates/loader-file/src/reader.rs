@@ -141,6 +141,13 @@ fn row_capacity_for(batch_bytes: usize, options: &CsvOptions, mean_field_bytes: 
     options.get_batch_rows().min(by_bytes).max(1)
 }
 
+/// Field bytes `rows` rows take when as wide as sampled, with a quarter to spare: the most a
+/// batch that closes by rows (`batch_rows`) before it closes by bytes needs room for. Wider
+/// rows close it by bytes first, which only makes it smaller.
+fn bytes_for_rows(rows: usize, mean_field_bytes: f64) -> usize {
+    (rows as f64 * mean_field_bytes.max(1.0) * 1.25) as usize + 64
+}
+
 /// Field bytes of the largest batch read from `file_bytes` of CSV, the first batches ramping
 /// up from [`FIRST_BATCH_BYTES`] to `batch_bytes` (see `BatchReader::ramped_capacity`).
 fn largest_batch_bytes(batch_bytes: usize, file_bytes: usize) -> usize {
@@ -288,6 +295,7 @@ impl BatchReader {
         };
         let rows =
             row_capacity_for(bytes, options, mean_field_bytes).min(max_rows_in(remaining, columns));
+        let bytes = bytes.min(bytes_for_rows(rows, mean_field_bytes));
         RowBatch::heap_size_for(columns, rows, bytes) as u64
     }
 
@@ -509,10 +517,11 @@ impl BatchReader {
         let (rows, bytes) = if first_row_bytes > batch_bytes {
             (1, first_row_bytes)
         } else {
-            (
-                row_capacity.min(max_rows_in(remaining, columns)),
-                batch_bytes.min(remaining.max(first_row_bytes)),
-            )
+            let rows = row_capacity.min(max_rows_in(remaining, columns));
+            let bytes = batch_bytes
+                .min(remaining)
+                .min(bytes_for_rows(rows, self.mean_field_bytes));
+            (rows, bytes.max(first_row_bytes))
         };
         let heap = RowBatch::heap_size_for(columns, rows, bytes) as u64;
         let reservation = self.reserve(heap).map_err(|source| {
