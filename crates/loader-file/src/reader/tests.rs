@@ -687,6 +687,38 @@ fn without_the_ramp_every_batch_but_the_last_is_full_size() {
 }
 
 #[test]
+fn a_batch_closed_by_rows_reserves_about_its_rows_bytes_not_the_byte_cap() {
+    // 1,000 rows of about 22 field bytes close the batch long before 8 MiB, or the 4.4 MB
+    // file, would.
+    let options = CsvOptions::default()
+        .batch_rows(1_000)
+        .batch_bytes(8 << 20)
+        .ramp_up(false);
+    let heap = BatchReader::batch_heap(&options, 2, 22.0, 4_400_000);
+    let rows_bytes = RowBatch::heap_size_for(2, 1_000, 1_000 * 22);
+    assert!(
+        heap >= rows_bytes as u64,
+        "{heap} below the rows' own {rows_bytes}"
+    );
+    assert!(
+        heap < 2 * rows_bytes as u64,
+        "{heap} for rows of {rows_bytes}"
+    );
+    // And the reader holds to it: every batch's reservation within the estimate.
+    let f = numbered_names();
+    let budget = MemoryBudget::new(256 << 20);
+    for batch in open(&f, &options, &budget, None) {
+        let batch = batch.unwrap();
+        assert_eq!(batch.batch.len().max(1_000), 1_000);
+        assert!(
+            batch.batch.heap_size() as u64 <= heap,
+            "{}",
+            batch.batch.heap_size()
+        );
+    }
+}
+
+#[test]
 fn a_character_split_between_two_fields_is_invalid_in_each() {
     // The record's bytes are valid UTF-8 together ("é"), but neither field is on its own.
     let f = fixture(b"a,b\nx,y\n\xc3,\xa9\n");
