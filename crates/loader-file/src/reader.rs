@@ -129,6 +129,11 @@ impl std::fmt::Debug for BatchReader {
     }
 }
 
+/// The margin a batch keeps over the sampled row width, both ways: room for a quarter more
+/// rows than its bytes would hold (narrower rows), and for a quarter more bytes than its rows
+/// would take (wider ones).
+const WIDTH_SLACK: f64 = 1.25;
+
 /// Rows a batch has room for: enough that batches close by bytes rather than rows when rows
 /// are as wide as sampled (with a quarter to spare for narrower ones), capped by `batch_rows`.
 fn row_capacity(options: &CsvOptions, mean_field_bytes: f64) -> usize {
@@ -137,7 +142,7 @@ fn row_capacity(options: &CsvOptions, mean_field_bytes: f64) -> usize {
 
 /// [`row_capacity`] for batches of `batch_bytes` field bytes.
 fn row_capacity_for(batch_bytes: usize, options: &CsvOptions, mean_field_bytes: f64) -> usize {
-    let by_bytes = (batch_bytes as f64 / mean_field_bytes.max(1.0) * 1.25) as usize + 16;
+    let by_bytes = (batch_bytes as f64 / mean_field_bytes.max(1.0) * WIDTH_SLACK) as usize + 16;
     options.get_batch_rows().min(by_bytes).max(1)
 }
 
@@ -145,7 +150,7 @@ fn row_capacity_for(batch_bytes: usize, options: &CsvOptions, mean_field_bytes: 
 /// batch that closes by rows (`batch_rows`) before it closes by bytes needs room for. Wider
 /// rows close it by bytes first, which only makes it smaller.
 fn bytes_for_rows(rows: usize, mean_field_bytes: f64) -> usize {
-    (rows as f64 * mean_field_bytes.max(1.0) * 1.25) as usize + 64
+    (rows as f64 * mean_field_bytes.max(1.0) * WIDTH_SLACK) as usize + 64
 }
 
 /// Field bytes of the largest batch read from `file_bytes` of CSV, the first batches ramping
