@@ -2,13 +2,14 @@
 //! loader with 1 worker against 2 on several files, in the same run.
 
 use crate::bench::{Measure, generated, timed};
+use crate::bench_pg_server::{self, BinaryFiles};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 const TYPED: &str = "(id BIGINT, customer TEXT, email TEXT, amount DOUBLE PRECISION, \
     quantity BIGINT, paid BOOLEAN, order_date DATE, created_at TIMESTAMP, country TEXT, note TEXT)";
 
-fn psql(url: &str, sql: &str) -> Result<String, String> {
+pub(crate) fn psql(url: &str, sql: &str) -> Result<String, String> {
     let output = Command::new("psql")
         .args([
             url,
@@ -186,16 +187,31 @@ pub fn run(
     }
     // A load of 16 files takes about a second: five rounds at least, since a shared host's
     // noise moves one second more than it moves three.
+    let binary = BinaryFiles::prepare(&url, &multi, dir, TYPED)?;
     let (mut ones, mut twos, mut fours) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut server_ones, mut server_twos) = (Vec::new(), Vec::new());
     for _ in 0..runs.max(5) {
         ones.push(loader_run(loader, &url, &multi, "bench_w1", "1", &[], dir)?);
         twos.push(loader_run(loader, &url, &multi, "bench_w2", "2", &[], dir)?);
         fours.push(loader_run(loader, &url, &multi, "bench_w4", "4", &[], dir)?);
+        for (sessions, measures) in [(1, &mut server_ones), (2, &mut server_twos)] {
+            measures.push(binary.load(&url, sessions, TYPED, dir)?);
+            if count(&url, &format!("{}.orders", bench_pg_server::SCHEMA))? != rows {
+                return Err(
+                    "psql \\copy of the binary files loaded the wrong number of rows".into(),
+                );
+            }
+        }
     }
     let one = crate::bench::median(ones);
     let two = crate::bench::median(twos);
     let four = crate::bench::median(fours);
+    let (server_one, server_two) = (
+        crate::bench::median(server_ones),
+        crate::bench::median(server_twos),
+    );
     let speedup = one.wall.as_secs_f64() / two.wall.as_secs_f64();
+    let server_speedup = server_one.wall.as_secs_f64() / server_two.wall.as_secs_f64();
     let speedup_four = one.wall.as_secs_f64() / four.wall.as_secs_f64();
     // How far any number of workers could go here: one worker's load takes `busy` CPU time
     // of the whole machine (loader and server); spread perfectly over every CPU it would
@@ -232,6 +248,22 @@ pub fn run(
         &four,
         &format!("{speedup_four:.2}x the speed of 1 worker"),
     );
+    report.row(
+        "postgres",
+        "server alone: psql \\copy of the 16 files pre-encoded as binary, 1 session",
+        rows,
+        size,
+        &server_one,
+        "1.00x",
+    );
+    report.row(
+        "postgres",
+        "server alone: the same, 2 sessions",
+        rows,
+        size,
+        &server_two,
+        &format!("{server_speedup:.2}x the speed of 1 session"),
+    );
     // Where the backends' time went, in one more load of each that is not timed: with two
     // workers both backends extend the same table, and PostgreSQL 15 and older serialise
     // that on the table's extension lock.
@@ -254,15 +286,21 @@ pub fn run(
         100.0 * waits_two.share("Lock:extend"),
         100.0 * waits_one.share("Lock:extend")
     );
+    let server_alone = format!(
+        "; PostgreSQL alone, fed the same rows pre-encoded by psql (no parsing on the \
+         client), goes {server_speedup:.2}x from 1 session to 2"
+    );
     let measured = match ceiling {
         Some((used, ceiling)) => format!(
             "{speedup:.2}x; 1 worker keeps {used:.2} of {cpus} CPUs busy, so no pool here \
              can pass {ceiling:.2}x (4 workers: {speedup_four:.2}x); of the {:.2} CPU-s a \
-             load takes, loader's own are {:.2}{extension_lock}",
+             load takes, loader's own are {:.2}{extension_lock}{server_alone}",
             one.machine_busy.unwrap_or_default().as_secs_f64(),
             one.own_cpu.as_secs_f64()
         ),
-        None => format!("{speedup:.2}x (4 workers: {speedup_four:.2}x){extension_lock}"),
+        None => {
+            format!("{speedup:.2}x (4 workers: {speedup_four:.2}x){extension_lock}{server_alone}")
+        }
     };
     report.target(
         "PostgreSQL, 16 files: 2 workers >= 1.5x the speed of 1",
@@ -277,6 +315,7 @@ pub fn run(
         "bench_w2",
         "bench_w4",
         "bench_small",
+        bench_pg_server::SCHEMA,
     ] {
         psql(&url, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))?;
     }
