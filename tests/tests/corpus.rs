@@ -138,12 +138,23 @@ const CASES: &[Case] = &[
         check: None,
         quarantined: &[],
     },
+    // A quote that never closes takes the rest of the file into one field: most often the
+    // file was cut short, so it is a bad row (as in PostgreSQL's COPY), not a value.
     Case {
         file: "unterminated-quote.csv",
         args: &[],
-        expect: Ok(2),
-        check: Some(("SELECT b FROM t WHERE a = 3", "unterminated\n")),
+        expect: Err(
+            "unterminated-quote.csv:3: column 2 (\"b\"): a quoted field runs to the end of the file without its closing quote",
+        ),
+        check: Some(("SELECT count(*) FROM t WHERE a = 3", "0")),
         quarantined: &[],
+    },
+    Case {
+        file: "unterminated-quote.csv",
+        args: &["--on-error", "skip"],
+        expect: Ok(1),
+        check: Some(("SELECT max(a) FROM t", "1")),
+        quarantined: &[(3, "unterminated_quote")],
     },
     Case {
         file: "invalid-utf8.csv",

@@ -18,6 +18,9 @@ pub enum RejectKind {
     Encoding,
     /// A text field holding a NUL byte, which the target cannot store.
     NulByte,
+    /// The file's last row, whose quoted field runs to the end of the file without its
+    /// closing quote: most often a file cut short.
+    UnterminatedQuote,
 }
 
 impl RejectKind {
@@ -28,6 +31,7 @@ impl RejectKind {
             RejectKind::Type => "type",
             RejectKind::Encoding => "encoding",
             RejectKind::NulByte => "nul_byte",
+            RejectKind::UnterminatedQuote => "unterminated_quote",
         }
     }
 }

@@ -151,7 +151,8 @@ pub struct LoadArgs {
     #[arg(long, env = "LOADER_FORCE")]
     pub force: bool,
     /// What to do with a row that does not fit its columns (wrong field count, a value not of
-    /// the column's type, invalid UTF-8, a NUL byte PostgreSQL cannot store): fail stops the
+    /// the column's type, invalid UTF-8, a NUL byte PostgreSQL cannot store, a last row whose
+    /// quoted field never closes): fail stops the
     /// file at the first one with its line and column; skip quarantines it in the target's
     /// `_loader_quarantine` table (with its raw text) and goes on. Default: fail, or skip
     /// when a limit below is given.

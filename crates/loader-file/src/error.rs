@@ -94,6 +94,23 @@ pub enum Error {
         /// Column name.
         name: String,
     },
+    /// The file's last row has a quoted field that runs to the end of the file: its closing
+    /// quote is missing, most often because the file was cut short.
+    #[error(
+        "{path}:{line}: column {column} ({name:?}): a quoted field runs to the end of the file without its closing quote (was the file cut short?)"
+    )]
+    UnterminatedQuote {
+        /// The file.
+        path: PathBuf,
+        /// Line the row starts on.
+        line: u64,
+        /// Byte offset of the row.
+        byte: u64,
+        /// Column number of the open field, from 1.
+        column: usize,
+        /// Its column name (empty past the header's last).
+        name: String,
+    },
     /// The bad-row policy's limit was crossed: the file stops. Rows before `line` were
     /// handed out (and are loaded when their batches commit); this line and those after
     /// it are not loaded.
@@ -164,6 +181,7 @@ impl Error {
             | Error::FieldCount { line, .. }
             | Error::Value { line, .. }
             | Error::Nul { line, .. }
+            | Error::UnterminatedQuote { line, .. }
             | Error::TooManyRejects { line, .. }
             | Error::RowTooLong { line, .. }
             | Error::RowTooLarge { line, .. } => Some(*line),
@@ -179,6 +197,7 @@ impl Error {
                 | Error::FieldCount { .. }
                 | Error::Value { .. }
                 | Error::Nul { .. }
+                | Error::UnterminatedQuote { .. }
                 | Error::TooManyRejects { .. }
                 | Error::RowTooLong { .. }
                 | Error::RowTooLarge { .. }
@@ -186,7 +205,8 @@ impl Error {
     }
 
     /// The rejected-row entry for this error, when it is about one row that the bad-row
-    /// policy may set aside (wrong field count, bad value, NUL byte), with `raw` as its text.
+    /// policy may set aside (wrong field count, bad value, NUL byte, a last row left in an
+    /// open quote), with `raw` as its text.
     pub fn to_reject(&self, raw: Vec<u8>) -> Option<loader_batch::RejectedRow> {
         use loader_batch::{ColumnType, RejectKind, RejectedRow};
         let (line, byte, column, kind) = match self {
@@ -213,6 +233,18 @@ impl Error {
                 name,
                 ..
             } => (*line, *byte, Some((*column, name)), RejectKind::NulByte),
+            Error::UnterminatedQuote {
+                line,
+                byte,
+                column,
+                name,
+                ..
+            } => (
+                *line,
+                *byte,
+                Some((*column, name)),
+                RejectKind::UnterminatedQuote,
+            ),
             _ => return None,
         };
         // The message without the `path:line: ` prefix every row error starts with: the
@@ -221,7 +253,8 @@ impl Error {
         let path = match self {
             Error::FieldCount { path, .. }
             | Error::Value { path, .. }
-            | Error::Nul { path, .. } => path,
+            | Error::Nul { path, .. }
+            | Error::UnterminatedQuote { path, .. } => path,
             _ => return None,
         };
         let prefix = format!("{}:{line}: ", path.display());

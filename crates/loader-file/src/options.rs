@@ -331,15 +331,15 @@ impl CsvOptions {
         capacity: usize,
         max_row_bytes: u64,
     ) -> crate::records::Records<R> {
-        let core = csv_core::ReaderBuilder::new()
+        let mut builder = csv_core::ReaderBuilder::new();
+        builder
             .delimiter(self.get_delimiter())
             .quote(self.quote)
             .escape(self.escape)
             .double_quote(self.escape.is_none())
-            .comment(self.comment)
-            .build();
+            .comment(self.comment);
         let dialect = (self.get_delimiter(), self.quote, self.escape, self.comment);
-        crate::records::Records::new(input, core, dialect, capacity, max_row_bytes)
+        crate::records::Records::new(input, builder, dialect, capacity, max_row_bytes)
             .searching_nul(!self.allow_nul)
     }
 

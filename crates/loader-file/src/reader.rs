@@ -423,6 +423,23 @@ impl BatchReader {
     fn check_record(&mut self) -> Result<()> {
         let columns = self.schema.columns();
         let path = || self.path.clone();
+        if self.records.ends_in_open_quote() {
+            // Before the field count, which the swallowed rest of the file likely breaks too:
+            // the open quote is the cause.
+            let (line, byte) = self.record_start();
+            let column = self.records.len();
+            return Err(Error::UnterminatedQuote {
+                path: path(),
+                line,
+                byte,
+                column,
+                name: column
+                    .checked_sub(1)
+                    .and_then(|i| columns.get(i))
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
+            });
+        }
         if self.records.len() != columns.len() {
             let (line, byte) = self.record_start();
             return Err(Error::FieldCount {

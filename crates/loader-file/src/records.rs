@@ -48,7 +48,13 @@ pub(crate) struct Records<R> {
     eof: bool,
     /// csv-core said the input has ended, or reading it failed: no more records.
     done: bool,
+    /// The current record is the input's last and ends inside a quoted field: csv-core
+    /// takes the rest of the input as that field, where a truncated file is the likelier
+    /// story.
+    open_quote: bool,
     core: csv_core::Reader,
+    /// What `core` was built from, to build another.
+    dialect_builder: csv_core::ReaderBuilder,
     /// csv-core has read since it was created or reset. Until then the fast path stands
     /// aside: csv-core's first read strips a byte order mark.
     core_has_read: bool,
@@ -79,10 +85,10 @@ impl<R: Read> Records<R> {
     /// A reader of `input` with a read buffer of `capacity` bytes, which grows only for a
     /// record longer than that, up to `max_row_bytes`.
     ///
-    /// `dialect` is delimiter, quote, escape and comment, as `core` was built with.
+    /// `dialect` is delimiter, quote, escape and comment, as `builder` was given.
     pub(crate) fn new(
         input: R,
-        core: csv_core::Reader,
+        builder: csv_core::ReaderBuilder,
         dialect: (u8, u8, Option<u8>, Option<u8>),
         capacity: usize,
         max_row_bytes: u64,
@@ -98,7 +104,9 @@ impl<R: Read> Records<R> {
             line: 1,
             eof: false,
             done: false,
-            core,
+            open_quote: false,
+            core: builder.build(),
+            dialect_builder: builder,
             core_has_read: false,
             plain: Plain::new(delimiter, quote, escape, comment),
             block: None,
@@ -133,6 +141,12 @@ impl<R: Read> Records<R> {
     /// lines it skipped, and after a CRLF at the `\n` (csv-core ends a record at the `\r`).
     pub(crate) fn record_position(&self) -> Position {
         self.record_at
+    }
+
+    /// Whether the current record runs to the end of the input inside a quoted field, its
+    /// closing quote missing (see [`read`](Self::read)).
+    pub(crate) fn ends_in_open_quote(&self) -> bool {
+        self.open_quote
     }
 
     /// Fields of the current record.
@@ -211,6 +225,7 @@ impl<R: Read> Records<R> {
     pub(crate) fn read(&mut self) -> Result<bool, ReadError> {
         self.record_at = self.position();
         self.len = 0;
+        self.open_quote = false;
         if self.done {
             return Ok(false);
         }
@@ -294,6 +309,9 @@ impl<R: Read> Records<R> {
                 }
                 ReadRecordResult::Record => {
                     self.len = ends;
+                    if self.eof && self.pos == self.filled {
+                        self.open_quote = self.last_record_is_open();
+                    }
                     return Ok(true);
                 }
                 ReadRecordResult::End => {
@@ -302,6 +320,25 @@ impl<R: Read> Records<R> {
                 }
             }
         }
+    }
+
+    /// Whether the record just read, the input's last, ended only because the input did,
+    /// inside a quoted field. csv-core accepts that silently; to tell, a fresh copy of it
+    /// reads the record's bytes once more with a line end after them, which ends a record
+    /// outside quotes and is taken into the field inside them. Once a file, at its end.
+    fn last_record_is_open(&self) -> bool {
+        let Some(raw) = self.raw(self.record_at.byte..self.position().byte) else {
+            return false;
+        };
+        let mut input = Vec::with_capacity(raw.len() + 1);
+        input.extend_from_slice(raw);
+        input.push(b'\n');
+        // A new reader from the builder: csv-core's `Clone` copies a reader's transition
+        // table but not the rest of its state machine, and a clone ended records anywhere.
+        let mut core = self.dialect_builder.build();
+        let (mut fields, mut ends) = (vec![0; input.len()], vec![0; input.len() + 1]);
+        let (result, ..) = core.read_record(&input, &mut fields, &mut ends);
+        result == csv_core::ReadRecordResult::InputEmpty
     }
 
     /// Reads more input after `filled`, first letting go of the bytes before the current
@@ -350,6 +387,7 @@ impl<R: Read + Seek> Records<R> {
         self.buf_offset = at.byte;
         self.line = at.line;
         (self.pos, self.filled, self.eof, self.done, self.len) = (0, 0, false, false, 0);
+        self.open_quote = false;
         self.record_at = at;
         (self.utf8_valid, self.nul_free, self.raw_checked_to) = (0..0, 0..0, 0);
         self.core.reset();

@@ -358,3 +358,24 @@ fn parts_read_ahead_under_a_budget_just_large_enough_finish_in_order() {
     assert_eq!(many.rows, one.rows);
     assert_eq!(many.lines, one.lines);
 }
+
+#[test]
+fn a_quote_left_open_near_the_end_swallows_the_parts_after_it_as_one_reader_does() {
+    // Many parts after the open quote: each looks like good rows on its own, but the
+    // quote takes them all into the last row, which is then the one bad row.
+    let mut text = numbered(20_000, "\n");
+    let at = text
+        .windows(b"\n2000,".len())
+        .position(|w| w == b"\n2000,")
+        .unwrap();
+    text.insert(at + b"\n2000,".len(), b'"');
+    for (policy, counts) in [
+        (crate::BadRowPolicy::skip(), (2_000, 1)),
+        (crate::BadRowPolicy::fail(), (2_000, 0)),
+    ] {
+        let options = CsvOptions::default().batch_rows(512).bad_rows(policy);
+        let many = same_as_one_reader(&text, &options, 3);
+        assert!(many.parts > 3, "{}", many.parts);
+        assert_eq!(many.counts, counts);
+    }
+}

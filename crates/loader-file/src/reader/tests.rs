@@ -742,3 +742,38 @@ fn a_character_split_between_two_fields_is_invalid_in_each() {
         "{error}"
     );
 }
+
+#[test]
+fn a_last_row_left_in_an_open_quote_is_a_bad_row_not_a_value() {
+    // A file cut short inside a quoted field: csv-core would take the rest as the value.
+    let text = b"id,name\n1,ann\n2,\"bob\n3,cy\n";
+    let f = fixture(text);
+    let budget = MemoryBudget::new(8 << 20);
+    let (batches, error) = read_all(&f.path, &CsvOptions::default(), &budget);
+    let error = error.expect("an open quote at the end fails the file by default");
+    assert!(
+        matches!(
+            &error,
+            Error::UnterminatedQuote { line: 3, byte: 14, column: 2, name, .. } if name == "name"
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("without its closing quote"),
+        "{error}"
+    );
+    assert_eq!(rows_of(&batches), [["1", "ann"]]);
+    let (batches, error) = read_all(&f.path, &skipping(CsvOptions::default()), &budget);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(rows_of(&batches), [["1", "ann"]]);
+    let rejects: Vec<_> = batches.iter().flat_map(|b| b.rejects().to_vec()).collect();
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0].kind, loader_batch::RejectKind::UnterminatedQuote);
+    assert_eq!(rejects[0].raw, b"2,\"bob\n3,cy");
+    assert_eq!(rejects[0].column, Some(2));
+    // A closed quote at the end is a row like any other.
+    let f = fixture(b"id,name\n1,\"ann\"");
+    let (batches, error) = read_all(&f.path, &CsvOptions::default(), &budget);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(rows_of(&batches), [["1", "ann"]]);
+}

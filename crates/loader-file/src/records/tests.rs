@@ -12,13 +12,14 @@ struct Dialect {
 }
 
 impl Dialect {
-    fn core(&self) -> csv_core::Reader {
-        csv_core::ReaderBuilder::new()
+    fn core(&self) -> csv_core::ReaderBuilder {
+        let mut builder = csv_core::ReaderBuilder::new();
+        builder
             .delimiter(self.delimiter)
             .comment(self.comment)
             .escape(self.escape)
-            .double_quote(self.escape.is_none())
-            .build()
+            .double_quote(self.escape.is_none());
+        builder
     }
 
     fn records<'a>(&self, input: &'a [u8], capacity: usize) -> Records<io::Cursor<&'a [u8]>> {
@@ -203,4 +204,47 @@ fn plain_lines_take_the_fast_path() {
     assert!(records.read().unwrap());
     assert_eq!(records.core.line(), core_line);
     assert_eq!(records.iter().collect::<Vec<_>>(), [b"e", b"f"]);
+}
+
+#[test]
+fn only_a_last_record_left_in_an_open_quote_is_flagged() {
+    let plain = Dialect {
+        delimiter: b',',
+        comment: Some(b'#'),
+        escape: None,
+    };
+    let escaped = Dialect {
+        escape: Some(b'\\'),
+        ..plain.clone()
+    };
+    // (dialect, input, which records end in an open quote)
+    let cases: [(&Dialect, &[u8], &[bool]); 11] = [
+        (&plain, b"a,\"x", &[true]),
+        (&plain, b"a,\"x\n", &[true]),
+        (&plain, b"a,\"x\"\"", &[true]),
+        (&plain, b"1,2\n3,\"open\nmore,4\n", &[false, true]),
+        (&escaped, b"a,\"x\\\"", &[true]),
+        (&plain, b"a,\"x\"", &[false]),
+        (&plain, b"a,\"x\"\"\"", &[false]),
+        (&plain, b"a,b\"c", &[false]),
+        (&plain, b"a,b\n", &[false]),
+        (&plain, b"a,b\n# a \"comment\n", &[false]),
+        (&escaped, b"a,\"x\\\"\"", &[false]),
+    ];
+    for (dialect, input, expected) in cases {
+        // A buffer of 4 bytes makes the reader fill many times before the end.
+        for capacity in [4, 64] {
+            let mut records = dialect.records(input, capacity);
+            let mut flags = Vec::new();
+            while records.read().unwrap() {
+                flags.push(records.ends_in_open_quote());
+            }
+            assert_eq!(
+                flags,
+                expected,
+                "{:?} with a {capacity}-byte buffer",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
 }
