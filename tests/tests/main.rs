@@ -9,5 +9,6 @@ mod cli;
 mod corpus;
 mod crash;
 mod examples;
+mod grown;
 mod library;
 mod postgres;

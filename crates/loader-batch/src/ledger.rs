@@ -133,6 +133,23 @@ pub enum LedgerStatus {
     },
 }
 
+/// The newest run that left a path's content complete in a table, with rows committed: what
+/// a file at that path that has grown since is compared with, and resumed after (see
+/// [`Ledger::last_complete_at`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathHistory {
+    /// The run that recorded it (loaded it, or found it loaded).
+    pub run_id: String,
+    /// Its content hash.
+    pub file_hash: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Rows it accounts for (loaded, rejected, or skipped as loaded before).
+    pub rows: u64,
+    /// Where its last committed row ended: byte offset and the line after it.
+    pub end: (u64, u64),
+}
+
 /// Names a write in the ledger: it is recorded in the same transaction as its rows.
 #[derive(Debug)]
 pub struct LedgerKey {
@@ -189,6 +206,19 @@ pub trait Ledger: Send + Sync {
     ///
     /// A [`SinkError`] when the ledger cannot be read.
     async fn status(&self, table: &str, file_hash: &str) -> Result<LedgerStatus, SinkError>;
+
+    /// The newest run that left the content at `path` (as given to that run) complete in
+    /// `table`, whether it loaded it or found it loaded, among those with rows committed;
+    /// `None` when there is none.
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`] when the ledger cannot be read.
+    async fn last_complete_at(
+        &self,
+        table: &str,
+        path: &str,
+    ) -> Result<Option<PathHistory>, SinkError>;
 
     /// Records a file's state in a run (inserted, or updated when already recorded).
     ///

@@ -55,7 +55,7 @@ pub use batch::{RowBatch, RowRef};
 pub use error::{AuditError, Error, Result, SinkError, SinkErrorKind, ValueError};
 pub use ledger::{
     FileLedgerState, FileRecord, LEDGER_PREFIX, LEDGER_VERSION, Ledger, LedgerKey, LedgerStatus,
-    PendingReplace, RunRecord,
+    PathHistory, PendingReplace, RunRecord,
 };
 pub use processor::{
     BatchOutcome, BatchProcessor, DEFAULT_SUB_BATCH_BYTES, DEFAULT_SUB_BATCH_ROWS, RetryPolicy,

@@ -209,7 +209,8 @@ pub(crate) fn sniff_delimiter(path: &Path, encoding: Encoding, quote: u8) -> io:
     Ok(best.0)
 }
 
-fn detect(file: &mut File) -> io::Result<Compression> {
+/// The file's compression, by its magic number; leaves the file at its start.
+pub(crate) fn detect(file: &mut File) -> io::Result<Compression> {
     let mut head = [0u8; 4];
     let mut filled = 0;
     while filled < head.len() {

@@ -45,7 +45,7 @@ mod records;
 
 pub use discover::{FileOrder, InputFile, discover};
 pub use error::{Error, Result};
-pub use hash::content_hash;
+pub use hash::{content_hash, grew_from};
 pub use infer::{FileSample, sample_file};
 pub use input::Compression;
 pub use options::{BadRowPolicy, CsvOptions, Encoding, OnError};

@@ -28,6 +28,8 @@
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod audit_columns;
 mod error;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod ledger_queries;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]

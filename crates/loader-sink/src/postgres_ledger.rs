@@ -5,7 +5,7 @@ use crate::postgres::{PgSink, pg_error};
 use async_trait::async_trait;
 use loader_batch::{
     AuditError, AuditEvent, AuditSink, ContextId, FileLedgerState, FileRecord, LEDGER_VERSION,
-    Ledger, LedgerKey, LedgerStatus, LoadTarget, RowBatch, RunRecord, SinkError,
+    Ledger, LedgerKey, LedgerStatus, LoadTarget, PathHistory, RowBatch, RunRecord, SinkError,
 };
 use std::ops::Range;
 use std::sync::{Arc, Weak};
@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS {batches} (
     run_id TEXT NOT NULL, committed_at TEXT NOT NULL, rejected BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (table_name, file_hash, generation, byte_start));
 ALTER TABLE {batches} ADD COLUMN IF NOT EXISTS rejected BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS "_loader_files_by_path" ON {files} (table_name, path);
 UPDATE {meta} SET value = '2' WHERE key = 'schema_version' AND value = '1';
 CREATE TABLE IF NOT EXISTS {audit} (
     id BIGSERIAL PRIMARY KEY, run_id TEXT, at TEXT NOT NULL, scope TEXT NOT NULL,
@@ -311,6 +312,30 @@ impl PgSink {
         Ok(())
     }
 
+    async fn ledger_last_complete_at(
+        &self,
+        table: &str,
+        path: &str,
+    ) -> Result<Option<PathHistory>, SinkError> {
+        let client = self.client().await?;
+        let sql = crate::ledger_queries::last_complete_at(
+            &self.qualified("_loader_files"),
+            &self.qualified("_loader_batches"),
+            ["$1", "$2"],
+        );
+        let row = client
+            .query_opt(&sql, &[&table, &path])
+            .await
+            .map_err(|e| ledger_error(&e))?;
+        Ok(row.map(|r| PathHistory {
+            run_id: r.get(0),
+            file_hash: r.get(1),
+            size: r.get::<_, i64>(2) as u64,
+            rows: r.get::<_, i64>(3) as u64,
+            end: (r.get::<_, i64>(4) as u64, r.get::<_, i64>(5) as u64),
+        }))
+    }
+
     async fn ledger_status(&self, table: &str, file_hash: &str) -> Result<LedgerStatus, SinkError> {
         let client = self.client().await?;
         let files = self.qualified("_loader_files");
@@ -320,16 +345,21 @@ impl PgSink {
         // Asked for every file: prepared once per connection, a round trip less each.
         let complete = client
             .prepare_cached(&format!(
-                "SELECT run_id, generation FROM {files} WHERE table_name = $1 AND file_hash = $2 \
-                 AND state = 'complete' ORDER BY generation DESC LIMIT 1"
+                "SELECT run_id, generation, rows_read FROM {files} WHERE table_name = $1 \
+                 AND file_hash = $2 AND state = 'complete' ORDER BY generation DESC LIMIT 1"
             ))
             .await
             .map_err(fail)?;
+        // The complete record's rows, not its batches': a file that grew since an earlier
+        // load holds batches only for its new rows.
         let complete = client
             .query_opt(&complete, &[&table, &file_hash])
             .await
             .map_err(fail)?
-            .map(|r| (r.get::<_, String>(0), r.get::<_, i32>(1) as u32));
+            .map(|r| {
+                let rows = r.get::<_, i64>(2) as u64;
+                (r.get::<_, String>(0), r.get::<_, i32>(1) as u32, rows)
+            });
         let latest = client
             .prepare_cached(&format!(
                 "SELECT max(generation) FROM {files} WHERE table_name = $1 AND file_hash = $2"
@@ -369,7 +399,7 @@ impl PgSink {
             Ok((rows as u64, resume))
         };
         Ok(match (complete, latest) {
-            (Some((_, done)), Some(latest)) if latest > done => {
+            (Some((_, done, _)), Some(latest)) if latest > done => {
                 let (rows, resume) = committed(latest).await?;
                 LedgerStatus::Partial {
                     generation: latest,
@@ -378,7 +408,7 @@ impl PgSink {
                     earlier_complete: true,
                 }
             }
-            (Some((run_id, generation)), latest) => {
+            (Some((run_id, generation, rows)), latest) => {
                 let latest_generation = latest.unwrap_or(generation);
                 let settled: i64 = client
                     .query_one(
@@ -393,7 +423,7 @@ impl PgSink {
                     .map_err(fail)?
                     .get(0);
                 LedgerStatus::Complete {
-                    rows: committed(generation).await?.0,
+                    rows,
                     run_id,
                     generation,
                     latest_generation,
@@ -522,6 +552,14 @@ impl Ledger for PgSink {
     }
     async fn status(&self, table: &str, file_hash: &str) -> Result<LedgerStatus, SinkError> {
         self.retrying(|| Box::pin(self.ledger_status(table, file_hash)))
+            .await
+    }
+    async fn last_complete_at(
+        &self,
+        table: &str,
+        path: &str,
+    ) -> Result<Option<PathHistory>, SinkError> {
+        self.retrying(|| Box::pin(self.ledger_last_complete_at(table, path)))
             .await
     }
     async fn record_file(&self, file: &FileRecord) -> Result<(), SinkError> {

@@ -18,7 +18,7 @@ use crate::sqlite::{SqliteSink, blocking, database_error};
 use async_trait::async_trait;
 use loader_batch::{
     AuditError, AuditEvent, AuditSink, FileLedgerState, FileRecord, LEDGER_VERSION, Ledger,
-    LedgerKey, LedgerStatus, LoadTarget, RowBatch, RunRecord, SinkError,
+    LedgerKey, LedgerStatus, LoadTarget, PathHistory, RowBatch, RunRecord, SinkError,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::ops::Range;
@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS "_loader_files" (
     rows_skipped INTEGER NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, error TEXT,
     PRIMARY KEY (run_id, table_name, file_hash, generation));
 CREATE INDEX IF NOT EXISTS "_loader_files_by_content" ON "_loader_files" (table_name, file_hash, generation);
+CREATE INDEX IF NOT EXISTS "_loader_files_by_path" ON "_loader_files" (table_name, path);
 CREATE TABLE IF NOT EXISTS "_loader_batches" (
     table_name TEXT NOT NULL, file_hash TEXT NOT NULL, generation INTEGER NOT NULL,
     byte_start INTEGER NOT NULL, byte_end INTEGER NOT NULL,
@@ -291,12 +292,14 @@ impl Ledger for SqliteSink {
 
     async fn status(&self, table: &str, file_hash: &str) -> Result<LedgerStatus, SinkError> {
         self.ledger_op(|c| {
-            let complete: Option<(String, u32)> = c
+            // The complete record's rows, not its batches': a file that grew since an earlier
+            // load holds batches only for its new rows.
+            let complete: Option<(String, u32, i64)> = c
                 .query_row(
-                    "SELECT run_id, generation FROM _loader_files WHERE table_name = ?1 AND file_hash = ?2 \
-                     AND state = 'complete' ORDER BY generation DESC LIMIT 1",
+                    "SELECT run_id, generation, rows_read FROM _loader_files WHERE table_name = ?1 \
+                     AND file_hash = ?2 AND state = 'complete' ORDER BY generation DESC LIMIT 1",
                     params![table, file_hash],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
             let latest: Option<u32> = c.query_row(
@@ -322,11 +325,11 @@ impl Ledger for SqliteSink {
                 Ok((rows as u64, resume.map(|(b, l)| (b as u64, l as u64))))
             };
             Ok(match (complete, latest) {
-                (Some((_, done)), Some(latest)) if latest > done => {
+                (Some((_, done, _)), Some(latest)) if latest > done => {
                     let (rows, resume) = committed(latest)?;
                     LedgerStatus::Partial { generation: latest, resume, rows, earlier_complete: true }
                 }
-                (Some((run_id, generation)), latest) => {
+                (Some((run_id, generation, rows)), latest) => {
                     let latest_generation = latest.unwrap_or(generation);
                     let settled: i64 = c.query_row(
                         "SELECT count(*) FROM _loader_files f JOIN _loader_runs r ON r.run_id = f.run_id \
@@ -336,7 +339,7 @@ impl Ledger for SqliteSink {
                         |r| r.get(0),
                     )?;
                     LedgerStatus::Complete {
-                        rows: committed(generation)?.0,
+                        rows: rows as u64,
                         run_id,
                         generation,
                         latest_generation,
@@ -349,6 +352,30 @@ impl Ledger for SqliteSink {
                 }
                 (None, None) => LedgerStatus::New,
             })
+        })
+    }
+
+    async fn last_complete_at(
+        &self,
+        table: &str,
+        path: &str,
+    ) -> Result<Option<PathHistory>, SinkError> {
+        self.ledger_op(|c| {
+            let sql = crate::ledger_queries::last_complete_at(
+                "_loader_files",
+                "_loader_batches",
+                ["?1", "?2"],
+            );
+            c.query_row(&sql, params![table, path], |r| {
+                Ok(PathHistory {
+                    run_id: r.get(0)?,
+                    file_hash: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                    rows: r.get::<_, i64>(3)? as u64,
+                    end: (r.get::<_, i64>(4)? as u64, r.get::<_, i64>(5)? as u64),
+                })
+            })
+            .optional()
         })
     }
 

@@ -2,6 +2,7 @@
 //! inline when sequential), write them, and keep the file's progress so that any later
 //! attempt resumes after the last committed row.
 
+use crate::grown::PathCheck;
 use crate::hash_ahead::HashAhead;
 use crate::ledger::{Decision, FileEntry, RunLedger, now};
 use crate::live::{LiveFile, LiveState};
@@ -50,6 +51,8 @@ pub(crate) struct Progress {
     pub live: Option<Arc<LiveFile>>,
     /// Its content hash, being made while it waited for a worker (see [`HashAhead`]).
     pub hash_ahead: Option<HashAhead>,
+    /// What the ledger's history of the file's path said (see [`PathCheck`]), for the trail.
+    pub path_note: Option<String>,
 }
 
 impl Progress {
@@ -231,12 +234,19 @@ pub(crate) async fn load_file(
             Arc::clone(&p.tally),
         )
     };
+    let path_note = lock(progress).path_note.clone();
     if let Some(resume) = resume {
         let committed = loaded_before + lock(progress).rows_skipped;
-        template.reason = Some(format!(
+        let resuming = format!(
             "resuming at line {} (byte {}) after {committed} committed rows",
             resume.line, resume.byte
-        ));
+        );
+        template.reason = Some(match path_note {
+            Some(note) => format!("{note}: {resuming}"),
+            None => resuming,
+        });
+    } else {
+        template.reason = path_note;
     }
     let target = LoadTarget {
         table: file.table.clone(),
@@ -373,8 +383,19 @@ async fn decide(
             resume,
             rows_committed,
         } => {
+            // Content loaded for the first time may be an earlier file grown.
+            let path_check = if generation == 1 {
+                crate::grown::check_path(ledger, file, &hash, mode).await?
+            } else {
+                PathCheck::Unknown
+            };
+            let (resume, rows_committed) = path_check.resume(resume, rows_committed);
+            if let Some(reason) = path_check.reason() {
+                tracing::info!(file = %file.path.display(), "{reason}");
+            }
             {
                 let mut p = lock(progress);
+                p.path_note = path_check.reason();
                 p.live(|l| l.skipped(rows_committed, resume.map_or(0, |r| r.byte)));
                 p.resume = resume;
                 p.rows_skipped = rows_committed;

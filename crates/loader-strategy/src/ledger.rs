@@ -2,7 +2,8 @@
 
 use crate::{Error, LoadSettings, Result};
 use loader_batch::{
-    FileLedgerState, FileRecord, Ledger, LedgerKey, LedgerStatus, PendingReplace, RunRecord,
+    FileLedgerState, FileRecord, Ledger, LedgerKey, LedgerStatus, PathHistory, PendingReplace,
+    RunRecord,
 };
 use loader_file::ResumePoint;
 use std::collections::HashMap;
@@ -187,6 +188,20 @@ impl RunLedger {
                 generation: latest_generation,
             },
         })
+    }
+
+    /// Whether a file that grew since an earlier load resumes after that load's rows: not
+    /// when every row is loaded anyway (`--force`, `--mode replace`).
+    pub fn resumes_grown_files(&self) -> bool {
+        self.mode == LoadMode::Append && !self.force
+    }
+
+    /// The newest complete load of `path` into `table` with rows committed.
+    pub async fn last_complete_at(&self, table: &str, path: &str) -> Result<Option<PathHistory>> {
+        self.ledger
+            .last_complete_at(table, path)
+            .await
+            .map_err(ledger_error)
     }
 
     /// The ledger key for writes of `hash` as `generation` into `table`.

@@ -34,6 +34,7 @@
 
 mod error;
 mod file_task;
+mod grown;
 mod hash_ahead;
 mod ledger;
 mod live;

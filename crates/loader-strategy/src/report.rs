@@ -59,7 +59,8 @@ pub struct FileReport {
     pub fell_back: bool,
     /// The error that stopped the file.
     pub error: Option<String>,
-    /// Why the file was skipped.
+    /// Why the file was skipped, or what the ledger's history of its path said: that it grew
+    /// since an earlier run loaded it, or held other content then.
     pub note: Option<String>,
 }
 

@@ -462,7 +462,10 @@ fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
         rows_loaded: progress.rows_loaded,
         rows_rejected: progress.rows_rejected,
         rows_skipped: progress.rows_skipped,
-        note: progress.skipped.clone(),
+        note: progress
+            .skipped
+            .clone()
+            .or_else(|| progress.path_note.clone()),
         bytes_loaded: progress.bytes_loaded,
         batches: progress.batches,
         retries: progress.retries,

@@ -85,6 +85,14 @@ impl Ledger for CrashAfter {
         self.alive()?;
         self.inner.status(table, hash).await
     }
+    async fn last_complete_at(
+        &self,
+        table: &str,
+        path: &str,
+    ) -> std::result::Result<Option<loader_batch::PathHistory>, SinkError> {
+        self.alive()?;
+        self.inner.last_complete_at(table, path).await
+    }
     async fn record_file(&self, file: &FileRecord) -> std::result::Result<(), SinkError> {
         self.alive()?;
         self.inner.record_file(file).await
@@ -277,6 +285,114 @@ async fn replace_empties_the_table_once_and_force_loads_a_new_generation() {
     let report = load(&db, &empty, replace).await.unwrap();
     assert!(report.is_success(), "{:?}", report.first_error());
     assert_eq!(ids(&db).0, 0);
+}
+
+/// `id,name` rows `from..=to`, with a header when `from` is 1: a file that grows by
+/// appending the next range.
+fn numbered_rows(from: u64, to: u64) -> String {
+    let header = if from == 1 { "id,name\n" } else { "" };
+    let rows: String = (from..=to)
+        .map(|i| format!("{i},\"name, {i}\"\n"))
+        .collect();
+    format!("{header}{rows}")
+}
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_grew_loads_only_its_new_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let file = input.join("orders.csv");
+    std::fs::write(&file, numbered_rows(1, 500)).unwrap();
+    let db = dir.path().join("out.db");
+    let first = load(&db, &input, settings(300, 100)).await.unwrap();
+    assert_eq!(first.rows_loaded(), 500);
+
+    append(&file, &numbered_rows(501, 800));
+    let grown = load(&db, &input, settings(170, 60)).await.unwrap();
+    assert!(grown.is_success(), "{:?}", grown.first_error());
+    let report = &grown.files[0];
+    assert_eq!((report.rows_loaded, report.rows_skipped), (300, 500));
+    assert_eq!(report.rows_read, 800);
+    let note = report.note.as_deref().unwrap();
+    assert!(
+        note.contains(&format!("grown since run {}", first.run_id)),
+        "{note}"
+    );
+    assert_eq!(ids(&db), (800, 800, 1, 800));
+
+    // Grown again: resumed after the rows of the grown load, which holds batches only for
+    // its own; then the same content is skipped with all its rows counted.
+    append(&file, &numbered_rows(801, 1200));
+    let again = load(&db, &input, settings(500, 250)).await.unwrap();
+    assert_eq!((again.rows_loaded(), again.rows_skipped()), (400, 800));
+    let same = load(&db, &input, settings(500, 250)).await.unwrap();
+    assert_eq!((same.rows_loaded(), same.rows_skipped()), (0, 1200));
+    assert_eq!(same.files[0].state, FileState::Skipped);
+    assert_eq!(ids(&db), (1200, 1200, 1, 1200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grown_file_whose_load_died_resumes_with_each_row_once() {
+    for commits in [0, 1, 3, 6] {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::create_dir(&input).unwrap();
+        let file = input.join("orders.csv");
+        std::fs::write(&file, numbered_rows(1, 400)).unwrap();
+        let db = dir.path().join("out.db");
+        load(&db, &input, settings(150, 50)).await.unwrap();
+        append(&file, &numbered_rows(401, 1000));
+        crashing_load(&db, &input, settings(150, 50), commits).await;
+        let partial = ids(&db).0;
+        assert!((400..1000).contains(&partial), "{commits}: {partial}");
+        let report = load(&db, &input, settings(110, 40)).await.unwrap();
+        assert!(report.is_success(), "{:?}", report.first_error());
+        assert_eq!(
+            ids(&db),
+            (1000, 1000, 1, 1000),
+            "crash after {commits} commits"
+        );
+        assert_eq!(report.rows_loaded() as i64, 1000 - partial);
+        assert_eq!(report.rows_skipped() as i64, partial);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_file_or_a_forced_run_loads_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let file = input.join("orders.csv");
+    std::fs::write(&file, numbered_rows(1, 300)).unwrap();
+    let db = dir.path().join("out.db");
+    let first = load(&db, &input, settings(100, 50)).await.unwrap();
+
+    // Longer, but its first row changed: not the same rows with more after them.
+    std::fs::write(&file, numbered_rows(1, 400).replacen("1,", "0,", 1)).unwrap();
+    let rewritten = load(&db, &input, settings(100, 50)).await.unwrap();
+    assert_eq!(rewritten.rows_loaded(), 400);
+    let note = rewritten.files[0].note.as_deref().unwrap();
+    assert!(
+        note.contains(&format!("other content when run {}", first.run_id)),
+        "{note}"
+    );
+
+    // Grown, but forced: every row again, as --force says.
+    append(&file, &numbered_rows(401, 450));
+    let forced = LoadSettings {
+        force: true,
+        ..settings(100, 50)
+    };
+    let report = load(&db, &input, forced).await.unwrap();
+    assert_eq!(report.rows_loaded(), 450);
+    assert_eq!(ids(&db).0, 300 + 400 + 450);
 }
 
 mod proptests {

@@ -1,0 +1,106 @@
+//! Files that grew since an earlier run loaded them. A file is known by its content hash, so
+//! a file that had rows appended is new content; loading it whole would load its old rows a
+//! second time. When the newest complete load of the same path into the same table is a
+//! prefix of the file, ending with a whole row, the file resumes after that load's last row
+//! instead, as a load that died would.
+
+use crate::file_task::Mode;
+use crate::ledger::RunLedger;
+use crate::{Error, PlannedFile, Result};
+use loader_batch::PathHistory;
+use loader_file::{Encoding, ResumePoint};
+
+/// What the ledger's history of the file's path says of its content.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PathCheck {
+    /// Nothing to go on: no complete load of the path with rows, the same content, or a
+    /// `--force` or `--mode replace` run, which loads every row anyway.
+    Unknown,
+    /// The content that run loaded from this path is a prefix of this file, up to a row's
+    /// end: only the rows after it are new.
+    Grown(PathHistory),
+    /// The path held other content when `run_id` loaded it, and this file does not continue
+    /// it (rewritten, shrunk, or its last row changed): it is loaded whole, as new content.
+    Changed { run_id: String },
+}
+
+impl PathCheck {
+    /// Where a load of the file resumes and the rows that counts as committed before it,
+    /// given the ledger's own resume point for this content (set when a load of the grown
+    /// file itself died after committing rows) and its rows.
+    pub(crate) fn resume(
+        &self,
+        resume: Option<ResumePoint>,
+        rows_committed: u64,
+    ) -> (Option<ResumePoint>, u64) {
+        let PathCheck::Grown(history) = self else {
+            return (resume, rows_committed);
+        };
+        let after_old = ResumePoint {
+            byte: history.end.0,
+            line: history.end.1,
+            sequence: 0,
+        };
+        (
+            Some(resume.unwrap_or(after_old)),
+            history.rows + rows_committed,
+        )
+    }
+
+    /// A line for the file's audit trail and log, when there is something to say.
+    pub(crate) fn reason(&self) -> Option<String> {
+        match self {
+            PathCheck::Unknown => None,
+            PathCheck::Grown(history) => Some(format!(
+                "grown since run {} loaded its first {} bytes ({} rows)",
+                history.run_id, history.size, history.rows
+            )),
+            PathCheck::Changed { run_id } => Some(format!(
+                "this path held other content when run {run_id} loaded it, which this file \
+                 does not continue: loaded whole, as new content"
+            )),
+        }
+    }
+}
+
+/// Compares the file (content `hash`, first load of that content) with the newest complete
+/// load of its path into its table.
+pub(crate) async fn check_path(
+    ledger: &RunLedger,
+    file: &PlannedFile,
+    hash: &str,
+    mode: Mode,
+) -> Result<PathCheck> {
+    // Resume points of a transcoded file are offsets in its UTF-8, not in the file.
+    if !ledger.resumes_grown_files() || file.csv.get_encoding() != Encoding::Utf8 {
+        return Ok(PathCheck::Unknown);
+    }
+    let path = file.path.display().to_string();
+    let Some(history) = ledger.last_complete_at(&file.table, &path).await? else {
+        return Ok(PathCheck::Unknown);
+    };
+    if history.file_hash == hash {
+        return Ok(PathCheck::Unknown);
+    }
+    let (path, size, old_hash, end) = (
+        file.path.clone(),
+        history.size,
+        history.file_hash.clone(),
+        history.end.0,
+    );
+    let check = move || loader_file::grew_from(&path, size, &old_hash, end);
+    // Hashing the old length reads most of the file: off the async workers in the pool.
+    let grew = match mode {
+        Mode::Pool => tokio::task::spawn_blocking(check)
+            .await
+            .map_err(|e| Error::Worker(format!("hashing thread failed: {e}")))??,
+        Mode::Sequential => check()?,
+    };
+    Ok(if grew {
+        PathCheck::Grown(history)
+    } else {
+        PathCheck::Changed {
+            run_id: history.run_id,
+        }
+    })
+}

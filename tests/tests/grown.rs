@@ -1,0 +1,104 @@
+//! A file that grew since it was loaded: through the binary, into SQLite and PostgreSQL, the
+//! re-run loads only the appended rows, says so, and accounts for every row.
+
+use loader_tests::pg::{ScratchSchema, pg_url, query_text};
+use loader_tests::run_loader;
+use std::io::Write;
+use std::path::Path;
+
+/// `id,note` rows `from..=to` (quoted notes with commas and line feeds), with the header
+/// when `from` is 1.
+fn rows(from: u64, to: u64) -> String {
+    let header = if from == 1 { "id,note\n" } else { "" };
+    let rows: String = (from..=to)
+        .map(|i| format!("{i},\"row {i}, line one\nline two\"\n"))
+        .collect();
+    format!("{header}{rows}")
+}
+
+fn append(path: &Path, text: &str) {
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+/// Loads `daily.csv` of `dir` into `target`, three times as it grows, and returns each run's
+/// stdout; the caller checks the table.
+fn load_as_it_grows(dir: &Path, target: &[&str]) -> Vec<String> {
+    let file = dir.join("daily.csv");
+    std::fs::write(&file, rows(1, 2_000)).unwrap();
+    let mut outputs = Vec::new();
+    for next in [Some((2_001, 2_500)), Some((2_501, 4_000)), None] {
+        let mut args = vec!["load", "daily.csv"];
+        args.extend_from_slice(target);
+        let output = run_loader(dir, &args);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        outputs.push(stdout);
+        if let Some((from, to)) = next {
+            append(&file, &rows(from, to));
+        }
+    }
+    outputs
+}
+
+fn check_reports(outputs: &[String]) {
+    assert!(
+        outputs[0].contains("2,000 rows read, 2,000 loaded, 0 rejected, 0 skipped"),
+        "{}",
+        outputs[0]
+    );
+    assert!(
+        outputs[1].contains("2,500 rows read, 500 loaded, 0 rejected, 2,000 skipped"),
+        "{}",
+        outputs[1]
+    );
+    assert!(outputs[1].contains("grown since run"), "{}", outputs[1]);
+    assert!(
+        outputs[2].contains("4,000 rows read, 1,500 loaded, 0 rejected, 2,500 skipped"),
+        "{}",
+        outputs[2]
+    );
+}
+
+#[test]
+fn a_grown_file_loads_only_its_appended_rows_into_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = load_as_it_grows(dir.path(), &["--into", "out.db"]);
+    check_reports(&outputs);
+    let db = rusqlite::Connection::open(dir.path().join("out.db")).unwrap();
+    let (count, distinct, max): (i64, i64, i64) = db
+        .query_row(
+            "SELECT count(*), count(DISTINCT id), max(id) FROM daily",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((count, distinct, max), (4_000, 4_000, 4_000));
+}
+
+#[test]
+fn a_grown_file_loads_only_its_appended_rows_into_postgres() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "grown");
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = load_as_it_grows(dir.path(), &["--into", &url, "--schema", &schema.name]);
+    check_reports(&outputs);
+    let found = query_text(
+        &url,
+        &format!(
+            "SELECT count(*), count(DISTINCT id), max(id), \
+             count(*) FILTER (WHERE note = 'row ' || id || ', line one' || chr(10) || 'line two') \
+             FROM \"{}\".daily",
+            schema.name
+        ),
+    );
+    let found: Vec<Option<&str>> = found[0].iter().map(Option::as_deref).collect();
+    assert_eq!(
+        found,
+        [Some("4000"), Some("4000"), Some("4000"), Some("4000")]
+    );
+}
