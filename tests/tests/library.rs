@@ -80,3 +80,51 @@ async fn generated_files_load_value_by_value_through_the_library() {
         .count();
     assert_eq!(notes, report.files.len());
 }
+
+/// Small compressed files (a directory of daily gzip exports): the plan decodes each whole
+/// to measure it, and both the estimate and what the reader reserves follow the decoded
+/// size, so the estimate bounds the measure as closely as for plain files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_compressed_files_are_estimated_from_their_decoded_size() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let mut first_id = 1;
+    for (i, rows) in [2u64, 40, 3_000].into_iter().enumerate() {
+        let plain = dir.path().join(format!("plain-{i}.csv"));
+        loader_gen::write_file(&plain, rows, 17 + i as u64, first_id).unwrap();
+        first_id += rows;
+        let text = std::fs::read(&plain).unwrap();
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gzip.write_all(&text).unwrap();
+        std::fs::write(
+            input.join(format!("day-{i}.csv.gz")),
+            gzip.finish().unwrap(),
+        )
+        .unwrap();
+        let zstd = zstd::encode_all(&text[..], 3).unwrap();
+        std::fs::write(input.join(format!("day-{i}.csv.zst")), zstd).unwrap();
+    }
+    let db = dir.path().join("out.db");
+    let settings = LoadSettings {
+        table: Some("orders".into()),
+        ..LoadSettings::default()
+    };
+    let service = DataLoadingService::new(
+        Arc::new(SqliteSink::open(&db).unwrap()),
+        Arc::new(loader_batch::InMemoryAudit::new()),
+        Arc::new(SysinfoProbe::new().unwrap()),
+        settings,
+    );
+    let report = service.load(&[input]).await.unwrap();
+    assert!(report.is_success(), "{:?}", report.first_error());
+    assert_eq!(report.rows_loaded(), 2 * 3_042);
+    for file in &report.files {
+        assert!(file.measured_peak <= file.estimated_peak, "{file:?}");
+        assert!(
+            file.measured_peak * 2 >= file.estimated_peak,
+            "estimate over twice the measure: {file:?}"
+        );
+    }
+}

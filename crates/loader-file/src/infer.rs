@@ -30,6 +30,9 @@ pub struct FileSample {
     pub compression: Compression,
     /// Bytes of CSV per byte on disk (1 for plain files), measured over the sample.
     pub compression_ratio: f64,
+    /// A compressed file's decoded size, when it is small enough (a MiB on disk) to have
+    /// been decoded whole for the ratio; see [`CsvOptions::decoded_size`].
+    pub decoded_size: Option<u64>,
     /// The field delimiter: as given, or sniffed from the file.
     pub delimiter: u8,
 }
@@ -137,7 +140,8 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         });
     }
     let sampled_bytes = reader.position().byte().saturating_sub(first_row_byte);
-    let compression_ratio = input::compression_ratio(path, compression).map_err(io)?;
+    let (compression_ratio, decoded_size) =
+        input::compression_ratio(path, compression).map_err(io)?;
     let raw_names = if options.get_has_headers() {
         raw_names
     } else {
@@ -171,6 +175,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         header_bytes,
         compression,
         compression_ratio,
+        decoded_size,
         delimiter,
     })
 }

@@ -225,14 +225,19 @@ pub(crate) fn detect(file: &mut File) -> io::Result<Compression> {
 
 /// Bytes of CSV per byte on disk: the first MiB of the compressed file (or all of it) is
 /// decoded on its own and what it yields is counted. Exact for files up to a MiB; a
-/// decoder's read-ahead cannot skew it, as it would a ratio taken while parsing.
-pub(crate) fn compression_ratio(path: &Path, compression: Compression) -> io::Result<f64> {
+/// decoder's read-ahead cannot skew it, as it would a ratio taken while parsing. With it,
+/// the decoded size when the whole file was decoded without error.
+pub(crate) fn compression_ratio(
+    path: &Path,
+    compression: Compression,
+) -> io::Result<(f64, Option<u64>)> {
     const PREFIX: u64 = 1 << 20;
     if compression == Compression::None {
-        return Ok(1.0);
+        return Ok((1.0, None));
     }
     let file = File::open(path)?;
-    let size = file.metadata()?.len().min(PREFIX);
+    let whole = file.metadata()?.len();
+    let size = whole.min(PREFIX);
     let prefix = BufReader::new(file.take(size));
     let mut decoder: Box<dyn Read> = match compression {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(prefix)),
@@ -241,11 +246,13 @@ pub(crate) fn compression_ratio(path: &Path, compression: Compression) -> io::Re
     let mut buffer = vec![0u8; 64 << 10];
     let mut produced = 0u64;
     // A cut-off stream ends in an error; everything decoded before it counts.
-    while let Ok(n) = decoder.read(&mut buffer) {
-        if n == 0 {
-            break;
+    let ended = loop {
+        match decoder.read(&mut buffer) {
+            Ok(0) => break true,
+            Ok(n) => produced += n as u64,
+            Err(_) => break false,
         }
-        produced += n as u64;
-    }
-    Ok((produced as f64 / size.max(1) as f64).max(1.0))
+    };
+    let decoded = (ended && whole <= PREFIX).then_some(produced);
+    Ok(((produced as f64 / size.max(1) as f64).max(1.0), decoded))
 }

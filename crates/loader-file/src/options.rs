@@ -138,6 +138,7 @@ pub struct CsvOptions {
     bad_rows: BadRowPolicy,
     allow_nul: bool,
     ramp_up: bool,
+    decoded_size: Option<u64>,
     max_row_bytes: usize,
 }
 
@@ -157,6 +158,7 @@ impl Default for CsvOptions {
             bad_rows: BadRowPolicy::default(),
             allow_nul: true,
             ramp_up: true,
+            decoded_size: None,
             max_row_bytes: 64 << 20,
         }
     }
@@ -248,6 +250,17 @@ impl CsvOptions {
         self
     }
 
+    /// A compressed file's decoded size, when known (the plan decodes small files whole; see
+    /// [`FileSample::decoded_size`](crate::FileSample::decoded_size)). It bounds the room
+    /// batches reserve as a plain file's size does: without it a reader sizes its first
+    /// batch for a file of unknown length, which for a tiny file of narrow rows was five
+    /// times what the file needed. Only a bound on room: a file longer than said is still
+    /// read whole, in smaller batches.
+    pub fn decoded_size(mut self, bytes: Option<u64>) -> Self {
+        self.decoded_size = bytes;
+        self
+    }
+
     /// Longest row, in bytes as read (default 64 MiB). A longer one stops the file with
     /// [`Error::RowTooLarge`](crate::Error::RowTooLarge) before it is held in memory; the
     /// memory budget may lower it further (a row must fit in the budget).
@@ -269,6 +282,11 @@ impl CsvOptions {
     /// Whether the first batches ramp up.
     pub fn get_ramp_up(&self) -> bool {
         self.ramp_up
+    }
+
+    /// A compressed file's decoded size, when given.
+    pub fn get_decoded_size(&self) -> Option<u64> {
+        self.decoded_size
     }
 
     /// Longest row in bytes.

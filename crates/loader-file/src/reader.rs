@@ -65,6 +65,9 @@ pub struct BatchReader {
     mean_field_bytes: f64,
     batch_bytes: usize,
     file_size: u64,
+    /// What bounds the room batches reserve: `file_size`, or a compressed file's decoded
+    /// size when given (see [`CsvOptions::decoded_size`]).
+    size_bound: u64,
     sequence: u64,
     /// Batches this reader handed out, for the ramp of the first sizes.
     batches_made: u32,
@@ -266,6 +269,13 @@ impl BatchReader {
             mean_field_bytes,
             batch_bytes,
             file_size,
+            // A compressed file's decoded size, when the plan knows it, bounds batch room
+            // as a plain file's size does.
+            size_bound: if seekable {
+                file_size
+            } else {
+                options.get_decoded_size().unwrap_or(u64::MAX)
+            },
             sequence,
             // Past the ramp from the start when it is off.
             batches_made: if options.get_ramp_up() { 0 } else { u32::MAX },
@@ -534,12 +544,22 @@ impl BatchReader {
         // The rest of the file bounds both what it can hold in fields and its row count, so
         // small files get small batches.
         let Position { byte: start, line } = self.records.record_position();
-        let remaining = usize::try_from(self.file_size.saturating_sub(start)).unwrap_or(usize::MAX);
+        let remaining =
+            usize::try_from(self.size_bound.saturating_sub(start)).unwrap_or(usize::MAX);
         let (row_capacity, batch_bytes) = self.ramped_capacity();
         let (rows, bytes) = if first_row_bytes > batch_bytes {
             (1, first_row_bytes)
         } else {
-            let rows = row_capacity.min(max_rows_in(remaining, columns));
+            // Rows for the bytes the batch can hold, the rest of the file included: a small
+            // file's first batch sized for a whole ramp step reserved several times the
+            // rows the plan estimated (`batch_heap`).
+            let rows = row_capacity
+                .min(max_rows_in(remaining, columns))
+                .min(row_capacity_for(
+                    remaining,
+                    &self.options,
+                    self.mean_field_bytes,
+                ));
             let bytes = batch_bytes
                 .min(remaining)
                 .min(bytes_for_rows(rows, self.mean_field_bytes));

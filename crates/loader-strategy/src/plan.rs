@@ -138,7 +138,8 @@ pub(crate) fn make_plan(
             .clone()
             .delimiter(sample.delimiter)
             .batch_bytes(batch_bytes)
-            .ramp_up(ramp_up && settings.csv.get_ramp_up());
+            .ramp_up(ramp_up && settings.csv.get_ramp_up())
+            .decoded_size(sample.decoded_size);
         let batch_heap =
             BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, csv_bytes(&sample));
         let in_flight = batches_in_flight(&sample, &csv);
@@ -246,7 +247,9 @@ fn budget_for(limit: &EffectiveLimit, share: f64) -> u64 {
 
 /// Bytes of CSV a file holds: its size, times the sampled compression ratio when compressed.
 fn csv_bytes(sample: &FileSample) -> u64 {
-    (sample.file_size as f64 * sample.compression_ratio.max(1.0)) as u64
+    sample
+        .decoded_size
+        .unwrap_or((sample.file_size as f64 * sample.compression_ratio.max(1.0)) as u64)
 }
 
 /// Batches of a file alive at once: three at most, and no more than the file will produce.

@@ -777,3 +777,45 @@ fn a_last_row_left_in_an_open_quote_is_a_bad_row_not_a_value() {
     assert!(error.is_none(), "{error:?}");
     assert_eq!(rows_of(&batches), [["1", "ann"]]);
 }
+
+#[test]
+fn a_small_compressed_file_whose_decoded_size_is_known_reserves_what_the_plain_one_does() {
+    // Narrow rows: a batch sized for a file of unknown length holds room for many.
+    let text = b"id,name\n1,a\n2,b\n";
+    let plain = fixture(text);
+    let budget = MemoryBudget::new(64 << 20);
+    let options = CsvOptions::default();
+    let first_reservation = |f: &Fixture, options: &CsvOptions| {
+        let first = open(f, options, &budget, None).next().unwrap().unwrap();
+        first.reservation.bytes()
+    };
+    let plain_room = first_reservation(&plain, &options);
+    for compression in [crate::Compression::Gzip, crate::Compression::Zstd] {
+        let f = fixture(&compressed(text, compression));
+        let sample = sample_file(&f.path, &options).unwrap();
+        assert_eq!(
+            sample.decoded_size,
+            Some(text.len() as u64),
+            "{compression:?}"
+        );
+        let unknown = first_reservation(&f, &options);
+        let known = first_reservation(&f, &options.clone().decoded_size(sample.decoded_size));
+        assert_eq!(known, plain_room, "{compression:?}");
+        assert!(
+            unknown > 4 * known,
+            "{compression:?}: {unknown} against {known}"
+        );
+        // A size said too small only makes batches smaller: every row is still read.
+        let short = options.clone().decoded_size(Some(3)).batch_rows(1_000);
+        let batches: Vec<_> = open(&f, &short, &budget, None)
+            .map(|b| b.unwrap().batch)
+            .collect();
+        assert_eq!(rows_of(&batches), [["1", "a"], ["2", "b"]]);
+    }
+    // A cut-off stream was not decoded whole: its size stays unknown.
+    let mut cut = compressed(text, crate::Compression::Gzip);
+    cut.truncate(cut.len() - 6);
+    let sample = sample_file(&fixture(&cut).path, &options);
+    assert!(sample.is_err() || sample.unwrap().decoded_size.is_none());
+    assert_eq!(budget.reserved(), 0);
+}
