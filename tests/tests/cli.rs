@@ -465,3 +465,40 @@ fn dry_run_checks_every_row_and_writes_nothing() {
         "the target was never opened"
     );
 }
+
+/// An error names its cause once, and the cause an operator can act on is there.
+#[test]
+fn errors_say_their_cause_once_and_keep_the_one_that_helps() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(b"id,name\n1,a\n2,b\n").unwrap();
+    let mut cut = gzip.finish().unwrap();
+    cut.truncate(20);
+    std::fs::write(dir.path().join("cut.csv.gz"), cut).unwrap();
+    let output = run_loader(dir.path(), &["load", "cut.csv.gz", "--into", "out.db"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.matches("incomplete deflate stream").count(),
+        1,
+        "{stderr}"
+    );
+
+    // A port nothing listens on: the refusal is what the operator needs to read.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(dir.path().join("ok.csv"), "id\n1\n").unwrap();
+    let url = format!("postgres://loader:secret@127.0.0.1:{port}/test");
+    let output = run_loader(dir.path(), &["load", "ok.csv", "--into", &url]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert!(
+        !stderr.contains("secret"),
+        "credentials never reach a message: {stderr}"
+    );
+}

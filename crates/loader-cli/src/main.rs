@@ -39,12 +39,27 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// An error and its causes, each after a colon, leaving out a cause whose text the message
+/// already holds: most of loader's errors name their cause in their own message
+/// (`data.csv.gz: incomplete deflate stream`), and anyhow's `{:#}` said it twice.
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let command = match config::command(&argv) {
         Ok(command) => command,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", describe(&error));
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -71,11 +86,11 @@ fn main() -> ExitCode {
         Ok(_) if output::failed() => ExitCode::FAILURE,
         Ok(code) => code,
         Err(error) if error.is::<UsageError>() => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", describe(&error));
             ExitCode::from(EXIT_USAGE)
         }
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", describe(&error));
             ExitCode::FAILURE
         }
     }

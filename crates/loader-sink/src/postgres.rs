@@ -373,7 +373,18 @@ pub(crate) fn sql_type(ty: ColumnType) -> &'static str {
 pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => shorten(&format!("{} ({})", db.message(), db.code().code())),
-        None => shorten(&e.to_string()),
+        // tokio-postgres says only the kind ("error connecting to server"); the cause, such
+        // as "Connection refused (os error 111)", is what an operator can act on.
+        None => {
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(inner) = cause {
+                text.push_str(": ");
+                text.push_str(&inner.to_string());
+                cause = inner.source();
+            }
+            shorten(&text)
+        }
     }
 }
 
