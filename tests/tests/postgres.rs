@@ -570,3 +570,47 @@ async fn a_later_stream_never_holds_the_replace_lock_its_predecessor_needs() {
         "the replace emptied once"
     );
 }
+
+#[test]
+fn headers_find_existing_columns_that_differ_only_in_case() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "header_case");
+    let s = &schema.name;
+    query_text(&url, &format!("CREATE SCHEMA \"{s}\""));
+    query_text(
+        &url,
+        &format!(
+            "CREATE TABLE \"{s}\".people (id int8, full_name text, seen date DEFAULT '2000-01-01')"
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("people.csv"), "ID,Full_Name\n1,Ann\n2,Bo\n").unwrap();
+    let output = run_loader(
+        dir.path(),
+        &["load", "people.csv", "--into", &url, "--schema", s],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = query_text(
+        &url,
+        &format!("SELECT id::text, full_name, seen::text FROM \"{s}\".people ORDER BY id"),
+    );
+    assert_eq!(
+        rows,
+        [
+            [
+                Some("1".into()),
+                Some("Ann".into()),
+                Some("2000-01-01".into())
+            ],
+            [
+                Some("2".into()),
+                Some("Bo".into()),
+                Some("2000-01-01".into())
+            ],
+        ]
+    );
+}

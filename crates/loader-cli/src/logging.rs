@@ -11,10 +11,14 @@ pub fn colour() -> bool {
 /// Installs the subscriber. Without `RUST_LOG`: warnings by default, errors only with
 /// `--quiet`, each file's start and end with `-v`, everything with `-vv`.
 pub fn init(verbose: u8, quiet: bool) {
+    // deadpool warns when a connection it pooled has ended in error, which follows every
+    // failed COPY (the server aborts the copy and the client drops the connection): the
+    // failure itself is reported once, with its file and line, so the pool's echo of it is
+    // kept for -vv.
     let default = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
+        (false, 0) => "warn,deadpool.postgres=error",
+        (false, 1) => "info,deadpool.postgres=error",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -6,7 +6,9 @@
 //! (loader has parsed and validated every value already). See the bench's postgres section.
 
 use crate::error::shorten;
-use crate::postgres_copy::{BINARY_HEADER, CopyFormat, holds_nul, write_binary_row, write_csv_row};
+use crate::postgres_copy::{
+    BINARY_HEADER, CopyFormat, TableCopy, holds_nul, write_binary_row, write_csv_row,
+};
 use crate::{Error, Result, quote_identifier};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -44,7 +46,7 @@ pub struct PgSink {
     /// `CREATE TABLE IF NOT EXISTS` (files of one table start together on a pool).
     create_lock: tokio::sync::Mutex<()>,
     /// How each table's rows are encoded, found from its column types on first use.
-    formats: Mutex<HashMap<String, Arc<CopyFormat>>>,
+    formats: Mutex<HashMap<String, Arc<TableCopy>>>,
     display: String,
 }
 
@@ -198,7 +200,7 @@ impl PgSink {
     async fn format_for(
         &self,
         target: &LoadTarget,
-    ) -> std::result::Result<Arc<CopyFormat>, SinkError> {
+    ) -> std::result::Result<Arc<TableCopy>, SinkError> {
         if let Some(format) = self
             .formats
             .lock()
@@ -218,7 +220,7 @@ impl PgSink {
             .await
             .map_err(|e| pg_error(&target.table, &e))?;
         let types: HashMap<String, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        let format = Arc::new(CopyFormat::for_table(target, &types));
+        let format = Arc::new(TableCopy::for_table(target, &types));
         self.formats
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -302,12 +304,12 @@ impl PgSink {
         rows: Range<usize>,
     ) -> std::result::Result<u64, SinkError> {
         let fail = |e: tokio_postgres::Error| pg_error(&target.table, &e);
-        let format = self.format_for(target).await?;
-        let columns: Vec<String> = target
-            .schema
-            .columns()
+        let table_copy = self.format_for(target).await?;
+        let format = &table_copy.format;
+        let columns: Vec<String> = table_copy
+            .columns
             .iter()
-            .map(|c| quote_identifier(&c.name))
+            .map(|name| quote_identifier(name))
             .collect();
         let statement = format!(
             "COPY {} ({}) FROM STDIN (FORMAT {})",
@@ -321,12 +323,12 @@ impl PgSink {
             .map_err(fail)?;
         futures_util::pin_mut!(copy);
         let mut chunk = Vec::with_capacity(CHUNK_BYTES + 4096);
-        if let CopyFormat::Binary(_) = *format {
+        if let CopyFormat::Binary(_) = format {
             chunk.extend_from_slice(BINARY_HEADER);
         }
         let nul = holds_nul(batch, rows.clone());
         for row in rows.clone() {
-            match &*format {
+            match format {
                 CopyFormat::Binary(wires) => write_binary_row(&mut chunk, wires, batch, row, nul)
                     .map_err(|e| {
                     SinkError::new(
@@ -341,7 +343,7 @@ impl PgSink {
                 copy.send(Bytes::from(full)).await.map_err(fail)?;
             }
         }
-        if let CopyFormat::Binary(_) = *format {
+        if let CopyFormat::Binary(_) = format {
             chunk.extend_from_slice(&(-1i16).to_be_bytes());
         }
         if !chunk.is_empty() {

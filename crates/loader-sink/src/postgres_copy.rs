@@ -64,22 +64,56 @@ pub(crate) enum CopyFormat {
     Csv,
 }
 
-impl CopyFormat {
-    /// The format for loading `target`'s columns into a table whose columns have the given
-    /// PostgreSQL type names.
+/// How one table's rows are sent: the table's names for the load's columns, in the load's
+/// order, and the format.
+#[derive(Debug)]
+pub(crate) struct TableCopy {
+    pub columns: Vec<String>,
+    pub format: CopyFormat,
+}
+
+impl TableCopy {
+    /// For loading `target`'s columns into a table whose columns have the given PostgreSQL
+    /// type names (none when loader makes the table).
     pub(crate) fn for_table(
         target: &LoadTarget,
         table_types: &HashMap<String, String>,
-    ) -> CopyFormat {
-        let wires: Option<Vec<Wire>> = target
+    ) -> TableCopy {
+        let columns: Vec<String> = target
             .schema
             .columns()
             .iter()
-            .map(|c| table_types.get(&c.name).and_then(|t| Wire::from_pg(t)))
+            .map(|c| table_column(&c.name, table_types))
             .collect();
-        wires.map_or(CopyFormat::Csv, CopyFormat::Binary)
+        let wires: Option<Vec<Wire>> = columns
+            .iter()
+            .map(|name| table_types.get(name).and_then(|t| Wire::from_pg(t)))
+            .collect();
+        TableCopy {
+            columns,
+            format: wires.map_or(CopyFormat::Csv, CopyFormat::Binary),
+        }
     }
+}
 
+/// The table's name for a file's column: the same name, or else the one column whose name
+/// differs from it only in letter case (a header `ID` for a column made as `id`, which
+/// PostgreSQL folds unquoted names to), or else the name as it is, for the server to refuse
+/// with its own message.
+fn table_column(name: &str, table_types: &HashMap<String, String>) -> String {
+    if table_types.contains_key(name) {
+        return name.to_owned();
+    }
+    let mut folded = table_types
+        .keys()
+        .filter(|column| column.to_lowercase() == name.to_lowercase());
+    match (folded.next(), folded.next()) {
+        (Some(column), None) => column.clone(),
+        _ => name.to_owned(),
+    }
+}
+
+impl CopyFormat {
     pub(crate) fn sql(&self) -> &'static str {
         match self {
             CopyFormat::Binary(_) => "binary",
@@ -332,7 +366,7 @@ mod tests {
             ("n", "float8"),
             ("small", "int2"),
         ]);
-        let CopyFormat::Binary(wires) = CopyFormat::for_table(&target, &table) else {
+        let CopyFormat::Binary(wires) = TableCopy::for_table(&target, &table).format else {
             panic!("all types are encodable");
         };
         let mut batch = RowBatch::new(7, 0);
@@ -396,9 +430,37 @@ mod tests {
         let schema = Schema::from_pairs([("a", ColumnType::Real), ("b", ColumnType::Text)]);
         let target = LoadTarget::new("t", Arc::new(schema), "t.csv");
         assert_eq!(
-            CopyFormat::for_table(&target, &types(&[("a", "numeric"), ("b", "text")])),
+            TableCopy::for_table(&target, &types(&[("a", "numeric"), ("b", "text")])).format,
             CopyFormat::Csv
         );
+    }
+
+    #[test]
+    fn file_columns_take_the_table_column_that_differs_only_in_case() {
+        let schema = Schema::from_pairs([
+            ("ID", ColumnType::Integer),
+            ("Name", ColumnType::Text),
+            ("note", ColumnType::Text),
+            ("Missing", ColumnType::Text),
+        ]);
+        let target = LoadTarget::new("t", Arc::new(schema), "t.csv");
+        let table = types(&[
+            ("id", "int8"),
+            ("name", "text"),
+            ("NAME2", "text"),
+            ("note", "text"),
+            ("Note", "text"),
+        ]);
+        let copy = TableCopy::for_table(&target, &table);
+        // Exact names win (note, not Note); one case-folded match is taken; none leaves the
+        // name for the server to refuse.
+        assert_eq!(copy.columns, ["id", "name", "note", "Missing"]);
+        // A column the table lacks has no type: the rows go as CSV, and COPY names it.
+        assert_eq!(copy.format, CopyFormat::Csv);
+        // Two table columns that differ only in case: the file's name stays as it is.
+        let schema = Schema::from_pairs([("NOTE", ColumnType::Text)]);
+        let target = LoadTarget::new("t", Arc::new(schema), "t.csv");
+        assert_eq!(TableCopy::for_table(&target, &table).columns, ["NOTE"]);
     }
 
     #[test]
