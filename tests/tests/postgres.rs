@@ -459,7 +459,23 @@ fn terminal_errors_fail_at_once_with_a_clear_message() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("line 3: column 1: expected integer, found \"x2\""),
+        stderr.contains("line 3: column 1 (\"id\"): expected integer, found \"x2\""),
+        "{stderr}"
+    );
+    // An integer past the int4 column's range: refused before it is sent, naming the column.
+    std::fs::write(
+        dir.path().join("typed.csv"),
+        "id,name\n1,ann\n99999999999,bob\n",
+    )
+    .unwrap();
+    let output = run_loader(
+        dir.path(),
+        &["load", "typed.csv", "--into", &url, "--schema", s],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("line 3: column 1 (\"id\"): 99999999999 is out of range"),
         "{stderr}"
     );
     query_text(

@@ -331,9 +331,16 @@ impl PgSink {
             match format {
                 CopyFormat::Binary(wires) => write_binary_row(&mut chunk, wires, batch, row, nul)
                     .map_err(|e| {
+                    let name = table_copy.columns.get(e.column).map_or("", String::as_str);
                     SinkError::new(
                         SinkErrorKind::Data,
-                        format!("{}: line {}: {e}", target.table, batch.line(row)),
+                        format!(
+                            "{}: line {}: column {} ({name:?}): {}",
+                            target.table,
+                            batch.line(row),
+                            e.column + 1,
+                            e.message
+                        ),
                     )
                 })?,
                 CopyFormat::Csv => write_csv_row(&mut chunk, target, batch, row),

@@ -122,6 +122,19 @@ impl CopyFormat {
     }
 }
 
+/// A field the binary encoder refuses: its column (from 0) and why.
+#[derive(Debug)]
+pub(crate) struct FieldError {
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "column {}: {}", self.column + 1, self.message)
+    }
+}
+
 /// One row in binary COPY format: a field count, then per field its length (-1 for NULL)
 /// and its value in the column's binary form. The server takes these as they are, with no
 /// text parsing, which on these machines is where a load spends its time. `may_hold_nul`
@@ -133,7 +146,7 @@ pub(crate) fn write_binary_row(
     batch: &RowBatch,
     row: usize,
     may_hold_nul: bool,
-) -> Result<(), String> {
+) -> Result<(), FieldError> {
     out.extend_from_slice(&(wires.len() as i16).to_be_bytes());
     for ((column, &wire), field) in wires.iter().enumerate().zip(batch.row(row).fields()) {
         if field.is_empty() {
@@ -144,28 +157,28 @@ pub(crate) fn write_binary_row(
             // Validated UTF-8, whatever type the file's column was: sent as read. PostgreSQL
             // text cannot hold NUL, which SQLite and the CSV allow.
             if may_hold_nul && field.contains(&0) {
-                return Err(format!(
-                    "column {}: a NUL byte, which PostgreSQL text cannot hold",
-                    column + 1
-                ));
+                return Err(FieldError {
+                    column,
+                    message: "a NUL byte, which PostgreSQL text cannot hold".into(),
+                });
             }
             put(out, field);
             continue;
         }
-        let not_a_value = || {
-            let error = wire.reads_as().check(field).err();
-            format!(
-                "column {}: {}",
-                column + 1,
-                error.map_or_else(String::new, |e| e.to_string())
-            )
+        let not_a_value = || FieldError {
+            column,
+            message: wire
+                .reads_as()
+                .check(field)
+                .err()
+                .map_or_else(String::new, |e| e.to_string()),
         };
-        let out_of_range = || {
-            format!(
-                "column {}: {} is out of range for the table's column",
-                column + 1,
+        let out_of_range = || FieldError {
+            column,
+            message: format!(
+                "{} is out of range for the table's column",
                 String::from_utf8_lossy(field)
-            )
+            ),
         };
         // Dates and timestamps by arithmetic on their digits: building chrono values to take
         // them apart again was a tenth of the encoder's time.
@@ -406,7 +419,8 @@ mod tests {
         expected.extend_from_slice(&7i16.to_be_bytes());
         assert_eq!(out, expected);
         let err = write_binary_row(&mut Vec::new(), &wires, &batch, 1, true).unwrap_err();
-        assert!(err.contains("70000 is out of range"), "{err}");
+        assert_eq!(err.column, 6);
+        assert!(err.message.contains("70000 is out of range"), "{err}");
     }
 
     #[test]
