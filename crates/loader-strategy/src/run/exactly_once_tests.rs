@@ -11,7 +11,7 @@ use loader_batch::{
 };
 use loader_sink::SqliteSink;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 fn settings(batch_rows: usize, sub_batch_rows: usize) -> LoadSettings {
@@ -303,14 +303,21 @@ fn append(path: &Path, text: &str) {
     file.write_all(text.as_bytes()).unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_that_grew_loads_only_its_new_rows() {
+/// A directory holding `orders.csv` with rows `1..=rows`: (the directory's guard, the
+/// input directory, the file, the database path).
+fn growing_input(rows: u64) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     std::fs::create_dir(&input).unwrap();
     let file = input.join("orders.csv");
-    std::fs::write(&file, numbered_rows(1, 500)).unwrap();
+    std::fs::write(&file, numbered_rows(1, rows)).unwrap();
     let db = dir.path().join("out.db");
+    (dir, input, file, db)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_grew_loads_only_its_new_rows() {
+    let (_dir, input, file, db) = growing_input(500);
     let first = load(&db, &input, settings(300, 100)).await.unwrap();
     assert_eq!(first.rows_loaded(), 500);
 
@@ -341,12 +348,7 @@ async fn a_file_that_grew_loads_only_its_new_rows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grown_file_whose_load_died_resumes_with_each_row_once() {
     for commits in [0, 1, 3, 6] {
-        let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join("in");
-        std::fs::create_dir(&input).unwrap();
-        let file = input.join("orders.csv");
-        std::fs::write(&file, numbered_rows(1, 400)).unwrap();
-        let db = dir.path().join("out.db");
+        let (_dir, input, file, db) = growing_input(400);
         load(&db, &input, settings(150, 50)).await.unwrap();
         append(&file, &numbered_rows(401, 1000));
         crashing_load(&db, &input, settings(150, 50), commits).await;
@@ -366,12 +368,7 @@ async fn a_grown_file_whose_load_died_resumes_with_each_row_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rewritten_file_or_a_forced_run_loads_every_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in");
-    std::fs::create_dir(&input).unwrap();
-    let file = input.join("orders.csv");
-    std::fs::write(&file, numbered_rows(1, 300)).unwrap();
-    let db = dir.path().join("out.db");
+    let (_dir, input, file, db) = growing_input(300);
     let first = load(&db, &input, settings(100, 50)).await.unwrap();
 
     // Longer, but its first row changed: not the same rows with more after them.
