@@ -220,6 +220,24 @@ pub trait Ledger: Send + Sync {
         path: &str,
     ) -> Result<Option<PathHistory>, SinkError>;
 
+    /// [`status`](Self::status) of `file_hash` in `table` and
+    /// [`last_complete_at`](Self::last_complete_at) of `path`: the two questions a run asks
+    /// of a file that may have grown. A ledger that can ask both at once (PostgreSQL
+    /// pipelines them on one connection) overrides this; by default they are asked in turn.
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`] when the ledger cannot be read.
+    async fn status_at(
+        &self,
+        table: &str,
+        file_hash: &str,
+        path: &str,
+    ) -> Result<(LedgerStatus, Option<PathHistory>), SinkError> {
+        let status = self.status(table, file_hash).await?;
+        Ok((status, self.last_complete_at(table, path).await?))
+    }
+
     /// Records a file's state in a run (inserted, or updated when already recorded).
     ///
     /// # Errors

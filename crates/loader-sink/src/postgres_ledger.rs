@@ -314,17 +314,22 @@ impl PgSink {
 
     async fn ledger_last_complete_at(
         &self,
+        client: &deadpool_postgres::Object,
         table: &str,
         path: &str,
     ) -> Result<Option<PathHistory>, SinkError> {
-        let client = self.client().await?;
         let sql = crate::ledger_queries::last_complete_at(
             &self.qualified("_loader_files"),
             &self.qualified("_loader_batches"),
             ["$1", "$2"],
         );
+        // Asked for every file loaded for the first time: prepared once per connection.
+        let statement = client
+            .prepare_cached(&sql)
+            .await
+            .map_err(|e| ledger_error(&e))?;
         let row = client
-            .query_opt(&sql, &[&table, &path])
+            .query_opt(&statement, &[&table, &path])
             .await
             .map_err(|e| ledger_error(&e))?;
         Ok(row.map(|r| PathHistory {
@@ -336,41 +341,62 @@ impl PgSink {
         }))
     }
 
-    async fn ledger_status(&self, table: &str, file_hash: &str) -> Result<LedgerStatus, SinkError> {
+    /// `status` and `last_complete_at` at once on one connection: tokio-postgres pipelines
+    /// their queries, so a file's second question costs no round trip of its own (asked on
+    /// a second connection, it cost 0.2-0.3 ms a file on a directory of small files).
+    async fn ledger_status_at(
+        &self,
+        table: &str,
+        file_hash: &str,
+        path: Option<&str>,
+    ) -> Result<(LedgerStatus, Option<PathHistory>), SinkError> {
         let client = self.client().await?;
+        let history = async {
+            match path {
+                Some(path) => self.ledger_last_complete_at(&client, table, path).await,
+                None => Ok(None),
+            }
+        };
+        tokio::try_join!(self.ledger_status(&client, table, file_hash), history)
+    }
+
+    async fn ledger_status(
+        &self,
+        client: &deadpool_postgres::Object,
+        table: &str,
+        file_hash: &str,
+    ) -> Result<LedgerStatus, SinkError> {
         let files = self.qualified("_loader_files");
         let batches = self.qualified("_loader_batches");
         let runs = self.qualified("_loader_runs");
         let fail = |e: tokio_postgres::Error| ledger_error(&e);
-        // Asked for every file: prepared once per connection, a round trip less each.
-        let complete = client
-            .prepare_cached(&format!(
-                "SELECT run_id, generation, rows_read FROM {files} WHERE table_name = $1 \
-                 AND file_hash = $2 AND state = 'complete' ORDER BY generation DESC LIMIT 1"
-            ))
-            .await
-            .map_err(fail)?;
+        // Asked for every file: prepared once per connection, and the two sent together
+        // (tokio-postgres pipelines queries made at once on one connection), a round trip
+        // each less.
+        let complete_sql = format!(
+            "SELECT run_id, generation, rows_read FROM {files} WHERE table_name = $1 \
+             AND file_hash = $2 AND state = 'complete' ORDER BY generation DESC LIMIT 1"
+        );
+        let latest_sql =
+            format!("SELECT max(generation) FROM {files} WHERE table_name = $1 AND file_hash = $2");
+        let (complete, latest) = tokio::try_join!(
+            client.prepare_cached(&complete_sql),
+            client.prepare_cached(&latest_sql)
+        )
+        .map_err(fail)?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&table, &file_hash];
+        let (complete, latest) = tokio::try_join!(
+            client.query_opt(&complete, &params),
+            client.query_one(&latest, &params)
+        )
+        .map_err(fail)?;
         // The complete record's rows, not its batches': a file that grew since an earlier
         // load holds batches only for its new rows.
-        let complete = client
-            .query_opt(&complete, &[&table, &file_hash])
-            .await
-            .map_err(fail)?
-            .map(|r| {
-                let rows = r.get::<_, i64>(2) as u64;
-                (r.get::<_, String>(0), r.get::<_, i32>(1) as u32, rows)
-            });
-        let latest = client
-            .prepare_cached(&format!(
-                "SELECT max(generation) FROM {files} WHERE table_name = $1 AND file_hash = $2"
-            ))
-            .await
-            .map_err(fail)?;
-        let latest: Option<i32> = client
-            .query_one(&latest, &[&table, &file_hash])
-            .await
-            .map_err(fail)?
-            .get(0);
+        let complete = complete.map(|r| {
+            let rows = r.get::<_, i64>(2) as u64;
+            (r.get::<_, String>(0), r.get::<_, i32>(1) as u32, rows)
+        });
+        let latest: Option<i32> = latest.get(0);
         let latest = latest.map(|g| g as u32);
         let committed = async |generation: u32| -> Result<(u64, Option<(u64, u64)>), SinkError> {
             let generation = generation as i32;
@@ -551,15 +577,30 @@ impl Ledger for PgSink {
         self.retrying(|| Box::pin(self.ledger_begin_run(run))).await
     }
     async fn status(&self, table: &str, file_hash: &str) -> Result<LedgerStatus, SinkError> {
-        self.retrying(|| Box::pin(self.ledger_status(table, file_hash)))
+        self.retrying(|| Box::pin(self.ledger_status_at(table, file_hash, None)))
             .await
+            .map(|(status, _)| status)
     }
     async fn last_complete_at(
         &self,
         table: &str,
         path: &str,
     ) -> Result<Option<PathHistory>, SinkError> {
-        self.retrying(|| Box::pin(self.ledger_last_complete_at(table, path)))
+        self.retrying(|| {
+            Box::pin(async {
+                let client = self.client().await?;
+                self.ledger_last_complete_at(&client, table, path).await
+            })
+        })
+        .await
+    }
+    async fn status_at(
+        &self,
+        table: &str,
+        file_hash: &str,
+        path: &str,
+    ) -> Result<(LedgerStatus, Option<PathHistory>), SinkError> {
+        self.retrying(|| Box::pin(self.ledger_status_at(table, file_hash, Some(path))))
             .await
     }
     async fn record_file(&self, file: &FileRecord) -> Result<(), SinkError> {

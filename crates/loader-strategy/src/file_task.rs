@@ -347,7 +347,11 @@ async fn decide(
             .map_err(|e| Error::Worker(format!("hashing thread failed: {e}")))??,
         (None, Mode::Sequential) => content_hash(&path)?,
     };
-    match ledger.decide(&file.table, &hash, &file.path).await? {
+    let asks_history = crate::grown::asks_history(ledger, file);
+    let (decision, history) = ledger
+        .decide(&file.table, &hash, &file.path, asks_history)
+        .await?;
+    match decision {
         Decision::Skip {
             reason,
             rows,
@@ -385,7 +389,7 @@ async fn decide(
         } => {
             // Content loaded for the first time may be an earlier file grown.
             let path_check = if generation == 1 {
-                crate::grown::check_path(ledger, file, &hash, mode).await?
+                crate::grown::check_path(history, file, &hash, mode).await?
             } else {
                 PathCheck::Unknown
             };

@@ -63,20 +63,22 @@ impl PathCheck {
     }
 }
 
-/// Compares the file (content `hash`, first load of that content) with the newest complete
-/// load of its path into its table.
+/// Whether a grown file could resume after an earlier load of its path: then the run asks
+/// the ledger for the path's history together with the content's status.
+pub(crate) fn asks_history(ledger: &RunLedger, file: &PlannedFile) -> bool {
+    // Resume points of a transcoded file are offsets in its UTF-8, not in the file.
+    ledger.resumes_grown_files() && file.csv.get_encoding() == Encoding::Utf8
+}
+
+/// Compares the file (content `hash`, first load of that content) with `history`, the newest
+/// complete load of its path into its table.
 pub(crate) async fn check_path(
-    ledger: &RunLedger,
+    history: Option<PathHistory>,
     file: &PlannedFile,
     hash: &str,
     mode: Mode,
 ) -> Result<PathCheck> {
-    // Resume points of a transcoded file are offsets in its UTF-8, not in the file.
-    if !ledger.resumes_grown_files() || file.csv.get_encoding() != Encoding::Utf8 {
-        return Ok(PathCheck::Unknown);
-    }
-    let path = file.path.display().to_string();
-    let Some(history) = ledger.last_complete_at(&file.table, &path).await? else {
+    let Some(history) = history else {
         return Ok(PathCheck::Unknown);
     };
     if history.file_hash == hash {

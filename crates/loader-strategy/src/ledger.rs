@@ -108,8 +108,16 @@ impl RunLedger {
         self.ledger.end_run(&record).await.map_err(ledger_error)
     }
 
-    /// Decides for one file (content `hash`, from `path`) going to `table`.
-    pub async fn decide(&self, table: &str, hash: &str, path: &Path) -> Result<Decision> {
+    /// Decides for one file (content `hash`, from `path`) going to `table`; with
+    /// `path_history`, also asks for the newest complete load of the path into the table
+    /// (see `grown.rs`), in the same breath as the content's status.
+    pub async fn decide(
+        &self,
+        table: &str,
+        hash: &str,
+        path: &Path,
+        path_history: bool,
+    ) -> Result<(Decision, Option<PathHistory>)> {
         let key = (table.to_owned(), hash.to_owned());
         if let Some(first) = self
             .seen
@@ -117,29 +125,37 @@ impl RunLedger {
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
         {
-            return Ok(Decision::Skip {
-                reason: format!("same content as {first}, loaded in this run"),
-                rows: 0,
-                generation: 0,
-            });
+            return Ok((
+                Decision::Skip {
+                    reason: format!("same content as {first}, loaded in this run"),
+                    rows: 0,
+                    generation: 0,
+                },
+                None,
+            ));
         }
         self.seen
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(key, path.display().to_string());
         if self.mode == LoadMode::Replace {
-            return Ok(Decision::Load {
-                generation: 1,
-                resume: None,
-                rows_committed: 0,
-            });
+            return Ok((
+                Decision::Load {
+                    generation: 1,
+                    resume: None,
+                    rows_committed: 0,
+                },
+                None,
+            ));
         }
-        let status = self
-            .ledger
-            .status(table, hash)
-            .await
-            .map_err(ledger_error)?;
-        Ok(match status {
+        let (status, history) = if path_history {
+            let path = path.display().to_string();
+            self.ledger.status_at(table, hash, &path).await
+        } else {
+            self.ledger.status(table, hash).await.map(|s| (s, None))
+        }
+        .map_err(ledger_error)?;
+        let decision = match status {
             LedgerStatus::New => Decision::Load {
                 generation: 1,
                 resume: None,
@@ -187,21 +203,14 @@ impl RunLedger {
                 rows,
                 generation: latest_generation,
             },
-        })
+        };
+        Ok((decision, history))
     }
 
     /// Whether a file that grew since an earlier load resumes after that load's rows: not
     /// when every row is loaded anyway (`--force`, `--mode replace`).
     pub fn resumes_grown_files(&self) -> bool {
         self.mode == LoadMode::Append && !self.force
-    }
-
-    /// The newest complete load of `path` into `table` with rows committed.
-    pub async fn last_complete_at(&self, table: &str, path: &str) -> Result<Option<PathHistory>> {
-        self.ledger
-            .last_complete_at(table, path)
-            .await
-            .map_err(ledger_error)
     }
 
     /// The ledger key for writes of `hash` as `generation` into `table`.
