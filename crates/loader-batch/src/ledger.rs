@@ -133,18 +133,17 @@ pub enum LedgerStatus {
     },
 }
 
-/// The newest run that left a path's content complete in a table, with rows committed: what
-/// a file at that path that has grown since is compared with, and resumed after (see
-/// [`Ledger::last_complete_at`]).
+/// The newest load of a path into a table that committed rows: what a file at that path
+/// that has grown since is compared with, and resumed after (see [`Ledger::last_load_at`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathHistory {
-    /// The run that recorded it (loaded it, or found it loaded).
+    /// The run that recorded it (loaded it, found it loaded, or died or failed loading it).
     pub run_id: String,
     /// Its content hash.
     pub file_hash: String,
     /// Its size in bytes.
     pub size: u64,
-    /// Rows it accounts for (loaded, rejected, or skipped as loaded before).
+    /// Rows committed up to `end` (loaded, rejected, or skipped as loaded before).
     pub rows: u64,
     /// Where its last committed row ended: byte offset and the line after it.
     pub end: (u64, u64),
@@ -207,21 +206,22 @@ pub trait Ledger: Send + Sync {
     /// A [`SinkError`] when the ledger cannot be read.
     async fn status(&self, table: &str, file_hash: &str) -> Result<LedgerStatus, SinkError>;
 
-    /// The newest run that left the content at `path` (as given to that run) complete in
-    /// `table`, whether it loaded it or found it loaded, among those with rows committed;
-    /// `None` when there is none.
+    /// The newest load of `path` (as given to its run) into `table`, of content other than
+    /// `other_than`, that committed rows, whatever its state (complete, skipped as loaded,
+    /// failed, or left by a run that died); `None` when there is none.
     ///
     /// # Errors
     ///
     /// A [`SinkError`] when the ledger cannot be read.
-    async fn last_complete_at(
+    async fn last_load_at(
         &self,
         table: &str,
         path: &str,
+        other_than: &str,
     ) -> Result<Option<PathHistory>, SinkError>;
 
     /// [`status`](Self::status) of `file_hash` in `table` and
-    /// [`last_complete_at`](Self::last_complete_at) of `path`: the two questions a run asks
+    /// [`last_load_at`](Self::last_load_at) of `path`: the two questions a run asks
     /// of a file that may have grown. A ledger that can ask both at once (PostgreSQL
     /// pipelines them on one connection) overrides this; by default they are asked in turn.
     ///
@@ -235,7 +235,7 @@ pub trait Ledger: Send + Sync {
         path: &str,
     ) -> Result<(LedgerStatus, Option<PathHistory>), SinkError> {
         let status = self.status(table, file_hash).await?;
-        Ok((status, self.last_complete_at(table, path).await?))
+        Ok((status, self.last_load_at(table, path, file_hash).await?))
     }
 
     /// Records a file's state in a run (inserted, or updated when already recorded).

@@ -1,16 +1,28 @@
 //! Ledger queries whose text both databases share, given their table names and parameter
 //! markers.
 
-/// The newest record of a path in a table that left its content complete (loaded, or found
-/// loaded and skipped) and whose generation has committed batches, with where its last batch
-/// ended: `run_id, file_hash, size, rows_read, byte_end, end_line` (see
-/// `Ledger::last_complete_at`). Run ids sort by start time, so the first is the newest.
-pub(crate) fn last_complete_at(files: &str, batches: &str, [table, path]: [&str; 2]) -> String {
+/// The newest load of a path into a table, of content other than the one asked about, that
+/// committed rows (see `Ledger::last_load_at`): `run_id, file_hash, size, rows, byte_end,
+/// end_line`. Any state: a load that died or failed committed a prefix of its content too.
+/// Its rows are those it found committed before it (`rows_skipped`) and those its own run
+/// committed; its end is where the content's last committed batch ended, whichever run
+/// committed it. Run ids sort by start time, so the first is the newest.
+pub(crate) fn last_load_at(
+    files: &str,
+    batches: &str,
+    [table, path, other_than]: [&str; 3],
+) -> String {
+    let same_content = "b.table_name = f.table_name AND b.file_hash = f.file_hash \
+                        AND b.generation = f.generation";
     format!(
-        "SELECT f.run_id, f.file_hash, f.size, f.rows_read, b.byte_end, b.end_line \
-         FROM {files} f JOIN {batches} b ON b.table_name = f.table_name \
-         AND b.file_hash = f.file_hash AND b.generation = f.generation \
-         WHERE f.table_name = {table} AND f.path = {path} AND f.state IN ('complete', 'skipped') \
-         ORDER BY f.run_id DESC, b.byte_end DESC LIMIT 1"
+        "SELECT f.run_id, f.file_hash, f.size, \
+         f.rows_skipped + (SELECT CAST(coalesce(sum(b.rows + b.rejected), 0) AS BIGINT) \
+           FROM {batches} b WHERE {same_content} AND b.run_id = f.run_id), \
+         (SELECT b.byte_end FROM {batches} b WHERE {same_content} ORDER BY b.byte_end DESC LIMIT 1), \
+         (SELECT b.end_line FROM {batches} b WHERE {same_content} ORDER BY b.byte_end DESC LIMIT 1) \
+         FROM {files} f \
+         WHERE f.table_name = {table} AND f.path = {path} AND f.file_hash <> {other_than} \
+         AND EXISTS (SELECT 1 FROM {batches} b WHERE {same_content}) \
+         ORDER BY f.run_id DESC LIMIT 1"
     )
 }

@@ -312,24 +312,25 @@ impl PgSink {
         Ok(())
     }
 
-    async fn ledger_last_complete_at(
+    async fn ledger_last_load_at(
         &self,
         client: &deadpool_postgres::Object,
         table: &str,
         path: &str,
+        other_than: &str,
     ) -> Result<Option<PathHistory>, SinkError> {
-        let sql = crate::ledger_queries::last_complete_at(
+        let sql = crate::ledger_queries::last_load_at(
             &self.qualified("_loader_files"),
             &self.qualified("_loader_batches"),
-            ["$1", "$2"],
+            ["$1", "$2", "$3"],
         );
-        // Asked for every file loaded for the first time: prepared once per connection.
+        // Asked for every file that may have grown: prepared once per connection.
         let statement = client
             .prepare_cached(&sql)
             .await
             .map_err(|e| ledger_error(&e))?;
         let row = client
-            .query_opt(&statement, &[&table, &path])
+            .query_opt(&statement, &[&table, &path, &other_than])
             .await
             .map_err(|e| ledger_error(&e))?;
         Ok(row.map(|r| PathHistory {
@@ -341,7 +342,7 @@ impl PgSink {
         }))
     }
 
-    /// `status` and `last_complete_at` at once on one connection: tokio-postgres pipelines
+    /// `status` and `last_load_at` at once on one connection: tokio-postgres pipelines
     /// their queries, so a file's second question costs no round trip of its own (asked on
     /// a second connection, it cost 0.2-0.3 ms a file on a directory of small files).
     async fn ledger_status_at(
@@ -353,7 +354,10 @@ impl PgSink {
         let client = self.client().await?;
         let history = async {
             match path {
-                Some(path) => self.ledger_last_complete_at(&client, table, path).await,
+                Some(path) => {
+                    self.ledger_last_load_at(&client, table, path, file_hash)
+                        .await
+                }
                 None => Ok(None),
             }
         };
@@ -581,15 +585,17 @@ impl Ledger for PgSink {
             .await
             .map(|(status, _)| status)
     }
-    async fn last_complete_at(
+    async fn last_load_at(
         &self,
         table: &str,
         path: &str,
+        other_than: &str,
     ) -> Result<Option<PathHistory>, SinkError> {
         self.retrying(|| {
             Box::pin(async {
                 let client = self.client().await?;
-                self.ledger_last_complete_at(&client, table, path).await
+                self.ledger_last_load_at(&client, table, path, other_than)
+                    .await
             })
         })
         .await

@@ -355,18 +355,19 @@ impl Ledger for SqliteSink {
         })
     }
 
-    async fn last_complete_at(
+    async fn last_load_at(
         &self,
         table: &str,
         path: &str,
+        other_than: &str,
     ) -> Result<Option<PathHistory>, SinkError> {
         self.ledger_op(|c| {
-            let sql = crate::ledger_queries::last_complete_at(
+            let sql = crate::ledger_queries::last_load_at(
                 "_loader_files",
                 "_loader_batches",
-                ["?1", "?2"],
+                ["?1", "?2", "?3"],
             );
-            c.query_row(&sql, params![table, path], |r| {
+            c.query_row(&sql, params![table, path, other_than], |r| {
                 Ok(PathHistory {
                     run_id: r.get(0)?,
                     file_hash: r.get(1)?,

@@ -1,8 +1,9 @@
 //! Files that grew since an earlier run loaded them. A file is known by its content hash, so
 //! a file that had rows appended is new content; loading it whole would load its old rows a
-//! second time. When the newest complete load of the same path into the same table is a
-//! prefix of the file, ending with a whole row, the file resumes after that load's last row
-//! instead, as a load that died would.
+//! second time. When the content of the newest load of the same path into the same table
+//! that committed rows (complete, or cut short by a crash or an error) is a prefix of the
+//! file, the file resumes after that load's last committed row instead, as a load that died
+//! would.
 
 use crate::file_task::Mode;
 use crate::ledger::RunLedger;
@@ -13,8 +14,8 @@ use loader_file::{Encoding, ResumePoint};
 /// What the ledger's history of the file's path says of its content.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum PathCheck {
-    /// Nothing to go on: no complete load of the path with rows, the same content, or a
-    /// `--force` or `--mode replace` run, which loads every row anyway.
+    /// Nothing to go on: no earlier load of the path that committed rows, or a `--force` or
+    /// `--mode replace` run, which loads every row anyway.
     Unknown,
     /// The content that run loaded from this path is a prefix of this file, up to a row's
     /// end: only the rows after it are new.
@@ -71,7 +72,7 @@ pub(crate) fn asks_history(ledger: &RunLedger, file: &PlannedFile) -> bool {
 }
 
 /// Compares the file (content `hash`, first load of that content) with `history`, the newest
-/// complete load of its path into its table.
+/// load of its path into its table that committed rows of other content.
 pub(crate) async fn check_path(
     history: Option<PathHistory>,
     file: &PlannedFile,
