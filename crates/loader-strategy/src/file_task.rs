@@ -78,6 +78,25 @@ pub(crate) enum Mode {
     Sequential,
 }
 
+impl Mode {
+    /// Runs `hashing`, which reads a whole file: on a blocking thread in the pool, to keep
+    /// it off the async workers; inline when sequential.
+    pub(crate) async fn hash<T>(
+        self,
+        hashing: impl FnOnce() -> loader_file::Result<T> + Send + 'static,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+    {
+        match self {
+            Mode::Pool => Ok(tokio::task::spawn_blocking(hashing)
+                .await
+                .map_err(|e| Error::Worker(format!("hashing thread failed: {e}")))??),
+            Mode::Sequential => Ok(hashing()?),
+        }
+    }
+}
+
 /// An error's message for the report and the ledger, always naming the file: file-layer
 /// errors start with its path already; sink errors name the table and line but not the file.
 pub(crate) fn describe_error(file: &PlannedFile, error: &Error) -> String {
@@ -339,13 +358,9 @@ async fn decide(
         None => None,
     };
     let path = file.path.clone();
-    let hash = match (made_ahead, mode) {
-        (Some(hash), _) => hash?,
-        // Hashing reads the whole file: keep it off the async workers in the pool.
-        (None, Mode::Pool) => tokio::task::spawn_blocking(move || content_hash(&path))
-            .await
-            .map_err(|e| Error::Worker(format!("hashing thread failed: {e}")))??,
-        (None, Mode::Sequential) => content_hash(&path)?,
+    let hash = match made_ahead {
+        Some(hash) => hash?,
+        None => mode.hash(move || content_hash(&path)).await?,
     };
     let asks_history = crate::grown::asks_history(ledger, file);
     let (decision, history) = ledger
@@ -394,12 +409,13 @@ async fn decide(
                 PathCheck::Unknown
             };
             let (resume, rows_committed) = path_check.resume(resume, rows_committed);
-            if let Some(reason) = path_check.reason() {
-                tracing::info!(file = %file.path.display(), "{reason}");
+            let path_note = path_check.reason();
+            if let Some(note) = &path_note {
+                tracing::info!(file = %file.path.display(), "{note}");
             }
             {
                 let mut p = lock(progress);
-                p.path_note = path_check.reason();
+                p.path_note = path_note;
                 p.live(|l| l.skipped(rows_committed, resume.map_or(0, |r| r.byte)));
                 p.resume = resume;
                 p.rows_skipped = rows_committed;

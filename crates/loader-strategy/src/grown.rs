@@ -7,7 +7,7 @@
 
 use crate::file_task::Mode;
 use crate::ledger::RunLedger;
-use crate::{Error, PlannedFile, Result};
+use crate::{PlannedFile, Result};
 use loader_batch::PathHistory;
 use loader_file::{Encoding, ResumePoint};
 
@@ -91,14 +91,10 @@ pub(crate) async fn check_path(
         history.file_hash.clone(),
         history.end.0,
     );
-    let check = move || loader_file::grew_from(&path, size, &old_hash, end);
-    // Hashing the old length reads most of the file: off the async workers in the pool.
-    let grew = match mode {
-        Mode::Pool => tokio::task::spawn_blocking(check)
-            .await
-            .map_err(|e| Error::Worker(format!("hashing thread failed: {e}")))??,
-        Mode::Sequential => check()?,
-    };
+    // Hashing the old length reads most of the file.
+    let grew = mode
+        .hash(move || loader_file::grew_from(&path, size, &old_hash, end))
+        .await?;
     Ok(if grew {
         PathCheck::Grown(history)
     } else {
