@@ -212,6 +212,29 @@ const CASES: &[Case] = &[
         check: None,
         quarantined: QUARANTINE_UNCHECKED,
     },
+    // Reals beyond a double's range: refused, not stored as infinity or zero (`sqlite3`
+    // stores Inf). Declared real, they are bad rows; inferred, the column is text.
+    Case {
+        file: "real-range.csv",
+        args: &["--on-error", "skip", "--column", "amount:real"],
+        expect: Ok(3),
+        check: Some(("SELECT group_concat(id) FROM t", "1,5,6")),
+        quarantined: &[(3, "type"), (4, "type"), (5, "type")],
+    },
+    Case {
+        file: "real-range.csv",
+        args: &["--column", "amount:real"],
+        expect: Err("real-range.csv:3: column 2 (\"amount\"): \"1e400\" is out of range for real"),
+        check: Some(("SELECT group_concat(id) FROM t", "1")),
+        quarantined: &[],
+    },
+    Case {
+        file: "real-range.csv",
+        args: &[],
+        expect: Ok(6),
+        check: Some(("SELECT amount FROM t WHERE id = 2", "1e400")),
+        quarantined: &[],
+    },
     Case {
         file: "long-field.csv",
         args: &["--max-row-bytes", "100", "--on-error", "skip"],

@@ -420,6 +420,79 @@ fn existing_tables_are_used_as_they_are_and_their_types_drive_the_conversion() {
 }
 
 #[test]
+fn reals_beyond_a_columns_range_are_refused_never_stored_as_infinity_or_zero() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "real_range");
+    let s = &schema.name;
+    query_text(&url, &format!("CREATE SCHEMA \"{s}\""));
+    query_text(
+        &url,
+        &format!("CREATE TABLE \"{s}\".t (id int8, small real, big float8)"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let load = |name: &str, text: &str, extra: &[&str]| {
+        std::fs::write(dir.path().join(name), text).unwrap();
+        let mut args = vec!["load", name, "--into", &url, "--schema", s, "--table", "t"];
+        args.extend_from_slice(extra);
+        let output = run_loader(dir.path(), &args);
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    // Too large for a `real` but not for a double: the table's type refuses it, as
+    // PostgreSQL's own input does, where it used to be stored as Infinity (and 1e-50 as 0).
+    for (name, value) in [("over.csv", "1e39"), ("under.csv", "1e-50")] {
+        let (code, stderr) = load(
+            name,
+            &format!("id,small,big\n1,1.5,2.5\n2,{value},1\n"),
+            &[],
+        );
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "line 3: column 2 (\"small\"): {value} is out of range"
+            )),
+            "{stderr}"
+        );
+    }
+    // Too large for any double: not a real, so a bad row of a file whose column is real
+    // (declared here: inferred, the column would be text), quarantined under skip.
+    let (code, stderr) = load(
+        "double.csv",
+        "id,small,big\n1,1.5,2.5\n2,1e-40,1e400\n3,3.4e38,1e-310\n",
+        &["--on-error", "skip", "--column", "big:real"],
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    let stored = query_text(
+        &url,
+        &format!("SELECT id::text, small::text, big::text FROM \"{s}\".t ORDER BY id"),
+    );
+    let stored: Vec<Vec<String>> = stored
+        .into_iter()
+        .map(|row| row.into_iter().map(Option::unwrap).collect())
+        .collect();
+    assert_eq!(
+        stored,
+        [["1", "1.5", "2.5"], ["3", "3.4e+38", "1e-310"]].map(|r| r.map(String::from).to_vec())
+    );
+    let quarantined = query_text(
+        &url,
+        &format!("SELECT line::text, kind, message FROM \"{s}\"._loader_quarantine"),
+    );
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    let row = &quarantined[0];
+    assert_eq!(row[0].as_deref(), Some("3"));
+    assert_eq!(row[1].as_deref(), Some("type"));
+    assert!(
+        row[2]
+            .as_deref()
+            .is_some_and(|m| m.contains("\"1e400\" is out of range for real")),
+        "{row:?}"
+    );
+}
+
+#[test]
 fn terminal_errors_fail_at_once_with_a_clear_message() {
     let Some(url) = pg_url() else { return };
     let schema = ScratchSchema::new(&url, "terminal");

@@ -41,7 +41,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A field that does not hold a value of its column's type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected {expected}, found {found:?}")]
+#[error("{}", describe_value_error(*.expected, .found))]
 pub struct ValueError {
     /// The column type.
     pub expected: ColumnType,
@@ -57,6 +57,16 @@ impl ValueError {
             None => text.into_owned(),
         };
         ValueError { expected, found }
+    }
+}
+
+/// `expected integer, found "x"`; a real written as one but beyond a double's range says so,
+/// since it looks like a real.
+fn describe_value_error(expected: ColumnType, found: &str) -> String {
+    if expected == ColumnType::Real && crate::value::has_real_shape(found.as_bytes()) {
+        format!("{found:?} is out of range for real")
+    } else {
+        format!("expected {expected}, found {found:?}")
     }
 }
 

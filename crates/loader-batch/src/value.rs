@@ -9,7 +9,8 @@ use std::fmt;
 pub enum ColumnType {
     /// 64-bit signed integer: `-12`, `+7`, `0`.
     Integer,
-    /// 64-bit float: `3.25`, `-1e-3`. Text without a digit (`NaN`, `inf`) is refused.
+    /// 64-bit float: `3.25`, `-1e-3`. Text without a digit (`NaN`, `inf`) is refused, and so is a
+    /// number beyond a double's range (`1e400`, `1e-400`), which would become infinity or 0.
     Real,
     /// `true`/`false`, `t`/`f`, `yes`/`no`, `y`/`n`, `1`/`0`, in any case.
     Boolean,
@@ -175,10 +176,67 @@ fn parse_integer(field: &[u8]) -> Option<i64> {
 
 fn parse_real(field: &[u8]) -> Option<f64> {
     // The grammar check also refuses `inf` and `NaN`, which the float parser would take.
-    if !is_real(field) {
+    real_shape(field)?;
+    plain_decimal(field).or_else(|| {
+        let value: f64 = std::str::from_utf8(field).ok()?.parse().ok()?;
+        in_range(field, value)
+    })
+}
+
+/// `value`, parsed from `field`, if it is the field's value: the float parser makes a
+/// number too large for a double infinite, and one too small but not zero 0, where
+/// PostgreSQL refuses both as out of range. Loading `1e400` as infinity would change the
+/// data without a word.
+fn in_range<F: Float>(field: &[u8], value: F) -> Option<F> {
+    if value.is_infinite() {
         return None;
     }
-    plain_decimal(field).or_else(|| std::str::from_utf8(field).ok()?.parse().ok())
+    let mantissa = field.iter().take_while(|&&b| !matches!(b, b'e' | b'E'));
+    if value.is_zero() && mantissa.clone().any(|&b| matches!(b, b'1'..=b'9')) {
+        return None;
+    }
+    Some(value)
+}
+
+/// A real field as a 4-byte float, the way PostgreSQL reads text into a `real` column:
+/// parsed to the nearest `f32` at once (narrowing the double would round twice), and `None`
+/// when the field is not a [`ColumnType::Real`] or lies outside `f32`'s range, which would
+/// otherwise become infinity or 0.
+///
+/// ```
+/// assert_eq!(loader_batch::real_f32(b"1.5"), Some(1.5));
+/// assert_eq!(loader_batch::real_f32(b"1e39"), None);
+/// assert_eq!(loader_batch::real_f32(b"1e-50"), None);
+/// assert_eq!(loader_batch::real_f32(b"0e-50"), Some(0.0));
+/// ```
+pub fn real_f32(field: &[u8]) -> Option<f32> {
+    parse_real(field)?;
+    let value: f32 = std::str::from_utf8(field).ok()?.parse().ok()?;
+    in_range(field, value)
+}
+
+/// What [`in_range`] asks of `f64` and `f32`.
+trait Float: Copy {
+    fn is_infinite(self) -> bool;
+    fn is_zero(self) -> bool;
+}
+
+impl Float for f64 {
+    fn is_infinite(self) -> bool {
+        f64::is_infinite(self)
+    }
+    fn is_zero(self) -> bool {
+        self == 0.0
+    }
+}
+
+impl Float for f32 {
+    fn is_infinite(self) -> bool {
+        f32::is_infinite(self)
+    }
+    fn is_zero(self) -> bool {
+        self == 0.0
+    }
 }
 
 /// A plain decimal (a sign, at most 15 digits, at most one point, no exponent), the shape
@@ -256,9 +314,32 @@ fn digits(bytes: &[u8]) -> Option<u32> {
     Some(value)
 }
 
+/// Whether `field` is a real [`parse_real`] takes, mostly without parsing it: a plain
+/// decimal (no exponent) of at most 300 bytes lies between 1e-300 and 1e300, well inside a
+/// double's range; anything else is parsed to see whether it is in range.
+fn is_real(field: &[u8]) -> bool {
+    match real_shape(field) {
+        None => false,
+        Some(RealShape::Plain) if field.len() <= 300 => true,
+        Some(_) => parse_real(field).is_some(),
+    }
+}
+
+/// Whether `field` is written as a real, in range or not.
+pub(crate) fn has_real_shape(field: &[u8]) -> bool {
+    real_shape(field).is_some()
+}
+
+/// Whether a real's text has an exponent (`1.5e3`) or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RealShape {
+    Plain,
+    Exponent,
+}
+
 /// The grammar Rust's float parser accepts, less `inf` and `NaN`: a sign, digits with at
 /// most one point and at least one digit, then an optional exponent with digits.
-fn is_real(field: &[u8]) -> bool {
+fn real_shape(field: &[u8]) -> Option<RealShape> {
     let digits_from = |at: usize| {
         field[at..]
             .iter()
@@ -274,18 +355,20 @@ fn is_real(field: &[u8]) -> bool {
         at += 1 + fraction;
     }
     if whole + fraction == 0 {
-        return false;
+        return None;
     }
+    let mut shape = RealShape::Plain;
     if matches!(field.get(at), Some(b'e' | b'E')) {
         at += 1;
         at += usize::from(matches!(field.get(at), Some(b'+' | b'-')));
         let exponent = digits_from(at);
         if exponent == 0 {
-            return false;
+            return None;
         }
         at += exponent;
+        shape = RealShape::Exponent;
     }
-    at == field.len()
+    (at == field.len()).then_some(shape)
 }
 
 /// Year, month and day of a valid `YYYY-MM-DD`.
@@ -518,7 +601,7 @@ mod tests {
 
             #[test]
             fn on_number_like_text(
-                field in "[+-]?[0-9]{0,3}(\\.[0-9]{0,3})?([eE][+-]?[0-9]{0,2})?(inf|NaN|x)?"
+                field in "[+-]?[0-9]{0,3}(\\.[0-9]{0,3})?([eE][+-]?[0-9]{0,3})?(inf|NaN|x)?"
             ) {
                 agree(field.as_bytes())?;
             }
@@ -564,6 +647,54 @@ mod tests {
                 agree(field.as_bytes()).unwrap();
             }
         }
+    }
+
+    #[test]
+    fn reals_out_of_range_are_refused_not_made_infinite_or_zero() {
+        for field in ["1e400", "-1e400", "1e-400", "-0.5e-330", "1.8e308", "1e309"] {
+            assert_eq!(parse_real(field.as_bytes()), None, "{field}");
+            assert!(!ColumnType::Real.accepts(field.as_bytes()), "{field}");
+            let error = ColumnType::Real.check(field.as_bytes()).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("{field:?} is out of range for real")
+            );
+        }
+        // The largest double, a subnormal one, and zeros however written stay values.
+        for (field, value) in [
+            ("1.7976931348623157e308", f64::MAX),
+            ("1e-310", 1e-310),
+            ("0e999", 0.0),
+            ("-0.000e-999", -0.0),
+            ("0.0", 0.0),
+        ] {
+            assert_eq!(parse_real(field.as_bytes()), Some(value), "{field}");
+            assert!(ColumnType::Real.accepts(field.as_bytes()), "{field}");
+        }
+        // A plain decimal of 300 bytes is taken without parsing; it is still in range.
+        let long = format!("0.{}1", "0".repeat(297));
+        assert_eq!(long.len(), 300);
+        assert!(ColumnType::Real.accepts(long.as_bytes()));
+        assert!(parse_real(long.as_bytes()).is_some_and(|v| v > 0.0));
+        let longer = format!("0.{}1", "0".repeat(400));
+        assert_eq!(parse_real(longer.as_bytes()), None);
+        assert!(!ColumnType::Real.accepts(longer.as_bytes()));
+    }
+
+    #[test]
+    fn a_real_for_a_four_byte_column_is_read_as_one_not_narrowed() {
+        assert_eq!(real_f32(b"3.4e38"), Some(3.4e38));
+        assert_eq!(real_f32(b"1e-40"), Some(1e-40_f32));
+        for field in ["1e39", "-1e39", "1e-50", "1e400", "abc", "inf"] {
+            assert_eq!(real_f32(field.as_bytes()), None, "{field}");
+        }
+        // Just above the halfway point between two floats: the double rounds to the
+        // halfway point itself, which then rounds to even; the text rounds up.
+        let field = "1.00000005960464478";
+        assert_eq!(real_f32(field.as_bytes()), Some(1.000_000_1_f32));
+        #[allow(clippy::cast_possible_truncation)]
+        let narrowed = parse_real(field.as_bytes()).map(|v| v as f32);
+        assert_eq!(narrowed, Some(1.0));
     }
 
     /// The boolean spellings as first written: lower-case, then compare.

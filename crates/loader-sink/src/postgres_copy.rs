@@ -2,7 +2,7 @@
 //! column of the table has a type loader can encode; CSV otherwise (the server then converts
 //! the text, for types such as numeric, uuid or json).
 
-use loader_batch::{ColumnType, LoadTarget, RowBatch, Value, unix_days, unix_micros};
+use loader_batch::{ColumnType, LoadTarget, RowBatch, Value, real_f32, unix_days, unix_micros};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -199,6 +199,19 @@ pub(crate) fn write_binary_row(
                 put_fixed(out, micros.to_be_bytes());
                 continue;
             }
+            // Read as PostgreSQL reads a `real`: a double narrowed to f32 made 1e39
+            // infinity and 1e-50 zero, which the server stored where its own input refuses.
+            Wire::Float4 => {
+                wire.reads_as().check(field).map_err(|_| not_a_value())?;
+                put_fixed(
+                    out,
+                    real_f32(field)
+                        .ok_or_else(out_of_range)?
+                        .to_bits()
+                        .to_be_bytes(),
+                );
+                continue;
+            }
             _ => {}
         }
         let value = wire.reads_as().parse(field).map_err(|_| not_a_value())?;
@@ -213,7 +226,6 @@ pub(crate) fn write_binary_row(
                 i16::try_from(v).map_err(|_| out_of_range())?.to_be_bytes(),
             ),
             (Wire::Float8, Value::Real(v)) => put_fixed(out, v.to_bits().to_be_bytes()),
-            (Wire::Float4, Value::Real(v)) => put_fixed(out, (v as f32).to_bits().to_be_bytes()),
             (Wire::Bool, Value::Boolean(v)) => put_fixed(out, [u8::from(v)]),
             _ => out.extend_from_slice(&(-1i32).to_be_bytes()),
         }
@@ -421,6 +433,42 @@ mod tests {
         let err = write_binary_row(&mut Vec::new(), &wires, &batch, 1, true).unwrap_err();
         assert_eq!(err.column, 6);
         assert!(err.message.contains("70000 is out of range"), "{err}");
+    }
+
+    #[test]
+    fn a_real_column_takes_floats_as_postgresql_reads_them_and_refuses_what_it_refuses() {
+        let wires = [Wire::Float4, Wire::Float8];
+        let mut batch = RowBatch::new(2, 0);
+        for (line, fields) in [
+            [&b"3.4e38"[..], b"1e308"],
+            [b"1e-40", b"1e-310"],
+            [b"1e39", b"1"],
+            [b"1e-50", b"1"],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            batch.push_row(line as u64 + 2, 0, fields).unwrap();
+        }
+        let mut out = Vec::new();
+        write_binary_row(&mut out, &wires, &batch, 0, false).unwrap();
+        let mut expected = 2i16.to_be_bytes().to_vec();
+        expected.extend_from_slice(&4i32.to_be_bytes());
+        expected.extend_from_slice(&3.4e38_f32.to_bits().to_be_bytes());
+        expected.extend_from_slice(&8i32.to_be_bytes());
+        expected.extend_from_slice(&1e308_f64.to_bits().to_be_bytes());
+        assert_eq!(out, expected);
+        // A subnormal float is a value to PostgreSQL too.
+        write_binary_row(&mut Vec::new(), &wires, &batch, 1, false).unwrap();
+        // Narrowed from a double these were infinity and 0, and the server stored them.
+        for (row, text) in [(2, "1e39"), (3, "1e-50")] {
+            let err = write_binary_row(&mut Vec::new(), &wires, &batch, row, false).unwrap_err();
+            assert_eq!(err.column, 0);
+            assert!(
+                err.message.contains(&format!("{text} is out of range")),
+                "{err}"
+            );
+        }
     }
 
     #[test]
