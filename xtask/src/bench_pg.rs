@@ -290,16 +290,17 @@ pub fn run(
         "; PostgreSQL alone, fed the same rows pre-encoded by psql (no parsing on the \
          client), goes {server_speedup:.2}x from 1 session to 2"
     );
+    // Three decimals: near the target, two printed 1.50x beside "no" for 1.497.
     let measured = match ceiling {
         Some((used, ceiling)) => format!(
-            "{speedup:.2}x; 1 worker keeps {used:.2} of {cpus} CPUs busy, so no pool here \
+            "{speedup:.3}x; 1 worker keeps {used:.2} of {cpus} CPUs busy, so no pool here \
              can pass {ceiling:.2}x (4 workers: {speedup_four:.2}x); of the {:.2} CPU-s a \
              load takes, loader's own are {:.2}{extension_lock}{server_alone}",
             one.machine_busy.unwrap_or_default().as_secs_f64(),
             one.own_cpu.as_secs_f64()
         ),
         None => {
-            format!("{speedup:.2}x (4 workers: {speedup_four:.2}x){extension_lock}{server_alone}")
+            format!("{speedup:.3}x (4 workers: {speedup_four:.2}x){extension_lock}{server_alone}")
         }
     };
     report.target(
