@@ -202,6 +202,20 @@ fn narrow(mask: &mut u8, field: &[u8]) {
     if field.iter().all(u8::is_ascii_digit) {
         *mask &= !bit(ColumnType::Boolean);
     }
+    // A number written with a leading zero (`02134`, `-007`) is a code, not a quantity:
+    // loaded as a number it would lose its zeros without a word, so its column stays text.
+    // `--column NAME:integer` still reads it as a number when that is what is meant.
+    if has_leading_zero(field) {
+        *mask &= !(bit(ColumnType::Integer) | bit(ColumnType::Real));
+    }
+}
+
+/// Whether the whole-number part of a number has more than one digit and starts with 0.
+fn has_leading_zero(field: &[u8]) -> bool {
+    let unsigned = field.strip_prefix(b"-").or_else(|| field.strip_prefix(b"+"));
+    let whole = unsigned.unwrap_or(field);
+    let digits = whole.iter().take_while(|b| b.is_ascii_digit()).count();
+    digits > 1 && whole[0] == b'0'
 }
 
 fn most_specific(mask: u8) -> ColumnType {
@@ -267,6 +281,29 @@ mod tests {
         );
         assert!(s.whole_file);
         assert_eq!(s.estimated_rows(), 2);
+    }
+
+    #[test]
+    fn numbers_written_with_leading_zeros_stay_text() {
+        let text = "zip,signed,real,plain,zero,point\n\
+                    02134,-007,00.5,10,0,0.5\n\
+                    10001,12,1.5,20,-0,-0.25\n";
+        let s = sample(text, CsvOptions::default()).unwrap();
+        use ColumnType::*;
+        assert_eq!(types(&s), [Text, Text, Text, Integer, Integer, Real]);
+        for (field, leading) in [
+            (&b"02134"[..], true),
+            (b"+01", true),
+            (b"00.5", true),
+            (b"0", false),
+            (b"-0", false),
+            (b"0.5", false),
+            (b"0e5", false),
+            (b"100", false),
+            (b"", false),
+        ] {
+            assert_eq!(has_leading_zero(field), leading, "{field:?}");
+        }
     }
 
     #[test]
