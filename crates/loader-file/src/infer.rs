@@ -208,14 +208,32 @@ fn narrow(mask: &mut u8, field: &[u8]) {
     if has_leading_zero(field) {
         *mask &= !(bit(ColumnType::Integer) | bit(ColumnType::Real));
     }
+    // A whole number too large for a 64-bit integer (a 20-digit id) would be rounded as a
+    // real, 12345678901234567890 becoming 1.2345678901234567e19: its column stays text.
+    if is_whole_number(field) && !ColumnType::Integer.accepts(field) {
+        *mask &= !bit(ColumnType::Real);
+    }
+}
+
+/// Digits with an optional sign: what is written as an integer, whatever its size.
+fn is_whole_number(field: &[u8]) -> bool {
+    let digits = unsigned(field);
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
 }
 
 /// Whether the whole-number part of a number has more than one digit and starts with 0.
 fn has_leading_zero(field: &[u8]) -> bool {
-    let unsigned = field.strip_prefix(b"-").or_else(|| field.strip_prefix(b"+"));
-    let whole = unsigned.unwrap_or(field);
+    let whole = unsigned(field);
     let digits = whole.iter().take_while(|b| b.is_ascii_digit()).count();
     digits > 1 && whole[0] == b'0'
+}
+
+/// The field without a leading sign.
+fn unsigned(field: &[u8]) -> &[u8] {
+    field
+        .strip_prefix(b"-")
+        .or_else(|| field.strip_prefix(b"+"))
+        .unwrap_or(field)
 }
 
 fn most_specific(mask: u8) -> ColumnType {
@@ -304,6 +322,16 @@ mod tests {
         ] {
             assert_eq!(has_leading_zero(field), leading, "{field:?}");
         }
+    }
+
+    #[test]
+    fn whole_numbers_too_large_for_an_integer_stay_text_not_rounded_reals() {
+        let text = "big,max,real\n\
+                    12345678901234567890,9223372036854775807,1e30\n\
+                    -98765432109876543210,-9223372036854775808,2.5\n";
+        let s = sample(text, CsvOptions::default()).unwrap();
+        use ColumnType::*;
+        assert_eq!(types(&s), [Text, Integer, Real]);
     }
 
     #[test]
