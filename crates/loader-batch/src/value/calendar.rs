@@ -63,7 +63,7 @@ pub fn unix_micros(field: &[u8]) -> Option<i64> {
 
 /// Days from 1970-01-01 to a valid proleptic Gregorian date (Howard Hinnant's
 /// `days_from_civil`: years counted from March, in 400-year eras).
-pub(super) fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
+fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
     let year = i64::from(year) - i64::from(month <= 2);
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
@@ -163,7 +163,7 @@ pub(super) fn parse_timestamp(field: &[u8]) -> Option<NaiveDateTime> {
     local.checked_sub_signed(chrono::TimeDelta::seconds(offset_seconds))
 }
 
-pub(super) fn split_zone(rest: &[u8]) -> Option<(&[u8], i64)> {
+fn split_zone(rest: &[u8]) -> Option<(&[u8], i64)> {
     if let Some(clock) = rest.strip_suffix(b"Z").or_else(|| rest.strip_suffix(b"z")) {
         return Some((clock, 0));
     }

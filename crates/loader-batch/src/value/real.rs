@@ -6,29 +6,26 @@ pub(super) fn parse_real(field: &[u8]) -> Option<f64> {
     real_shape(field)?;
     plain_decimal(field).or_else(|| {
         let value: f64 = std::str::from_utf8(field).ok()?.parse().ok()?;
-        in_range(field, value)
+        in_range(field, value.is_infinite(), value == 0.0).then_some(value)
     })
 }
 
-/// `value`, parsed from `field`, if it is the field's value: the float parser makes a
-/// number too large for a double infinite, and one too small but not zero 0, where
+/// Whether a value parsed from `field` is the field's value: the float parser makes a
+/// number too large for the type `infinite`, and one too small but not zero `zero`, where
 /// PostgreSQL refuses both as out of range. Loading `1e400` as infinity would change the
 /// data without a word.
-pub(super) fn in_range<F: Float>(field: &[u8], value: F) -> Option<F> {
-    if value.is_infinite() {
-        return None;
+fn in_range(field: &[u8], infinite: bool, zero: bool) -> bool {
+    if infinite {
+        return false;
     }
-    let mantissa = field.iter().take_while(|&&b| !matches!(b, b'e' | b'E'));
-    if value.is_zero() && mantissa.clone().any(|&b| matches!(b, b'1'..=b'9')) {
-        return None;
-    }
-    Some(value)
+    let mut mantissa = field.iter().take_while(|&&b| !matches!(b, b'e' | b'E'));
+    !(zero && mantissa.any(|&b| matches!(b, b'1'..=b'9')))
 }
 
 /// A real field as a 4-byte float, the way PostgreSQL reads text into a `real` column:
 /// parsed to the nearest `f32` at once (narrowing the double would round twice), and `None`
-/// when the field is not a [`ColumnType::Real`](crate::ColumnType::Real) or lies outside `f32`'s range, which would
-/// otherwise become infinity or 0.
+/// when the field is not a [`ColumnType::Real`](crate::ColumnType::Real) or lies outside
+/// `f32`'s range, which would otherwise become infinity or 0.
 ///
 /// ```
 /// assert_eq!(loader_batch::real_f32(b"1.5"), Some(1.5));
@@ -39,38 +36,14 @@ pub(super) fn in_range<F: Float>(field: &[u8], value: F) -> Option<F> {
 pub fn real_f32(field: &[u8]) -> Option<f32> {
     parse_real(field)?;
     let value: f32 = std::str::from_utf8(field).ok()?.parse().ok()?;
-    in_range(field, value)
-}
-
-/// What [`in_range`] asks of `f64` and `f32`.
-pub(super) trait Float: Copy {
-    fn is_infinite(self) -> bool;
-    fn is_zero(self) -> bool;
-}
-
-impl Float for f64 {
-    fn is_infinite(self) -> bool {
-        f64::is_infinite(self)
-    }
-    fn is_zero(self) -> bool {
-        self == 0.0
-    }
-}
-
-impl Float for f32 {
-    fn is_infinite(self) -> bool {
-        f32::is_infinite(self)
-    }
-    fn is_zero(self) -> bool {
-        self == 0.0
-    }
+    in_range(field, value.is_infinite(), value == 0.0).then_some(value)
 }
 
 /// A plain decimal (a sign, at most 15 digits, at most one point, no exponent), the shape
 /// of almost every amount in a CSV, by Clinger's fast path: its digits as an integer and the
 /// power of ten it is scaled by are both exact doubles, so one division, correctly rounded,
 /// gives what the standard parser gives, at a third of its cost. `None` for anything else.
-pub(super) fn plain_decimal(field: &[u8]) -> Option<f64> {
+fn plain_decimal(field: &[u8]) -> Option<f64> {
     const POWERS_OF_TEN: [f64; 16] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
     ];
@@ -118,14 +91,14 @@ pub(crate) fn has_real_shape(field: &[u8]) -> bool {
 
 /// Whether a real's text has an exponent (`1.5e3`) or not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum RealShape {
+enum RealShape {
     Plain,
     Exponent,
 }
 
 /// The grammar Rust's float parser accepts, less `inf` and `NaN`: a sign, digits with at
 /// most one point and at least one digit, then an optional exponent with digits.
-pub(super) fn real_shape(field: &[u8]) -> Option<RealShape> {
+fn real_shape(field: &[u8]) -> Option<RealShape> {
     let digits_from = |at: usize| {
         field[at..]
             .iter()
