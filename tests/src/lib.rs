@@ -315,3 +315,28 @@ pub fn run_in_cgroup(
     });
     (output.status, report)
 }
+
+/// Three files for one table that name its columns in different orders (`a.csv`: id, first,
+/// last; `b.csv`: last, first, id; `c.csv`: first and id only), 250 rows each, written into
+/// `dir`; and the rows the table must then hold as `(id, first, last)`, `last` empty where
+/// the file had none. Enough rows that each file fills several INSERT statements.
+pub fn files_in_three_column_orders(dir: &Path) -> Vec<(String, String, String)> {
+    let mut expected = Vec::new();
+    let mut a = String::from("id,first,last\n");
+    let mut b = String::from("last,first,id\n");
+    let mut c = String::from("first,id\n");
+    for i in 0..250 {
+        let (id_a, id_b, id_c) = (i, 1000 + i, 2000 + i);
+        a.push_str(&format!("{id_a},fa{i},la{i}\n"));
+        b.push_str(&format!("lb{i},fb{i},{id_b}\n"));
+        c.push_str(&format!("fc{i},{id_c}\n"));
+        expected.push((id_a.to_string(), format!("fa{i}"), format!("la{i}")));
+        expected.push((id_b.to_string(), format!("fb{i}"), format!("lb{i}")));
+        expected.push((id_c.to_string(), format!("fc{i}"), String::new()));
+    }
+    for (name, text) in [("a.csv", a), ("b.csv", b), ("c.csv", c)] {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    expected.sort_by_key(|(id, _, _)| id.parse::<u32>().unwrap());
+    expected
+}

@@ -1,7 +1,8 @@
 //! Loads through the `loader` binary, as an operator would.
 
 use loader_tests::{
-    ORDERS, assert_table_matches, assert_table_trail_matches_jsonl, run_loader, test_rows,
+    ORDERS, assert_table_matches, assert_table_trail_matches_jsonl, files_in_three_column_orders,
+    run_loader, test_rows,
 };
 
 #[test]
@@ -249,4 +250,43 @@ fn gzip_and_zstd_copies_load_the_same_table_as_the_plain_file() {
         );
         assert_eq!(compared as u64, rows, "{name}");
     }
+}
+
+#[test]
+fn files_naming_their_columns_in_different_orders_fill_the_right_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let expected = files_in_three_column_orders(&input);
+    // One worker: the three files share the writer's prepared statements.
+    let output = run_loader(
+        dir.path(),
+        &[
+            "load",
+            "in",
+            "--into",
+            "sqlite:out.db",
+            "--table",
+            "t",
+            "--workers",
+            "1",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let db = rusqlite::Connection::open(dir.path().join("out.db")).unwrap();
+    let mut statement = db
+        .prepare("SELECT id, first, coalesce(last, '') FROM t ORDER BY id")
+        .unwrap();
+    let found: Vec<(String, String, String)> = statement
+        .query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(found, expected);
 }

@@ -5,7 +5,10 @@ use loader_memory::SysinfoProbe;
 use loader_sink::PgSink;
 use loader_strategy::{DataLoadingService, FileState, LoadMode, LoadSettings, Streams};
 use loader_tests::pg::{ScratchSchema, assert_pg_matches, pg_url, query_text};
-use loader_tests::{ORDERS, assert_table_trail_matches_jsonl, loader_bin, run_loader, test_rows};
+use loader_tests::{
+    ORDERS, assert_table_trail_matches_jsonl, files_in_three_column_orders, loader_bin, run_loader,
+    test_rows,
+};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -417,6 +420,50 @@ fn existing_tables_are_used_as_they_are_and_their_types_drive_the_conversion() {
             ("C-002".into(), None),
         ]
     );
+}
+
+#[test]
+fn files_naming_their_columns_in_different_orders_fill_the_right_columns_in_postgres() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "column_order");
+    let dir = tempfile::tempdir().unwrap();
+    let expected = files_in_three_column_orders(dir.path());
+    // One worker: the three files share the sink's knowledge of the table.
+    let output = run_loader(
+        dir.path(),
+        &[
+            "load",
+            ".",
+            "--into",
+            &url,
+            "--schema",
+            &schema.name,
+            "--table",
+            "t",
+            "--workers",
+            "1",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Ordered by the number: `ORDER BY id` would sort the text the cast makes.
+    let found: Vec<(String, String, String)> = query_text(
+        &url,
+        &format!(
+            "SELECT id::text, first, coalesce(last, '') FROM \"{}\".t AS t ORDER BY t.id",
+            schema.name
+        ),
+    )
+    .into_iter()
+    .map(|r| {
+        let mut r = r.into_iter().map(Option::unwrap);
+        (r.next().unwrap(), r.next().unwrap(), r.next().unwrap())
+    })
+    .collect();
+    assert_eq!(found, expected);
 }
 
 #[test]

@@ -45,8 +45,11 @@ pub struct PgSink {
     /// Held while a table is created, so that this sink's connections never race each other's
     /// `CREATE TABLE IF NOT EXISTS` (files of one table start together on a pool).
     create_lock: tokio::sync::Mutex<()>,
-    /// How each table's rows are encoded, found from its column types on first use.
-    formats: Mutex<HashMap<String, Arc<TableCopy>>>,
+    /// Each table's column types, read from the catalog on first use. How a file's rows are
+    /// sent is made from them for that file's columns: files of one table may name their
+    /// columns in different orders, and a format kept per table sent the second file's
+    /// values into the first file's columns.
+    table_types: Mutex<HashMap<String, Arc<HashMap<String, String>>>>,
     display: String,
 }
 
@@ -145,7 +148,7 @@ impl PgSink {
             schema: schema.map(str::to_owned),
             replace_lock: tokio::sync::Mutex::new(()),
             create_lock: tokio::sync::Mutex::new(()),
-            formats: Mutex::new(HashMap::new()),
+            table_types: Mutex::new(HashMap::new()),
             display,
         };
         let client = sink.client().await.map_err(|e| Error::Open {
@@ -195,37 +198,38 @@ impl PgSink {
         })
     }
 
-    /// The COPY format for `target`'s table, from the table's actual column types: an existing
-    /// table is used as it is, and its types decide how each value is sent.
-    async fn format_for(
-        &self,
-        target: &LoadTarget,
-    ) -> std::result::Result<Arc<TableCopy>, SinkError> {
-        if let Some(format) = self
-            .formats
+    /// The COPY format for `target`'s columns, from its table's actual column types: an
+    /// existing table is used as it is, and its types decide how each value is sent.
+    async fn format_for(&self, target: &LoadTarget) -> std::result::Result<TableCopy, SinkError> {
+        let known = self
+            .table_types
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&target.table)
-        {
-            return Ok(Arc::clone(format));
-        }
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT a.attname::text, t.typname::text FROM pg_attribute a \
-                 JOIN pg_type t ON t.oid = a.atttypid \
-                 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-                &[&self.qualified(&target.table)],
-            )
-            .await
-            .map_err(|e| pg_error(&target.table, &e))?;
-        let types: HashMap<String, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        let format = Arc::new(TableCopy::for_table(target, &types));
-        self.formats
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(target.table.clone(), Arc::clone(&format));
-        Ok(format)
+            .cloned();
+        let types = match known {
+            Some(types) => types,
+            None => {
+                let client = self.client().await?;
+                let rows = client
+                    .query(
+                        "SELECT a.attname::text, t.typname::text FROM pg_attribute a \
+                         JOIN pg_type t ON t.oid = a.atttypid \
+                         WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+                        &[&self.qualified(&target.table)],
+                    )
+                    .await
+                    .map_err(|e| pg_error(&target.table, &e))?;
+                let types: Arc<HashMap<String, String>> =
+                    Arc::new(rows.iter().map(|r| (r.get(0), r.get(1))).collect());
+                self.table_types
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(target.table.clone(), Arc::clone(&types));
+                types
+            }
+        };
+        Ok(TableCopy::for_table(target, &types))
     }
 
     /// `"schema"."name"`, or `"name"` without a schema.
@@ -428,7 +432,7 @@ impl BatchSink for PgSink {
         // sink: a directory of many small files would otherwise pay two catalog statements
         // per file for nothing.
         if self
-            .formats
+            .table_types
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .contains_key(&target.table)

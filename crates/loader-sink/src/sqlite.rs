@@ -48,9 +48,12 @@ pub struct SqliteSink {
 }
 
 pub(crate) struct State {
-    /// INSERT statements per (table, rows per statement). Declared before the connection so
+    /// INSERT statements per (table, its columns in the file's order, rows per statement):
+    /// files of one table may name their columns in different orders, and a statement kept
+    /// per table put the second file's values into the first file's columns. Declared
+    /// before the connection so
     /// that they are finalized before it closes.
-    inserts: HashMap<(String, usize), InsertStatement>,
+    inserts: HashMap<InsertKey, InsertStatement>,
     pub(crate) connection: Connection,
 }
 
@@ -154,10 +157,17 @@ impl SqliteSink {
         }
         let mut written = 0u64;
         let mut start = rows.start;
+        let columns_key = columns_key(target);
         while start < rows.end {
             let count = per_statement.min(rows.end - start);
-            let statement =
-                insert_statement(&mut state.inserts, &transaction, target, count).map_err(fail)?;
+            let statement = insert_statement(
+                &mut state.inserts,
+                &transaction,
+                target,
+                &columns_key,
+                count,
+            )
+            .map_err(fail)?;
             written += bind_and_run(statement, target, batch, start..start + count)?;
             start += count;
         }
@@ -206,18 +216,32 @@ fn sql_type(ty: ColumnType) -> &'static str {
     }
 }
 
+/// What an INSERT statement is kept by: table, column names (see [`columns_key`]), rows.
+type InsertKey = (String, String, usize);
+
+/// The target's column names in order, each after its length, so that no two lists of
+/// names make the same key whatever characters the names hold.
+fn columns_key(target: &LoadTarget) -> String {
+    let mut key = String::new();
+    for column in target.schema.columns() {
+        let _ = write!(key, "{}:{}", column.name.len(), column.name);
+    }
+    key
+}
+
 /// Statements kept at most: one full-size statement per table in use and the tails of the
 /// last sub-batches; past it the cache starts over rather than grow with every table.
 const MAX_STATEMENTS: usize = 32;
 
 /// The INSERT of `rows` rows into the target's table, prepared once and then reused.
 fn insert_statement<'c>(
-    cache: &'c mut HashMap<(String, usize), InsertStatement>,
+    cache: &'c mut HashMap<InsertKey, InsertStatement>,
     connection: &Connection,
     target: &LoadTarget,
+    columns: &str,
     rows: usize,
 ) -> rusqlite::Result<&'c mut InsertStatement> {
-    let key = (target.table.clone(), rows);
+    let key = (target.table.clone(), columns.to_owned(), rows);
     if cache.len() >= MAX_STATEMENTS && !cache.contains_key(&key) {
         cache.clear();
     }
