@@ -51,8 +51,7 @@ pub(crate) struct State {
     /// INSERT statements per (table, its columns in the file's order, rows per statement):
     /// files of one table may name their columns in different orders, and a statement kept
     /// per table put the second file's values into the first file's columns. Declared
-    /// before the connection so
-    /// that they are finalized before it closes.
+    /// before the connection so that they are finalized before it closes.
     inserts: HashMap<InsertKey, InsertStatement>,
     pub(crate) connection: Connection,
 }
