@@ -316,6 +316,15 @@ pub fn run_in_cgroup(
     (output.status, report)
 }
 
+/// Asserts that a run of the binary exited 0, showing its stderr when it did not.
+pub fn assert_succeeded(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Three files for one table that name its columns in different orders (`a.csv`: id, first,
 /// last; `b.csv`: last, first, id; `c.csv`: first and id only), 250 rows each, written into
 /// `dir`; and the rows the table must then hold as `(id, first, last)`, `last` empty where

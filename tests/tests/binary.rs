@@ -1,8 +1,8 @@
 //! Loads through the `loader` binary, as an operator would.
 
 use loader_tests::{
-    ORDERS, assert_table_matches, assert_table_trail_matches_jsonl, files_in_three_column_orders,
-    run_loader, test_rows,
+    ORDERS, assert_succeeded, assert_table_matches, assert_table_trail_matches_jsonl,
+    files_in_three_column_orders, run_loader, test_rows,
 };
 
 #[test]
@@ -66,11 +66,7 @@ fn memory_limit_is_honoured_and_reported() {
             "--json",
         ],
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["memory_limit"], 64 << 20);
     assert_eq!(report["memory_limit_source"], "explicit");
@@ -272,11 +268,7 @@ fn files_naming_their_columns_in_different_orders_fill_the_right_columns() {
             "1",
         ],
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let db = rusqlite::Connection::open(dir.path().join("out.db")).unwrap();
     let mut statement = db
         .prepare("SELECT id, first, coalesce(last, '') FROM t ORDER BY id")

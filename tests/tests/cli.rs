@@ -2,7 +2,7 @@
 //! shape, `schema`, `completions`, `report --html` (looked at in a real headless browser),
 //! `--quiet` and metrics for Prometheus.
 
-use loader_tests::{loader_bin, root, run_loader};
+use loader_tests::{assert_succeeded, loader_bin, root, run_loader};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -61,11 +61,7 @@ fn flags_win_over_environment_which_wins_over_the_settings_file() {
         dir.path(),
         &["--config", example.to_str().unwrap(), "plan", "in.csv"],
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
 }
 
 /// The shape documented in docs/user-guide.md ("JSON report"): every key, with its type.
@@ -305,11 +301,7 @@ fn html_report_is_self_contained_and_renders_in_a_browser() {
         dir.path(),
         &["report", "--into", "r.db", "--html", "run.html"],
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let page = std::fs::read_to_string(dir.path().join("run.html")).unwrap();
     assert_eq!(page.matches("<svg").count(), 3, "throughput, memory, files");
     for needle in ["Throughput", "Memory", "bad.csv", "1 rejected", "committed"] {

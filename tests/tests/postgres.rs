@@ -6,8 +6,8 @@ use loader_sink::PgSink;
 use loader_strategy::{DataLoadingService, FileState, LoadMode, LoadSettings, Streams};
 use loader_tests::pg::{ScratchSchema, assert_pg_matches, pg_url, query_text};
 use loader_tests::{
-    ORDERS, assert_table_trail_matches_jsonl, files_in_three_column_orders, loader_bin, run_loader,
-    test_rows,
+    ORDERS, assert_succeeded, assert_table_trail_matches_jsonl, files_in_three_column_orders,
+    loader_bin, run_loader, test_rows,
 };
 use std::process::Command;
 use std::sync::Arc;
@@ -171,11 +171,7 @@ fn binary_load_into_postgres_matches_every_value() {
         "audit.jsonl",
     ];
     let output = run_loader(dir.path(), &args);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["files"].as_array().unwrap().len(), 2);
     assert_eq!(
@@ -444,11 +440,7 @@ fn files_naming_their_columns_in_different_orders_fill_the_right_columns_in_post
             "1",
         ],
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     // Ordered by the number: `ORDER BY id` would sort the text the cast makes.
     let found: Vec<(String, String, String)> = query_text(
         &url,
@@ -725,11 +717,7 @@ fn headers_find_existing_columns_that_differ_only_in_case() {
         dir.path(),
         &["load", "people.csv", "--into", &url, "--schema", s],
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let rows = query_text(
         &url,
         &format!("SELECT id::text, full_name, seen::text FROM \"{s}\".people ORDER BY id"),
