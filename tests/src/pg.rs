@@ -75,6 +75,23 @@ impl ScratchSchema {
     }
 }
 
+impl ScratchSchema {
+    /// [`new`](Self::new), with the schema created, for tests that make tables in it.
+    pub fn created(url: &str, tag: &str) -> Self {
+        let schema = ScratchSchema::new(url, tag);
+        query_text(url, &format!("CREATE SCHEMA \"{}\"", schema.name));
+        schema
+    }
+
+    /// Creates `name` (with `columns`, as in `CREATE TABLE`) in the schema.
+    pub fn create_table(&self, name: &str, columns: &str) {
+        query_text(
+            &self.url,
+            &format!("CREATE TABLE \"{}\".{name} ({columns})", self.name),
+        );
+    }
+}
+
 impl Drop for ScratchSchema {
     fn drop(&mut self) {
         query_text(

@@ -361,24 +361,19 @@ fn sigkill_mid_load_then_rerun_gives_exactly_the_input_in_postgres() {
 #[test]
 fn existing_tables_are_used_as_they_are_and_their_types_drive_the_conversion() {
     let Some(url) = pg_url() else { return };
-    let schema = ScratchSchema::new(&url, "existing");
+    let schema = ScratchSchema::created(&url, "existing");
     let s = &schema.name;
-    query_text(&url, &format!("CREATE SCHEMA \"{s}\""));
     // Binary path with narrower and other types than loader would create.
-    query_text(
-        &url,
-        &format!(
-            "CREATE TABLE \"{s}\".orders (id int4, customer varchar(200), email text, amount float8, \
-             quantity int2, paid bool, order_date date, created_at timestamptz, country text, note text)"
-        ),
+    schema.create_table(
+        "orders",
+        "id int4, customer varchar(200), email text, amount float8, quantity int2, paid bool, \
+         order_date date, created_at timestamptz, country text, note text",
     );
     // numeric has no binary encoder here: this table goes by CSV.
-    query_text(
-        &url,
-        &format!(
-            "CREATE TABLE \"{s}\".products (sku varchar(10), name text, price numeric(10,2), in_stock bool, \
-             launched date, updated_at timestamp, description text)"
-        ),
+    schema.create_table(
+        "products",
+        "sku varchar(10), name text, price numeric(10,2), in_stock bool, launched date, \
+         updated_at timestamp, description text",
     );
     let dir = tempfile::tempdir().unwrap();
     let rows = test_rows(5_000);
@@ -461,13 +456,9 @@ fn files_naming_their_columns_in_different_orders_fill_the_right_columns_in_post
 #[test]
 fn reals_beyond_a_columns_range_are_refused_never_stored_as_infinity_or_zero() {
     let Some(url) = pg_url() else { return };
-    let schema = ScratchSchema::new(&url, "real_range");
+    let schema = ScratchSchema::created(&url, "real_range");
     let s = &schema.name;
-    query_text(&url, &format!("CREATE SCHEMA \"{s}\""));
-    query_text(
-        &url,
-        &format!("CREATE TABLE \"{s}\".t (id int8, small real, big float8)"),
-    );
+    schema.create_table("t", "id int8, small real, big float8");
     let dir = tempfile::tempdir().unwrap();
     let load = |name: &str, text: &str, extra: &[&str]| {
         std::fs::write(dir.path().join(name), text).unwrap();
@@ -534,17 +525,14 @@ fn reals_beyond_a_columns_range_are_refused_never_stored_as_infinity_or_zero() {
 #[test]
 fn terminal_errors_fail_at_once_with_a_clear_message() {
     let Some(url) = pg_url() else { return };
-    let schema = ScratchSchema::new(&url, "terminal");
+    let schema = ScratchSchema::created(&url, "terminal");
     let s = &schema.name;
     let role = format!("loader_noperm_{}", std::process::id());
     query_text(
         &url,
         &format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN"),
     );
-    query_text(
-        &url,
-        &format!("CREATE SCHEMA \"{s}\"; CREATE TABLE \"{s}\".typed (id int4, name text)"),
-    );
+    schema.create_table("typed", "id int4, name text");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("typed.csv"), "id,name\n1,ann\nx2,bob\n").unwrap();
 
@@ -702,14 +690,11 @@ async fn a_later_stream_never_holds_the_replace_lock_its_predecessor_needs() {
 #[test]
 fn headers_find_existing_columns_that_differ_only_in_case() {
     let Some(url) = pg_url() else { return };
-    let schema = ScratchSchema::new(&url, "header_case");
+    let schema = ScratchSchema::created(&url, "header_case");
     let s = &schema.name;
-    query_text(&url, &format!("CREATE SCHEMA \"{s}\""));
-    query_text(
-        &url,
-        &format!(
-            "CREATE TABLE \"{s}\".people (id int8, full_name text, seen date DEFAULT '2000-01-01')"
-        ),
+    schema.create_table(
+        "people",
+        "id int8, full_name text, seen date DEFAULT '2000-01-01'",
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("people.csv"), "ID,Full_Name\n1,Ann\n2,Bo\n").unwrap();

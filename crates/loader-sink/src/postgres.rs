@@ -201,35 +201,40 @@ impl PgSink {
     /// The COPY format for `target`'s columns, from its table's actual column types: an
     /// existing table is used as it is, and its types decide how each value is sent.
     async fn format_for(&self, target: &LoadTarget) -> std::result::Result<TableCopy, SinkError> {
-        let known = self
+        let types = self.table_types(target).await?;
+        Ok(TableCopy::for_table(target, &types))
+    }
+
+    /// `target`'s table's column types by name, read from the catalog once per table.
+    async fn table_types(
+        &self,
+        target: &LoadTarget,
+    ) -> std::result::Result<Arc<HashMap<String, String>>, SinkError> {
+        if let Some(types) = self
             .table_types
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&target.table)
-            .cloned();
-        let types = match known {
-            Some(types) => types,
-            None => {
-                let client = self.client().await?;
-                let rows = client
-                    .query(
-                        "SELECT a.attname::text, t.typname::text FROM pg_attribute a \
-                         JOIN pg_type t ON t.oid = a.atttypid \
-                         WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-                        &[&self.qualified(&target.table)],
-                    )
-                    .await
-                    .map_err(|e| pg_error(&target.table, &e))?;
-                let types: Arc<HashMap<String, String>> =
-                    Arc::new(rows.iter().map(|r| (r.get(0), r.get(1))).collect());
-                self.table_types
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(target.table.clone(), Arc::clone(&types));
-                types
-            }
-        };
-        Ok(TableCopy::for_table(target, &types))
+        {
+            return Ok(Arc::clone(types));
+        }
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT a.attname::text, t.typname::text FROM pg_attribute a \
+                 JOIN pg_type t ON t.oid = a.atttypid \
+                 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+                &[&self.qualified(&target.table)],
+            )
+            .await
+            .map_err(|e| pg_error(&target.table, &e))?;
+        let types: Arc<HashMap<String, String>> =
+            Arc::new(rows.iter().map(|r| (r.get(0), r.get(1))).collect());
+        self.table_types
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(target.table.clone(), Arc::clone(&types));
+        Ok(types)
     }
 
     /// `"schema"."name"`, or `"name"` without a schema.
@@ -456,9 +461,9 @@ impl BatchSink for PgSink {
                 }
             }
         }
-        // The connection above is back in the pool: `format_for` takes one of its own, and
+        // The connection above is back in the pool: `table_types` takes one of its own, and
         // holding two at once could exhaust a pool no larger than the number of files.
-        self.format_for(target).await.map(|_| ())
+        self.table_types(target).await.map(|_| ())
     }
 
     async fn write(
