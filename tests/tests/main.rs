@@ -12,3 +12,4 @@ mod examples;
 mod grown;
 mod library;
 mod postgres;
+mod refused;

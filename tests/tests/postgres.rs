@@ -502,9 +502,11 @@ fn reals_beyond_a_columns_range_are_refused_never_stored_as_infinity_or_zero() {
         .into_iter()
         .map(|row| row.into_iter().map(Option::unwrap).collect())
         .collect();
+    // The first row of each file, before the bad one, is loaded, as after a bad row read.
+    let first = ["1", "1.5", "2.5"];
     assert_eq!(
         stored,
-        [["1", "1.5", "2.5"], ["3", "3.4e+38", "1e-310"]].map(|r| r.map(String::from).to_vec())
+        [first, first, first, ["3", "3.4e+38", "1e-310"]].map(|r| r.map(String::from).to_vec())
     );
     let quarantined = query_text(
         &url,

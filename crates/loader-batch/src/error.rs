@@ -14,11 +14,13 @@ pub enum Error {
         table: String,
         /// Rows of the batch in the failed sub-batch.
         rows: Range<usize>,
-        /// Rows of this batch committed before the failure.
+        /// Rows of this batch committed before the failure, stored or set aside as refused.
         committed_rows: usize,
-        /// What the sink said.
+        /// The rows among them the database refused, quarantined instead of stored.
+        refused: Box<[crate::RejectedRow]>,
+        /// What the sink said (boxed: it is the large part of a rare error).
         #[source]
-        source: SinkError,
+        source: Box<SinkError>,
     },
     /// The audit trail could not be written.
     #[error(transparent)]
@@ -95,6 +97,10 @@ pub struct SinkError {
     /// The underlying error, when there is one.
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// For a [`Data`](SinkErrorKind::Data) failure, the row of the batch the database named
+    /// (an index into the batch, not a line), when it named one. A hint only: a row is set
+    /// aside as refused once a write of it alone is refused.
+    pub row: Option<usize>,
 }
 
 impl SinkError {
@@ -104,7 +110,14 @@ impl SinkError {
             kind,
             message: message.into(),
             source: None,
+            row: None,
         }
+    }
+
+    /// Names the row of the batch the database refused.
+    pub fn at_row(mut self, row: usize) -> Self {
+        self.row = Some(row);
+        self
     }
 
     /// A transient failure.

@@ -1,12 +1,12 @@
 use crate::{
     AuditEvent, AuditScope, AuditSink, BatchSink, ContextId, Error, EventKind, LoadTarget,
-    PreviousWrite, Result, RowBatch, Scope, SinkError, SinkErrorKind,
+    PreviousWrite, RejectedRow, Result, RowBatch, Scope, SinkError, SinkErrorKind,
 };
 use futures_util::{FutureExt, StreamExt};
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The largest sub-batch, in rows and in field bytes, shared between the processor and
@@ -121,14 +121,19 @@ pub fn split_rows(batch: &RowBatch, max_rows: usize, max_bytes: usize) -> Vec<Ra
 }
 
 /// What a processed batch came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BatchOutcome {
-    /// Rows committed.
+    /// Rows stored in the table.
     pub rows: u64,
-    /// Field bytes committed.
+    /// Field bytes stored.
     pub bytes: u64,
-    /// Rejected rows quarantined with them.
+    /// Rejected rows quarantined with them: the batch's own rejects and the rows the
+    /// database refused.
     pub rejected: u64,
+    /// The rows of the batch the database refused, quarantined instead of stored (only
+    /// when [`process_quarantining`](BatchProcessor::process_quarantining) allowed it), in
+    /// source order.
+    pub refused: Vec<RejectedRow>,
     /// Sub-batches written.
     pub sub_batches: usize,
     /// Retries needed along the way.
@@ -261,6 +266,42 @@ impl BatchProcessor {
         batch: &RowBatch,
         parent: Option<ContextId>,
     ) -> Result<BatchOutcome> {
+        self.process_inner(target, batch, parent, None).await
+    }
+
+    /// Writes `batch` as [`process`](Self::process) does, but sets aside the rows the
+    /// database refuses ([`SinkErrorKind::Data`]) rather than failing: a refused sub-batch
+    /// is written again in parts (split at the row the sink named, else in halves) until
+    /// each refused row stands alone and is refused alone; that row is then quarantined
+    /// ([`RejectKind::Refused`](crate::RejectKind::Refused)) in a write of its own, which
+    /// also records its byte range in the ledger, so the rows around it load exactly once.
+    /// Every step is in the audit trail.
+    ///
+    /// At most `allowed` rows are set aside; the next refused row fails the batch as
+    /// [`process`](Self::process) would, after the rows before it are committed.
+    ///
+    /// # Errors
+    ///
+    /// As [`process`](Self::process).
+    pub async fn process_quarantining(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        parent: Option<ContextId>,
+        allowed: u64,
+    ) -> Result<BatchOutcome> {
+        let allowance = AtomicU64::new(allowed);
+        self.process_inner(target, batch, parent, Some(&allowance))
+            .await
+    }
+
+    async fn process_inner(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        parent: Option<ContextId>,
+        allowance: Option<&AtomicU64>,
+    ) -> Result<BatchOutcome> {
         let all = 0..batch.len();
         let mut template = self.template(Scope::Batch, target, batch, all.clone());
         template.parent = parent;
@@ -285,13 +326,38 @@ impl BatchProcessor {
         // sub-batch before it has been counted, and dropping the rest rolls them back.
         let mut previous = PreviousWrite::none();
         let parent = scope.id();
+        let batch_scope = &scope;
         let writes = ranges.into_iter().map(|rows| {
             let (done, next) = PreviousWrite::chain();
             let previous = (self.streams > 1).then(|| std::mem::replace(&mut previous, next));
             async move {
-                let result = self
-                    .write_sub_batch(target, batch, rows.clone(), parent, previous)
-                    .await;
+                let result = match self
+                    .write_sub_batch(target, batch, rows.clone(), parent, previous.clone())
+                    .await
+                {
+                    Ok(retries) => Ok(Written {
+                        retries,
+                        ..Written::default()
+                    }),
+                    Err(SubBatchFailure::Sink(refusal))
+                        if refusal.kind == SinkErrorKind::Data && allowance.is_some() =>
+                    {
+                        let part = refused::Part {
+                            target,
+                            batch,
+                            parent,
+                            previous,
+                        };
+                        let allowance = allowance.unwrap_or_else(|| unreachable!());
+                        self.set_aside_refused(&part, rows.clone(), refusal, batch_scope, allowance)
+                            .await
+                    }
+                    Err(failure) => Err(Failed {
+                        failure,
+                        written: Written::default(),
+                        handled: rows.start,
+                    }),
+                };
                 if result.is_ok() {
                     done.committed();
                 }
@@ -301,15 +367,21 @@ impl BatchProcessor {
         let mut writes = futures_util::stream::iter(writes).buffered(self.streams);
         while let Some((rows, result)) = writes.next().await {
             match result {
-                Ok(retries) => {
-                    outcome.rows += rows.len() as u64;
-                    outcome.rejected += batch.rejects_in(rows.clone()).len() as u64;
-                    outcome.bytes += batch.data_bytes(rows) as u64;
-                    outcome.sub_batches += 1;
-                    outcome.retries += retries;
-                }
-                Err(SubBatchFailure::Audit(e)) => return Err(e.into()),
-                Err(SubBatchFailure::Sink(source)) => {
+                Ok(written) => outcome.count(batch, rows, written),
+                Err(Failed {
+                    failure,
+                    written,
+                    handled,
+                }) => {
+                    drop(writes);
+                    // Parts of the sub-batch may have committed before it failed.
+                    if handled > rows.start {
+                        outcome.count(batch, rows.start..handled, written);
+                    }
+                    let source = match failure {
+                        SubBatchFailure::Audit(e) => return Err(e.into()),
+                        SubBatchFailure::Sink(source) => source,
+                    };
                     let reason = format!("rows {}..{}: {source}", rows.start, rows.end);
                     // The sink error is what the caller must see; a failure to record it
                     // must not replace it.
@@ -318,12 +390,14 @@ impl BatchProcessor {
                         batch: batch.sequence(),
                         table: target.table.clone(),
                         rows,
-                        committed_rows: outcome.rows as usize,
-                        source,
+                        committed_rows: handled,
+                        refused: outcome.refused.into_boxed_slice(),
+                        source: Box::new(source),
                     });
                 }
             }
         }
+        drop(writes);
         scope.commit(outcome.rows, outcome.bytes).await?;
         Ok(outcome)
     }
@@ -415,6 +489,19 @@ impl BatchProcessor {
     }
 }
 
+impl BatchOutcome {
+    /// Adds rows `rows` of `batch`, committed as `written` says.
+    fn count(&mut self, batch: &RowBatch, rows: Range<usize>, written: Written) {
+        let refused = written.refused.len() as u64;
+        self.rows += rows.len() as u64 - refused;
+        self.rejected += batch.rejects_in(rows.clone()).len() as u64 + refused;
+        self.bytes += batch.data_bytes(rows) as u64 - written.refused_bytes;
+        self.sub_batches += 1;
+        self.retries += written.retries;
+        self.refused.extend(written.refused);
+    }
+}
+
 /// What the audit trail says about the rejects committed with a sub-batch.
 fn quarantine_note(batch: &RowBatch, rows: Range<usize>) -> Option<String> {
     let rejects = batch.rejects_in(rows);
@@ -435,7 +522,7 @@ fn quarantine_note(batch: &RowBatch, rows: Range<usize>) -> Option<String> {
     ))
 }
 
-enum SubBatchFailure {
+pub(crate) enum SubBatchFailure {
     Sink(SinkError),
     Audit(crate::AuditError),
 }
@@ -455,6 +542,9 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         "non-text panic payload".to_owned()
     }
 }
+
+mod refused;
+use refused::{Failed, Written};
 
 #[cfg(test)]
 mod tests;

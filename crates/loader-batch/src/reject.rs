@@ -21,6 +21,9 @@ pub enum RejectKind {
     /// The file's last row, whose quoted field runs to the end of the file without its
     /// closing quote: most often a file cut short.
     UnterminatedQuote,
+    /// A row the database refused when written alone: a value out of range for a narrower
+    /// column of an existing table, or a broken NOT NULL, UNIQUE, CHECK or foreign key.
+    Refused,
 }
 
 impl RejectKind {
@@ -32,6 +35,7 @@ impl RejectKind {
             RejectKind::Encoding => "encoding",
             RejectKind::NulByte => "nul_byte",
             RejectKind::UnterminatedQuote => "unterminated_quote",
+            RejectKind::Refused => "refused",
         }
     }
 }
@@ -74,7 +78,9 @@ pub struct RejectedRow {
     /// What exactly was wrong.
     pub message: String,
     /// The row's bytes exactly as read, without its line terminator. For compressed or
-    /// transcoded inputs these are the decoded bytes the parser saw.
+    /// transcoded inputs these are the decoded bytes the parser saw. For a row the database
+    /// [refused](RejectKind::Refused), which was read as good, its fields as the database was
+    /// given them, written back as one CSV record (comma-separated, quoted where needed).
     pub raw: Vec<u8>,
 }
 

@@ -107,6 +107,32 @@ impl BadRowPolicy {
         }
     }
 
+    /// How many more rows may be rejected after `rejected` of `read` rows were: `None` when
+    /// failing (no reject at all), `u64::MAX` without limits, else what is left under both
+    /// `max_errors` and `max_error_ratio` (0 when either is already crossed).
+    ///
+    /// ```
+    /// use loader_file::BadRowPolicy;
+    /// assert_eq!(BadRowPolicy::fail().room_left(0, 10), None);
+    /// assert_eq!(BadRowPolicy::skip().room_left(5, 10), Some(u64::MAX));
+    /// let limited = BadRowPolicy::skip().max_errors(4).max_error_ratio(0.5).unwrap();
+    /// assert_eq!(limited.room_left(1, 100), Some(3));
+    /// assert_eq!(limited.room_left(1, 4), Some(1));
+    /// assert_eq!(limited.room_left(9, 10), Some(0));
+    /// ```
+    pub fn room_left(&self, rejected: u64, read: u64) -> Option<u64> {
+        if self.on_error == OnError::Fail {
+            return None;
+        }
+        let by_count = self
+            .max_errors
+            .map_or(u64::MAX, |max| max.saturating_sub(rejected));
+        let by_ratio = self.max_error_ratio.map_or(u64::MAX, |ratio| {
+            ((ratio * read as f64).floor() as u64).saturating_sub(rejected)
+        });
+        Some(by_count.min(by_ratio))
+    }
+
     /// Whether `rejected` of `read` rows is more than `max_error_ratio` allows.
     pub fn ratio_exceeded(&self, rejected: u64, read: u64) -> bool {
         self.max_error_ratio

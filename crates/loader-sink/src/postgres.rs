@@ -285,15 +285,24 @@ impl PgSink {
             self.copy_rows(target, &transaction, batch, rows.clone())
                 .await?
         };
+        // The ledger's own tables refusing a row (another run recorded the range) is no
+        // fault of the data: setting rows aside would not help.
+        let ledger_fail = |e: tokio_postgres::Error| match fail(e) {
+            refused if refused.kind == SinkErrorKind::Data => SinkError {
+                kind: SinkErrorKind::Terminal,
+                ..refused
+            },
+            other => other,
+        };
         crate::postgres_ledger::quarantine(self, &transaction, target, batch, rows.clone())
             .await
-            .map_err(fail)?;
+            .map_err(ledger_fail)?;
         if let Some(key) = &target.ledger
             && !(rows.is_empty() && batch.rejects_in(rows.clone()).is_empty())
         {
             crate::postgres_ledger::record_batch(self, &transaction, target, key, batch, rows)
                 .await
-                .map_err(fail)?;
+                .map_err(ledger_fail)?;
         }
         // Everything but the commit is done; rows of one file commit in their order.
         previous.committed().await?;
@@ -312,7 +321,7 @@ impl PgSink {
         batch: &RowBatch,
         rows: Range<usize>,
     ) -> std::result::Result<u64, SinkError> {
-        let fail = |e: tokio_postgres::Error| pg_error(&target.table, &e);
+        let fail = |e: tokio_postgres::Error| copy_error(&target.table, &e, batch, rows.start);
         let table_copy = self.format_for(target).await?;
         let format = &table_copy.format;
         let columns: Vec<String> = table_copy
@@ -351,6 +360,7 @@ impl PgSink {
                             e.message
                         ),
                     )
+                    .at_row(row)
                 })?,
                 CopyFormat::Csv => write_csv_row(&mut chunk, target, batch, row),
             }
@@ -367,6 +377,38 @@ impl PgSink {
         }
         copy.finish().await.map_err(fail)
     }
+}
+
+/// A failure of a COPY of rows from `first` of `batch` on: when the server says which row
+/// of the COPY it refused (`COPY t, line 3`, counting rows in binary format too), the error
+/// names that row of the batch, and its message the row's line in the file.
+fn copy_error(table: &str, e: &tokio_postgres::Error, batch: &RowBatch, first: usize) -> SinkError {
+    let error = pg_error(table, e);
+    let Some(row) = e
+        .as_db_error()
+        .and_then(|db| db.where_())
+        .and_then(|context| copy_row(context, table))
+        .map(|copied| first + copied)
+        .filter(|row| *row < batch.len())
+    else {
+        return error;
+    };
+    let message = match error.message.strip_prefix(&format!("{table}: ")) {
+        Some(rest) => format!("{table}: line {}: {rest}", batch.line(row)),
+        None => error.message,
+    };
+    SinkError { message, ..error }.at_row(row)
+}
+
+/// The row of a COPY into `table` (from 0) named in an error's context,
+/// `COPY t, line 3[, column ...]`.
+fn copy_row(context: &str, table: &str) -> Option<usize> {
+    let prefix = format!("COPY {table}, line ");
+    let after = context
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))?;
+    let digits = after.split(|c: char| !c.is_ascii_digit()).next()?;
+    digits.parse::<usize>().ok()?.checked_sub(1)
 }
 
 /// SQLSTATEs of a `CREATE ... IF NOT EXISTS` that lost a race with another session creating
@@ -490,6 +532,19 @@ impl BatchSink for PgSink {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_row_a_copy_error_names_is_read_from_its_context() {
+        use super::copy_row;
+        assert_eq!(copy_row("COPY orders, line 3", "orders"), Some(2));
+        assert_eq!(
+            copy_row("COPY orders, line 12, column id: \"x, line 9\"", "orders"),
+            Some(11)
+        );
+        assert_eq!(copy_row("COPY other, line 3", "orders"), None);
+        assert_eq!(copy_row("SQL statement \"...\"", "orders"), None);
+        assert_eq!(copy_row("COPY orders, line 0", "orders"), None);
+    }
+
     use super::*;
 
     #[test]

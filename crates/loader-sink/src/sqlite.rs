@@ -170,13 +170,27 @@ impl SqliteSink {
             written += bind_and_run(statement, target, batch, start..start + count)?;
             start += count;
         }
+        // The ledger's own tables refusing a row (another run recorded the range) is no
+        // fault of the data: setting rows aside would not help.
+        let ledger_fail = |e: rusqlite::Error| match database_error(&target.table, &e) {
+            Error::Database {
+                kind: SinkErrorKind::Data,
+                table,
+                message,
+            } => Error::Database {
+                kind: SinkErrorKind::Terminal,
+                table,
+                message,
+            },
+            other => other,
+        };
         crate::sqlite_ledger::quarantine(&transaction, target, batch, rows.clone())
-            .map_err(fail)?;
+            .map_err(ledger_fail)?;
         if let Some(key) = &target.ledger
             && !(rows.is_empty() && batch.rejects_in(rows.clone()).is_empty())
         {
             crate::sqlite_ledger::record_batch(&transaction, target, key, batch, rows.clone())
-                .map_err(fail)?;
+                .map_err(ledger_fail)?;
         }
         transaction.commit().map_err(fail)?;
         if let Some(replace) = replacing {

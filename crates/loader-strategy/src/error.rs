@@ -77,9 +77,10 @@ impl Error {
         use loader_batch::SinkErrorKind::{Panicked, Transient};
         match self {
             Error::Worker(_) => true,
-            Error::Batch(loader_batch::Error::Sink { source, .. }) | Error::Sink { source, .. } => {
+            Error::Batch(loader_batch::Error::Sink { source, .. }) => {
                 matches!(source.kind, Panicked | Transient)
             }
+            Error::Sink { source, .. } => matches!(source.kind, Panicked | Transient),
             _ => false,
         }
     }

@@ -7,6 +7,7 @@ use crate::hash_ahead::HashAhead;
 use crate::ledger::{Decision, FileEntry, RunLedger, now};
 use crate::live::{LiveFile, LiveState};
 use crate::reaction::Controls;
+use crate::reject_room::RejectRoom;
 use crate::{Error, PlannedFile, Result};
 use loader_batch::{
     AuditEvent, AuditScope, BatchProcessor, ContextId, EventKind, FileLedgerState, LoadTarget,
@@ -27,6 +28,8 @@ pub(crate) struct Progress {
     pub rows_loaded: u64,
     /// Rows quarantined by this run (committed as rejects).
     pub rows_rejected: u64,
+    /// Those of them the database refused (read as good, set aside when written).
+    pub rows_refused: u64,
     /// Rows read by this run.
     pub rows_read: u64,
     /// Rows committed by earlier runs and not read again (or all rows, for a skipped file).
@@ -547,55 +550,91 @@ async fn load_batches(
             }
         };
         let batch = &reserved.batch;
+        let room = match RejectRoom::for_batch(file, progress, batch) {
+            Ok(room) => room,
+            Err(error) => {
+                drop(reserved);
+                let _ = source.finish().await;
+                return Err(error.into());
+            }
+        };
         // Under pressure fewer files write at once; the others wait here, holding only the
         // batch already read, while their readers wait on the shrunken budget.
         let writer = context.controls.writers.acquire().await;
+        // Failing, no row is set aside, but the refused row is still found, so that the
+        // error names its line and the rows before it load, as for a bad row read.
         let processed = context
             .processor
-            .process(target, batch, Some(attempt.parent))
+            .process_quarantining(target, batch, Some(attempt.parent), room.room.unwrap_or(0))
             .await;
         drop(writer);
         match processed {
             Ok(outcome) => {
-                committed(context, file, progress, batch, batch.len())?;
+                committed(
+                    context,
+                    file,
+                    progress,
+                    batch,
+                    batch.len(),
+                    &outcome.refused,
+                )?;
                 let mut p = lock(progress);
                 p.batches += 1;
                 p.retries += outcome.retries;
             }
             Err(error) => {
-                if let loader_batch::Error::Sink { committed_rows, .. } = &error
+                if let loader_batch::Error::Sink {
+                    committed_rows,
+                    refused,
+                    ..
+                } = &error
                     && *committed_rows > 0
                 {
-                    committed(context, file, progress, batch, *committed_rows)?;
+                    committed(context, file, progress, batch, *committed_rows, refused)?;
                 }
+                let error = match room.crossed(file, batch, &error) {
+                    Some(stop) => Error::File(stop),
+                    None => error.into(),
+                };
                 drop(reserved);
                 let _ = source.finish().await;
-                return Err(error.into());
+                return Err(error);
             }
         }
     }
     source.finish().await
 }
 
-/// The first `rows` rows of `batch`, and the rejects among them, are committed: the file's
-/// progress, live counters and rejects file follow.
+/// The first `rows` rows of `batch`, and the rejects among them, are committed, `refused`
+/// of them set aside as the database refused them: the file's progress, live counters and
+/// rejects file follow.
 fn committed(
     context: &RunContext,
     file: &PlannedFile,
     progress: &Mutex<Progress>,
     batch: &RowBatch,
     rows: usize,
+    refused: &[loader_batch::RejectedRow],
 ) -> Result<()> {
-    let rejects = batch.rejects_in(0..rows);
-    committed_rejects(context, file, rejects)?;
+    let read_rejects = batch.rejects_in(0..rows);
+    let rejects = if refused.is_empty() {
+        std::borrow::Cow::Borrowed(read_rejects)
+    } else {
+        let mut all = [read_rejects, refused].concat();
+        all.sort_by_key(|reject| reject.byte);
+        std::borrow::Cow::Owned(all)
+    };
+    committed_rejects(context, file, &rejects)?;
     let bytes = batch.data_bytes(0..rows) as u64;
+    let stored = (rows - refused.len()) as u64;
     let resume = resume_after(batch, rows);
     let mut p = lock(progress);
     p.resume = Some(resume);
-    p.rows_loaded += rows as u64;
+    p.rows_loaded += stored;
     p.rows_rejected += rejects.len() as u64;
+    p.rows_refused += refused.len() as u64;
     p.bytes_loaded += bytes;
-    p.live(|l| l.committed(rows as u64, rejects.len() as u64, bytes, resume.byte));
+    p.live(|l| l.committed(stored, rejects.len() as u64, bytes, resume.byte));
     Ok(())
 }
 

@@ -42,6 +42,7 @@ mod loader;
 mod monitor;
 mod plan;
 mod reaction;
+mod reject_room;
 mod rejects;
 mod report;
 mod run;

@@ -1,0 +1,246 @@
+//! Rows the database refuses, set aside rather than failing their file.
+//!
+//! A database names at most the first row it refuses, and sometimes not even that (SQLite's
+//! multi-row INSERT, a constraint checked at commit), so the refused sub-batch is written
+//! again in parts: split at the row the sink named, else in halves, until a refused part is
+//! one row. Only a row refused alone is set aside, so a wrong hint costs a write, never a
+//! good row. It is quarantined in a write of its own that covers its byte range, keeping
+//! every part of the file in the ledger in order: each row is stored or quarantined once.
+
+use super::{BatchProcessor, SubBatchFailure};
+use crate::{
+    AuditScope, ContextId, EventKind, LoadTarget, PreviousWrite, RejectKind, RejectedRow, RowBatch,
+    SinkError, SinkErrorKind,
+};
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What a sub-batch's write came to.
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    pub retries: u32,
+    /// Rows set aside, in source order.
+    pub refused: Vec<RejectedRow>,
+    /// Their field bytes, which were not stored.
+    pub refused_bytes: u64,
+}
+
+/// A sub-batch's write failed; `handled` rows of the batch (from its start) are committed,
+/// `written` says how, when parts of it committed before the failure.
+pub(super) struct Failed {
+    pub failure: SubBatchFailure,
+    pub written: Written,
+    pub handled: usize,
+}
+
+/// Where the parts of one refused sub-batch go.
+pub(super) struct Part<'a> {
+    pub target: &'a LoadTarget,
+    pub batch: &'a RowBatch,
+    pub parent: ContextId,
+    /// The write before the sub-batch, when writes overlap: every part commits after it.
+    pub previous: Option<PreviousWrite>,
+}
+
+impl BatchProcessor {
+    /// Writes `rows`, which the database refused as one write, in parts, and sets aside each
+    /// row refused alone while `allowance` lasts. The first row past it fails the write,
+    /// named by the error ([`SinkError::row`]), with the rows before it committed.
+    pub(super) async fn set_aside_refused(
+        &self,
+        part: &Part<'_>,
+        rows: Range<usize>,
+        refusal: SinkError,
+        scope: &AuditScope,
+        allowance: &AtomicU64,
+    ) -> Result<Written, Failed> {
+        let lines = part.batch.line_range(rows.clone());
+        let split = scope.event(EventKind::Split).with_reason(format!(
+            "rows {}..{} (lines {}..{}): the database refused a row ({refusal}); writing them \
+             in parts to set refused rows aside",
+            rows.start, rows.end, lines.start, lines.end
+        ));
+        let mut written = Written::default();
+        let mut handled = rows.start;
+        if let Err(e) = scope.note(split).await {
+            let failure = SubBatchFailure::Audit(e);
+            return Err(Failed {
+                failure,
+                written,
+                handled,
+            });
+        }
+        // Parts still to write, the next one last; a part already known to be refused
+        // carries its error.
+        let mut pending = vec![(rows, Some(refusal))];
+        while let Some((piece, known)) = pending.pop() {
+            let refusal = match known {
+                Some(refusal) => refusal,
+                None => match self
+                    .write_sub_batch(
+                        part.target,
+                        part.batch,
+                        piece.clone(),
+                        part.parent,
+                        part.previous.clone(),
+                    )
+                    .await
+                {
+                    Ok(retries) => {
+                        written.retries += retries;
+                        handled = piece.end;
+                        continue;
+                    }
+                    Err(SubBatchFailure::Sink(e)) if e.kind == SinkErrorKind::Data => e,
+                    Err(failure) => {
+                        return Err(Failed {
+                            failure,
+                            written,
+                            handled,
+                        });
+                    }
+                },
+            };
+            match piece.len() {
+                // Only rejects, which the database does not check: nothing to set aside.
+                0 => {
+                    let failure = SubBatchFailure::Sink(refusal);
+                    return Err(Failed {
+                        failure,
+                        written,
+                        handled,
+                    });
+                }
+                1 => match self
+                    .quarantine_refused(part, piece.start, refusal, allowance)
+                    .await
+                {
+                    Ok(reject) => {
+                        written.refused.push(reject);
+                        written.refused_bytes += part.batch.data_bytes(piece.clone()) as u64;
+                        handled = piece.end;
+                    }
+                    Err(failure) => {
+                        return Err(Failed {
+                            failure,
+                            written,
+                            handled,
+                        });
+                    }
+                },
+                _ => {
+                    let parts = parts_of(piece, refusal.row).into_iter().rev();
+                    pending.extend(parts.map(|part| (part, None)));
+                }
+            }
+        }
+        Ok(written)
+    }
+
+    /// Quarantines row `row`, refused alone, in a write of its own.
+    async fn quarantine_refused(
+        &self,
+        part: &Part<'_>,
+        row: usize,
+        refusal: SinkError,
+        allowance: &AtomicU64,
+    ) -> Result<RejectedRow, SubBatchFailure> {
+        let batch = part.batch;
+        // The rows before this one commit first, so the allowance is spent in file order.
+        if let Some(previous) = &part.previous {
+            previous.committed().await.map_err(SubBatchFailure::Sink)?;
+        }
+        if allowance
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_err()
+        {
+            let message = format!(
+                "line {}: the database refused this row: {refusal}",
+                batch.line(row)
+            );
+            let failure = SinkError::new(SinkErrorKind::Data, message).at_row(row);
+            return Err(SubBatchFailure::Sink(failure));
+        }
+        let reject = RejectedRow {
+            line: batch.line(row),
+            byte: batch.offset(row),
+            column: None,
+            column_name: None,
+            kind: RejectKind::Refused,
+            message: refusal.message,
+            raw: csv_record(batch.row(row).fields()),
+        };
+        let carrier = carrier(batch, row, reject.clone());
+        self.write_sub_batch(
+            part.target,
+            &carrier,
+            0..0,
+            part.parent,
+            part.previous.clone(),
+        )
+        .await?;
+        Ok(reject)
+    }
+}
+
+/// The parts a refused `piece` is written again in: around the row the sink named, when it
+/// is inside, else two halves.
+fn parts_of(piece: Range<usize>, named: Option<usize>) -> Vec<Range<usize>> {
+    let parts = match named.filter(|row| piece.contains(row)) {
+        Some(row) => vec![piece.start..row, row..row + 1, row + 1..piece.end],
+        None => {
+            let middle = piece.start + piece.len() / 2;
+            vec![piece.start..middle, middle..piece.end]
+        }
+    };
+    parts.into_iter().filter(|part| !part.is_empty()).collect()
+}
+
+/// A batch of no rows that covers row `row` of `batch`: its byte range, the batch's rejects
+/// inside it, and `refused`, the row as a reject.
+fn carrier(batch: &RowBatch, row: usize, refused: RejectedRow) -> RowBatch {
+    let bytes = batch.byte_range(row..row + 1);
+    let lines = batch.line_range(row..row + 1);
+    let mut carrier = RowBatch::new(batch.columns(), batch.sequence());
+    carrier.set_start(lines.start, bytes.start);
+    carrier.set_end(lines.end, bytes.end);
+    let mut rejects = batch.rejects_in(row..row + 1).to_vec();
+    rejects.push(refused);
+    rejects.sort_by_key(|reject| reject.byte);
+    for reject in rejects {
+        carrier.push_reject(reject);
+    }
+    carrier
+}
+
+/// Fields as one CSV record: comma-separated, quoted when they hold a comma, a quote or a
+/// line end.
+fn csv_record<'a>(fields: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut record = Vec::new();
+    for (i, field) in fields.enumerate() {
+        if i > 0 {
+            record.push(b',');
+        }
+        if field
+            .iter()
+            .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+        {
+            record.push(b'"');
+            for &b in field {
+                if b == b'"' {
+                    record.push(b'"');
+                }
+                record.push(b);
+            }
+            record.push(b'"');
+        } else {
+            record.extend_from_slice(field);
+        }
+    }
+    record
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,285 @@
+use super::*;
+
+#[test]
+fn a_refused_part_is_cut_around_the_named_row_or_else_in_halves() {
+    assert_eq!(parts_of(10..20, Some(14)), vec![10..14, 14..15, 15..20]);
+    assert_eq!(parts_of(10..20, Some(10)), vec![10..11, 11..20]);
+    assert_eq!(parts_of(10..20, Some(19)), vec![10..19, 19..20]);
+    // A row outside the part (a hint about another write) is no help.
+    assert_eq!(parts_of(10..20, Some(25)), vec![10..15, 15..20]);
+    assert_eq!(parts_of(10..13, None), vec![10..11, 11..13]);
+}
+
+#[test]
+fn fields_are_written_back_as_one_csv_record() {
+    let fields: [&[u8]; 4] = [b"1", b"", b"a,b", b"say \"hi\""];
+    assert_eq!(
+        csv_record(fields.into_iter()),
+        b"1,,\"a,b\",\"say \"\"hi\"\"\"".to_vec()
+    );
+}
+
+#[test]
+fn a_carrier_covers_the_row_and_the_rejects_after_it() {
+    let mut batch = RowBatch::new(1, 4);
+    batch.set_start(2, 10);
+    batch.push_row(3, 20, [&b"a"[..]]).unwrap();
+    batch.push_reject(reject(4, 30, RejectKind::FieldCount));
+    batch.push_row(5, 40, [&b"b"[..]]).unwrap();
+    batch.set_end(6, 50);
+    let first = carrier(&batch, 0, reject(3, 20, RejectKind::Refused));
+    assert_eq!((first.len(), first.sequence()), (0, 4));
+    assert_eq!(first.byte_range(0..0), 10..40);
+    assert_eq!(first.line_range(0..0), 2..5);
+    let kinds: Vec<_> = first.rejects_in(0..0).iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [RejectKind::Refused, RejectKind::FieldCount]);
+    let last = carrier(&batch, 1, reject(5, 40, RejectKind::Refused));
+    assert_eq!(last.byte_range(0..0), 40..50);
+    assert_eq!(last.rejects_in(0..0).len(), 1);
+}
+
+fn reject(line: u64, byte: u64, kind: RejectKind) -> RejectedRow {
+    RejectedRow {
+        line,
+        byte,
+        column: None,
+        column_name: None,
+        kind,
+        message: String::new(),
+        raw: Vec::new(),
+    }
+}
+
+/// A table in memory that refuses, atomically, any write holding the value `bad` or a value
+/// it already has (a UNIQUE column); it names the refused row when `names_rows` is set, as
+/// PostgreSQL's COPY does, and not otherwise, as SQLite's multi-row INSERT does.
+#[derive(Default)]
+struct UniqueTable {
+    names_rows: bool,
+    state: std::sync::Mutex<TableState>,
+}
+
+#[derive(Default)]
+struct TableState {
+    values: Vec<Vec<u8>>,
+    quarantined: Vec<RejectedRow>,
+    /// The byte range of every committed write, as a ledger records them.
+    ranges: Vec<Range<u64>>,
+    writes: usize,
+}
+
+#[async_trait::async_trait]
+impl crate::BatchSink for UniqueTable {
+    async fn prepare(&self, _: &LoadTarget) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    async fn write(
+        &self,
+        _: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+    ) -> Result<u64, SinkError> {
+        let mut state = self.state.lock().unwrap();
+        state.writes += 1;
+        let mut added: Vec<Vec<u8>> = Vec::new();
+        for row in rows.clone() {
+            let value = batch.field(row, 0).to_vec();
+            if value == b"bad" || state.values.contains(&value) || added.contains(&value) {
+                let refusal = SinkError::new(SinkErrorKind::Data, "duplicate key (23505)");
+                return Err(if self.names_rows {
+                    refusal.at_row(row)
+                } else {
+                    refusal
+                });
+            }
+            added.push(value);
+        }
+        state.values.extend(added);
+        state
+            .quarantined
+            .extend(batch.rejects_in(rows.clone()).iter().cloned());
+        state.ranges.push(batch.byte_range(rows.clone()));
+        Ok(rows.len() as u64)
+    }
+}
+
+fn target() -> LoadTarget {
+    use crate::{ColumnType, Schema};
+    LoadTarget::new(
+        "t",
+        std::sync::Arc::new(Schema::from_pairs([("id", ColumnType::Text)])),
+        "in.csv",
+    )
+}
+
+/// Rows on lines 2, 3, ... at bytes 0, 10, 20, ...; a value of `None` is a reject read there.
+fn batch_of(values: &[Option<&str>]) -> RowBatch {
+    let mut batch = RowBatch::new(1, 0);
+    batch.set_start(2, 0);
+    for (i, value) in values.iter().enumerate() {
+        let (line, byte) = (i as u64 + 2, i as u64 * 10);
+        match value {
+            Some(value) => batch.push_row(line, byte, [value.as_bytes()]).unwrap(),
+            None => batch.push_reject(RejectedRow {
+                kind: RejectKind::FieldCount,
+                ..reject(line, byte, RejectKind::FieldCount)
+            }),
+        }
+    }
+    batch.set_end(values.len() as u64 + 2, values.len() as u64 * 10);
+    batch
+}
+
+fn processor(sink: std::sync::Arc<UniqueTable>, rows: usize) -> BatchProcessor {
+    use crate::{InMemoryAudit, SubBatchLimits};
+    BatchProcessor::new(sink, std::sync::Arc::new(InMemoryAudit::new()))
+        .with_limits(std::sync::Arc::new(SubBatchLimits::new(rows, 1 << 20)))
+}
+
+/// The committed ranges, in order, cover `0..end` with no gap and no overlap.
+fn assert_covers(ranges: &[Range<u64>], end: u64) {
+    let mut sorted = ranges.to_vec();
+    sorted.sort_by_key(|r| r.start);
+    let mut at = 0;
+    for range in sorted {
+        assert_eq!(range.start, at, "gap or overlap in {ranges:?}");
+        at = range.end;
+    }
+    assert_eq!(at, end);
+}
+
+#[tokio::test]
+async fn refused_rows_are_set_aside_and_every_other_row_stored_once() {
+    let values = [
+        "a", "b", "bad", "c", "d", "e", "a", "f", "g", "h", "i", "bad",
+    ];
+    let values: Vec<Option<&str>> = values.into_iter().map(Some).collect();
+    for (names_rows, streams) in [(false, 1), (true, 1), (false, 3), (true, 3)] {
+        let sink = std::sync::Arc::new(UniqueTable {
+            names_rows,
+            ..UniqueTable::default()
+        });
+        let processor = processor(sink.clone(), 5).with_streams(streams);
+        let outcome = processor
+            .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
+            .await
+            .unwrap();
+        assert_eq!((outcome.rows, outcome.rejected), (9, 3));
+        let lines: Vec<u64> = outcome.refused.iter().map(|r| r.line).collect();
+        assert_eq!(
+            lines,
+            [4, 8, 13],
+            "names_rows {names_rows}, streams {streams}"
+        );
+        assert!(
+            outcome
+                .refused
+                .iter()
+                .all(|r| r.kind == RejectKind::Refused)
+        );
+        assert_eq!(outcome.refused[1].raw, b"a");
+        let state = sink.state.lock().unwrap();
+        let stored: Vec<&[u8]> = state.values.iter().map(Vec::as_slice).collect();
+        assert_eq!(
+            stored,
+            [&b"a"[..], b"b", b"c", b"d", b"e", b"f", b"g", b"h", b"i"]
+        );
+        assert_eq!(state.quarantined, outcome.refused);
+        assert_covers(&state.ranges, 120);
+    }
+}
+
+#[tokio::test]
+async fn a_named_row_is_found_in_fewer_writes_than_by_halving() {
+    let mut values = vec![Some("x0"); 0];
+    let names: Vec<String> = (0..64).map(|i| format!("v{i}")).collect();
+    values.extend(names.iter().map(|v| Some(v.as_str())));
+    values[41] = Some("bad");
+    let mut writes = Vec::new();
+    for names_rows in [false, true] {
+        let sink = std::sync::Arc::new(UniqueTable {
+            names_rows,
+            ..UniqueTable::default()
+        });
+        let outcome = processor(sink.clone(), 64)
+            .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
+            .await
+            .unwrap();
+        assert_eq!((outcome.rows, outcome.rejected), (63, 1));
+        writes.push(sink.state.lock().unwrap().writes);
+    }
+    // Halving: the sub-batch, then two parts per level down to one row (6 levels), and the
+    // quarantine write; named: the sub-batch, the rows before, the row alone, the rows
+    // after, and the quarantine write.
+    assert_eq!(writes, [14, 5]);
+}
+
+#[tokio::test]
+async fn a_reject_read_beside_a_refused_row_is_quarantined_with_it_in_order() {
+    let values = [Some("a"), Some("bad"), None, Some("b")];
+    let sink = std::sync::Arc::new(UniqueTable::default());
+    let outcome = processor(sink.clone(), 10)
+        .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
+        .await
+        .unwrap();
+    assert_eq!((outcome.rows, outcome.rejected), (2, 2));
+    let state = sink.state.lock().unwrap();
+    let kinds: Vec<_> = state.quarantined.iter().map(|r| (r.line, r.kind)).collect();
+    assert_eq!(
+        kinds,
+        [(3, RejectKind::Refused), (4, RejectKind::FieldCount)]
+    );
+    assert_covers(&state.ranges, 40);
+}
+
+#[tokio::test]
+async fn past_the_allowance_a_refused_row_fails_the_batch_after_the_rows_before_it() {
+    let values = ["a", "bad", "b", "c", "bad", "d"].map(Some);
+    let sink = std::sync::Arc::new(UniqueTable::default());
+    let err = processor(sink.clone(), 3)
+        .process_quarantining(&target(), &batch_of(&values), None, 1)
+        .await
+        .unwrap_err();
+    let crate::Error::Sink {
+        committed_rows,
+        refused,
+        source,
+        ..
+    } = err
+    else {
+        panic!("expected a sink error, got {err}");
+    };
+    assert_eq!(committed_rows, 4);
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].line, 3);
+    assert!(
+        source
+            .message
+            .starts_with("line 6: the database refused this row"),
+        "{}",
+        source.message
+    );
+    assert_eq!(source.row, Some(4));
+    let state = sink.state.lock().unwrap();
+    assert_eq!(state.values.len(), 3);
+    assert_covers(&state.ranges, 40);
+}
+
+#[tokio::test]
+async fn without_quarantining_a_refused_row_fails_the_batch_as_before() {
+    let values = ["a", "bad"].map(Some);
+    let sink = std::sync::Arc::new(UniqueTable::default());
+    let err = processor(sink.clone(), 10)
+        .process(&target(), &batch_of(&values), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        crate::Error::Sink {
+            committed_rows: 0,
+            ..
+        }
+    ));
+    assert_eq!(sink.state.lock().unwrap().writes, 1);
+}

@@ -1,0 +1,304 @@
+//! Rows the database refuses (NOT NULL, UNIQUE of an existing table) through the binary, on
+//! a real SQLite file and the real PostgreSQL: set aside under `--on-error skip`, counted
+//! against `--max-errors`, and named by line when failing; the rows around them load once.
+
+use loader_tests::pg::{ScratchSchema, pg_url, query_text};
+use loader_tests::run_loader;
+use std::path::Path;
+
+const ROWS: usize = 3000;
+/// Rows (from 0) the table refuses: a repeated id, an empty (NULL) name, a repeated id.
+const REFUSED: [usize; 3] = [500, 1200, 2999];
+/// The row after the empty name has a field too many: a reject read, next to a refused row.
+const SHORT: usize = 1201;
+
+/// `t.csv`: `id,name` rows whose id is the row number, but for the rows in [`REFUSED`] and
+/// [`SHORT`]; returns the ids the table must hold afterwards.
+fn write_input(dir: &Path) -> Vec<i64> {
+    let mut text = String::from("id,name\n");
+    let mut stored = Vec::new();
+    for i in 0..ROWS {
+        match i {
+            500 => text.push_str("7,again\n"),
+            1200 => text.push_str("1200,\n"),
+            SHORT => text.push_str("1201,extra,field\n"),
+            2999 => text.push_str("2998,\"last, again\"\n"),
+            _ => {
+                text.push_str(&format!("{i},n{i}\n"));
+                stored.push(i as i64);
+            }
+        }
+    }
+    std::fs::write(dir.join("t.csv"), text).unwrap();
+    stored
+}
+
+/// The line a row (from 0) is on: the header is line 1.
+fn line_of(row: usize) -> i64 {
+    row as i64 + 2
+}
+
+fn load(dir: &Path, into: &[&str], extra: &[&str]) -> (Option<i32>, String, String) {
+    let mut args = vec![
+        "load",
+        "t.csv",
+        "--table",
+        "t",
+        "--batch-rows",
+        "1000",
+        "--sub-batch-rows",
+        "300",
+        "--rejects",
+        "rejects.csv",
+    ];
+    args.extend_from_slice(into);
+    args.extend_from_slice(extra);
+    let output = run_loader(dir, &args);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// What one target holds after a load: the table's ids in order, and the quarantine's
+/// `(line, kind, raw)` in line order.
+trait Holds {
+    fn ids(&self) -> Vec<i64>;
+    fn quarantined(&self) -> Vec<(i64, String, String)>;
+}
+
+struct Sqlite<'a>(&'a Path);
+
+impl Holds for Sqlite<'_> {
+    fn ids(&self) -> Vec<i64> {
+        let db = rusqlite::Connection::open(self.0.join("out.db")).unwrap();
+        let mut statement = db.prepare("SELECT id FROM t ORDER BY id").unwrap();
+        let ids = statement.query_map([], |r| r.get(0)).unwrap();
+        ids.collect::<Result<_, _>>().unwrap()
+    }
+
+    fn quarantined(&self) -> Vec<(i64, String, String)> {
+        let db = rusqlite::Connection::open(self.0.join("out.db")).unwrap();
+        let made: i64 = db
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = '_loader_quarantine'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if made == 0 {
+            return Vec::new();
+        }
+        let mut statement = db
+            .prepare("SELECT line, kind, CAST(raw AS TEXT) FROM _loader_quarantine ORDER BY line")
+            .unwrap();
+        let rows = statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+}
+
+struct Postgres<'a> {
+    url: &'a str,
+    schema: &'a str,
+}
+
+impl Holds for Postgres<'_> {
+    fn ids(&self) -> Vec<i64> {
+        let sql = format!(
+            "SELECT id::text FROM \"{}\".t AS t ORDER BY t.id",
+            self.schema
+        );
+        let rows = query_text(self.url, &sql);
+        rows.into_iter()
+            .map(|row| row[0].as_deref().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    fn quarantined(&self) -> Vec<(i64, String, String)> {
+        let sql = format!(
+            "SELECT line::text, kind, convert_from(raw, 'UTF8') FROM \"{}\"._loader_quarantine \
+             AS q ORDER BY q.line",
+            self.schema
+        );
+        let rows = query_text(self.url, &sql);
+        rows.into_iter()
+            .map(|row| {
+                let mut row = row.into_iter().map(Option::unwrap);
+                let line = row.next().unwrap().parse().unwrap();
+                (line, row.next().unwrap(), row.next().unwrap())
+            })
+            .collect()
+    }
+}
+
+/// Under skip every refused row is quarantined with its fields, next to the reject read after
+/// one of them; the rest load once, the summary counts them all, and a re-run adds nothing.
+fn refused_rows_are_quarantined(dir: &Path, into: &[&str], holds: &dyn Holds) {
+    let stored = write_input(dir);
+    let (code, stdout, stderr) = load(dir, into, &["--on-error", "skip", "--json"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(holds.ids(), stored);
+    let quarantined = holds.quarantined();
+    let refused = |row: usize, raw: &str| (line_of(row), "refused".to_owned(), raw.to_owned());
+    assert_eq!(
+        quarantined,
+        [
+            refused(REFUSED[0], "7,again"),
+            refused(REFUSED[1], "1200,"),
+            (
+                line_of(SHORT),
+                "field_count".into(),
+                "1201,extra,field".into()
+            ),
+            refused(REFUSED[2], "2998,\"last, again\""),
+        ]
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let file = &report["files"][0];
+    assert_eq!(file["rows_read"], ROWS);
+    assert_eq!(file["rows_loaded"], ROWS - 4);
+    assert_eq!(file["rows_rejected"], 4);
+    let rejects = std::fs::read_to_string(dir.join("rejects.csv")).unwrap();
+    assert_eq!(rejects.matches(",refused,").count(), 3, "{rejects}");
+
+    let (code, stdout, stderr) = load(dir, into, &["--on-error", "skip", "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["files"][0]["state"], "skipped");
+    assert_eq!(holds.ids(), stored);
+    assert_eq!(holds.quarantined().len(), 4);
+}
+
+/// Failing, the refused row is found: the error names its file and line and what the
+/// database said, and the rows before it are loaded, as after a bad row read.
+fn a_refused_row_stops_the_file_at_its_line(dir: &Path, into: &[&str], holds: &dyn Holds) {
+    write_input(dir);
+    let (code, _, stderr) = load(dir, into, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let line = line_of(REFUSED[0]);
+    assert!(
+        stderr.contains("t.csv: ") && stderr.contains(&format!("line {line}: ")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the database refused this row"), "{stderr}");
+    assert_eq!(holds.ids(), (0..REFUSED[0] as i64).collect::<Vec<_>>());
+}
+
+/// Past `--max-errors` a refused row stops the file like a bad row read past it.
+fn a_refused_row_past_max_errors_stops_the_file(dir: &Path, into: &[&str], holds: &dyn Holds) {
+    write_input(dir);
+    let (code, _, stderr) = load(dir, into, &["--max-errors", "0"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let line = line_of(REFUSED[0]);
+    assert!(
+        stderr.contains(&format!(
+            "t.csv:{line}: stopped after 1 rejected rows of 1000 read, over --max-errors 0; \
+             rows before line {line} are loaded"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(holds.ids(), (0..REFUSED[0] as i64).collect::<Vec<_>>());
+    assert!(holds.quarantined().is_empty());
+}
+
+/// A refused row counts with the rejects read: once rows were refused, a batch whose rejects
+/// read then take the file past `--max-errors` stops it at the batch's first line.
+fn refused_rows_count_with_rejects_read(dir: &Path, into: &[&str], holds: &dyn Holds) {
+    write_input(dir);
+    let (code, _, stderr) = load(dir, into, &["--max-errors", "1"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    // The first refused row is the one allowed; the second batch (from line 1002) holds a
+    // reject read, the second counted.
+    assert!(
+        stderr.contains("t.csv:1002: stopped after 2 rejected rows of ")
+            && stderr.contains("over --max-errors 1; rows before line 1002 are loaded"),
+        "{stderr}"
+    );
+    let mut expected: Vec<i64> = (0..1000).collect();
+    expected.retain(|id| *id != REFUSED[0] as i64);
+    assert_eq!(holds.ids(), expected);
+    assert_eq!(holds.quarantined().len(), 1);
+}
+
+fn sqlite_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("out.db")).unwrap();
+    db.execute_batch("CREATE TABLE t (id INTEGER NOT NULL UNIQUE, name TEXT NOT NULL)")
+        .unwrap();
+    dir
+}
+
+const SQLITE: [&str; 2] = ["--into", "out.db"];
+
+#[test]
+fn rows_sqlite_refuses_are_quarantined_under_skip() {
+    let dir = sqlite_dir();
+    refused_rows_are_quarantined(dir.path(), &SQLITE, &Sqlite(dir.path()));
+}
+
+#[test]
+fn a_row_sqlite_refuses_stops_the_file_at_its_line() {
+    let dir = sqlite_dir();
+    a_refused_row_stops_the_file_at_its_line(dir.path(), &SQLITE, &Sqlite(dir.path()));
+}
+
+#[test]
+fn a_row_sqlite_refuses_past_max_errors_stops_the_file() {
+    let dir = sqlite_dir();
+    a_refused_row_past_max_errors_stops_the_file(dir.path(), &SQLITE, &Sqlite(dir.path()));
+}
+
+#[test]
+fn rows_sqlite_refuses_count_with_rejects_read() {
+    let dir = sqlite_dir();
+    refused_rows_count_with_rejects_read(dir.path(), &SQLITE, &Sqlite(dir.path()));
+}
+
+/// Runs `check` against a table like SQLite's in a schema of its own, on one or two streams.
+fn on_postgres(tag: &str, check: fn(&Path, &[&str], &dyn Holds)) {
+    let Some(url) = pg_url() else { return };
+    for streams in ["1", "2"] {
+        let schema = ScratchSchema::created(&url, &format!("{tag}_{streams}"));
+        schema.create_table("t", "id int8 NOT NULL UNIQUE, name text NOT NULL");
+        let dir = tempfile::tempdir().unwrap();
+        let into = [
+            "--into",
+            &url,
+            "--schema",
+            &schema.name,
+            "--streams",
+            streams,
+        ];
+        let holds = Postgres {
+            url: &url,
+            schema: &schema.name,
+        };
+        check(dir.path(), &into, &holds);
+    }
+}
+
+#[test]
+fn rows_postgres_refuses_are_quarantined_under_skip() {
+    on_postgres("refused_skip", refused_rows_are_quarantined);
+}
+
+#[test]
+fn a_row_postgres_refuses_stops_the_file_at_its_line() {
+    on_postgres("refused_fail", a_refused_row_stops_the_file_at_its_line);
+}
+
+#[test]
+fn a_row_postgres_refuses_past_max_errors_stops_the_file() {
+    on_postgres(
+        "refused_limit",
+        a_refused_row_past_max_errors_stops_the_file,
+    );
+}
+
+#[test]
+fn rows_postgres_refuses_count_with_rejects_read() {
+    on_postgres("refused_counted", refused_rows_count_with_rejects_read);
+}
