@@ -31,6 +31,14 @@ pub enum Error {
         /// What the database said (shortened).
         message: String,
     },
+    /// The database refused one row of the batch being written: `row` is its index.
+    #[error("{source}")]
+    RefusedRow {
+        /// The row, an index into the batch.
+        row: usize,
+        /// What the database said about it.
+        source: Box<Error>,
+    },
 }
 
 /// Result with this crate's [`Error`].
@@ -38,8 +46,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl From<Error> for SinkError {
     fn from(error: Error) -> Self {
-        let kind = match &error {
-            Error::Database { kind, .. } => *kind,
+        let kind = match error {
+            Error::Database { kind, .. } => kind,
+            Error::RefusedRow { row, source } => return SinkError::from(*source).at_row(row),
             _ => SinkErrorKind::Terminal,
         };
         SinkError::new(kind, error.to_string())

@@ -167,7 +167,26 @@ impl SqliteSink {
                 count,
             )
             .map_err(fail)?;
-            written += bind_and_run(statement, target, batch, start..start + count)?;
+            match bind_and_run(statement, target, batch, start..start + count) {
+                Ok(rows) => written += rows,
+                Err(
+                    refused @ Error::Database {
+                        kind: SinkErrorKind::Data,
+                        ..
+                    },
+                ) => {
+                    let rows = start..start + count;
+                    return Err(name_refused_row(
+                        &mut state.inserts,
+                        &transaction,
+                        target,
+                        batch,
+                        rows,
+                        refused,
+                    ));
+                }
+                Err(other) => return Err(other),
+            }
             start += count;
         }
         // The ledger's own tables refusing a row (another run recorded the range) is no
@@ -198,6 +217,44 @@ impl SqliteSink {
         }
         Ok(written)
     }
+}
+
+/// The error for a multi-row INSERT of `rows` that SQLite refused, naming the row it refused:
+/// SQLite does not say which, so each row is inserted alone, in the transaction the failed
+/// statement left as it was, until one is refused. The caller rolls all of it back.
+fn name_refused_row(
+    inserts: &mut HashMap<InsertKey, InsertStatement>,
+    transaction: &Connection,
+    target: &LoadTarget,
+    batch: &RowBatch,
+    rows: Range<usize>,
+    refused: Error,
+) -> Error {
+    if rows.len() == 1 {
+        return Error::RefusedRow {
+            row: rows.start,
+            source: Box::new(refused),
+        };
+    }
+    let columns_key = columns_key(target);
+    for row in rows {
+        let Ok(statement) = insert_statement(inserts, transaction, target, &columns_key, 1) else {
+            break;
+        };
+        if let Err(
+            alone @ Error::Database {
+                kind: SinkErrorKind::Data,
+                ..
+            },
+        ) = bind_and_run(statement, target, batch, row..row + 1)
+        {
+            return Error::RefusedRow {
+                row,
+                source: Box::new(alone),
+            };
+        }
+    }
+    refused
 }
 
 /// Holds the sink weakly: a hook registered for a run must not keep the database open after.
@@ -582,6 +639,8 @@ mod tests {
         }
         let err = sink.write(&t, &batch, 0..3).await.unwrap_err();
         assert_eq!(err.kind, SinkErrorKind::Data);
+        // One INSERT held all three rows; the row SQLite refused is found and named.
+        assert_eq!(err.row, Some(2));
         let count: i64 = sink
             .with_connection(|c| c.query_row("SELECT count(*) FROM u", [], |r| r.get(0)))
             .unwrap();

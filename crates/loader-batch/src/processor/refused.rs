@@ -185,15 +185,23 @@ impl BatchProcessor {
     }
 }
 
-/// The parts a refused `piece` is written again in: around the row the sink named, when it
-/// is inside, else two halves.
+/// The parts a refused `piece` is written again in: the rows before the row the sink named,
+/// when it is inside, that row alone, and the rows after it in two halves; else two halves.
+///
+/// The rows after a named row are halved because the database stops at the first row it
+/// refuses: written whole, a part holding `m` refused rows would be sent `m` times, and a
+/// file with one refused row in a hundred would be sent over and over.
 fn parts_of(piece: Range<usize>, named: Option<usize>) -> Vec<Range<usize>> {
-    let parts = match named.filter(|row| piece.contains(row)) {
-        Some(row) => vec![piece.start..row, row..row + 1, row + 1..piece.end],
-        None => {
-            let middle = piece.start + piece.len() / 2;
-            vec![piece.start..middle, middle..piece.end]
-        }
+    let halves = |part: Range<usize>| {
+        let middle = part.start + part.len() / 2;
+        [part.start..middle, middle..part.end]
+    };
+    let parts: Vec<Range<usize>> = match named.filter(|row| piece.contains(row)) {
+        Some(row) => [piece.start..row, row..row + 1]
+            .into_iter()
+            .chain(halves(row + 1..piece.end))
+            .collect(),
+        None => halves(piece).to_vec(),
     };
     parts.into_iter().filter(|part| !part.is_empty()).collect()
 }
