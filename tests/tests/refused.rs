@@ -180,10 +180,15 @@ fn a_refused_row_stops_the_file_at_its_line(dir: &Path, into: &[&str], holds: &d
     assert_eq!(code, Some(1), "{stderr}");
     let line = line_of(REFUSED[0]);
     assert!(
-        stderr.contains("t.csv: ") && stderr.contains(&format!("line {line}: ")),
+        stderr.contains(&format!("t.csv:{line}: the database refused this row: t: ")),
         "{stderr}"
     );
-    assert!(stderr.contains("the database refused this row"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "; rows before line {line} are loaded, this line and the rest of the file are not"
+        )),
+        "{stderr}"
+    );
     assert_eq!(holds.ids(), (0..REFUSED[0] as i64).collect::<Vec<_>>());
 }
 

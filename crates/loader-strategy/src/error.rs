@@ -17,6 +17,19 @@ pub enum Error {
         #[source]
         source: loader_batch::SinkError,
     },
+    /// The database refused a row of the file, found alone, and the bad-row policy set no
+    /// row aside: the file stops there.
+    #[error(
+        "{path}:{line}: the database refused this row: {message}; rows before line {line} are loaded, this line and the rest of the file are not"
+    )]
+    Refused {
+        /// The file.
+        path: String,
+        /// The row's line.
+        line: u64,
+        /// What the database said.
+        message: String,
+    },
     /// The memory probe or budget failed.
     #[error(transparent)]
     Memory(#[from] loader_memory::Error),
@@ -66,7 +79,7 @@ impl Error {
             Error::Batch(loader_batch::Error::Sink { source, .. }) => {
                 source.kind == loader_batch::SinkErrorKind::Data
             }
-            Error::Reconciliation { .. } => true,
+            Error::Reconciliation { .. } | Error::Refused { .. } => true,
             _ => false,
         }
     }

@@ -592,10 +592,7 @@ async fn load_batches(
                 {
                     committed(context, file, progress, batch, *committed_rows, refused)?;
                 }
-                let error = match room.crossed(file, batch, &error) {
-                    Some(stop) => Error::File(stop),
-                    None => error.into(),
-                };
+                let error = room.refused(file, batch, &error).unwrap_or(error.into());
                 drop(reserved);
                 let _ = source.finish().await;
                 return Err(error);

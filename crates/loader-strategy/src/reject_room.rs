@@ -54,14 +54,14 @@ impl RejectRoom {
         }
     }
 
-    /// The error for a row the database refused when the policy allowed no more rejects:
-    /// the processor found it alone and committed the rows before it.
-    pub(crate) fn crossed(
+    /// The error for a row the database refused, found alone, that the policy does not let
+    /// it set aside: past the limits, or failing. The processor committed the rows before it.
+    pub(crate) fn refused(
         &self,
         file: &PlannedFile,
         batch: &RowBatch,
         error: &loader_batch::Error,
-    ) -> Option<loader_file::Error> {
+    ) -> Option<crate::Error> {
         let loader_batch::Error::Sink {
             committed_rows,
             refused,
@@ -71,19 +71,25 @@ impl RejectRoom {
         else {
             return None;
         };
-        self.room?;
         let row = source
             .row
             .filter(|row| row == committed_rows && *row < batch.len())?;
+        let Some(_) = self.room else {
+            return Some(crate::Error::Refused {
+                path: file.path.display().to_string(),
+                line: batch.line(row),
+                message: source.message.clone(),
+            });
+        };
         let rejected = self.rejected + refused.len() as u64 + 1;
-        Some(loader_file::Error::TooManyRejects {
+        Some(crate::Error::File(loader_file::Error::TooManyRejects {
             path: file.path.clone(),
             line: batch.line(row),
             byte: batch.offset(row),
             rejected,
             read: self.read,
             limit: crossed_limit(file.csv.get_bad_rows(), rejected),
-        })
+        }))
     }
 }
 

@@ -156,12 +156,7 @@ impl BatchProcessor {
             })
             .is_err()
         {
-            let message = format!(
-                "line {}: the database refused this row: {refusal}",
-                batch.line(row)
-            );
-            let failure = SinkError::new(SinkErrorKind::Data, message).at_row(row);
-            return Err(SubBatchFailure::Sink(failure));
+            return Err(SubBatchFailure::Sink(refusal.at_row(row)));
         }
         let reject = RejectedRow {
             line: batch.line(row),
