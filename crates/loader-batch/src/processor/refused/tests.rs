@@ -281,3 +281,73 @@ async fn without_quarantining_a_refused_row_fails_the_batch_as_before() {
     ));
     assert_eq!(sink.state.lock().unwrap().writes, 1);
 }
+
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Whatever rows the table refuses, however the batch is cut and written, every row
+        /// is stored or quarantined exactly once, in file order: the table holds what a
+        /// row-by-row load would, the quarantine the rest, and the ledger ranges cover the
+        /// batch without gap or overlap.
+        #[test]
+        fn every_row_is_stored_or_set_aside_once(
+            kinds in proptest::collection::vec((0u8..8, any::<prop::sample::Index>()), 1..80),
+            rows in 1usize..20,
+            streams in 1usize..4,
+            names_rows in any::<bool>(),
+        ) {
+            let mut values: Vec<Option<String>> = Vec::new();
+            for (i, (kind, earlier)) in kinds.iter().enumerate() {
+                let value = match kind {
+                    0 => Some("bad".to_owned()),
+                    1 if i > 0 => values[earlier.index(i)].clone(),
+                    2 => None,
+                    _ => Some(format!("v{i}")),
+                };
+                values.push(value);
+            }
+            // A row-by-row load: a value is stored unless it is `bad` or already stored.
+            let mut stored: Vec<String> = Vec::new();
+            let mut refused_lines = Vec::new();
+            for (i, value) in values.iter().enumerate() {
+                match value {
+                    Some(v) if v == "bad" || stored.contains(v) => refused_lines.push(i as u64 + 2),
+                    Some(v) => stored.push(v.clone()),
+                    None => {}
+                }
+            }
+            let borrowed: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
+            let batch = batch_of(&borrowed);
+            let sink = std::sync::Arc::new(UniqueTable { names_rows, ..UniqueTable::default() });
+            let outcome = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap()
+                .block_on(
+                    processor(sink.clone(), rows)
+                        .with_streams(streams)
+                        .process_quarantining(&target(), &batch, None, u64::MAX),
+                )
+                .unwrap();
+            let state = sink.state.lock().unwrap();
+            let held: Vec<String> = state
+                .values
+                .iter()
+                .map(|v| String::from_utf8(v.clone()).unwrap())
+                .collect();
+            prop_assert_eq!(&held, &stored);
+            prop_assert_eq!(outcome.rows as usize, stored.len());
+            let lines: Vec<u64> = outcome.refused.iter().map(|r| r.line).collect();
+            prop_assert_eq!(&lines, &refused_lines);
+            let reads = values.iter().filter(|v| v.is_none()).count();
+            prop_assert_eq!(outcome.rejected as usize, reads + refused_lines.len());
+            let quarantined: Vec<u64> = state.quarantined.iter().map(|r| r.byte).collect();
+            prop_assert!(quarantined.windows(2).all(|w| w[0] < w[1]), "{:?}", quarantined);
+            prop_assert_eq!(quarantined.len(), reads + refused_lines.len());
+            assert_covers(&state.ranges, values.len() as u64 * 10);
+        }
+    }
+}
