@@ -73,7 +73,7 @@ pub(crate) fn quarantine_sql(sink: &PgSink) -> String {
 /// Quarantines the rejects that belong with `rows`, in the transaction that commits them.
 pub(crate) async fn quarantine(
     sink: &PgSink,
-    transaction: &Transaction<'_>,
+    transaction: &deadpool_postgres::Transaction<'_>,
     target: &LoadTarget,
     batch: &RowBatch,
     rows: Range<usize>,
@@ -82,8 +82,9 @@ pub(crate) async fn quarantine(
     if rejects.is_empty() {
         return Ok(());
     }
+    // Prepared once per connection: a file with rows set aside writes many of these.
     let statement = transaction
-        .prepare(&format!(
+        .prepare_cached(&format!(
             "INSERT INTO {} (table_name, file, file_hash, generation, run_id, line, byte, \
              column_number, column_name, kind, message, raw, quarantined_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
