@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SQLITE_SCHEMA: &str = "CREATE TABLE orders (id INTEGER, customer TEXT, email TEXT, \
+pub(crate) const SQLITE_SCHEMA: &str = "CREATE TABLE orders (id INTEGER, customer TEXT, email TEXT, \
     amount REAL, quantity INTEGER, paid BOOLEAN, order_date DATE, created_at TIMESTAMP, \
     country TEXT, note TEXT);";
 
@@ -46,6 +46,7 @@ struct Options {
     memory: bool,
     postgres: bool,
     validate: bool,
+    refused: bool,
     memory_rows: Vec<u64>,
 }
 
@@ -57,6 +58,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         memory: true,
         postgres: true,
         validate: true,
+        refused: true,
         memory_rows: vec![1_000_000, 5_000_000, 10_000_000],
     };
     let mut args = args.iter();
@@ -78,9 +80,18 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 options.memory = value == "memory" || value == "all";
                 options.postgres = value == "postgres" || value == "all";
                 options.validate = value == "validate" || value == "all";
-                if !options.speed && !options.memory && !options.postgres && !options.validate {
+                options.refused = value == "refused" || value == "all";
+                let sections = [
+                    options.speed,
+                    options.memory,
+                    options.postgres,
+                    options.validate,
+                    options.refused,
+                ];
+                if !sections.contains(&true) {
                     return Err(
-                        "--section: expected speed, memory, postgres, validate or all".into(),
+                        "--section: expected speed, memory, postgres, validate, refused or all"
+                            .into(),
                     );
                 }
             }
@@ -142,6 +153,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     if options.postgres {
         crate::bench_pg::run(&loader, &dir, options.rows, options.runs, &mut report)?;
+    }
+    if options.refused {
+        crate::bench_refused::run(&loader, &dir, options.rows, options.runs, &mut report)?;
     }
     let header = format!(
         "{} rows per speed file, median of {} alternating rounds, release build; \
@@ -400,6 +414,17 @@ pub(crate) fn timed(
     stdout: Option<&Path>,
     dir: &Path,
 ) -> Result<Measure, String> {
+    timed_exiting(command, stdin, stdout, dir, &[0])
+}
+
+/// [`timed`], for a command that succeeds with any of the exit codes `ok`.
+pub(crate) fn timed_exiting(
+    command: &mut Command,
+    stdin: Option<&Path>,
+    stdout: Option<&Path>,
+    dir: &Path,
+    ok: &[i32],
+) -> Result<Measure, String> {
     let report = dir.join("time.txt");
     let mut timed = Command::new("/usr/bin/time");
     timed
@@ -426,7 +451,7 @@ pub(crate) fn timed(
     let machine_busy = machine_busy_since_boot()
         .zip(busy_before)
         .map(|(after, before)| after.saturating_sub(before));
-    if !status.success() {
+    if !status.code().is_some_and(|code| ok.contains(&code)) {
         return Err(format!("{command:?} failed with {status}"));
     }
     let text = std::fs::read_to_string(&report).map_err(|e| e.to_string())?;
@@ -455,19 +480,24 @@ pub(crate) fn timed(
     })
 }
 
-fn count_rows(db: &Path) -> Result<u64, String> {
+pub(crate) fn count_rows(db: &Path) -> Result<u64, String> {
+    count_sqlite(db, "orders")
+}
+
+/// Rows of `table` in the SQLite database `db`.
+pub(crate) fn count_sqlite(db: &Path, table: &str) -> Result<u64, String> {
     let output = Command::new("sqlite3")
         .arg(db)
-        .arg("SELECT count(*) FROM orders;")
+        .arg(format!("SELECT count(*) FROM {table};"))
         .output()
         .map_err(|e| e.to_string())?;
     String::from_utf8_lossy(&output.stdout)
         .trim()
         .parse()
-        .map_err(|_| format!("cannot count rows in {}", db.display()))
+        .map_err(|_| format!("cannot count rows of {table} in {}", db.display()))
 }
 
-fn fresh_db(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn fresh_db(dir: &Path, name: &str) -> PathBuf {
     let db = dir.join(name);
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
@@ -518,7 +548,7 @@ fn measure_loader(
     ))
 }
 
-fn check(found: u64, expected: u64, tool: &str) -> Result<(), String> {
+pub(crate) fn check(found: u64, expected: u64, tool: &str) -> Result<(), String> {
     if found == expected {
         Ok(())
     } else {

@@ -6,7 +6,7 @@ use crate::bench_pg_server::{self, BinaryFiles};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-const TYPED: &str = "(id BIGINT, customer TEXT, email TEXT, amount DOUBLE PRECISION, \
+pub(crate) const TYPED: &str = "(id BIGINT, customer TEXT, email TEXT, amount DOUBLE PRECISION, \
     quantity BIGINT, paid BOOLEAN, order_date DATE, created_at TIMESTAMP, country TEXT, note TEXT)";
 
 pub(crate) fn psql(url: &str, sql: &str) -> Result<String, String> {
@@ -34,18 +34,31 @@ pub(crate) fn psql(url: &str, sql: &str) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
-fn count(url: &str, table: &str) -> Result<u64, String> {
+pub(crate) fn count(url: &str, table: &str) -> Result<u64, String> {
     psql(url, &format!("SELECT count(*) FROM {table}"))?
         .parse()
         .map_err(|_| format!("cannot count {table}"))
 }
 
-fn fresh_schema(url: &str, schema: &str) -> Result<(), String> {
+pub(crate) fn fresh_schema(url: &str, schema: &str) -> Result<(), String> {
     psql(
         url,
         &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
     )
     .map(|_| ())
+}
+
+/// The server to measure against (`LOADER_BENCH_PG_URL`, else `LOADER_TEST_PG_URL`, else the
+/// local one), or `None`, said, when it does not answer.
+pub(crate) fn server_url() -> Option<String> {
+    let url = std::env::var("LOADER_BENCH_PG_URL")
+        .or_else(|_| std::env::var("LOADER_TEST_PG_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if psql(&url, "SELECT 1").is_err() {
+        println!("\npostgres: skipped, no server at {url} (set LOADER_BENCH_PG_URL)");
+        return None;
+    }
+    Some(url)
 }
 
 fn loader_run(
@@ -80,13 +93,9 @@ pub fn run(
     runs: usize,
     report: &mut crate::bench_report::Report,
 ) -> Result<(), String> {
-    let url = std::env::var("LOADER_BENCH_PG_URL")
-        .or_else(|_| std::env::var("LOADER_TEST_PG_URL"))
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    if psql(&url, "SELECT 1").is_err() {
-        println!("\npostgres: skipped, no server at {url} (set LOADER_BENCH_PG_URL)");
+    let Some(url) = server_url() else {
         return Ok(());
-    }
+    };
     let input = generated(dir, rows)?;
     let size = std::fs::metadata(&input).map_err(|e| e.to_string())?.len();
     let (mut copies, mut loads, mut single_stream) = (Vec::new(), Vec::new(), Vec::new());

@@ -14,6 +14,7 @@
 mod bench;
 mod bench_pg;
 mod bench_pg_server;
+mod bench_refused;
 mod bench_report;
 mod bench_validate;
 mod bench_waits;

@@ -194,6 +194,17 @@ pub fn row(rng: &mut Rng, id: u64) -> [String; COLUMNS] {
 /// assert!(a.starts_with(loader_gen::HEADER.as_bytes()));
 /// ```
 pub fn write_csv(out: &mut impl Write, rows: u64, seed: u64, first_id: u64) -> io::Result<u64> {
+    write_csv_with_ids(out, rows, seed, first_id, |id| id)
+}
+
+/// [`write_csv`], with each row's id written as `id_of` maps it.
+fn write_csv_with_ids(
+    out: &mut impl Write,
+    rows: u64,
+    seed: u64,
+    first_id: u64,
+    id_of: impl Fn(u64) -> u64,
+) -> io::Result<u64> {
     let mut out = CountingWriter {
         inner: out,
         count: 0,
@@ -202,7 +213,7 @@ pub fn write_csv(out: &mut impl Write, rows: u64, seed: u64, first_id: u64) -> i
     out.write_all(b"\n")?;
     let mut rng = Rng::new(seed);
     for id in first_id..first_id + rows {
-        for (i, field) in row(&mut rng, id).iter().enumerate() {
+        for (i, field) in row(&mut rng, id_of(id)).iter().enumerate() {
             if i > 0 {
                 out.write_all(b",")?;
             }
@@ -221,6 +232,22 @@ pub fn write_csv(out: &mut impl Write, rows: u64, seed: u64, first_id: u64) -> i
 pub fn write_file(path: &Path, rows: u64, seed: u64, first_id: u64) -> io::Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
     let bytes = write_csv(&mut out, rows, seed, first_id)?;
+    out.flush()?;
+    Ok(bytes)
+}
+
+/// Writes one file of `rows` rows, ids from 1, like [`write_file`], except that every
+/// `every`th row repeats the id of the row before it: a table whose id is unique refuses
+/// exactly `rows / every` of them (ids `every`, `2 * every`, ... are missing).
+///
+/// # Errors
+///
+/// When the file cannot be created or written.
+pub fn write_file_repeating_ids(path: &Path, rows: u64, seed: u64, every: u64) -> io::Result<u64> {
+    let every = every.max(2);
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let repeat = |id: u64| if id.is_multiple_of(every) { id - 1 } else { id };
+    let bytes = write_csv_with_ids(&mut out, rows, seed, 1, repeat)?;
     out.flush()?;
     Ok(bytes)
 }
