@@ -66,11 +66,23 @@ fn load(dir: &Path, into: &[&str], extra: &[&str]) -> (Option<i32>, String, Stri
 trait Holds {
     fn ids(&self) -> Vec<i64>;
     fn quarantined(&self) -> Vec<(i64, String, String)>;
+    /// The quarantine's `(column_name, message)` of the row on `line`.
+    fn why(&self, line: i64) -> (Option<String>, String);
 }
 
 struct Sqlite<'a>(&'a Path);
 
 impl Holds for Sqlite<'_> {
+    fn why(&self, line: i64) -> (Option<String>, String) {
+        let db = rusqlite::Connection::open(self.0.join("out.db")).unwrap();
+        db.query_row(
+            "SELECT column_name, message FROM _loader_quarantine WHERE line = ?1",
+            [line],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    }
+
     fn ids(&self) -> Vec<i64> {
         let db = rusqlite::Connection::open(self.0.join("out.db")).unwrap();
         let mut statement = db.prepare("SELECT id FROM t ORDER BY id").unwrap();
@@ -106,6 +118,15 @@ struct Postgres<'a> {
 }
 
 impl Holds for Postgres<'_> {
+    fn why(&self, line: i64) -> (Option<String>, String) {
+        let sql = format!(
+            "SELECT column_name, message FROM \"{}\"._loader_quarantine WHERE line = {line}",
+            self.schema
+        );
+        let mut row = query_text(self.url, &sql).remove(0).into_iter();
+        (row.next().unwrap(), row.next().unwrap().unwrap())
+    }
+
     fn ids(&self) -> Vec<i64> {
         let sql = format!(
             "SELECT id::text FROM \"{}\".t AS t ORDER BY t.id",
@@ -155,6 +176,19 @@ fn refused_rows_are_quarantined(dir: &Path, into: &[&str], holds: &dyn Holds) {
             ),
             refused(REFUSED[2], "2998,\"last, again\""),
         ]
+    );
+    // The quarantine says what the database refused, and in which column when it named one.
+    let (column, message) = holds.why(line_of(REFUSED[1]));
+    assert_eq!(column.as_deref(), Some("name"), "{message}");
+    assert!(
+        message.contains("line 1202") || message.contains("NOT NULL"),
+        "{message}"
+    );
+    let (_, message) = holds.why(line_of(REFUSED[0]));
+    assert!(
+        message.contains("UNIQUE constraint failed: t.id")
+            || message.contains("Key (id)=(7) already exists"),
+        "{message}"
     );
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let file = &report["files"][0];

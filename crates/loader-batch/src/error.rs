@@ -101,6 +101,9 @@ pub struct SinkError {
     /// (an index into the batch, not a line), when it named one. A hint only: a row is set
     /// aside as refused once a write of it alone is refused.
     pub row: Option<usize>,
+    /// For a [`Data`](SinkErrorKind::Data) failure, the column the database named, when it
+    /// named one (a NOT NULL column, say).
+    pub column: Option<String>,
 }
 
 impl SinkError {
@@ -111,12 +114,19 @@ impl SinkError {
             message: message.into(),
             source: None,
             row: None,
+            column: None,
         }
     }
 
     /// Names the row of the batch the database refused.
     pub fn at_row(mut self, row: usize) -> Self {
         self.row = Some(row);
+        self
+    }
+
+    /// Names the column the database refused a value of.
+    pub fn in_column(mut self, column: impl Into<String>) -> Self {
+        self.column = Some(column.into());
         self
     }
 

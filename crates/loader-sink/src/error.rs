@@ -36,6 +36,8 @@ pub enum Error {
     RefusedRow {
         /// The row, an index into the batch.
         row: usize,
+        /// The column the database named, if it named one.
+        column: Option<String>,
         /// What the database said about it.
         source: Box<Error>,
     },
@@ -48,7 +50,17 @@ impl From<Error> for SinkError {
     fn from(error: Error) -> Self {
         let kind = match error {
             Error::Database { kind, .. } => kind,
-            Error::RefusedRow { row, source } => return SinkError::from(*source).at_row(row),
+            Error::RefusedRow {
+                row,
+                column,
+                source,
+            } => {
+                let refused = SinkError::from(*source).at_row(row);
+                return match column {
+                    Some(column) => refused.in_column(column),
+                    None => refused,
+                };
+            }
             _ => SinkErrorKind::Terminal,
         };
         SinkError::new(kind, error.to_string())

@@ -432,7 +432,16 @@ pub(crate) fn sql_type(ty: ColumnType) -> &'static str {
 /// The error's text without the `db error:` prefix, on one line.
 pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
-        Some(db) => shorten(&format!("{} ({})", db.message(), db.code().code())),
+        // An integrity violation's detail says which value broke it ("Key (id)=(7) already
+        // exists."), which is what the operator needs to mend the row or the table.
+        Some(db) => match db.detail().filter(|_| db.code().code().starts_with("23")) {
+            Some(detail) => shorten(&format!(
+                "{} ({}): {detail}",
+                db.message(),
+                db.code().code()
+            )),
+            None => shorten(&format!("{} ({})", db.message(), db.code().code())),
+        },
         // tokio-postgres says only the kind ("error connecting to server"); the cause, such
         // as "Connection refused (os error 111)", is what an operator can act on.
         None => {
@@ -453,10 +462,14 @@ pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
 /// data exceptions and integrity violations are data; the rest (permissions, missing objects,
 /// bad credentials) is terminal.
 pub(crate) fn pg_error(table: &str, e: &tokio_postgres::Error) -> SinkError {
-    SinkError::new(
+    let error = SinkError::new(
         kind_of(e.code().map(|c| c.code())),
         format!("{table}: {}", describe(e)),
-    )
+    );
+    match e.as_db_error().and_then(|db| db.column()) {
+        Some(column) => error.in_column(column),
+        None => error,
+    }
 }
 
 fn kind_of(sqlstate: Option<&str>) -> SinkErrorKind {

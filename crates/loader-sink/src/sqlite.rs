@@ -230,11 +230,13 @@ fn name_refused_row(
     rows: Range<usize>,
     refused: Error,
 ) -> Error {
+    let named = |row: usize, refused: Error| Error::RefusedRow {
+        row,
+        column: refused_column(&refused, &target.table),
+        source: Box::new(refused),
+    };
     if rows.len() == 1 {
-        return Error::RefusedRow {
-            row: rows.start,
-            source: Box::new(refused),
-        };
+        return named(rows.start, refused);
     }
     let columns_key = columns_key(target);
     for row in rows {
@@ -248,13 +250,21 @@ fn name_refused_row(
             },
         ) = bind_and_run(statement, target, batch, row..row + 1)
         {
-            return Error::RefusedRow {
-                row,
-                source: Box::new(alone),
-            };
+            return named(row, alone);
         }
     }
     refused
+}
+
+/// The one column a constraint failure names (`NOT NULL constraint failed: t.name`), if it
+/// names one column of `table`.
+fn refused_column(error: &Error, table: &str) -> Option<String> {
+    let Error::Database { message, .. } = error else {
+        return None;
+    };
+    let (_, columns) = message.split_once(" constraint failed: ")?;
+    let column = columns.strip_prefix(table)?.strip_prefix('.')?;
+    (!column.contains(", ")).then(|| column.to_owned())
 }
 
 /// Holds the sink weakly: a hook registered for a run must not keep the database open after.
@@ -639,8 +649,10 @@ mod tests {
         }
         let err = sink.write(&t, &batch, 0..3).await.unwrap_err();
         assert_eq!(err.kind, SinkErrorKind::Data);
-        // One INSERT held all three rows; the row SQLite refused is found and named.
+        // One INSERT held all three rows; the row SQLite refused is found and named, with
+        // its column.
         assert_eq!(err.row, Some(2));
+        assert_eq!(err.column.as_deref(), Some("n"));
         let count: i64 = sink
             .with_connection(|c| c.query_row("SELECT count(*) FROM u", [], |r| r.get(0)))
             .unwrap();

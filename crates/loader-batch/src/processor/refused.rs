@@ -158,11 +158,16 @@ impl BatchProcessor {
         {
             return Err(SubBatchFailure::Sink(refusal.at_row(row)));
         }
+        let column = refusal.column.as_deref().and_then(|name| {
+            let columns = part.target.schema.columns();
+            let index = columns.iter().position(|c| c.name == name)?;
+            Some((index as u32 + 1, name.to_owned()))
+        });
         let reject = RejectedRow {
             line: batch.line(row),
             byte: batch.offset(row),
-            column: None,
-            column_name: None,
+            column: column.as_ref().map(|(number, _)| *number),
+            column_name: column.map(|(_, name)| name),
             kind: RejectKind::Refused,
             message: refusal.message,
             raw: csv_record(batch.row(row).fields()),
