@@ -296,6 +296,27 @@ fn rows_sqlite_refuses_count_with_rejects_read() {
     refused_rows_count_with_rejects_read(dir.path(), &SQLITE, &Sqlite(dir.path()));
 }
 
+/// A table that refuses every row (here a CHECK no row meets) is not the rows' fault: under
+/// skip the file stops after a run of refused rows, instead of setting each aside alone.
+#[test]
+fn a_table_refusing_every_row_stops_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    rusqlite::Connection::open(dir.path().join("out.db"))
+        .unwrap()
+        .execute_batch("CREATE TABLE t (id INTEGER, name TEXT CHECK (name = 'never'))")
+        .unwrap();
+    write_input(dir.path());
+    let (code, _, stderr) = load(dir.path(), &SQLITE, &["--on-error", "skip"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the database refused 1000 rows in a row (lines 2 to 1001)")
+            && stderr.contains("CHECK constraint failed")
+            && stderr.contains("that is the table, not the rows"),
+        "{stderr}"
+    );
+    assert!(Sqlite(dir.path()).ids().is_empty());
+}
+
 /// Runs `check` against a table like SQLite's in a schema of its own, on one or two streams.
 fn on_postgres(tag: &str, check: fn(&Path, &[&str], &dyn Holds)) {
     let Some(url) = pg_url() else { return };

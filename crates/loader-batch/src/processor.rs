@@ -6,7 +6,7 @@ use futures_util::{FutureExt, StreamExt};
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The largest sub-batch, in rows and in field bytes, shared between the processor and
@@ -290,8 +290,8 @@ impl BatchProcessor {
         parent: Option<ContextId>,
         allowed: u64,
     ) -> Result<BatchOutcome> {
-        let allowance = AtomicU64::new(allowed);
-        self.process_inner(target, batch, parent, Some(&allowance))
+        let refusals = Refusals::new(allowed);
+        self.process_inner(target, batch, parent, Some(&refusals))
             .await
     }
 
@@ -300,7 +300,7 @@ impl BatchProcessor {
         target: &LoadTarget,
         batch: &RowBatch,
         parent: Option<ContextId>,
-        allowance: Option<&AtomicU64>,
+        refusals: Option<&Refusals>,
     ) -> Result<BatchOutcome> {
         let all = 0..batch.len();
         let mut template = self.template(Scope::Batch, target, batch, all.clone());
@@ -331,16 +331,23 @@ impl BatchProcessor {
             let (done, next) = PreviousWrite::chain();
             let previous = (self.streams > 1).then(|| std::mem::replace(&mut previous, next));
             async move {
-                let result = match self
+                let written = self
                     .write_sub_batch(target, batch, rows.clone(), parent, previous.clone())
-                    .await
-                {
-                    Ok(retries) => Ok(Written {
-                        retries,
-                        ..Written::default()
-                    }),
-                    Err(SubBatchFailure::Sink(refusal))
-                        if refusal.kind == SinkErrorKind::Data && allowance.is_some() =>
+                    .await;
+                let result = match (written, refusals) {
+                    (Ok(retries), refusals) => {
+                        if let Some(refusals) = refusals
+                            && !rows.is_empty()
+                        {
+                            refusals.stored();
+                        }
+                        Ok(Written {
+                            retries,
+                            ..Written::default()
+                        })
+                    }
+                    (Err(SubBatchFailure::Sink(refusal)), Some(refusals))
+                        if refusal.kind == SinkErrorKind::Data =>
                     {
                         let part = refused::Part {
                             target,
@@ -348,11 +355,10 @@ impl BatchProcessor {
                             parent,
                             previous,
                         };
-                        let allowance = allowance.unwrap_or_else(|| unreachable!());
-                        self.set_aside_refused(&part, rows.clone(), refusal, batch_scope, allowance)
+                        self.set_aside_refused(&part, rows.clone(), refusal, batch_scope, refusals)
                             .await
                     }
-                    Err(failure) => Err(Failed {
+                    (Err(failure), _) => Err(Failed {
                         failure,
                         written: Written::default(),
                         handled: rows.start,
@@ -544,7 +550,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 mod refused;
-use refused::{Failed, Written};
+use refused::{Failed, Refusals, Written};
 
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,33 @@ use crate::{
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Rows the database refused one after another, with no row stored between them, past
+/// which the file stops: the table, not the rows, is then at fault (a trigger refusing every
+/// row, a column the input never fills), and setting each row aside alone would take hours.
+pub(super) const REFUSED_IN_A_ROW: u64 = 1000;
+
+/// What one batch may still set aside, shared by its sub-batches.
+pub(super) struct Refusals {
+    /// Rows that may still be set aside.
+    allowance: AtomicU64,
+    /// Rows refused one after another so far, with no row stored between them.
+    in_a_row: AtomicU64,
+}
+
+impl Refusals {
+    pub(super) fn new(allowed: u64) -> Self {
+        Refusals {
+            allowance: AtomicU64::new(allowed),
+            in_a_row: AtomicU64::new(0),
+        }
+    }
+
+    /// A write stored rows: the refused rows before it were not the whole story.
+    pub(super) fn stored(&self) {
+        self.in_a_row.store(0, Ordering::SeqCst);
+    }
+}
+
 /// What a sub-batch's write came to.
 #[derive(Debug, Default)]
 pub(super) struct Written {
@@ -52,7 +79,7 @@ impl BatchProcessor {
         rows: Range<usize>,
         refusal: SinkError,
         scope: &AuditScope,
-        allowance: &AtomicU64,
+        refusals: &Refusals,
     ) -> Result<Written, Failed> {
         let lines = part.batch.line_range(rows.clone());
         let split = scope.event(EventKind::Split).with_reason(format!(
@@ -89,6 +116,7 @@ impl BatchProcessor {
                     Ok(retries) => {
                         written.retries += retries;
                         handled = piece.end;
+                        refusals.stored();
                         continue;
                     }
                     Err(SubBatchFailure::Sink(e)) if e.kind == SinkErrorKind::Data => e,
@@ -112,7 +140,7 @@ impl BatchProcessor {
                     });
                 }
                 1 => match self
-                    .quarantine_refused(part, piece.start, refusal, allowance)
+                    .quarantine_refused(part, piece.start, refusal, refusals)
                     .await
                 {
                     Ok(reject) => {
@@ -143,14 +171,25 @@ impl BatchProcessor {
         part: &Part<'_>,
         row: usize,
         refusal: SinkError,
-        allowance: &AtomicU64,
+        refusals: &Refusals,
     ) -> Result<RejectedRow, SubBatchFailure> {
         let batch = part.batch;
         // The rows before this one commit first, so the allowance is spent in file order.
         if let Some(previous) = &part.previous {
             previous.committed().await.map_err(SubBatchFailure::Sink)?;
         }
-        if allowance
+        let in_a_row = refusals.in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
+        if in_a_row >= REFUSED_IN_A_ROW {
+            let first = batch.line((row + 1).saturating_sub(in_a_row as usize));
+            let message = format!(
+                "the database refused {in_a_row} rows in a row (lines {first} to {}), the last \
+                 with: {refusal}; that is the table, not the rows: mend it and load again",
+                batch.line(row)
+            );
+            return Err(SubBatchFailure::Sink(SinkError::terminal(message)));
+        }
+        if refusals
+            .allowance
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
                 left.checked_sub(1)
             })

@@ -351,3 +351,57 @@ mod proptests {
         }
     }
 }
+
+#[tokio::test]
+async fn a_table_that_refuses_every_row_stops_the_file_instead_of_setting_each_aside() {
+    let values = vec![Some("bad"); 2500];
+    let sink = std::sync::Arc::new(UniqueTable {
+        names_rows: true,
+        ..UniqueTable::default()
+    });
+    let err = processor(sink.clone(), 700)
+        .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
+        .await
+        .unwrap_err();
+    let crate::Error::Sink {
+        committed_rows,
+        refused,
+        source,
+        ..
+    } = err
+    else {
+        panic!("expected a sink error, got {err}");
+    };
+    assert_eq!(source.kind, SinkErrorKind::Terminal);
+    assert!(
+        source
+            .message
+            .starts_with("the database refused 1000 rows in a row (lines 2 to 1001)"),
+        "{}",
+        source.message
+    );
+    assert_eq!((committed_rows, refused.len()), (999, 999));
+}
+
+#[tokio::test]
+async fn refused_rows_between_stored_ones_never_stop_the_file() {
+    let values: Vec<Option<String>> = (0..2 * REFUSED_IN_A_ROW as usize)
+        .map(|i| {
+            Some(if i % 2 == 0 {
+                "bad".into()
+            } else {
+                format!("v{i}")
+            })
+        })
+        .collect();
+    let values: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
+    let sink = std::sync::Arc::new(UniqueTable {
+        names_rows: true,
+        ..UniqueTable::default()
+    });
+    let outcome = processor(sink, 700)
+        .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(outcome.refused.len(), REFUSED_IN_A_ROW as usize);
+}
