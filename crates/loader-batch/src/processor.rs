@@ -278,7 +278,10 @@ impl BatchProcessor {
     /// Every step is in the audit trail.
     ///
     /// At most `allowed` rows are set aside; the next refused row fails the batch as
-    /// [`process`](Self::process) would, after the rows before it are committed.
+    /// [`process`](Self::process) would, after the rows before it are committed, with the
+    /// error naming it ([`SinkError::row`]). So does a run of 1000 rows refused one after
+    /// another with none stored between them, but with a terminal error: then the table
+    /// refuses everything, and setting each row aside alone would take hours.
     ///
     /// # Errors
     ///
@@ -354,9 +357,10 @@ impl BatchProcessor {
                             batch,
                             parent,
                             previous,
+                            scope: batch_scope,
+                            refusals,
                         };
-                        self.set_aside_refused(&part, rows.clone(), refusal, batch_scope, refusals)
-                            .await
+                        self.set_aside_refused(&part, rows.clone(), refusal).await
                     }
                     (Err(failure), _) => Err(Failed {
                         failure,

@@ -67,102 +67,97 @@ pub(super) struct Part<'a> {
     pub parent: ContextId,
     /// The write before the sub-batch, when writes overlap: every part commits after it.
     pub previous: Option<PreviousWrite>,
+    /// The batch's audit scope.
+    pub scope: &'a AuditScope,
+    /// What the batch may still set aside.
+    pub refusals: &'a Refusals,
 }
 
 impl BatchProcessor {
     /// Writes `rows`, which the database refused as one write, in parts, and sets aside each
-    /// row refused alone while `allowance` lasts. The first row past it fails the write,
-    /// named by the error ([`SinkError::row`]), with the rows before it committed.
+    /// row refused alone while the allowance of `refusals` lasts. The first row past it fails
+    /// the write, named by the error ([`SinkError::row`]), with the rows before it committed.
     pub(super) async fn set_aside_refused(
         &self,
         part: &Part<'_>,
         rows: Range<usize>,
         refusal: SinkError,
-        scope: &AuditScope,
-        refusals: &Refusals,
     ) -> Result<Written, Failed> {
+        let mut written = Written::default();
+        let mut handled = rows.start;
+        let result = self
+            .write_parts(part, rows, refusal, &mut written, &mut handled)
+            .await;
+        match result {
+            Ok(()) => Ok(written),
+            Err(failure) => Err(Failed {
+                failure,
+                written,
+                handled,
+            }),
+        }
+    }
+
+    /// The work of [`set_aside_refused`](Self::set_aside_refused): `written` and `handled`
+    /// (the end of the rows committed) follow each part committed.
+    async fn write_parts(
+        &self,
+        part: &Part<'_>,
+        rows: Range<usize>,
+        refusal: SinkError,
+        written: &mut Written,
+        handled: &mut usize,
+    ) -> Result<(), SubBatchFailure> {
         let lines = part.batch.line_range(rows.clone());
-        let split = scope.event(EventKind::Split).with_reason(format!(
+        let split = part.scope.event(EventKind::Split).with_reason(format!(
             "rows {}..{} (lines {}..{}): the database refused a row ({refusal}); writing them \
              in parts to set refused rows aside",
             rows.start, rows.end, lines.start, lines.end
         ));
-        let mut written = Written::default();
-        let mut handled = rows.start;
-        if let Err(e) = scope.note(split).await {
-            let failure = SubBatchFailure::Audit(e);
-            return Err(Failed {
-                failure,
-                written,
-                handled,
-            });
-        }
+        part.scope.note(split).await?;
         // Parts still to write, the next one last; a part already known to be refused
         // carries its error.
         let mut pending = vec![(rows, Some(refusal))];
         while let Some((piece, known)) = pending.pop() {
             let refusal = match known {
                 Some(refusal) => refusal,
-                None => match self
-                    .write_sub_batch(
+                None => {
+                    let previous = part.previous.clone();
+                    let write = self.write_sub_batch(
                         part.target,
                         part.batch,
                         piece.clone(),
                         part.parent,
-                        part.previous.clone(),
-                    )
-                    .await
-                {
-                    Ok(retries) => {
-                        written.retries += retries;
-                        handled = piece.end;
-                        refusals.stored();
-                        continue;
+                        previous,
+                    );
+                    match write.await {
+                        Ok(retries) => {
+                            written.retries += retries;
+                            *handled = piece.end;
+                            part.refusals.stored();
+                            continue;
+                        }
+                        Err(SubBatchFailure::Sink(e)) if e.kind == SinkErrorKind::Data => e,
+                        Err(failure) => return Err(failure),
                     }
-                    Err(SubBatchFailure::Sink(e)) if e.kind == SinkErrorKind::Data => e,
-                    Err(failure) => {
-                        return Err(Failed {
-                            failure,
-                            written,
-                            handled,
-                        });
-                    }
-                },
+                }
             };
             match piece.len() {
                 // Only rejects, which the database does not check: nothing to set aside.
-                0 => {
-                    let failure = SubBatchFailure::Sink(refusal);
-                    return Err(Failed {
-                        failure,
-                        written,
-                        handled,
-                    });
+                0 => return Err(SubBatchFailure::Sink(refusal)),
+                1 => {
+                    let reject = self.quarantine_refused(part, piece.start, refusal).await?;
+                    written.refused.push(reject);
+                    written.refused_bytes += part.batch.data_bytes(piece.clone()) as u64;
+                    *handled = piece.end;
                 }
-                1 => match self
-                    .quarantine_refused(part, piece.start, refusal, refusals)
-                    .await
-                {
-                    Ok(reject) => {
-                        written.refused.push(reject);
-                        written.refused_bytes += part.batch.data_bytes(piece.clone()) as u64;
-                        handled = piece.end;
-                    }
-                    Err(failure) => {
-                        return Err(Failed {
-                            failure,
-                            written,
-                            handled,
-                        });
-                    }
-                },
                 _ => {
                     let parts = parts_of(piece, refusal.row).into_iter().rev();
                     pending.extend(parts.map(|part| (part, None)));
                 }
             }
         }
-        Ok(written)
+        Ok(())
     }
 
     /// Quarantines row `row`, refused alone, in a write of its own.
@@ -171,9 +166,8 @@ impl BatchProcessor {
         part: &Part<'_>,
         row: usize,
         refusal: SinkError,
-        refusals: &Refusals,
     ) -> Result<RejectedRow, SubBatchFailure> {
-        let batch = part.batch;
+        let (batch, refusals) = (part.batch, part.refusals);
         // The rows before this one commit first, so the allowance is spent in file order.
         if let Some(previous) = &part.previous {
             previous.committed().await.map_err(SubBatchFailure::Sink)?;
