@@ -545,9 +545,10 @@ impl BatchSink for PgSink {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_row_a_copy_error_names_is_read_from_its_context() {
-        use super::copy_row;
         assert_eq!(copy_row("COPY orders, line 3", "orders"), Some(2));
         assert_eq!(
             copy_row("COPY orders, line 12, column id: \"x, line 9\"", "orders"),
@@ -557,8 +558,6 @@ mod tests {
         assert_eq!(copy_row("SQL statement \"...\"", "orders"), None);
         assert_eq!(copy_row("COPY orders, line 0", "orders"), None);
     }
-
-    use super::*;
 
     #[test]
     fn urls_parse_and_never_leak_passwords() {
