@@ -38,6 +38,7 @@
 mod audit;
 mod audit_buffer;
 mod batch;
+mod csv_text;
 mod error;
 mod ledger;
 mod processor;
@@ -52,6 +53,7 @@ pub use audit::{
 };
 pub use audit_buffer::{BufferedAudit, DEFAULT_GROUP_DELAY, DEFAULT_GROUP_EVENTS};
 pub use batch::{RowBatch, RowRef};
+pub use csv_text::push_csv_field;
 pub use error::{AuditError, Error, Result, SinkError, SinkErrorKind, ValueError};
 pub use ledger::{
     FileLedgerState, FileRecord, LEDGER_PREFIX, LEDGER_VERSION, Ledger, LedgerKey, LedgerStatus,

@@ -329,22 +329,8 @@ pub(crate) fn write_csv_row(out: &mut Vec<u8>, target: &LoadTarget, batch: &RowB
             }
             _ => field,
         };
-        let needs_quotes = field == b"\\."
-            || field
-                .iter()
-                .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
-        if !needs_quotes {
-            out.extend_from_slice(field);
-            continue;
-        }
-        out.push(b'"');
-        for &b in field {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
+        // `\.` alone would end the COPY data: quoted, it is a value.
+        loader_batch::push_csv_field(out, field, field == b"\\.");
     }
     out.push(b'\n');
 }

@@ -256,29 +256,14 @@ fn carrier(batch: &RowBatch, row: usize, refused: RejectedRow) -> RowBatch {
     carrier
 }
 
-/// Fields as one CSV record: comma-separated, quoted when they hold a comma, a quote or a
-/// line end.
+/// Fields as one CSV record: comma-separated, quoted where needed.
 fn csv_record<'a>(fields: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut record = Vec::new();
     for (i, field) in fields.enumerate() {
         if i > 0 {
             record.push(b',');
         }
-        if field
-            .iter()
-            .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
-        {
-            record.push(b'"');
-            for &b in field {
-                if b == b'"' {
-                    record.push(b'"');
-                }
-                record.push(b);
-            }
-            record.push(b'"');
-        } else {
-            record.extend_from_slice(field);
-        }
+        crate::push_csv_field(&mut record, field, false);
     }
     record
 }

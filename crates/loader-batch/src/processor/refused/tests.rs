@@ -141,6 +141,19 @@ fn processor(sink: std::sync::Arc<UniqueTable>, rows: usize) -> BatchProcessor {
         .with_limits(std::sync::Arc::new(SubBatchLimits::new(rows, 1 << 20)))
 }
 
+/// What a failed batch committed (rows, and the refused among them) and why it failed.
+fn sink_failure(err: crate::Error) -> (usize, Box<[RejectedRow]>, Box<SinkError>) {
+    match err {
+        crate::Error::Sink {
+            committed_rows,
+            refused,
+            source,
+            ..
+        } => (committed_rows, refused, source),
+        other => panic!("expected a sink error, got {other}"),
+    }
+}
+
 /// The committed ranges, in order, cover `0..end` with no gap and no overlap.
 fn assert_covers(ranges: &[Range<u64>], end: u64) {
     let mut sorted = ranges.to_vec();
@@ -245,15 +258,7 @@ async fn past_the_allowance_a_refused_row_fails_the_batch_after_the_rows_before_
         .process_quarantining(&target(), &batch_of(&values), None, 1)
         .await
         .unwrap_err();
-    let crate::Error::Sink {
-        committed_rows,
-        refused,
-        source,
-        ..
-    } = err
-    else {
-        panic!("expected a sink error, got {err}");
-    };
+    let (committed_rows, refused, source) = sink_failure(err);
     assert_eq!(committed_rows, 4);
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].line, 3);
@@ -363,15 +368,7 @@ async fn a_table_that_refuses_every_row_stops_the_file_instead_of_setting_each_a
         .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
         .await
         .unwrap_err();
-    let crate::Error::Sink {
-        committed_rows,
-        refused,
-        source,
-        ..
-    } = err
-    else {
-        panic!("expected a sink error, got {err}");
-    };
+    let (committed_rows, refused, source) = sink_failure(err);
     assert_eq!(source.kind, SinkErrorKind::Terminal);
     assert!(
         source
