@@ -458,3 +458,64 @@ fn killed_while_setting_refused_rows_aside_a_rerun_completes_the_file_exactly() 
     println!("{mid_load} of {TRIALS} kills landed mid-load");
     assert!(mid_load >= 3, "too few kills landed mid-load: {mid_load}");
 }
+
+/// Two writes of one file overlap on two connections and commit in order. When the later one
+/// holds a key the earlier one also inserts (under a unique index), the earlier waits for the
+/// later's transaction and the later for the earlier's commit: a deadlock PostgreSQL cannot
+/// see. The later write must notice it blocks another session, roll back and write again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_write_holding_a_key_the_earlier_needs_yields_instead_of_deadlocking() {
+    use loader_batch::{BatchSink, ColumnType, LoadTarget, PreviousWrite, RowBatch, Schema};
+    use std::sync::Arc;
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::created(&url, "yield");
+    schema.create_table("t", "id int8 NOT NULL UNIQUE");
+    let sink = Arc::new(
+        loader_sink::PgSink::connect(&url, Some(&schema.name), 4)
+            .await
+            .unwrap(),
+    );
+    let target = Arc::new(LoadTarget::new(
+        "t",
+        Arc::new(Schema::from_pairs([("id", ColumnType::Integer)])),
+        "t.csv",
+    ));
+    let batch_of = |ids: &[&str], first_line: u64| {
+        let mut batch = RowBatch::new(1, 0);
+        for (i, id) in ids.iter().enumerate() {
+            let line = first_line + i as u64;
+            batch.push_row(line, line * 10, [id.as_bytes()]).unwrap();
+        }
+        Arc::new(batch)
+    };
+    let (earlier, later) = (batch_of(&["1", "7"], 2), batch_of(&["7", "8"], 4));
+    // The later write goes first: it inserts 7 and waits for the earlier to commit.
+    let (done, previous) = PreviousWrite::chain();
+    let waiting = {
+        let (sink, target, later) = (sink.clone(), target.clone(), later.clone());
+        tokio::spawn(async move { sink.write_after(&target, &later, 0..2, previous).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    // The earlier write then inserts 7 too, and must not wait for ever.
+    let first = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        sink.write(&target, &earlier, 0..2),
+    )
+    .await
+    .expect("the earlier write was left waiting for the later one")
+    .unwrap();
+    assert_eq!(first, 2);
+    done.committed();
+    // Written again after the earlier committed, the later write meets 7 stored: refused.
+    let refused = waiting.await.unwrap().unwrap_err();
+    assert_eq!(refused.kind, loader_batch::SinkErrorKind::Data, "{refused}");
+    assert_eq!(refused.row, Some(0), "{refused}");
+    let stored = query_text(
+        &url,
+        &format!(
+            "SELECT id::text FROM \"{}\".t AS t ORDER BY t.id",
+            schema.name
+        ),
+    );
+    assert_eq!(stored.len(), 2, "{stored:?}");
+}

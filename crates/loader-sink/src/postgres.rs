@@ -20,6 +20,7 @@ use loader_batch::{
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio_postgres::{Config, NoTls};
 
 /// Bytes of CSV sent to the server at a time: bounds the memory a write needs beyond its
@@ -300,12 +301,28 @@ impl PgSink {
         if let Some(key) = &target.ledger
             && !(rows.is_empty() && batch.rejects_in(rows.clone()).is_empty())
         {
-            crate::postgres_ledger::record_batch(self, &transaction, target, key, batch, rows)
-                .await
-                .map_err(ledger_fail)?;
+            crate::postgres_ledger::record_batch(
+                self,
+                &transaction,
+                target,
+                key,
+                batch,
+                rows.clone(),
+            )
+            .await
+            .map_err(ledger_fail)?;
         }
         // Everything but the commit is done; rows of one file commit in their order.
-        previous.committed().await?;
+        if !wait_unblocking(&transaction, previous, &target.table).await? {
+            // This write holds a key that a write of the file before it waits for (a value
+            // repeated in both, under a unique index): each would wait for the other forever,
+            // unseen by PostgreSQL's deadlock detector, which knows nothing of the order.
+            // Roll back, let the earlier write commit, then write these rows again.
+            drop(transaction);
+            drop(client);
+            previous.committed().await?;
+            return Box::pin(self.copy(target, batch, rows, &PreviousWrite::none())).await;
+        }
         transaction.commit().await.map_err(fail)?;
         if let Some(replace) = replacing {
             replace.done();
@@ -376,6 +393,39 @@ impl PgSink {
             copy.send(Bytes::from(chunk)).await.map_err(fail)?;
         }
         copy.finish().await.map_err(fail)
+    }
+}
+
+/// How long a write waits for the one before it before asking, and asking again, whether it
+/// blocks another session meanwhile.
+const BLOCKING_CHECK: Duration = Duration::from_millis(200);
+
+/// Waits for `previous` to commit, holding `transaction` open: `true` once it has, `false`
+/// as soon as `transaction` is found to block another session (which may be `previous`).
+async fn wait_unblocking(
+    transaction: &tokio_postgres::Transaction<'_>,
+    previous: &PreviousWrite,
+    table: &str,
+) -> std::result::Result<bool, SinkError> {
+    let committed = previous.committed();
+    tokio::pin!(committed);
+    loop {
+        tokio::select! {
+            result = &mut committed => return result.map(|()| true),
+            () = tokio::time::sleep(BLOCKING_CHECK) => {
+                let blocking = transaction
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
+                         WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid)))",
+                        &[],
+                    )
+                    .await
+                    .map_err(|e| pg_error(table, &e))?;
+                if blocking.get::<_, bool>(0) {
+                    return Ok(false);
+                }
+            }
+        }
     }
 }
 
