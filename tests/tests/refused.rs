@@ -272,28 +272,30 @@ fn sqlite_dir() -> tempfile::TempDir {
 
 const SQLITE: [&str; 2] = ["--into", "out.db"];
 
+/// Runs `check` against a fresh SQLite file holding the table.
+fn on_sqlite(check: fn(&Path, &[&str], &dyn Holds)) {
+    let dir = sqlite_dir();
+    check(dir.path(), &SQLITE, &Sqlite(dir.path()));
+}
+
 #[test]
 fn rows_sqlite_refuses_are_quarantined_under_skip() {
-    let dir = sqlite_dir();
-    refused_rows_are_quarantined(dir.path(), &SQLITE, &Sqlite(dir.path()));
+    on_sqlite(refused_rows_are_quarantined);
 }
 
 #[test]
 fn a_row_sqlite_refuses_stops_the_file_at_its_line() {
-    let dir = sqlite_dir();
-    a_refused_row_stops_the_file_at_its_line(dir.path(), &SQLITE, &Sqlite(dir.path()));
+    on_sqlite(a_refused_row_stops_the_file_at_its_line);
 }
 
 #[test]
 fn a_row_sqlite_refuses_past_max_errors_stops_the_file() {
-    let dir = sqlite_dir();
-    a_refused_row_past_max_errors_stops_the_file(dir.path(), &SQLITE, &Sqlite(dir.path()));
+    on_sqlite(a_refused_row_past_max_errors_stops_the_file);
 }
 
 #[test]
 fn rows_sqlite_refuses_count_with_rejects_read() {
-    let dir = sqlite_dir();
-    refused_rows_count_with_rejects_read(dir.path(), &SQLITE, &Sqlite(dir.path()));
+    on_sqlite(refused_rows_count_with_rejects_read);
 }
 
 /// A table that refuses every row (here a CHECK no row meets) is not the rows' fault: under

@@ -443,10 +443,7 @@ fn copy_error(table: &str, e: &tokio_postgres::Error, batch: &RowBatch, first: u
     else {
         return error;
     };
-    let message = match error.message.strip_prefix(&format!("{table}: ")) {
-        Some(rest) => format!("{table}: line {}: {rest}", batch.line(row)),
-        None => error.message,
-    };
+    let message = format!("{table}: line {}: {}", batch.line(row), describe(e));
     SinkError { message, ..error }.at_row(row)
 }
 

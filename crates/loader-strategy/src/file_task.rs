@@ -592,7 +592,9 @@ async fn load_batches(
                 {
                     committed(context, file, progress, batch, *committed_rows, refused)?;
                 }
-                let error = room.refused(file, batch, &error).unwrap_or(error.into());
+                let error = room
+                    .refused(file, batch, &error)
+                    .unwrap_or_else(|| error.into());
                 drop(reserved);
                 let _ = source.finish().await;
                 return Err(error);
