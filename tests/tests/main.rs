@@ -13,3 +13,4 @@ mod grown;
 mod library;
 mod postgres;
 mod refused;
+mod types;

@@ -553,7 +553,8 @@ fn terminal_errors_fail_at_once_with_a_clear_message() {
         "terminal errors are not retried"
     );
 
-    // A value that does not fit the existing column's type: the file fails naming the line.
+    // A value that does not fit the existing column's type: the file fails naming the line,
+    // found as it is read, since the table's type (not the sample's text) is checked.
     let output = run_loader(
         dir.path(),
         &["load", "typed.csv", "--into", &url, "--schema", s],
@@ -561,7 +562,7 @@ fn terminal_errors_fail_at_once_with_a_clear_message() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("line 3: column 1 (\"id\"): expected integer, found \"x2\""),
+        stderr.contains("typed.csv:3: column 1 (\"id\"): expected integer, found \"x2\""),
         "{stderr}"
     );
     // An integer past the int4 column's range: refused before it is sent, naming the column.

@@ -1,4 +1,4 @@
-use crate::{LedgerKey, RowBatch, Schema, SinkError};
+use crate::{ColumnType, LedgerKey, RowBatch, Schema, SinkError};
 use async_trait::async_trait;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -81,6 +81,24 @@ pub trait BatchSink: Send + Sync {
     ///
     /// A [`SinkError`] when the target cannot be prepared.
     async fn prepare(&self, target: &LoadTarget) -> Result<(), SinkError>;
+
+    /// The type the target's table gives each of `target`'s columns, in their order, once
+    /// [`prepare`](Self::prepare) has made or found the table: `None` where the table lets
+    /// the file's own type stand (it has no such column, or its column takes any value).
+    /// A table that existed before the load declares its columns' types, and a reader checks
+    /// fields against those rather than against types inferred from a sample: a text column
+    /// whose sample held only numbers still takes `abc`. This default leaves every type as
+    /// the file has it.
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`] when the table cannot be looked at.
+    async fn column_types(
+        &self,
+        target: &LoadTarget,
+    ) -> Result<Vec<Option<ColumnType>>, SinkError> {
+        Ok(vec![None; target.schema.len()])
+    }
 
     /// Stores rows `rows` of `batch` atomically and returns how many were stored.
     ///

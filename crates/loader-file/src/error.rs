@@ -78,6 +78,30 @@ pub enum Error {
         #[source]
         source: ValueError,
     },
+    /// A number its column's type would not store as written (a leading zero, or a whole
+    /// number too large for an integer in a real column), in a column the user gave no type
+    /// ([`CsvOptions::inferred_columns`](crate::CsvOptions::inferred_columns)).
+    #[error(
+        "{path}:{line}: column {column} ({name:?}): {found:?} {reason}, and no type was given for the column: --column {name}:{ty} stores such values as numbers, --column {name}:text keeps them as written"
+    )]
+    NotAsWritten {
+        /// The file.
+        path: PathBuf,
+        /// Line of the record.
+        line: u64,
+        /// Byte offset of the record.
+        byte: u64,
+        /// Column number, from 1.
+        column: usize,
+        /// Column name.
+        name: String,
+        /// The field as read.
+        found: String,
+        /// The column's type.
+        ty: loader_batch::ColumnType,
+        /// What the type would change.
+        reason: &'static str,
+    },
     /// A text field holds a NUL byte, which the target cannot store.
     #[error(
         "{path}:{line}: column {column} ({name:?}): a NUL byte, which the target's text cannot hold"
@@ -180,6 +204,7 @@ impl Error {
             Error::Csv { line, .. }
             | Error::FieldCount { line, .. }
             | Error::Value { line, .. }
+            | Error::NotAsWritten { line, .. }
             | Error::Nul { line, .. }
             | Error::UnterminatedQuote { line, .. }
             | Error::TooManyRejects { line, .. }
@@ -196,6 +221,7 @@ impl Error {
             Error::Csv { .. }
                 | Error::FieldCount { .. }
                 | Error::Value { .. }
+                | Error::NotAsWritten { .. }
                 | Error::Nul { .. }
                 | Error::UnterminatedQuote { .. }
                 | Error::TooManyRejects { .. }
@@ -226,6 +252,13 @@ impl Error {
                 };
                 (*line, *byte, Some((*column, name)), kind)
             }
+            Error::NotAsWritten {
+                line,
+                byte,
+                column,
+                name,
+                ..
+            } => (*line, *byte, Some((*column, name)), RejectKind::Type),
             Error::Nul {
                 line,
                 byte,
@@ -253,6 +286,7 @@ impl Error {
         let path = match self {
             Error::FieldCount { path, .. }
             | Error::Value { path, .. }
+            | Error::NotAsWritten { path, .. }
             | Error::Nul { path, .. }
             | Error::UnterminatedQuote { path, .. } => path,
             _ => return None,

@@ -202,16 +202,32 @@ fn narrow(mask: &mut u8, field: &[u8]) {
     if field.iter().all(u8::is_ascii_digit) {
         *mask &= !bit(ColumnType::Boolean);
     }
-    // A number written with a leading zero (`02134`, `-007`) is a code, not a quantity:
-    // loaded as a number it would lose its zeros without a word, so its column stays text.
-    // `--column NAME:integer` still reads it as a number when that is what is meant.
-    if has_leading_zero(field) {
-        *mask &= !(bit(ColumnType::Integer) | bit(ColumnType::Real));
+    // A number written with a leading zero (`02134`, `-007`) is a code, not a quantity, and
+    // a whole number too large for a 64-bit integer (a 20-digit id) would be rounded as a
+    // real: loaded as numbers they would change without a word, so their column stays text.
+    // `--column NAME:integer` still reads them as numbers when that is what is meant.
+    for ty in [ColumnType::Integer, ColumnType::Real] {
+        if not_stored_as_written(ty, field).is_some() {
+            *mask &= !bit(ty);
+        }
     }
-    // A whole number too large for a 64-bit integer (a 20-digit id) would be rounded as a
-    // real, 12345678901234567890 becoming 1.2345678901234567e19: its column stays text.
-    if is_whole_number(field) && !ColumnType::Integer.accepts(field) {
-        *mask &= !bit(ColumnType::Real);
+}
+
+/// Why a value of type `ty` would not be stored as written, when it would not: a leading
+/// zero (`02134` becomes 2134), or a whole number too large for a 64-bit integer read as a
+/// real (12345678901234567890 becomes 1.2345678901234567e19). Inference keeps such columns
+/// text; a reader rejects such a value in a column whose type the user did not declare
+/// ([`CsvOptions::inferred_columns`](crate::CsvOptions::inferred_columns)), since a sample
+/// that missed it chose the type.
+pub(crate) fn not_stored_as_written(ty: ColumnType, field: &[u8]) -> Option<&'static str> {
+    match ty {
+        ColumnType::Integer | ColumnType::Real if has_leading_zero(field) => {
+            Some("has a leading zero, which a number drops")
+        }
+        ColumnType::Real if is_whole_number(field) && !ColumnType::Integer.accepts(field) => {
+            Some("is a whole number too large for an integer, which a real rounds")
+        }
+        _ => None,
     }
 }
 

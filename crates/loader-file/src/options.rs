@@ -166,6 +166,7 @@ pub struct CsvOptions {
     ramp_up: bool,
     decoded_size: Option<u64>,
     max_row_bytes: usize,
+    inferred_columns: Vec<bool>,
 }
 
 impl Default for CsvOptions {
@@ -186,6 +187,7 @@ impl Default for CsvOptions {
             ramp_up: true,
             decoded_size: None,
             max_row_bytes: 64 << 20,
+            inferred_columns: Vec::new(),
         }
     }
 }
@@ -293,6 +295,22 @@ impl CsvOptions {
     pub fn max_row_bytes(mut self, bytes: usize) -> Self {
         self.max_row_bytes = bytes.max(1);
         self
+    }
+
+    /// Which columns (by position) have a type inferred from a sample rather than declared
+    /// (default: none). In those, a number that would not be stored as written is a bad row:
+    /// one with a leading zero (`02134` would become 2134) or, in a real column, a whole
+    /// number too large for an integer (it would be rounded). A sample holding such a value
+    /// keeps the column text; one that missed it must not let the rest of the file lose
+    /// digits without a word.
+    pub fn inferred_columns(mut self, inferred: Vec<bool>) -> Self {
+        self.inferred_columns = inferred;
+        self
+    }
+
+    /// Whether column `index` has an inferred type ([`inferred_columns`](Self::inferred_columns)).
+    pub fn is_inferred(&self, index: usize) -> bool {
+        self.inferred_columns.get(index).copied().unwrap_or(false)
     }
 
     /// The bad-row policy.

@@ -531,6 +531,24 @@ impl BatchReader {
                     source,
                 });
             }
+            if let Some(reason) = self
+                .options
+                .is_inferred(index)
+                .then(|| crate::infer::not_stored_as_written(column.ty, field))
+                .flatten()
+            {
+                let (line, byte) = self.record_start();
+                return Err(Error::NotAsWritten {
+                    path: path(),
+                    line,
+                    byte,
+                    column: index + 1,
+                    name: column.name.clone(),
+                    found: String::from_utf8_lossy(&field[..field.len().min(64)]).into_owned(),
+                    ty: column.ty,
+                    reason,
+                });
+            }
         }
         Ok(())
     }
@@ -781,3 +799,6 @@ impl Iterator for BatchReader {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod inferred_tests;

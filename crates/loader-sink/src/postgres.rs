@@ -568,6 +568,14 @@ impl BatchSink for PgSink {
         self.table_types(target).await.map(|_| ())
     }
 
+    async fn column_types(
+        &self,
+        target: &LoadTarget,
+    ) -> std::result::Result<Vec<Option<ColumnType>>, SinkError> {
+        let types = self.table_types(target).await?;
+        Ok(crate::postgres_copy::declared_types(target, &types))
+    }
+
     async fn write(
         &self,
         target: &LoadTarget,

@@ -96,6 +96,25 @@ impl TableCopy {
     }
 }
 
+/// The type each of `target`'s columns has in its table, as a reader checks its values: the
+/// type a binary COPY sends it as, and text for types the server converts from text itself
+/// (numeric, uuid, json, ...), which only the server can judge. `None` for a column the
+/// table lacks.
+pub(crate) fn declared_types(
+    target: &LoadTarget,
+    table_types: &HashMap<String, String>,
+) -> Vec<Option<ColumnType>> {
+    target
+        .schema
+        .columns()
+        .iter()
+        .map(|c| {
+            let type_name = table_types.get(&table_column(&c.name, table_types))?;
+            Some(Wire::from_pg(type_name).map_or(ColumnType::Text, Wire::reads_as))
+        })
+        .collect()
+}
+
 /// The table's name for a file's column: the same name, or else the one column whose name
 /// differs from it only in letter case (a header `ID` for a column made as `id`, which
 /// PostgreSQL folds unquoted names to), or else the name as it is, for the server to refuse

@@ -138,6 +138,32 @@ impl SqliteSink {
             .map_err(|e| database_error(&target.table, &e))
     }
 
+    /// The declared type of each of `target`'s columns in its table (names compared as
+    /// SQLite does, without regard to ASCII case), read as [`declared_type`] reads it.
+    fn column_types(&self, target: &LoadTarget) -> Result<Vec<Option<ColumnType>>> {
+        let fail = |e: rusqlite::Error| database_error(&target.table, &e);
+        let state = self.lock();
+        let mut statement = state
+            .connection
+            .prepare("SELECT name, type FROM pragma_table_info(?1)")
+            .map_err(fail)?;
+        let declared: Vec<(String, String)> = statement
+            .query_map([&target.table], |row| Ok((row.get(0)?, row.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(fail)?;
+        Ok(target
+            .schema
+            .columns()
+            .iter()
+            .map(|column| {
+                declared
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(&column.name))
+                    .and_then(|(_, ty)| declared_type(ty))
+            })
+            .collect())
+    }
+
     fn insert(&self, target: &LoadTarget, batch: &RowBatch, rows: Range<usize>) -> Result<u64> {
         let columns = target.schema.columns();
         let per_statement = (MAX_PARAMETERS / columns.len().max(1)).clamp(1, ROWS_PER_STATEMENT);
@@ -294,6 +320,25 @@ fn sql_type(ty: ColumnType) -> &'static str {
         ColumnType::Timestamp => "TIMESTAMP",
         ColumnType::Text => "TEXT",
     }
+}
+
+/// The type a column declared as `declared` holds, as loader reads the file's values for
+/// it: the names loader gives its own columns first, then SQLite's affinity rules, with
+/// NUMERIC and DECIMAL read as reals. `None` for a column that stores any value as given
+/// (no type, BLOB) or whose type says nothing loader can check (JSON, UUID, ...): there the
+/// file's type stands.
+fn declared_type(declared: &str) -> Option<ColumnType> {
+    let upper = declared.to_ascii_uppercase();
+    let holds = |names: &[&str]| names.iter().any(|name| upper.contains(name));
+    Some(match upper.trim() {
+        "BOOLEAN" | "BOOL" => ColumnType::Boolean,
+        "DATE" => ColumnType::Date,
+        "TIMESTAMP" | "DATETIME" => ColumnType::Timestamp,
+        _ if holds(&["INT"]) => ColumnType::Integer,
+        _ if holds(&["CHAR", "CLOB", "TEXT"]) => ColumnType::Text,
+        _ if holds(&["REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL"]) => ColumnType::Real,
+        _ => return None,
+    })
 }
 
 /// What an INSERT statement is kept by: table, column names (see [`columns_key`]), rows.
@@ -468,6 +513,13 @@ impl BatchSink for SqliteSink {
         blocking(|| self.create_table(target)).map_err(SinkError::from)
     }
 
+    async fn column_types(
+        &self,
+        target: &LoadTarget,
+    ) -> Result<Vec<Option<ColumnType>>, SinkError> {
+        blocking(|| self.column_types(target)).map_err(SinkError::from)
+    }
+
     async fn write(
         &self,
         target: &LoadTarget,
@@ -489,6 +541,26 @@ mod tests {
             schema: Arc::new(schema),
             source: "t.csv".into(),
             ledger: None,
+        }
+    }
+
+    #[test]
+    fn declared_types_are_read_as_loader_checks_values() {
+        use ColumnType::*;
+        for (declared, ty) in [
+            ("INTEGER", Some(Integer)),
+            ("bigint", Some(Integer)),
+            ("VARCHAR(10)", Some(Text)),
+            ("DECIMAL(10,2)", Some(Real)),
+            ("double precision", Some(Real)),
+            ("BOOLEAN", Some(Boolean)),
+            ("DATE", Some(Date)),
+            ("DATETIME", Some(Timestamp)),
+            ("", None),
+            ("BLOB", None),
+            ("JSON", None),
+        ] {
+            assert_eq!(declared_type(declared), ty, "{declared:?}");
         }
     }
 

@@ -507,6 +507,33 @@ fn reconcile(file: &PlannedFile, progress: &Mutex<Progress>, read_now: u64) -> R
     })
 }
 
+/// `target` with the types its table declares for the columns the user gave no type: the
+/// table, not a sample of the file, says what its columns hold (a text column whose sample
+/// held only numbers still takes `abc`).
+fn typed_by_table(
+    target: &LoadTarget,
+    csv: &loader_file::CsvOptions,
+    declared: &[Option<loader_batch::ColumnType>],
+) -> LoadTarget {
+    let mut schema = (*target.schema).clone();
+    for (index, (column, ty)) in target.schema.columns().iter().zip(declared).enumerate() {
+        if let Some(ty) = *ty
+            && csv.is_inferred(index)
+            && ty != column.ty
+        {
+            tracing::debug!(column = %column.name, sampled = %column.ty, table = %ty, "the table's type wins");
+            schema.set_type(&column.name, ty);
+        }
+    }
+    if schema == *target.schema {
+        return target.clone();
+    }
+    LoadTarget {
+        schema: Arc::new(schema),
+        ..target.clone()
+    }
+}
+
 /// One go at a file: how to read it, from where, and under which audit context.
 struct Attempt {
     mode: Mode,
@@ -523,15 +550,14 @@ async fn load_batches(
     progress: &Mutex<Progress>,
     attempt: Attempt,
 ) -> Result<ReadCount> {
-    context
-        .processor
-        .sink()
-        .prepare(target)
-        .await
-        .map_err(|source| Error::Sink {
-            table: target.table.clone(),
-            source,
-        })?;
+    let sink = context.processor.sink();
+    let sink_error = |source| Error::Sink {
+        table: target.table.clone(),
+        source,
+    };
+    sink.prepare(target).await.map_err(sink_error)?;
+    let declared = sink.column_types(target).await.map_err(sink_error)?;
+    let target = &typed_by_table(target, &file.csv, &declared);
     let mut source = BatchSource::open(
         attempt.mode,
         file,

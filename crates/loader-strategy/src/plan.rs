@@ -132,6 +132,14 @@ pub(crate) fn make_plan(
         // the writer waits for it; a later one starts while other workers' files keep the
         // writer busy, and full batches from the start spare it small transactions. One
         // worker leaves the writer idle at every file, so there every file ramps.
+        // Columns the user gave no type for: a later value their inferred type would not
+        // store as written is a bad row, not a silent change.
+        let inferred = sample
+            .schema
+            .columns()
+            .iter()
+            .map(|c| !settings.columns.iter().any(|(name, _)| *name == c.name))
+            .collect();
         let ramp_up = workers == 1 || index < workers;
         let csv = settings
             .csv
@@ -139,6 +147,7 @@ pub(crate) fn make_plan(
             .delimiter(sample.delimiter)
             .batch_bytes(batch_bytes)
             .ramp_up(ramp_up && settings.csv.get_ramp_up())
+            .inferred_columns(inferred)
             .decoded_size(sample.decoded_size);
         let batch_heap =
             BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, csv_bytes(&sample));

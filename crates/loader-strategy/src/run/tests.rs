@@ -195,6 +195,9 @@ async fn sink_is_prepared_once_per_file_and_writes_every_row() {
     loader_gen::write_files(dir.path(), 900, 3, 1).unwrap();
     let mut sink = loader_batch::MockBatchSink::new();
     sink.expect_prepare().times(3).returning(|_| Ok(()));
+    sink.expect_column_types()
+        .times(3)
+        .returning(|target| Ok(vec![None; target.schema.len()]));
     let written = Arc::new(AtomicUsize::new(0));
     let counter = written.clone();
     sink.expect_write().returning(move |_, _, rows| {

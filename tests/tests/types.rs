@@ -1,0 +1,178 @@
+//! Which type a field is checked against, through the binary on a real SQLite file and the
+//! real PostgreSQL: an existing table's, over one inferred from the file's first rows; and,
+//! in a column nobody gave a type, a value that type would not store as written (a leading
+//! zero past the sample) is a bad row, never a silent change.
+
+use loader_tests::pg::{ScratchSchema, pg_url, query_text};
+use loader_tests::run_loader;
+use std::path::Path;
+
+/// Rows before the values the sample does not see (it reads 1000).
+const SAMPLED: usize = 1500;
+
+/// `t.csv`: `id,code,amount,qty` with codes and amounts that look like whole numbers for
+/// the first [`SAMPLED`] rows, then a code `abc`, a code `02134` and an amount `1.5`; `qty`
+/// starts with `x1` (so the sample calls it text) and is a number after.
+fn write_input(dir: &Path) {
+    let mut text = String::from("id,code,amount,qty\n");
+    for i in 0..SAMPLED {
+        let qty = if i == 0 {
+            "x1".to_owned()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!("{i},{},{i},{qty}\n", 10_000 + i));
+    }
+    text.push_str(&format!("{},abc,1.5,7\n", SAMPLED));
+    text.push_str(&format!("{},02134,2,8\n", SAMPLED + 1));
+    std::fs::write(dir.join("t.csv"), text).unwrap();
+}
+
+fn load(dir: &Path, into: &[&str], extra: &[&str]) -> (Option<i32>, String) {
+    let mut args = vec!["load", "t.csv", "--table", "t", "--on-error", "skip"];
+    args.extend_from_slice(into);
+    args.extend_from_slice(extra);
+    let output = run_loader(dir, &args);
+    (
+        output.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// Into an existing table whose `code` is text, `amount` takes decimals and `qty` is an
+/// integer: `abc`, `02134` and `1.5` load as written though the sample read whole numbers,
+/// and `x1`, which the sample let make `qty` text, is a bad row named by line and column.
+fn check_table_types_win(
+    dir: &Path,
+    into: &[&str],
+    rows: &dyn Fn(&str) -> Vec<Vec<Option<String>>>,
+) {
+    write_input(dir);
+    let (code, output) = load(dir, into, &[]);
+    assert_eq!(code, Some(3), "one row set aside: {output}");
+    assert!(output.contains("1,501 loaded, 1 rejected"), "{output}");
+    let late = rows(&format!(
+        "SELECT code, amount, qty FROM t WHERE id >= {SAMPLED} ORDER BY id"
+    ));
+    let text = |v: &[&str]| v.iter().map(|s| Some((*s).to_owned())).collect::<Vec<_>>();
+    assert_eq!(
+        late,
+        [text(&["abc", "1.5", "7"]), text(&["02134", "2", "8"])]
+    );
+    let quarantined = rows("SELECT line, column_name, kind FROM _loader_quarantine");
+    assert_eq!(quarantined, [text(&["2", "qty", "type"])]);
+}
+
+fn sqlite_rows(db: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
+    let db = rusqlite::Connection::open(db).unwrap();
+    let mut statement = db.prepare(sql).unwrap();
+    let columns = statement.column_count();
+    let rows = statement
+        .query_map([], |r| {
+            (0..columns)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => None,
+                        rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                        rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
+                        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                            Some(String::from_utf8_lossy(t).into_owned())
+                        }
+                    })
+                })
+                .collect()
+        })
+        .unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn an_existing_sqlite_tables_types_win_over_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("out.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (id INTEGER, code VARCHAR(10), amount NUMERIC, qty INT)")
+        .unwrap();
+    check_table_types_win(dir.path(), &["--into", "out.db"], &|sql| {
+        sqlite_rows(&db, sql)
+    });
+    // Stored as the table's types hold them: the code as text, not the number 2134.
+    assert_eq!(
+        sqlite_rows(&db, "SELECT typeof(code) FROM t WHERE id = 1501"),
+        [[Some("text".to_owned())]]
+    );
+}
+
+#[test]
+fn an_existing_postgres_tables_types_win_over_the_sample() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::created(&url, "table_types");
+    schema.create_table("t", "id int8, code text, amount numeric, qty int4");
+    let dir = tempfile::tempdir().unwrap();
+    let into = ["--into", url.as_str(), "--schema", schema.name.as_str()];
+    check_table_types_win(dir.path(), &into, &|sql| {
+        query_text(
+            &url,
+            &format!("SET search_path TO \"{}\"; {sql}", schema.name),
+        )
+    });
+}
+
+/// A new table: the sample makes `code` an integer column, so the late `02134` would be
+/// stored as 2134; it is set aside instead, with a message saying how to load it, and loads
+/// as the `--column` given says.
+#[test]
+fn a_leading_zero_past_the_sample_is_a_bad_row_unless_a_type_was_given() {
+    let dir = tempfile::tempdir().unwrap();
+    write_input(dir.path());
+    let db = dir.path().join("out.db");
+    let (code, output) = load(dir.path(), &["--into", "out.db"], &["--column", "qty:text"]);
+    assert_eq!(code, Some(3), "{output}");
+    let quarantined = sqlite_rows(
+        &db,
+        "SELECT line, column_name, message FROM _loader_quarantine ORDER BY line",
+    );
+    // `abc` is no integer at all; `02134` is one that would lose its zero.
+    let lines: Vec<_> = quarantined.iter().map(|r| r[0].clone().unwrap()).collect();
+    assert_eq!(lines, ["1502", "1503"], "{quarantined:?}");
+    let message = quarantined[1][2].clone().unwrap();
+    assert!(
+        message.contains("\"02134\" has a leading zero, which a number drops")
+            && message.contains("--column code:text keeps them as written"),
+        "{message}"
+    );
+
+    for (given, stored) in [("code:text", "02134"), ("code:integer", "2134")] {
+        let dir = tempfile::tempdir().unwrap();
+        write_input(dir.path());
+        let (code, output) = load(
+            dir.path(),
+            &["--into", "out.db"],
+            &[
+                "--column",
+                "qty:text",
+                "--column",
+                "amount:real",
+                "--column",
+                given,
+            ],
+        );
+        // As an integer, `abc` is still no value of the column.
+        assert_eq!(
+            code,
+            Some(if given == "code:text" { 0 } else { 3 }),
+            "{output}"
+        );
+        let db = dir.path().join("out.db");
+        assert_eq!(
+            sqlite_rows(&db, "SELECT code FROM t WHERE id = 1501"),
+            [[Some(stored.to_owned())]],
+            "--column {given}"
+        );
+    }
+}
