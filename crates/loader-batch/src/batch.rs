@@ -1,10 +1,17 @@
 use crate::{Error, RejectedRow, Result};
 use std::ops::Range;
 
+/// The bit of a field end that marks the field an empty string rather than NULL. Field data
+/// stays below it: a batch holds less than 2 GiB of fields.
+const EMPTY_TEXT: u32 = 1 << 31;
+
 /// Rows of one source file, stored as field bytes in one contiguous buffer.
 ///
 /// Field `c` of row `r` is `data[field_ends[r * columns + c - 1]..field_ends[r * columns + c]]`
-/// (with 0 as the start of the very first field). Each row also keeps the line it started
+/// (with 0 as the start of the very first field, and [`EMPTY_TEXT`] masked off each end).
+/// An empty field is NULL, unless it is marked an empty string
+/// ([`set_empty_text`](Self::set_empty_text)): CSV's quoted `""`, which PostgreSQL's own
+/// `COPY` also reads as an empty string. Each row also keeps the line it started
 /// on and its byte offset in the source, so that errors can point at it and a resumed load can
 /// seek past committed rows. [`end_offset`](Self::end_offset) is where the row after the
 /// batch starts.
@@ -91,8 +98,11 @@ impl RowBatch {
         for field in fields {
             found += 1;
             self.data.extend_from_slice(field);
-            // Offsets are u32 to halve their memory; batches are far below 4 GiB.
-            let Ok(end) = u32::try_from(self.data.len()) else {
+            // Offsets are u32 to halve their memory; batches are far below 2 GiB.
+            let Some(end) = u32::try_from(self.data.len())
+                .ok()
+                .filter(|&e| e < EMPTY_TEXT)
+            else {
                 self.data.truncate(data_len);
                 self.field_ends.truncate(ends_len);
                 return Err(Error::BatchTooLarge);
@@ -137,7 +147,7 @@ impl RowBatch {
         ends: impl IntoIterator<Item = usize>,
     ) -> Result<()> {
         let base = self.data.len();
-        if u32::try_from(base + fields.len()).is_err() {
+        if base + fields.len() >= EMPTY_TEXT as usize {
             return Err(Error::BatchTooLarge);
         }
         // Every end is checked, but only once all are in: one pass that the compiler keeps
@@ -162,6 +172,39 @@ impl RowBatch {
         self.lines.push(line);
         self.offsets.push(offset);
         Ok(())
+    }
+
+    /// Marks field `column` of the last row an empty string rather than NULL (CSV's quoted
+    /// `""`). Sinks store it as text of no characters in a text column; any other column
+    /// takes it as NULL, as it takes every empty field.
+    ///
+    /// # Panics
+    ///
+    /// When the batch has no row, `column` is out of range, or the field is not empty.
+    ///
+    /// ```
+    /// use loader_batch::RowBatch;
+    /// let mut batch = RowBatch::new(2, 0);
+    /// batch.push_row(2, 0, [&b""[..], b""]).unwrap();
+    /// batch.set_empty_text(1);
+    /// assert!(!batch.is_empty_text(0, 0) && batch.is_empty_text(0, 1));
+    /// assert_eq!(batch.field(0, 1), b"");
+    /// ```
+    pub fn set_empty_text(&mut self, column: usize) {
+        let row = self.len() - 1;
+        assert!(column < self.columns, "column {column} out of range");
+        assert!(
+            self.field(row, column).is_empty(),
+            "only an empty field is an empty string"
+        );
+        self.field_ends[row * self.columns + column] |= EMPTY_TEXT;
+    }
+
+    /// Whether field `column` of row `row` is an empty string rather than NULL
+    /// ([`set_empty_text`](Self::set_empty_text)).
+    #[inline]
+    pub fn is_empty_text(&self, row: usize, column: usize) -> bool {
+        self.field_ends[row * self.columns + column] & EMPTY_TEXT != 0
     }
 
     /// Records where the batch starts in the source: the line and byte offset of its first
@@ -274,9 +317,9 @@ impl RowBatch {
         let start = if index == 0 {
             0
         } else {
-            self.field_ends[index - 1] as usize
+            (self.field_ends[index - 1] & !EMPTY_TEXT) as usize
         };
-        &self.data[start..self.field_ends[index] as usize]
+        &self.data[start..(self.field_ends[index] & !EMPTY_TEXT) as usize]
     }
 
     /// Row `row`.
@@ -358,7 +401,7 @@ impl RowBatch {
             if row == 0 {
                 0
             } else {
-                self.field_ends[row * self.columns - 1] as usize
+                (self.field_ends[row * self.columns - 1] & !EMPTY_TEXT) as usize
             }
         };
         if self.columns == 0 {
@@ -385,15 +428,23 @@ impl<'a> RowRef<'a> {
         let batch = self.batch;
         let first = self.row * batch.columns;
         let ends = &batch.field_ends[first..first + batch.columns];
-        let mut start = first
-            .checked_sub(1)
-            .map_or(0, |before| batch.field_ends[before] as usize);
+        let mut start = first.checked_sub(1).map_or(0, |before| {
+            (batch.field_ends[before] & !EMPTY_TEXT) as usize
+        });
         let data = batch.data.as_slice();
         ends.iter().map(move |&end| {
-            let field = &data[start..end as usize];
-            start = end as usize;
+            let end = (end & !EMPTY_TEXT) as usize;
+            let field = &data[start..end];
+            start = end;
             field
         })
+    }
+
+    /// Whether field `column` of the row is an empty string rather than NULL
+    /// ([`RowBatch::set_empty_text`]).
+    #[inline]
+    pub fn is_empty_text(&self, column: usize) -> bool {
+        self.batch.is_empty_text(self.row, column)
     }
 
     /// The line the row started on.

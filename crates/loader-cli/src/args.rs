@@ -246,6 +246,11 @@ pub struct CommonArgs {
     /// A field equal to MARKER is NULL, like an empty one (repeat for several: --null NA --null '\N').
     #[arg(long = "null", value_name = "MARKER")]
     pub null: Vec<String>,
+    /// A quoted empty field ("") is NULL too. Without this it is an empty string in a text
+    /// column, as PostgreSQL's COPY reads it; use it for files that quote every field,
+    /// NULLs included.
+    #[arg(long, env = "LOADER_QUOTED_EMPTY_IS_NULL")]
+    pub quoted_empty_is_null: bool,
     /// Text encoding of the files, converted to UTF-8.
     #[arg(long, value_enum, default_value_t = TextEncoding::Utf8, env = "LOADER_ENCODING")]
     pub encoding: TextEncoding,

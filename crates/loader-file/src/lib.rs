@@ -40,6 +40,7 @@ mod infer;
 mod input;
 mod options;
 mod parallel;
+mod quoted;
 mod reader;
 mod records;
 

@@ -167,6 +167,7 @@ pub struct CsvOptions {
     decoded_size: Option<u64>,
     max_row_bytes: usize,
     inferred_columns: Vec<bool>,
+    quoted_empty_is_null: bool,
 }
 
 impl Default for CsvOptions {
@@ -188,6 +189,7 @@ impl Default for CsvOptions {
             decoded_size: None,
             max_row_bytes: 64 << 20,
             inferred_columns: Vec::new(),
+            quoted_empty_is_null: false,
         }
     }
 }
@@ -306,6 +308,29 @@ impl CsvOptions {
     pub fn inferred_columns(mut self, inferred: Vec<bool>) -> Self {
         self.inferred_columns = inferred;
         self
+    }
+
+    /// Whether a quoted empty field (`""`) is NULL like an unquoted one (default false: in a
+    /// text column it is an empty string, as PostgreSQL's `COPY` reads it and writes it).
+    /// For files that quote every field, NULLs included.
+    pub fn quoted_empty_is_null(mut self, yes: bool) -> Self {
+        self.quoted_empty_is_null = yes;
+        self
+    }
+
+    /// Whether a quoted empty field is NULL ([`quoted_empty_is_null`](Self::quoted_empty_is_null)).
+    pub fn get_quoted_empty_is_null(&self) -> bool {
+        self.quoted_empty_is_null
+    }
+
+    /// The bytes that decide where a record's fields start.
+    pub(crate) fn dialect(&self) -> crate::quoted::Dialect {
+        crate::quoted::Dialect {
+            delimiter: self.get_delimiter(),
+            quote: self.quote,
+            escape: self.escape,
+            comment: self.comment,
+        }
     }
 
     /// Whether column `index` has an inferred type ([`inferred_columns`](Self::inferred_columns)).

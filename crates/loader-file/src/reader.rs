@@ -88,6 +88,9 @@ pub struct BatchReader {
     /// budget stays free (see `has_room_ahead`), so that it never starves the reader the
     /// writer waits for; it waits normally once its part is being consumed.
     look_ahead: Option<LookAhead>,
+    /// Which fields of the current record were quoted, when that was looked at (see
+    /// `mark_empty_strings`); kept to spare an allocation per record.
+    quoted: Vec<bool>,
     _buffer: Reservation,
 }
 
@@ -283,6 +286,7 @@ impl BatchReader {
             done: false,
             deferred: None,
             rows_read: 0,
+            quoted: Vec::new(),
             stop_at: None,
             stopped_at: None,
             look_ahead: None,
@@ -424,10 +428,46 @@ impl BatchReader {
     fn raw_record(&self) -> Vec<u8> {
         let start = self.record_start().1;
         let end = self.records.position().byte;
-        let raw = self.records.raw(start..end).unwrap_or_default();
-        let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        raw.to_vec()
+        without_terminator(self.records.raw(start..end).unwrap_or_default()).to_vec()
+    }
+
+    /// Marks the current record's quoted empty fields (`""`) in text columns, just pushed
+    /// as the last row of `batch`, empty strings rather than NULL.
+    fn mark_empty_strings(&mut self, batch: &mut RowBatch) {
+        let columns = self.schema.columns();
+        let ends = self.records.ends();
+        let mut start = 0;
+        let mut any = false;
+        for (column, &end) in columns.iter().zip(ends) {
+            any |= end == start && column.ty == loader_batch::ColumnType::Text;
+            start = end;
+        }
+        if !any {
+            return;
+        }
+        let dialect = self.options.dialect();
+        let raw = self
+            .records
+            .raw(self.records.record_position().byte..self.records.position().byte)
+            .map(without_terminator)
+            .unwrap_or_default();
+        if memchr::memchr(dialect.quote, raw).is_none() {
+            return;
+        }
+        crate::quoted::quoted_fields(raw, dialect, &mut self.quoted);
+        debug_assert_eq!(self.quoted.len(), ends.len(), "fields of {raw:?}");
+        if self.quoted.len() != ends.len() {
+            return;
+        }
+        let mut start = 0;
+        for (index, ((column, &end), &quoted)) in
+            columns.iter().zip(ends).zip(&self.quoted).enumerate()
+        {
+            if quoted && end == start && column.ty == loader_batch::ColumnType::Text {
+                batch.set_empty_text(index);
+            }
+            start = end;
+        }
     }
 
     fn check_record(&mut self) -> Result<()> {
@@ -727,7 +767,10 @@ impl BatchReader {
             let records = &self.records;
             batch.push_packed_row(line, byte, records.bytes(), records.ends().iter().copied())
         };
-        pushed.expect("field count checked and batch sized below 4 GiB");
+        pushed.expect("field count checked and batch sized below 2 GiB");
+        if !options.get_quoted_empty_is_null() {
+            self.mark_empty_strings(batch);
+        }
         self.rows_read += 1;
     }
 
@@ -802,3 +845,12 @@ mod tests;
 
 #[cfg(test)]
 mod inferred_tests;
+
+/// A record's raw bytes without the line terminator the parser read after it.
+fn without_terminator(raw: &[u8]) -> &[u8] {
+    let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+    raw.strip_suffix(b"\r").unwrap_or(raw)
+}
+
+#[cfg(test)]
+mod quoted_tests;

@@ -168,7 +168,7 @@ pub(crate) fn write_binary_row(
 ) -> Result<(), FieldError> {
     out.extend_from_slice(&(wires.len() as i16).to_be_bytes());
     for ((column, &wire), field) in wires.iter().enumerate().zip(batch.row(row).fields()) {
-        if field.is_empty() {
+        if field.is_empty() && !(wire == Wire::Text && batch.is_empty_text(row, column)) {
             out.extend_from_slice(&(-1i32).to_be_bytes());
             continue;
         }
@@ -335,6 +335,10 @@ pub(crate) fn write_csv_row(out: &mut Vec<u8>, target: &LoadTarget, batch: &RowB
             out.push(b',');
         }
         if field.is_empty() {
+            // Nothing is NULL; `""` an empty string, as PostgreSQL's CSV reads them.
+            if spec.ty == ColumnType::Text && batch.is_empty_text(row, column) {
+                out.extend_from_slice(b"\"\"");
+            }
             continue;
         }
         // Timestamps with a zone were parsed to UTC; send that value, not the text.

@@ -417,11 +417,17 @@ fn bind_and_run(
             let mut index = 1;
             let mut timestamp_text = String::new();
             for row in rows {
-                for (spec, field) in columns.iter().zip(batch.row(row).fields()) {
+                let fields = batch.row(row).fields().enumerate();
+                for (spec, (column, field)) in columns.iter().zip(fields) {
                     // Fields arrive validated against their types (the `BatchSink` contract), so
                     // text, dates and canonical timestamps are bound as the bytes read, with no
                     // second UTF-8 check; only numbers and flags are parsed, to store them typed.
                     let bound = match spec.ty {
+                        ColumnType::Text
+                            if field.is_empty() && batch.is_empty_text(row, column) =>
+                        {
+                            bind.text(index, field)
+                        }
                         _ if field.is_empty() => bind.null(index),
                         ColumnType::Text | ColumnType::Date => bind.text(index, field),
                         ColumnType::Timestamp if is_canonical_timestamp(field) => {

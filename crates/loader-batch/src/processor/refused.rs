@@ -203,7 +203,7 @@ impl BatchProcessor {
             column_name: column.map(|(_, name)| name),
             kind: RejectKind::Refused,
             message: refusal.message,
-            raw: csv_record(batch.row(row).fields()),
+            raw: csv_record(batch.row(row)),
         };
         let carrier = carrier(batch, row, reject.clone());
         self.write_sub_batch(
@@ -256,14 +256,15 @@ fn carrier(batch: &RowBatch, row: usize, refused: RejectedRow) -> RowBatch {
     carrier
 }
 
-/// Fields as one CSV record: comma-separated, quoted where needed.
-fn csv_record<'a>(fields: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+/// A row's fields as one CSV record: comma-separated, quoted where needed, and an empty
+/// string as `""` (an empty field stays NULL).
+fn csv_record(row: crate::RowRef<'_>) -> Vec<u8> {
     let mut record = Vec::new();
-    for (i, field) in fields.enumerate() {
+    for (i, field) in row.fields().enumerate() {
         if i > 0 {
             record.push(b',');
         }
-        crate::push_csv_field(&mut record, field, false);
+        crate::push_csv_field(&mut record, field, row.is_empty_text(i));
     }
     record
 }

@@ -16,10 +16,14 @@ fn a_refused_part_is_cut_around_the_named_row_or_else_in_halves() {
 
 #[test]
 fn fields_are_written_back_as_one_csv_record() {
-    let fields: [&[u8]; 4] = [b"1", b"", b"a,b", b"say \"hi\""];
+    let mut batch = RowBatch::new(5, 0);
+    let fields: [&[u8]; 5] = [b"1", b"", b"a,b", b"say \"hi\"", b""];
+    batch.push_row(2, 0, fields).unwrap();
+    // The last field is an empty string, the second NULL.
+    batch.set_empty_text(4);
     assert_eq!(
-        csv_record(fields.into_iter()),
-        b"1,,\"a,b\",\"say \"\"hi\"\"\"".to_vec()
+        csv_record(batch.row(0)),
+        b"1,,\"a,b\",\"say \"\"hi\"\"\",\"\"".to_vec()
     );
 }
 

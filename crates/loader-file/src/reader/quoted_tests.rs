@@ -1,0 +1,88 @@
+//! `""` is an empty string in a text column, an empty field NULL, as PostgreSQL's `COPY`
+//! reads them.
+
+use super::*;
+use loader_batch::{ColumnType, Schema};
+
+/// `(field, is an empty string)` for every field of every row.
+fn read(text: &[u8], options: &CsvOptions) -> Vec<Vec<(String, bool)>> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.csv");
+    std::fs::write(&path, text).unwrap();
+    let schema = Schema::from_pairs([
+        ("id", ColumnType::Integer),
+        ("name", ColumnType::Text),
+        ("note", ColumnType::Text),
+    ]);
+    let reader = BatchReader::open(
+        &path,
+        options,
+        Arc::new(schema),
+        4.0,
+        MemoryBudget::new(8 << 20),
+        None,
+    )
+    .unwrap();
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap().batch;
+        for row in 0..batch.len() {
+            rows.push(
+                (0..3)
+                    .map(|c| {
+                        let field = String::from_utf8_lossy(batch.field(row, c)).into_owned();
+                        (field, batch.is_empty_text(row, c))
+                    })
+                    .collect(),
+            );
+        }
+    }
+    rows
+}
+
+fn row(fields: [(&str, bool); 3]) -> Vec<(String, bool)> {
+    fields.iter().map(|(f, e)| ((*f).to_owned(), *e)).collect()
+}
+
+const INPUT: &[u8] = b"id,name,note\n\
+    1,\"\",\n\
+    \"\",,\"\"\n\
+    3,\"multi\nline, \"\"quoted\"\"\",\"\"\n\
+    4,plain,\"x\"\n";
+
+#[test]
+fn a_quoted_empty_field_is_an_empty_string_in_a_text_column_and_null_elsewhere() {
+    let expected = [
+        row([("1", false), ("", true), ("", false)]),
+        // An integer column has no empty string: `""` is NULL there.
+        row([("", false), ("", false), ("", true)]),
+        row([("3", false), ("multi\nline, \"quoted\"", false), ("", true)]),
+        row([("4", false), ("plain", false), ("x", false)]),
+    ];
+    assert_eq!(read(INPUT, &CsvOptions::default()), expected);
+    // The same with CRLF line ends, one row per batch, and a NULL marker (which takes the
+    // record's other path into the batch).
+    let crlf = String::from_utf8(INPUT.to_vec())
+        .unwrap()
+        .replace('\n', "\r\n");
+    let crlf_expected: Vec<_> = expected
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|(f, e)| (f.replace('\n', "\r\n"), *e))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for options in [
+        CsvOptions::default().batch_rows(1),
+        CsvOptions::default().null_markers(["NA"]),
+    ] {
+        assert_eq!(read(crlf.as_bytes(), &options), crlf_expected);
+    }
+}
+
+#[test]
+fn quoted_empty_is_null_makes_every_empty_field_null() {
+    let rows = read(INPUT, &CsvOptions::default().quoted_empty_is_null(true));
+    assert!(rows.iter().flatten().all(|(_, empty_text)| !empty_text));
+}
