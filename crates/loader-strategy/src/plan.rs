@@ -128,10 +128,6 @@ pub(crate) fn make_plan(
         let columns = sample.schema.len();
         let batch_bytes =
             batch_bytes_for(&settings.csv, columns, sample.mean_field_bytes, per_batch);
-        // Files start in this order. The first one on each worker ramps its batches up, as
-        // the writer waits for it; a later one starts while other workers' files keep the
-        // writer busy, and full batches from the start spare it small transactions. One
-        // worker leaves the writer idle at every file, so there every file ramps.
         // Columns the user gave no type for: a later value their inferred type would not
         // store as written is a bad row, not a silent change.
         let inferred = sample
@@ -140,6 +136,10 @@ pub(crate) fn make_plan(
             .iter()
             .map(|c| !settings.columns.iter().any(|(name, _)| *name == c.name))
             .collect();
+        // Files start in this order. The first one on each worker ramps its batches up, as
+        // the writer waits for it; a later one starts while other workers' files keep the
+        // writer busy, and full batches from the start spare it small transactions. One
+        // worker leaves the writer idle at every file, so there every file ramps.
         let ramp_up = workers == 1 || index < workers;
         let csv = settings
             .csv
