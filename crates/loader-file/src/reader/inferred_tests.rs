@@ -27,14 +27,7 @@ fn read(options: &CsvOptions) -> (Vec<RowBatch>, Option<Error>) {
         None,
     )
     .unwrap();
-    let mut batches = Vec::new();
-    for result in reader {
-        match result {
-            Ok(reserved) => batches.push(reserved.batch),
-            Err(error) => return (batches, Some(error)),
-        }
-    }
-    (batches, None)
+    super::tests::drain(reader)
 }
 
 fn zips(batches: &[RowBatch]) -> Vec<String> {

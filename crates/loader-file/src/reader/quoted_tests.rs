@@ -23,9 +23,10 @@ fn read(text: &[u8], options: &CsvOptions) -> Vec<Vec<(String, bool)>> {
         None,
     )
     .unwrap();
+    let (batches, error) = super::tests::drain(reader);
+    assert!(error.is_none(), "{error:?}");
     let mut rows = Vec::new();
-    for batch in reader {
-        let batch = batch.unwrap().batch;
+    for batch in batches {
         for row in 0..batch.len() {
             rows.push(
                 (0..3)

@@ -437,6 +437,11 @@ fn read_all(
 ) -> (Vec<RowBatch>, Option<Error>) {
     let reader =
         BatchReader::open(path, options, typed_schema(), 4.0, budget.clone(), None).unwrap();
+    drain(reader)
+}
+
+/// Every batch `reader` hands out, up to the error that ends it, if one does.
+pub(super) fn drain(reader: BatchReader) -> (Vec<RowBatch>, Option<Error>) {
     let mut batches = Vec::new();
     for result in reader {
         match result {
