@@ -42,7 +42,7 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
         ),
     };
     crate::outln!(
-        "{} ({}{compression}): {}-delimited{}, {}, {}, ~{} rows (from {} sampled) -> table {:?}",
+        "{} ({}{compression}): {}-delimited{}, {}, {}, ~{} rows (from {} sampled{}) -> table {:?}",
         file.path.display(),
         bytes(file.size),
         delimiter_name(sample.delimiter),
@@ -59,6 +59,14 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
         format!("{:?}", csv.get_encoding()).to_lowercase(),
         count(sample.estimated_rows()),
         count(sample.rows_sampled as u64),
+        if sample.rows_probed > 0 {
+            format!(
+                ", types from {} more further on",
+                count(sample.rows_probed as u64)
+            )
+        } else {
+            String::new()
+        },
         file.table,
     );
     for (index, column) in sample.schema.columns().iter().enumerate() {
@@ -82,6 +90,7 @@ fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value 
         "compression": sample.compression.as_str(),
         "compression_ratio": sample.compression_ratio,
         "rows_sampled": sample.rows_sampled,
+        "rows_probed": sample.rows_probed,
         "estimated_rows": sample.estimated_rows(),
         "columns": sample.schema.columns().iter().map(|c| serde_json::json!({
             "name": c.name, "type": c.ty.as_str(),

@@ -3,6 +3,8 @@ use loader_batch::{Column, ColumnType, Schema};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+mod probes;
+
 /// What a sample of a file says about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileSample {
@@ -16,8 +18,11 @@ pub struct FileSample {
     pub renamed: Vec<(usize, String, String)>,
     /// The inferred schema.
     pub schema: Schema,
-    /// Rows read for the sample.
+    /// Rows read for the sample, from the head of the file.
     pub rows_sampled: usize,
+    /// Rows read past the head, at places spread through a plain file, that narrowed the
+    /// types too (they say nothing of row widths, which come from the head).
+    pub rows_probed: usize,
     /// Whether the sample reached the end of the file.
     pub whole_file: bool,
     /// Mean source bytes per row (separators, quotes and line ends included).
@@ -133,6 +138,18 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         field_bytes += record.as_slice().len() as u64;
         rows += 1;
     }
+    let head_end = reader.position().byte();
+    // Places past the head of a plain file, which can be read anywhere; the head alone of
+    // a compressed or transcoded one.
+    let rows_probed = if !whole_file
+        && columns > 0
+        && compression == Compression::None
+        && options.get_encoding() == crate::Encoding::Utf8
+    {
+        probes::probe(path, options, head_end, file_size, &mut candidates).map_err(io)?
+    } else {
+        0
+    };
     if columns == 0 || (raw_names.iter().all(String::is_empty) && raw_names.len() <= 1 && rows == 0)
     {
         return Err(Error::Empty {
@@ -169,6 +186,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         renamed,
         schema,
         rows_sampled: rows,
+        rows_probed,
         whole_file,
         mean_row_bytes: per_row(sampled_bytes),
         mean_field_bytes: per_row(field_bytes),
