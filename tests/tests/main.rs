@@ -14,4 +14,5 @@ mod grown;
 mod library;
 mod postgres;
 mod refused;
+mod stop;
 mod types;

@@ -9,7 +9,7 @@ use loader_memory::{CleanupHooks, MemoryProbe, SysinfoProbe};
 use loader_sink::{PgSink, SqliteSink, Target};
 use loader_strategy::{
     DataLoadingService, FileState, LiveProgress, LoadMode, LoadPlan, LoadReport, LoadSettings,
-    Streams,
+    StopSignal, Streams,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -246,6 +246,9 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     if let Some(ledger) = ledger {
         service = service.with_ledger(ledger);
     }
+    let stop = StopSignal::new();
+    crate::signals::stop_on_signals(stop.clone());
+    service = service.with_stop(stop.clone());
     let display = crate::progress::Display::start(live, crate::progress::Mode::choose(quiet));
     let report = service.load(&args.common.paths).await;
     display.finish();
@@ -268,6 +271,9 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     if !report.is_success() {
         if let Some(error) = report.first_error() {
             eprintln!("error: {error}");
+        }
+        if stop.is_stopped() {
+            return Ok(ExitCode::from(crate::signals::EXIT_STOPPED));
         }
         return Ok(ExitCode::FAILURE);
     }
@@ -331,6 +337,7 @@ fn print_report(report: &LoadReport, target: &Target) {
             FileState::Loaded => "ok",
             FileState::Failed => "FAILED",
             FileState::NotStarted => "not started",
+            FileState::Stopped => "STOPPED",
             FileState::Skipped => "skip",
         };
         crate::outln!(

@@ -3,7 +3,8 @@
 //! This is the only crate of the workspace that prints. Exit codes: 0 when every file
 //! loaded, 1 when a file or the run failed (the message names file, line and column where it
 //! can), 2 for a usage error, 3 when every file was loaded but some rows were rejected and
-//! quarantined (`--on-error skip`).
+//! quarantined (`--on-error skip`), 130 when Ctrl-C or SIGTERM stopped a load before every
+//! file finished.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -17,6 +18,7 @@ mod output;
 mod progress;
 mod report;
 mod schema;
+mod signals;
 
 use clap::FromArgMatches;
 use std::process::ExitCode;

@@ -30,6 +30,18 @@ pub enum Error {
         /// What the database said.
         message: String,
     },
+    /// The run was asked to stop ([`StopSignal`](crate::StopSignal)) before the file was
+    /// done: the rows before `line` are loaded (and in the ledger, which a new run of the
+    /// same load resumes from).
+    #[error(
+        "{path}:{line}: stopped on request; rows before line {line} are loaded, run the load again to resume there"
+    )]
+    Stopped {
+        /// The file.
+        path: String,
+        /// The first line not loaded.
+        line: u64,
+    },
     /// The memory probe or budget failed.
     #[error(transparent)]
     Memory(#[from] loader_memory::Error),

@@ -42,6 +42,8 @@ pub(crate) struct Progress {
     pub fell_back: bool,
     pub outcome: Option<std::result::Result<(), String>>,
     pub data_error: bool,
+    /// The run was asked to stop while the file was loading.
+    pub stopped: bool,
     /// Why the file was skipped, if it was.
     pub skipped: Option<String>,
     /// Content hash and generation, once the ledger decided.
@@ -73,6 +75,8 @@ pub(crate) struct RunContext {
     pub run: ContextId,
     pub ledger: Option<Arc<RunLedger>>,
     pub rejects: Option<crate::rejects::RejectsFile>,
+    /// Raised when the run is asked to stop: files stop between batches.
+    pub stop: crate::StopSignal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -576,6 +580,16 @@ async fn load_batches(
             }
         };
         let batch = &reserved.batch;
+        // Asked to stop: the batches before this one are committed, this one is not begun.
+        if context.stop.is_stopped() {
+            let line = batch.line_range(0..batch.len()).start;
+            drop(reserved);
+            let _ = source.finish().await;
+            return Err(Error::Stopped {
+                path: file.path.display().to_string(),
+                line,
+            });
+        }
         let room = match RejectRoom::for_batch(file, progress, batch) {
             Ok(room) => room,
             Err(error) => {

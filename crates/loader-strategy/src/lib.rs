@@ -47,6 +47,7 @@ mod rejects;
 mod report;
 mod run;
 mod settings;
+mod stop;
 
 pub use error::{Error, Result};
 pub use ledger::LoadMode;
@@ -60,3 +61,4 @@ pub use rejects::REJECTS_HEADER;
 pub use report::{CleanupReport, FileReport, FileState, LoadReport};
 pub use run::DataLoadingService;
 pub use settings::{LoadSettings, Streams};
+pub use stop::StopSignal;

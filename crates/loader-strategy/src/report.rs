@@ -12,6 +12,9 @@ pub enum FileState {
     Failed,
     /// The file was not started because the run stopped.
     NotStarted,
+    /// The run was asked to stop while the file was loading: the rows before the line its
+    /// error names are loaded, and a new run of the same load resumes there.
+    Stopped,
     /// Nothing to load: the ledger holds the content as complete (see `note`).
     Skipped,
 }

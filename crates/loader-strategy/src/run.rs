@@ -48,6 +48,7 @@ pub struct DataLoadingService {
     cleanup: CleanupHooks,
     ledger: Option<Arc<dyn Ledger>>,
     live: Arc<crate::LiveProgress>,
+    stop: crate::StopSignal,
 }
 
 impl std::fmt::Debug for DataLoadingService {
@@ -74,6 +75,7 @@ impl DataLoadingService {
             cleanup: CleanupHooks::new(),
             ledger: None,
             live: Arc::new(crate::LiveProgress::new()),
+            stop: crate::StopSignal::new(),
         }
     }
 
@@ -97,6 +99,15 @@ impl DataLoadingService {
     /// [`LiveProgress::snapshot`](crate::LiveProgress::snapshot)).
     pub fn with_live(mut self, live: Arc<crate::LiveProgress>) -> Self {
         self.live = live;
+        self
+    }
+
+    /// Stops runs when `stop` is raised: no file starts after that, and a file being loaded
+    /// stops once its batch in hand has committed, its error naming the first line not
+    /// loaded ([`FileState::Stopped`](crate::FileState::Stopped)). With a ledger, running
+    /// the same load again resumes each file there.
+    pub fn with_stop(mut self, stop: crate::StopSignal) -> Self {
+        self.stop = stop;
         self
     }
 
@@ -216,6 +227,7 @@ impl DataLoadingService {
             run: run_scope.id(),
             ledger: ledger.clone(),
             rejects,
+            stop: self.stop.clone(),
         });
         let files: Arc<Vec<PlannedFile>> = Arc::new(plan.files.clone());
         let progress: Arc<Vec<Mutex<Progress>>> = Arc::new(
@@ -231,7 +243,7 @@ impl DataLoadingService {
         );
 
         let fallback = run_pool(&context, &files, &progress, plan.workers).await;
-        if let Some(reason) = &fallback {
+        if let Some(reason) = fallback.as_ref().filter(|_| !self.stop.is_stopped()) {
             let pending: Vec<usize> = (0..files.len())
                 .filter(|&i| {
                     let p = lock(&progress[i]);
@@ -291,6 +303,14 @@ impl DataLoadingService {
             run_scope
                 .commit(report.rows_loaded(), report.input_bytes())
                 .await?;
+        } else if self.stop.is_stopped() {
+            run_scope
+                .fail(format!(
+                    "stopped on request: {} of {} files did not finish",
+                    failed,
+                    report.files.len()
+                ))
+                .await?;
         } else {
             run_scope
                 .fail(format!("{failed} of {} files failed", report.files.len()))
@@ -321,7 +341,12 @@ async fn run_pool(
                 files[index].path.clone(),
             ));
         }
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+        // No file starts once the run is asked to stop, however long it waited for a worker.
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => permit,
+            () = context.stop.stopped() => break,
+        };
+        let Ok(permit) = permit else {
             break;
         };
         if failure.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
@@ -329,11 +354,17 @@ async fn run_pool(
         }
         // Admission: no new file while pressure is high, and then only once the budget has
         // room for one of its batches, so that it does not crowd out the files running.
-        context.controls.admitted(&running).await;
-        let budget = &context.controls.budget;
-        let first_batch = files[index].estimate.batch_heap.min(budget.capacity());
-        if let Ok(room) = budget.reserve(first_batch).await {
-            drop(room);
+        let admitted = async {
+            context.controls.admitted(&running).await;
+            let budget = &context.controls.budget;
+            let first_batch = files[index].estimate.batch_heap.min(budget.capacity());
+            if let Ok(room) = budget.reserve(first_batch).await {
+                drop(room);
+            }
+        };
+        tokio::select! {
+            () = admitted => {}
+            () = context.stop.stopped() => break,
         }
         let (context, files, progress, failure) = (
             Arc::clone(context),
@@ -395,6 +426,7 @@ fn record_outcome(file: &PlannedFile, progress: &Mutex<Progress>, result: Result
         Ok(()) => progress.outcome = Some(Ok(())),
         Err(error) => {
             progress.data_error = !error.is_pool_failure();
+            progress.stopped = matches!(error, crate::Error::Stopped { .. });
             progress.outcome = Some(Err(describe_error(file, &error)));
         }
     }
@@ -443,6 +475,7 @@ fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
     let (state, error) = match &progress.outcome {
         Some(Ok(())) if progress.skipped.is_some() => (FileState::Skipped, None),
         Some(Ok(())) => (FileState::Loaded, None),
+        Some(Err(message)) if progress.stopped => (FileState::Stopped, Some(message.clone())),
         Some(Err(message)) => (FileState::Failed, Some(message.clone())),
         None => (FileState::NotStarted, None),
     };

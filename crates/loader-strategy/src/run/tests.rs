@@ -215,6 +215,61 @@ async fn sink_is_prepared_once_per_file_and_writes_every_row() {
     assert_eq!(written.load(Ordering::SeqCst), 900);
 }
 
+/// A stop raised while the first file is being written: the file stops once its batch in
+/// hand has committed, naming the first line not loaded; the files after it never start,
+/// and nothing falls back to sequential loading.
+#[tokio::test]
+async fn a_stop_ends_the_file_between_batches_and_starts_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    loader_gen::write_files(dir.path(), 9000, 3, 5).unwrap();
+    let stop = crate::StopSignal::new();
+    let raise = stop.clone();
+    let mut sink = loader_batch::MockBatchSink::new();
+    sink.expect_prepare().times(1).returning(|_| Ok(()));
+    sink.expect_column_types()
+        .times(1)
+        .returning(|target| Ok(vec![None; target.schema.len()]));
+    let written = Arc::new(AtomicUsize::new(0));
+    let counter = written.clone();
+    sink.expect_write().returning(move |_, _, rows| {
+        counter.fetch_add(rows.len(), Ordering::SeqCst);
+        raise.stop();
+        Ok(rows.len() as u64)
+    });
+    let settings = LoadSettings {
+        workers: 1,
+        ..settings()
+    };
+    let service = DataLoadingService::new(
+        Arc::new(sink),
+        Arc::new(InMemoryAudit::new()),
+        probe(),
+        settings,
+    )
+    .with_stop(stop);
+    let report = service.load(&[dir.path().to_path_buf()]).await.unwrap();
+    let states: Vec<_> = report.files.iter().map(|f| f.state).collect();
+    assert_eq!(
+        states,
+        [
+            FileState::Stopped,
+            FileState::NotStarted,
+            FileState::NotStarted
+        ]
+    );
+    let stopped = &report.files[0];
+    // The first batch, all of its sub-batches (250 rows each), and no more.
+    let written = written.load(Ordering::SeqCst) as u64;
+    assert_eq!(stopped.rows_loaded, written);
+    assert!(written > 250 && written <= 700, "{written}");
+    let error = stopped.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("stopped on request; rows before line"),
+        "{error}"
+    );
+    assert!(report.fallback.is_none() && !report.is_success());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn critical_pressure_pauses_admission_runs_cleanup_and_the_load_still_completes() {
     let dir = tempfile::tempdir().unwrap();
