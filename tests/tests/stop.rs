@@ -119,6 +119,11 @@ fn a_signal_stops_the_load_between_batches_and_a_rerun_resumes_it() {
             committed(&db, "SELECT sum(rows) FROM _loader_batches")
         );
         assert!(stored > 0 && (stored as u64) < rows, "{stored} of {rows}");
+        let outcome: String = rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT outcome FROM _loader_runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(outcome, "stopped", "the ledger records the run as stopped");
         rerun_completes_exactly(dir.path(), &files, rows);
 
         // A second signal quits at once; nothing is lost or doubled either.

@@ -91,18 +91,19 @@ impl RunLedger {
         settings: &LoadSettings,
         started_at: &str,
         error: Option<String>,
+        stopped: bool,
     ) -> Result<()> {
+        let outcome = match (&error, stopped) {
+            (None, _) => "succeeded",
+            (Some(_), true) => "stopped",
+            (Some(_), false) => "failed",
+        };
         let record = RunRecord {
             run_id: self.run_id.clone(),
             started_at: started_at.to_owned(),
             ended_at: Some(now()),
             settings: settings_json(settings),
-            outcome: if error.is_none() {
-                "succeeded"
-            } else {
-                "failed"
-            }
-            .into(),
+            outcome: outcome.into(),
             error,
         };
         self.ledger.end_run(&record).await.map_err(ledger_error)

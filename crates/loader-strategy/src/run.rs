@@ -296,7 +296,12 @@ impl DataLoadingService {
             .count();
         if let Some(ledger) = &ledger {
             ledger
-                .end(&plan.settings, &started_at, report.first_error())
+                .end(
+                    &plan.settings,
+                    &started_at,
+                    report.first_error(),
+                    self.stop.is_stopped(),
+                )
                 .await?;
         }
         if failed == 0 {
