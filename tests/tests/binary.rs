@@ -70,10 +70,10 @@ fn memory_limit_is_honoured_and_reported() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["memory_limit"], 64 << 20);
     assert_eq!(report["memory_limit_source"], "explicit");
-    // Half of what is left of 64 MiB once the process is resident and 8 MiB are set aside
-    // for the engine.
+    // Half of what is left of 64 MiB once the process is resident (a debug build holds 14
+    // to 17 MiB by then, more as the code grows) and 8 MiB are set aside for the engine.
     let budget = report["budget"].as_u64().unwrap();
-    assert!(budget < 28 << 20 && budget > 20 << 20, "{budget}");
+    assert!(budget < 28 << 20 && budget > 16 << 20, "{budget}");
     let peak_reserved = report["peak_reserved"].as_u64().unwrap();
     assert!(
         peak_reserved > 0 && peak_reserved <= budget,

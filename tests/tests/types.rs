@@ -176,3 +176,70 @@ fn a_leading_zero_past_the_sample_is_a_bad_row_unless_a_type_was_given() {
         );
     }
 }
+
+/// `--no-header` into an existing table: the file's columns are the table's, in order (as
+/// `psql`'s `\copy` takes them), typed as the table types them; a file with more columns
+/// than the table is refused before anything is written, saying why.
+fn check_no_header_takes_the_tables_columns(
+    dir: &Path,
+    into: &[&str],
+    rows: &dyn Fn(&str) -> Vec<Vec<Option<String>>>,
+) {
+    std::fs::write(dir.join("t.csv"), "1,ann,007\n2,bob,010\n").unwrap();
+    let mut args = vec!["load", "t.csv", "--table", "t", "--no-header"];
+    args.extend_from_slice(into);
+    let output = run_loader(dir, &args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = |v: &[&str]| v.iter().map(|s| Some((*s).to_owned())).collect::<Vec<_>>();
+    assert_eq!(
+        rows("SELECT id, name, code FROM t ORDER BY id"),
+        [text(&["1", "ann", "007"]), text(&["2", "bob", "010"])]
+    );
+
+    std::fs::write(dir.join("wide.csv"), "3,cy,011,extra\n").unwrap();
+    let mut args = vec!["load", "wide.csv", "--table", "t", "--no-header"];
+    args.extend_from_slice(into);
+    let output = run_loader(dir, &args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "wide.csv: the file has 4 columns and no header, and table \"t\" has 3: without a \
+             header, a file's columns are the table's, in order"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(rows("SELECT count(*) FROM t"), [text(&["2"])]);
+}
+
+#[test]
+fn a_file_without_a_header_takes_an_existing_sqlite_tables_columns_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("out.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (id INTEGER, name TEXT, code TEXT)")
+        .unwrap();
+    check_no_header_takes_the_tables_columns(dir.path(), &["--into", "out.db"], &|sql| {
+        sqlite_rows(&db, sql)
+    });
+}
+
+#[test]
+fn a_file_without_a_header_takes_an_existing_postgres_tables_columns_in_order() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::created(&url, "no_header");
+    schema.create_table("t", "id int8, name text, code text");
+    let dir = tempfile::tempdir().unwrap();
+    let into = ["--into", url.as_str(), "--schema", schema.name.as_str()];
+    check_no_header_takes_the_tables_columns(dir.path(), &into, &|sql| {
+        query_text(
+            &url,
+            &format!("SET search_path TO \"{}\"; {sql}", schema.name),
+        )
+    });
+}

@@ -65,7 +65,7 @@ pub use processor::{
 };
 pub use reject::{RejectKind, RejectedRow};
 pub use schema::{Column, Schema};
-pub use sink::{BatchSink, LoadTarget, PreviousWrite, WriteDone};
+pub use sink::{BatchSink, LoadTarget, PreviousWrite, TableColumn, WriteDone};
 pub use value::{ColumnType, Value, real_f32, unix_days, unix_micros};
 
 #[cfg(any(test, feature = "mock"))]

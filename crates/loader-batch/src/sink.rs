@@ -30,6 +30,15 @@ impl LoadTarget {
     }
 }
 
+/// A column of an existing table, as [`BatchSink::table_columns`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableColumn {
+    /// The name, as the table has it.
+    pub name: String,
+    /// The type a reader checks values for it against; `None` when any value goes.
+    pub ty: Option<ColumnType>,
+}
+
 impl PartialEq for LedgerKey {
     fn eq(&self, other: &Self) -> bool {
         (&self.run_id, &self.file_hash, self.generation)
@@ -82,22 +91,24 @@ pub trait BatchSink: Send + Sync {
     /// A [`SinkError`] when the target cannot be prepared.
     async fn prepare(&self, target: &LoadTarget) -> Result<(), SinkError>;
 
-    /// The type the target's table gives each of `target`'s columns, in their order, once
-    /// [`prepare`](Self::prepare) has made or found the table: `None` where the table lets
-    /// the file's own type stand (it has no such column, or its column takes any value).
-    /// A table that existed before the load declares its columns' types, and a reader checks
-    /// fields against those rather than against types inferred from a sample: a text column
-    /// whose sample held only numbers still takes `abc`. This default leaves every type as
-    /// the file has it.
+    /// The columns of the target's table, in the table's order, once
+    /// [`prepare`](Self::prepare) has made or found it: each one's name, and the type a
+    /// reader checks its values against (`None` where the table's type takes any value, and
+    /// the file's own type stands). A table that existed before the load declares its
+    /// columns: their types win over types inferred from a sample (a text column whose
+    /// sample held only numbers still takes `abc`), and a file without a header takes their
+    /// names in order. `Ok(None)` when the sink cannot say, as this default does: the
+    /// file's names and types stand.
     ///
     /// # Errors
     ///
     /// A [`SinkError`] when the table cannot be looked at.
-    async fn column_types(
+    async fn table_columns(
         &self,
         target: &LoadTarget,
-    ) -> Result<Vec<Option<ColumnType>>, SinkError> {
-        Ok(vec![None; target.schema.len()])
+    ) -> Result<Option<Vec<TableColumn>>, SinkError> {
+        let _ = target;
+        Ok(None)
     }
 
     /// Stores rows `rows` of `batch` atomically and returns how many were stored.

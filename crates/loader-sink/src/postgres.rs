@@ -7,7 +7,7 @@
 
 use crate::error::shorten;
 use crate::postgres_copy::{
-    BINARY_HEADER, CopyFormat, TableCopy, holds_nul, write_binary_row, write_csv_row,
+    BINARY_HEADER, CopyFormat, TableCopy, TableTypes, holds_nul, write_binary_row, write_csv_row,
 };
 use crate::{Error, Result, quote_identifier};
 use async_trait::async_trait;
@@ -16,6 +16,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::SinkExt;
 use loader_batch::{
     BatchSink, ColumnType, LoadTarget, PreviousWrite, RowBatch, SinkError, SinkErrorKind,
+    TableColumn,
 };
 use std::collections::HashMap;
 use std::ops::Range;
@@ -50,7 +51,7 @@ pub struct PgSink {
     /// sent is made from them for that file's columns: files of one table may name their
     /// columns in different orders, and a format kept per table sent the second file's
     /// values into the first file's columns.
-    table_types: Mutex<HashMap<String, Arc<HashMap<String, String>>>>,
+    table_types: Mutex<HashMap<String, Arc<TableTypes>>>,
     display: String,
 }
 
@@ -203,14 +204,14 @@ impl PgSink {
     /// existing table is used as it is, and its types decide how each value is sent.
     async fn format_for(&self, target: &LoadTarget) -> std::result::Result<TableCopy, SinkError> {
         let types = self.table_types(target).await?;
-        Ok(TableCopy::for_table(target, &types))
+        Ok(TableCopy::for_table(target, &types.by_name))
     }
 
-    /// `target`'s table's column types by name, read from the catalog once per table.
+    /// `target`'s table's columns and their types, read from the catalog once per table.
     async fn table_types(
         &self,
         target: &LoadTarget,
-    ) -> std::result::Result<Arc<HashMap<String, String>>, SinkError> {
+    ) -> std::result::Result<Arc<TableTypes>, SinkError> {
         if let Some(types) = self
             .table_types
             .lock()
@@ -224,13 +225,15 @@ impl PgSink {
             .query(
                 "SELECT a.attname::text, t.typname::text FROM pg_attribute a \
                  JOIN pg_type t ON t.oid = a.atttypid \
-                 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+                 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+                 ORDER BY a.attnum",
                 &[&self.qualified(&target.table)],
             )
             .await
             .map_err(|e| pg_error(&target.table, &e))?;
-        let types: Arc<HashMap<String, String>> =
-            Arc::new(rows.iter().map(|r| (r.get(0), r.get(1))).collect());
+        let types = Arc::new(TableTypes::new(
+            rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
+        ));
         self.table_types
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -568,12 +571,12 @@ impl BatchSink for PgSink {
         self.table_types(target).await.map(|_| ())
     }
 
-    async fn column_types(
+    async fn table_columns(
         &self,
         target: &LoadTarget,
-    ) -> std::result::Result<Vec<Option<ColumnType>>, SinkError> {
+    ) -> std::result::Result<Option<Vec<TableColumn>>, SinkError> {
         let types = self.table_types(target).await?;
-        Ok(crate::postgres_copy::declared_types(target, &types))
+        Ok((!types.ordered.is_empty()).then(|| types.columns()))
     }
 
     async fn write(

@@ -96,23 +96,31 @@ impl TableCopy {
     }
 }
 
-/// The type each of `target`'s columns has in its table, as a reader checks its values: the
-/// type a binary COPY sends it as, and text for types the server converts from text itself
-/// (numeric, uuid, json, ...), which only the server can judge. `None` for a column the
-/// table lacks.
-pub(crate) fn declared_types(
-    target: &LoadTarget,
-    table_types: &HashMap<String, String>,
-) -> Vec<Option<ColumnType>> {
-    target
-        .schema
-        .columns()
-        .iter()
-        .map(|c| {
-            let type_name = table_types.get(&table_column(&c.name, table_types))?;
-            Some(Wire::from_pg(type_name).map_or(ColumnType::Text, Wire::reads_as))
-        })
-        .collect()
+/// A table's columns as the catalog lists them: in order, and by name with their type names.
+#[derive(Debug, Default)]
+pub(crate) struct TableTypes {
+    pub ordered: Vec<(String, String)>,
+    pub by_name: HashMap<String, String>,
+}
+
+impl TableTypes {
+    pub(crate) fn new(ordered: Vec<(String, String)>) -> Self {
+        let by_name = ordered.iter().cloned().collect();
+        TableTypes { ordered, by_name }
+    }
+
+    /// The columns as [`BatchSink::table_columns`](loader_batch::BatchSink::table_columns)
+    /// gives them: each with the type a binary COPY sends it as, and text for types the
+    /// server converts from text itself (numeric, uuid, json, ...), which only it can judge.
+    pub(crate) fn columns(&self) -> Vec<loader_batch::TableColumn> {
+        self.ordered
+            .iter()
+            .map(|(name, type_name)| loader_batch::TableColumn {
+                name: name.clone(),
+                ty: Some(Wire::from_pg(type_name).map_or(ColumnType::Text, Wire::reads_as)),
+            })
+            .collect()
+    }
 }
 
 /// The table's name for a file's column: the same name, or else the one column whose name

@@ -3,7 +3,9 @@ use crate::sqlite_checkpoint::Checkpointer;
 use crate::sqlite_insert::InsertStatement;
 use crate::{Error, Result, quote_identifier};
 use async_trait::async_trait;
-use loader_batch::{BatchSink, ColumnType, LoadTarget, RowBatch, SinkError, SinkErrorKind, Value};
+use loader_batch::{
+    BatchSink, ColumnType, LoadTarget, RowBatch, SinkError, SinkErrorKind, TableColumn, Value,
+};
 use rusqlite::{Connection, ErrorCode};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -138,30 +140,25 @@ impl SqliteSink {
             .map_err(|e| database_error(&target.table, &e))
     }
 
-    /// The declared type of each of `target`'s columns in its table (names compared as
-    /// SQLite does, without regard to ASCII case), read as [`declared_type`] reads it.
-    fn column_types(&self, target: &LoadTarget) -> Result<Vec<Option<ColumnType>>> {
+    /// The columns of `target`'s table in order, each type read as [`declared_type`]
+    /// reads it; none when there is no such table.
+    fn table_columns(&self, target: &LoadTarget) -> Result<Option<Vec<TableColumn>>> {
         let fail = |e: rusqlite::Error| database_error(&target.table, &e);
         let state = self.lock();
         let mut statement = state
             .connection
-            .prepare("SELECT name, type FROM pragma_table_info(?1)")
+            .prepare("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
             .map_err(fail)?;
-        let declared: Vec<(String, String)> = statement
-            .query_map([&target.table], |row| Ok((row.get(0)?, row.get(1)?)))
+        let columns: Vec<TableColumn> = statement
+            .query_map([&target.table], |row| {
+                Ok(TableColumn {
+                    name: row.get(0)?,
+                    ty: declared_type(&row.get::<_, String>(1)?),
+                })
+            })
             .and_then(Iterator::collect)
             .map_err(fail)?;
-        Ok(target
-            .schema
-            .columns()
-            .iter()
-            .map(|column| {
-                declared
-                    .iter()
-                    .find(|(name, _)| name.eq_ignore_ascii_case(&column.name))
-                    .and_then(|(_, ty)| declared_type(ty))
-            })
-            .collect())
+        Ok((!columns.is_empty()).then_some(columns))
     }
 
     fn insert(&self, target: &LoadTarget, batch: &RowBatch, rows: Range<usize>) -> Result<u64> {
@@ -519,11 +516,11 @@ impl BatchSink for SqliteSink {
         blocking(|| self.create_table(target)).map_err(SinkError::from)
     }
 
-    async fn column_types(
+    async fn table_columns(
         &self,
         target: &LoadTarget,
-    ) -> Result<Vec<Option<ColumnType>>, SinkError> {
-        blocking(|| self.column_types(target)).map_err(SinkError::from)
+    ) -> Result<Option<Vec<TableColumn>>, SinkError> {
+        blocking(|| self.table_columns(target)).map_err(SinkError::from)
     }
 
     async fn write(

@@ -58,6 +58,21 @@ pub enum Error {
         /// The columns it has.
         available: String,
     },
+    /// A file without a header has more columns than the existing table it goes to, whose
+    /// columns it takes in order.
+    #[error(
+        "{path}: the file has {file_columns} columns and no header, and table {table:?} has {table_columns}: without a header, a file's columns are the table's, in order"
+    )]
+    MoreColumnsThanTable {
+        /// The file.
+        path: String,
+        /// The table.
+        table: String,
+        /// Columns in the file.
+        file_columns: usize,
+        /// Columns in the table.
+        table_columns: usize,
+    },
     /// The rejects file could not be written.
     #[error("rejects file {0}")]
     Rejects(String),

@@ -11,7 +11,7 @@ use crate::reject_room::RejectRoom;
 use crate::{Error, PlannedFile, Result};
 use loader_batch::{
     AuditEvent, AuditScope, BatchProcessor, ContextId, EventKind, FileLedgerState, LoadTarget,
-    RowBatch, Scope,
+    RowBatch, Scope, TableColumn,
 };
 use loader_file::{BatchReader, ParallelReader, ReservedBatch, ResumePoint, content_hash};
 use loader_memory::{MemoryBudget, Tally};
@@ -511,30 +511,63 @@ fn reconcile(file: &PlannedFile, progress: &Mutex<Progress>, read_now: u64) -> R
     })
 }
 
-/// `target` with the types its table declares for the columns the user gave no type: the
-/// table, not a sample of the file, says what its columns hold (a text column whose sample
-/// held only numbers still takes `abc`).
-fn typed_by_table(
+/// `target` as its table has it, when the table existed (or was made by another file): a
+/// file without a header takes the table's column names in order, as `psql`'s `\copy`
+/// does, and each column the user gave no type takes the table's type rather than the
+/// sample's (a text column whose sample held only numbers still takes `abc`).
+fn matched_to_table(
     target: &LoadTarget,
-    csv: &loader_file::CsvOptions,
-    declared: &[Option<loader_batch::ColumnType>],
-) -> LoadTarget {
-    let mut schema = (*target.schema).clone();
-    for (index, (column, ty)) in target.schema.columns().iter().zip(declared).enumerate() {
-        if let Some(ty) = *ty
-            && csv.is_inferred(index)
+    file: &PlannedFile,
+    table: Option<Vec<TableColumn>>,
+) -> Result<LoadTarget> {
+    let Some(table) = table else {
+        return Ok(target.clone());
+    };
+    let mut columns = target.schema.columns().to_vec();
+    if !file.csv.get_has_headers() {
+        if columns.len() > table.len() {
+            return Err(Error::MoreColumnsThanTable {
+                path: file.path.display().to_string(),
+                table: target.table.clone(),
+                file_columns: columns.len(),
+                table_columns: table.len(),
+            });
+        }
+        for (column, named) in columns.iter_mut().zip(&table) {
+            column.name.clone_from(&named.name);
+        }
+    }
+    for (index, column) in columns.iter_mut().enumerate() {
+        if let Some(ty) = table_column(&table, &column.name).and_then(|c| c.ty)
+            && file.csv.is_inferred(index)
             && ty != column.ty
         {
             tracing::debug!(column = %column.name, sampled = %column.ty, table = %ty, "the table's type wins");
-            schema.set_type(&column.name, ty);
+            column.ty = ty;
         }
     }
+    let schema = loader_batch::Schema::new(columns);
     if schema == *target.schema {
-        return target.clone();
+        return Ok(target.clone());
     }
-    LoadTarget {
+    Ok(LoadTarget {
         schema: Arc::new(schema),
         ..target.clone()
+    })
+}
+
+/// The table's column for a file's column: the one of the same name, else the only one whose
+/// name differs from it in letter case alone (a header `ID` for a column made as `id`).
+fn table_column<'t>(table: &'t [TableColumn], name: &str) -> Option<&'t TableColumn> {
+    if let Some(same) = table.iter().find(|c| c.name == name) {
+        return Some(same);
+    }
+    let mut folded = table
+        .iter()
+        .filter(|c| c.name.to_lowercase() == name.to_lowercase());
+    match (folded.next(), folded.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
     }
 }
 
@@ -560,8 +593,8 @@ async fn load_batches(
         source,
     };
     sink.prepare(target).await.map_err(sink_error)?;
-    let declared = sink.column_types(target).await.map_err(sink_error)?;
-    let target = &typed_by_table(target, &file.csv, &declared);
+    let table = sink.table_columns(target).await.map_err(sink_error)?;
+    let target = &matched_to_table(target, file, table)?;
     let mut source = BatchSource::open(
         attempt.mode,
         file,

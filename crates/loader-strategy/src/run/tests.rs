@@ -195,9 +195,7 @@ async fn sink_is_prepared_once_per_file_and_writes_every_row() {
     loader_gen::write_files(dir.path(), 900, 3, 1).unwrap();
     let mut sink = loader_batch::MockBatchSink::new();
     sink.expect_prepare().times(3).returning(|_| Ok(()));
-    sink.expect_column_types()
-        .times(3)
-        .returning(|target| Ok(vec![None; target.schema.len()]));
+    sink.expect_table_columns().times(3).returning(|_| Ok(None));
     let written = Arc::new(AtomicUsize::new(0));
     let counter = written.clone();
     sink.expect_write().returning(move |_, _, rows| {
@@ -226,9 +224,7 @@ async fn a_stop_ends_the_file_between_batches_and_starts_no_other() {
     let raise = stop.clone();
     let mut sink = loader_batch::MockBatchSink::new();
     sink.expect_prepare().times(1).returning(|_| Ok(()));
-    sink.expect_column_types()
-        .times(1)
-        .returning(|target| Ok(vec![None; target.schema.len()]));
+    sink.expect_table_columns().times(1).returning(|_| Ok(None));
     let written = Arc::new(AtomicUsize::new(0));
     let counter = written.clone();
     sink.expect_write().returning(move |_, _, rows| {
