@@ -3,6 +3,7 @@
 
 use super::*;
 use loader_batch::{ColumnType, Schema};
+use proptest::prelude::*;
 
 /// `(field, is an empty string)` for every field of every row.
 fn read(text: &[u8], options: &CsvOptions) -> Vec<Vec<(String, bool)>> {
@@ -86,4 +87,67 @@ fn a_quoted_empty_field_is_an_empty_string_in_a_text_column_and_null_elsewhere()
 fn quoted_empty_is_null_makes_every_empty_field_null() {
     let rows = read(INPUT, &CsvOptions::default().quoted_empty_is_null(true));
     assert!(rows.iter().flatten().all(|(_, empty_text)| !empty_text));
+}
+
+/// One field as written: its text and whether it is written in quotes.
+fn field() -> impl Strategy<Value = (String, bool)> {
+    prop_oneof![
+        3 => Just((String::new(), false)),
+        3 => Just((String::new(), true)),
+        3 => "[a-z0-9 ]{1,6}".prop_map(|t| (t, false)),
+        2 => "[a-z;,|\t\"\n ]{0,8}".prop_map(|t| (t, true)),
+    ]
+}
+
+/// An id: empty, `""` or a number.
+fn id() -> impl Strategy<Value = (String, bool)> {
+    prop_oneof![
+        Just((String::new(), false)),
+        Just((String::new(), true)),
+        (0u32..1000).prop_map(|n| (n.to_string(), false)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Whatever the delimiter, line ends and quoting around them, a field is an empty
+    /// string exactly when it was written `""`.
+    #[test]
+    fn exactly_the_fields_written_as_two_quotes_are_empty_strings(
+        rows in prop::collection::vec((id(), field(), field()), 1..40),
+        delimiter in prop::sample::select(b",;|\t".to_vec()),
+        crlf in any::<bool>(),
+    ) {
+        let end = if crlf { "\r\n" } else { "\n" };
+        let d = char::from(delimiter).to_string();
+        let mut text = ["id", "name", "note"].join(&d) + end;
+        let rows: Vec<[(String, bool); 3]> = rows.into_iter().map(|(a, b, c)| [a, b, c]).collect();
+        for row in &rows {
+            let written: Vec<String> = row
+                .iter()
+                .map(|(t, quoted)| {
+                    // A text that holds a delimiter, quote or line end must be quoted.
+                    let needs = t.contains(['"', '\n']) || t.contains(delimiter as char);
+                    if *quoted || needs {
+                        format!("\"{}\"", t.replace('"', "\"\""))
+                    } else {
+                        t.clone()
+                    }
+                })
+                .collect();
+            text.push_str(&written.join(&d));
+            text.push_str(end);
+        }
+        let read = read(text.as_bytes(), &CsvOptions::default().delimiter(delimiter));
+        prop_assert_eq!(read.len(), rows.len());
+        for (got, row) in read.iter().zip(&rows) {
+            for (column, ((value, empty_text), (t, quoted))) in got.iter().zip(row).enumerate() {
+                prop_assert_eq!(value, t);
+                // `id` is an integer column, where `""` is NULL too.
+                let expected = column > 0 && t.is_empty() && *quoted;
+                prop_assert_eq!(*empty_text, expected, "column {} of {:?}", column, row);
+            }
+        }
+    }
 }
