@@ -90,6 +90,29 @@ const CASES: &[Case] = &[
         quarantined: &[],
     },
     Case {
+        file: "utf16le.tsv",
+        args: &[],
+        expect: Ok(2),
+        check: Some(("SELECT name FROM t WHERE id = 2", "😀 Zoë")),
+        quarantined: &[],
+    },
+    Case {
+        file: "utf16be.csv",
+        args: &[],
+        expect: Ok(2),
+        check: Some(("SELECT name FROM t WHERE id = 1", "Renée")),
+        quarantined: &[],
+    },
+    Case {
+        file: "bad-utf16.csv",
+        args: &[],
+        expect: Err(
+            "bad-utf16.csv: invalid UTF-16 at byte 22: a high surrogate without its low half",
+        ),
+        check: None,
+        quarantined: &[],
+    },
+    Case {
         file: "no-header.csv",
         args: &["--no-header"],
         expect: Ok(2),

@@ -88,6 +88,8 @@ pub fn grew_from(path: &Path, old_size: u64, old_hash: &str, resume_byte: u64) -
     if size <= old_size
         || resume_byte > old_size
         || crate::input::detect(&mut file).map_err(io)? != crate::Compression::None
+        // Resume points in UTF-16 text are offsets in its UTF-8, not in the file.
+        || crate::input::utf16_order(&mut file).map_err(io)?.is_some()
     {
         return Ok(false);
     }

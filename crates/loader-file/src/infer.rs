@@ -89,6 +89,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     };
     let options = &options.clone().delimiter(delimiter);
     let (input, compression) = input::open(path, options.get_encoding()).map_err(io)?;
+    let plain = matches!(input, input::Input::Plain(_));
     let mut reader = options.csv_reader(input);
     let mut record = csv::ByteRecord::new();
     let (raw_names, header_bytes) = if options.get_has_headers() {
@@ -141,11 +142,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let head_end = reader.position().byte();
     // Places past the head of a plain file, which can be read anywhere; the head alone of
     // a compressed or transcoded one.
-    let rows_probed = if !whole_file
-        && columns > 0
-        && compression == Compression::None
-        && options.get_encoding() == crate::Encoding::Utf8
-    {
+    let rows_probed = if !whole_file && columns > 0 && plain {
         probes::probe(path, options, head_end, file_size, &mut candidates).map_err(io)?
     } else {
         0

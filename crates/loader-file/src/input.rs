@@ -76,20 +76,49 @@ impl Seek for Input {
 }
 
 /// Opens `path`, detecting its compression from its first bytes, and converting `encoding`
-/// to UTF-8. Only a plain UTF-8 file can seek; offsets in the others are positions in the
-/// decoded text.
+/// to UTF-8; text that starts with a UTF-16 byte order mark (as Windows tools write it) is
+/// converted from UTF-16, whatever `encoding` says. Only a plain UTF-8 file can seek
+/// ([`Input::Plain`]); offsets in the others are positions in the decoded text.
 pub(crate) fn open(path: &Path, encoding: Encoding) -> io::Result<(Input, Compression)> {
     let mut file = File::open(path)?;
     let compression = detect(&mut file)?;
     let input = match compression {
-        Compression::None if encoding == Encoding::Utf8 => Input::Plain(file),
-        Compression::None => Input::Decoded(Box::new(file)),
+        Compression::None => match utf16_order(&mut file)? {
+            Some(order) => {
+                return Ok((
+                    Input::Decoded(Box::new(Utf16::new(file, order))),
+                    compression,
+                ));
+            }
+            None if encoding == Encoding::Utf8 => Input::Plain(file),
+            None => Input::Decoded(Box::new(file)),
+        },
         Compression::Gzip => Input::Decoded(Box::new(flate2::read::MultiGzDecoder::new(
             BufReader::with_capacity(64 << 10, file),
         ))),
         Compression::Zstd => Input::Decoded(Box::new(zstd::stream::read::Decoder::with_buffer(
             BufReader::with_capacity(128 << 10, file),
         )?)),
+    };
+    // A compressed file's text may start with the mark too: the decoder is asked for its
+    // first two bytes, which go back in front of the rest when they are not one.
+    let input = match input {
+        Input::Decoded(mut decoder) => {
+            let mut head = [0u8; 2];
+            let filled = read_up_to(&mut decoder, &mut head)?;
+            match Utf16Order::of(&head[..filled]) {
+                Some(order) => {
+                    return Ok((
+                        Input::Decoded(Box::new(Utf16::new(decoder, order))),
+                        compression,
+                    ));
+                }
+                None => Input::Decoded(Box::new(
+                    io::Cursor::new(head[..filled].to_vec()).chain(decoder),
+                )),
+            }
+        }
+        plain => plain,
     };
     let input = match (input, encoding) {
         (input, Encoding::Utf8) => input,
@@ -99,6 +128,162 @@ pub(crate) fn open(path: &Path, encoding: Encoding) -> io::Result<(Input, Compre
         (Input::Plain(file), encoding) => Input::Decoded(Box::new(Transcode::new(file, encoding))),
     };
     Ok((input, compression))
+}
+
+/// Fills as much of `buf` as `input` has, up to its end.
+fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// The byte order of UTF-16 text, from its byte order mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Utf16Order {
+    Little,
+    Big,
+}
+
+impl Utf16Order {
+    /// The order `head` (a text's first bytes) marks, if it starts with a UTF-16 mark.
+    pub(crate) fn of(head: &[u8]) -> Option<Utf16Order> {
+        match head {
+            [0xff, 0xfe, ..] => Some(Utf16Order::Little),
+            [0xfe, 0xff, ..] => Some(Utf16Order::Big),
+            _ => None,
+        }
+    }
+}
+
+/// The UTF-16 order `file` is marked with, leaving it after the mark; or none, leaving it
+/// at its start.
+pub(crate) fn utf16_order(file: &mut File) -> io::Result<Option<Utf16Order>> {
+    let mut head = [0u8; 2];
+    let filled = read_up_to(file, &mut head)?;
+    let order = Utf16Order::of(&head[..filled]);
+    if order.is_none() {
+        file.seek(SeekFrom::Start(0))?;
+    }
+    Ok(order)
+}
+
+/// Converts UTF-16 text (after its byte order mark) to UTF-8 as it is read. A code unit
+/// that is no part of a character (a lone surrogate) or a text ending inside one is an
+/// error naming its byte offset, not a replacement character: loader changes no text.
+struct Utf16<R> {
+    inner: R,
+    order: Utf16Order,
+    raw: Vec<u8>,
+    /// The odd byte of a code unit split across two reads.
+    odd: Option<u8>,
+    /// A high surrogate waiting for its low half, and its byte offset.
+    high: Option<(u16, u64)>,
+    decoded: Vec<u8>,
+    at: usize,
+    /// Bytes of the file consumed, the mark included.
+    consumed: u64,
+}
+
+impl<R: Read> Utf16<R> {
+    fn new(inner: R, order: Utf16Order) -> Self {
+        Utf16 {
+            inner,
+            order,
+            raw: vec![0; 32 << 10],
+            odd: None,
+            high: None,
+            decoded: Vec::with_capacity(48 << 10),
+            at: 0,
+            consumed: 2,
+        }
+    }
+
+    /// The error for the code unit at byte `at` of the file.
+    fn invalid(at: u64, what: &str) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("invalid UTF-16 at byte {at}: {what}"),
+        )
+    }
+
+    /// Decodes `bytes`, the next ones read, into `decoded`.
+    fn decode(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut bytes = bytes.iter().copied();
+        while let Some(byte) = self.odd.take().or_else(|| bytes.next()) {
+            let Some(second) = bytes.next() else {
+                self.odd = Some(byte);
+                break;
+            };
+            let unit = match self.order {
+                Utf16Order::Little => u16::from_le_bytes([byte, second]),
+                Utf16Order::Big => u16::from_be_bytes([byte, second]),
+            };
+            self.push_unit(unit)?;
+            self.consumed += 2;
+        }
+        Ok(())
+    }
+
+    /// Appends the character `unit` (at byte `self.consumed`) ends, if it ends one.
+    fn push_unit(&mut self, unit: u16) -> io::Result<()> {
+        let at = self.consumed;
+        let c = match (self.high.take(), unit) {
+            (Some((high, _)), 0xDC00..=0xDFFF) => {
+                let code =
+                    0x10000 + ((u32::from(high) - 0xD800) << 10) + (u32::from(unit) - 0xDC00);
+                char::from_u32(code).ok_or_else(|| Self::invalid(at, "a pair out of range"))?
+            }
+            (Some((_, high_at)), _) => {
+                return Err(Self::invalid(
+                    high_at,
+                    "a high surrogate without its low half",
+                ));
+            }
+            (None, 0xD800..=0xDBFF) => {
+                self.high = Some((unit, at));
+                return Ok(());
+            }
+            (None, 0xDC00..=0xDFFF) => return Err(Self::invalid(at, "a low surrogate alone")),
+            (None, unit) => char::from_u32(u32::from(unit)).expect("not a surrogate"),
+        };
+        let mut utf8 = [0u8; 4];
+        self.decoded
+            .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Utf16<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.decoded.len() {
+            self.decoded.clear();
+            self.at = 0;
+            let n = self.inner.read(&mut self.raw)?;
+            if n == 0 {
+                if let Some(at) = self
+                    .high
+                    .map(|(_, at)| at)
+                    .or(self.odd.map(|_| self.consumed))
+                {
+                    return Err(Self::invalid(at, "the text ends inside a character"));
+                }
+                return Ok(0);
+            }
+            let raw = std::mem::take(&mut self.raw);
+            let decoded = self.decode(&raw[..n]);
+            self.raw = raw;
+            decoded?;
+        }
+        let n = buf.len().min(self.decoded.len() - self.at);
+        buf[..n].copy_from_slice(&self.decoded[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// Converts single-byte text to UTF-8 as it is read.
@@ -256,3 +441,6 @@ pub(crate) fn compression_ratio(
     let decoded = (ended && whole <= PREFIX).then_some(produced);
     Ok(((produced as f64 / size.max(1) as f64).max(1.0), decoded))
 }
+
+#[cfg(test)]
+mod tests;

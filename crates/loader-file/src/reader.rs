@@ -1,6 +1,6 @@
 use crate::input::{self, Input};
 use crate::records::{Position, ReadError, Records};
-use crate::{BadRowPolicy, Compression, CsvOptions, Error, OnError, Result};
+use crate::{BadRowPolicy, CsvOptions, Error, OnError, Result};
 use loader_batch::{RowBatch, Schema};
 use loader_memory::{MemoryBudget, Reservation};
 use std::path::{Path, PathBuf};
@@ -227,9 +227,9 @@ impl BatchReader {
                 path: path.to_path_buf(),
                 source,
             })?;
-        // A plain file's size bounds what is left to read; a decoded one's does not.
-        let seekable =
-            compression == Compression::None && options.get_encoding() == crate::Encoding::Utf8;
+        // A plain file's size bounds what is left to read; a decoded one's (decompressed, or
+        // transcoded to UTF-8) does not.
+        let seekable = matches!(input, input::Input::Plain(_));
         let file_size = if seekable {
             std::fs::metadata(path).map_err(io)?.len()
         } else {
