@@ -243,3 +243,55 @@ fn a_file_without_a_header_takes_an_existing_postgres_tables_columns_in_order() 
         )
     });
 }
+
+/// A dry run checks fields against an existing table's types as the load would, and writes
+/// nothing: not a row, not a ledger table.
+fn check_dry_run_finds_what_the_load_would(dir: &Path, into: &[&str]) {
+    write_input(dir);
+    let (code, output) = load(dir, into, &["--dry-run"]);
+    assert_eq!(code, Some(3), "{output}");
+    assert!(output.contains("1,501 loaded, 1 rejected"), "{output}");
+    assert!(output.contains("nothing was written"), "{output}");
+}
+
+#[test]
+fn a_dry_run_checks_an_existing_sqlite_tables_types_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("out.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (id INTEGER, code VARCHAR(10), amount NUMERIC, qty INT)")
+        .unwrap();
+    check_dry_run_finds_what_the_load_would(dir.path(), &["--into", "out.db"]);
+    assert_eq!(
+        sqlite_rows(&db, "SELECT count(*) FROM sqlite_master"),
+        [[Some("1".to_owned())]],
+        "only the table the test made"
+    );
+    // Into a database that does not exist, the sample's types stand, and none is created.
+    let (code, output) = load(dir.path(), &["--into", "new.db"], &["--dry-run"]);
+    assert_eq!(code, Some(3), "{output}");
+    assert!(!dir.path().join("new.db").exists());
+}
+
+#[test]
+fn a_dry_run_checks_an_existing_postgres_tables_types_and_writes_nothing() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::created(&url, "dry_run_types");
+    schema.create_table("t", "id int8, code text, amount numeric, qty int4");
+    let dir = tempfile::tempdir().unwrap();
+    let into = ["--into", url.as_str(), "--schema", schema.name.as_str()];
+    check_dry_run_finds_what_the_load_would(dir.path(), &into);
+    let tables = query_text(
+        &url,
+        &format!(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = '{}'",
+            schema.name
+        ),
+    );
+    assert_eq!(
+        tables,
+        [[Some("1".to_owned())]],
+        "only the table the test made"
+    );
+}

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use loader_batch::{AuditSink, BatchSink, BufferedAudit, JsonlAudit, Ledger, NullAudit, TeeAudit};
 use loader_file::{BadRowPolicy, CsvOptions, Encoding, FileOrder};
 use loader_memory::{CleanupHooks, MemoryProbe, SysinfoProbe};
-use loader_sink::{PgSink, SqliteSink, Target};
+use loader_sink::{PgSink, ReadOnlyTables, SqliteSink, Target};
 use loader_strategy::{
     DataLoadingService, FileState, LiveProgress, LoadMode, LoadPlan, LoadReport, LoadSettings,
     StopSignal, Streams,
@@ -179,7 +179,7 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         audits.push(Arc::new(JsonlAudit::create(path)?));
     }
     let (sink, ledger): (Arc<dyn BatchSink>, Option<Arc<dyn Ledger>>) = match &target {
-        _ if args.dry_run => (Arc::new(ValidateOnly), None),
+        _ if args.dry_run => (Arc::new(ValidateOnly::new(&target, &args).await), None),
         Target::Sqlite(path) => {
             let sink = Arc::new(SqliteSink::open(path)?);
             hooks.register(sink.cleanup_hook());
@@ -463,12 +463,43 @@ fn plan_json(plan: &LoadPlan) -> serde_json::Value {
 }
 
 /// `load --dry-run`: rows are read and checked, and accepted here without going anywhere.
-struct ValidateOnly;
+struct ValidateOnly {
+    /// The target's existing tables, read only: fields are checked against their types as a
+    /// load would check them.
+    tables: Option<ReadOnlyTables>,
+}
+
+impl ValidateOnly {
+    async fn new(target: &Target, args: &LoadArgs) -> Self {
+        match ReadOnlyTables::open(target, args.schema.as_deref()).await {
+            Ok(tables) => ValidateOnly {
+                tables: Some(tables),
+            },
+            Err(error) => {
+                eprintln!(
+                    "note: dry run: cannot look at {target} ({error}); fields are checked \
+                     against the types sampled from the files, not those of existing tables"
+                );
+                ValidateOnly { tables: None }
+            }
+        }
+    }
+}
 
 #[async_trait::async_trait]
 impl BatchSink for ValidateOnly {
     async fn prepare(&self, _: &loader_batch::LoadTarget) -> Result<(), loader_batch::SinkError> {
         Ok(())
+    }
+
+    async fn table_columns(
+        &self,
+        target: &loader_batch::LoadTarget,
+    ) -> Result<Option<Vec<loader_batch::TableColumn>>, loader_batch::SinkError> {
+        match &self.tables {
+            Some(tables) => tables.columns_of(&target.table).await,
+            None => Ok(None),
+        }
     }
 
     async fn write(

@@ -28,6 +28,8 @@
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod audit_columns;
 mod error;
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
+mod inspect;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod ledger_queries;
 #[cfg(feature = "postgres")]
@@ -47,6 +49,8 @@ mod sqlite_ledger;
 mod target;
 
 pub use error::{Error, Result};
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
+pub use inspect::ReadOnlyTables;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgSink, pg_config};
 #[cfg(feature = "postgres")]

@@ -129,6 +129,16 @@ impl PgSink {
     /// [`Error::BadTarget`] for a bad URL, [`Error::Open`] when the server cannot be reached
     /// or refuses (bad credentials, missing database), with no password in the message.
     pub async fn connect(url: &str, schema: Option<&str>, connections: usize) -> Result<Self> {
+        Self::open(url, schema, connections, true).await
+    }
+
+    /// Connects as [`connect`](Self::connect) does, creating `schema` only when `create`.
+    pub(crate) async fn open(
+        url: &str,
+        schema: Option<&str>,
+        connections: usize,
+        create: bool,
+    ) -> Result<Self> {
         let config = pg_config(url)?;
         let display = crate::Target::Postgres(url.to_owned()).to_string();
         let manager = Manager::from_config(
@@ -157,7 +167,7 @@ impl PgSink {
             path: sink.display.clone().into(),
             message: e.message,
         })?;
-        if let Some(schema) = &sink.schema {
+        if let Some(schema) = sink.schema.as_ref().filter(|_| create) {
             client
                 .batch_execute(&format!(
                     "CREATE SCHEMA IF NOT EXISTS {}",
@@ -203,20 +213,27 @@ impl PgSink {
     /// The COPY format for `target`'s columns, from its table's actual column types: an
     /// existing table is used as it is, and its types decide how each value is sent.
     async fn format_for(&self, target: &LoadTarget) -> std::result::Result<TableCopy, SinkError> {
-        let types = self.table_types(target).await?;
+        let types = self.table_types(&target.table).await?;
         Ok(TableCopy::for_table(target, &types.by_name))
     }
 
-    /// `target`'s table's columns and their types, read from the catalog once per table.
-    async fn table_types(
+    /// The columns of `table`, in order, as [`BatchSink::table_columns`] gives them; none
+    /// when there is no such table.
+    pub(crate) async fn columns_of(
         &self,
-        target: &LoadTarget,
-    ) -> std::result::Result<Arc<TableTypes>, SinkError> {
+        table: &str,
+    ) -> std::result::Result<Option<Vec<TableColumn>>, SinkError> {
+        let types = self.table_types(table).await?;
+        Ok((!types.ordered.is_empty()).then(|| types.columns()))
+    }
+
+    /// `table`'s columns and their types, read from the catalog once per table.
+    async fn table_types(&self, table: &str) -> std::result::Result<Arc<TableTypes>, SinkError> {
         if let Some(types) = self
             .table_types
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&target.table)
+            .get(table)
         {
             return Ok(Arc::clone(types));
         }
@@ -227,17 +244,17 @@ impl PgSink {
                  JOIN pg_type t ON t.oid = a.atttypid \
                  WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
                  ORDER BY a.attnum",
-                &[&self.qualified(&target.table)],
+                &[&self.qualified(table)],
             )
             .await
-            .map_err(|e| pg_error(&target.table, &e))?;
+            .map_err(|e| pg_error(table, &e))?;
         let types = Arc::new(TableTypes::new(
             rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
         ));
         self.table_types
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(target.table.clone(), Arc::clone(&types));
+            .insert(table.to_owned(), Arc::clone(&types));
         Ok(types)
     }
 
@@ -568,15 +585,14 @@ impl BatchSink for PgSink {
         }
         // The connection above is back in the pool: `table_types` takes one of its own, and
         // holding two at once could exhaust a pool no larger than the number of files.
-        self.table_types(target).await.map(|_| ())
+        self.table_types(&target.table).await.map(|_| ())
     }
 
     async fn table_columns(
         &self,
         target: &LoadTarget,
     ) -> std::result::Result<Option<Vec<TableColumn>>, SinkError> {
-        let types = self.table_types(target).await?;
-        Ok((!types.ordered.is_empty()).then(|| types.columns()))
+        self.columns_of(&target.table).await
     }
 
     async fn write(

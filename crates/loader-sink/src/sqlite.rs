@@ -140,27 +140,6 @@ impl SqliteSink {
             .map_err(|e| database_error(&target.table, &e))
     }
 
-    /// The columns of `target`'s table in order, each type read as [`declared_type`]
-    /// reads it; none when there is no such table.
-    fn table_columns(&self, target: &LoadTarget) -> Result<Option<Vec<TableColumn>>> {
-        let fail = |e: rusqlite::Error| database_error(&target.table, &e);
-        let state = self.lock();
-        let mut statement = state
-            .connection
-            .prepare("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
-            .map_err(fail)?;
-        let columns: Vec<TableColumn> = statement
-            .query_map([&target.table], |row| {
-                Ok(TableColumn {
-                    name: row.get(0)?,
-                    ty: declared_type(&row.get::<_, String>(1)?),
-                })
-            })
-            .and_then(Iterator::collect)
-            .map_err(fail)?;
-        Ok((!columns.is_empty()).then_some(columns))
-    }
-
     fn insert(&self, target: &LoadTarget, batch: &RowBatch, rows: Range<usize>) -> Result<u64> {
         let columns = target.schema.columns();
         let per_statement = (MAX_PARAMETERS / columns.len().max(1)).clamp(1, ROWS_PER_STATEMENT);
@@ -317,6 +296,25 @@ fn sql_type(ty: ColumnType) -> &'static str {
         ColumnType::Timestamp => "TIMESTAMP",
         ColumnType::Text => "TEXT",
     }
+}
+
+/// The columns of `table` in order, each type read as [`declared_type`] reads it; none when
+/// there is no such table.
+pub(crate) fn columns_in(connection: &Connection, table: &str) -> Result<Option<Vec<TableColumn>>> {
+    let fail = |e: rusqlite::Error| database_error(table, &e);
+    let mut statement = connection
+        .prepare("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
+        .map_err(fail)?;
+    let columns: Vec<TableColumn> = statement
+        .query_map([table], |row| {
+            Ok(TableColumn {
+                name: row.get(0)?,
+                ty: declared_type(&row.get::<_, String>(1)?),
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(fail)?;
+    Ok((!columns.is_empty()).then_some(columns))
 }
 
 /// The type a column declared as `declared` holds, as loader reads the file's values for
@@ -520,7 +518,7 @@ impl BatchSink for SqliteSink {
         &self,
         target: &LoadTarget,
     ) -> Result<Option<Vec<TableColumn>>, SinkError> {
-        blocking(|| self.table_columns(target)).map_err(SinkError::from)
+        blocking(|| columns_in(&self.lock().connection, &target.table)).map_err(SinkError::from)
     }
 
     async fn write(
