@@ -8,7 +8,8 @@ const EMPTY_TEXT: u32 = 1 << 31;
 /// Rows of one source file, stored as field bytes in one contiguous buffer.
 ///
 /// Field `c` of row `r` is `data[field_ends[r * columns + c - 1]..field_ends[r * columns + c]]`
-/// (with 0 as the start of the very first field, and [`EMPTY_TEXT`] masked off each end).
+/// (with 0 as the start of the very first field, and the empty-string mark masked off each
+/// end).
 /// An empty field is NULL, unless it is marked an empty string
 /// ([`set_empty_text`](Self::set_empty_text)): CSV's quoted `""`, which PostgreSQL's own
 /// `COPY` also reads as an empty string. Each row also keeps the line it started
