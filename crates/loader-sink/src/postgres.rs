@@ -251,10 +251,13 @@ impl PgSink {
         let types = Arc::new(TableTypes::new(
             rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
         ));
-        self.table_types
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(table.to_owned(), Arc::clone(&types));
+        // No table is not remembered: `prepare` takes a remembered table as made.
+        if !types.ordered.is_empty() {
+            self.table_types
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(table.to_owned(), Arc::clone(&types));
+        }
         Ok(types)
     }
 
