@@ -46,11 +46,7 @@ fn load(dir: &Path, into: &[&str], extra: &[&str]) -> (Option<i32>, String) {
 /// Into an existing table whose `code` is text, `amount` takes decimals and `qty` is an
 /// integer: `abc`, `02134` and `1.5` load as written though the sample read whole numbers,
 /// and `x1`, which the sample let make `qty` text, is a bad row named by line and column.
-fn check_table_types_win(
-    dir: &Path,
-    into: &[&str],
-    rows: &dyn Fn(&str) -> Vec<Vec<Option<String>>>,
-) {
+fn check_table_types_win(dir: &Path, into: &[&str], rows: &dyn Fn(&str) -> Rows) {
     write_input(dir);
     let (code, output) = load(dir, into, &[]);
     assert_eq!(code, Some(3), "one row set aside: {output}");
@@ -67,7 +63,7 @@ fn check_table_types_win(
     assert_eq!(quarantined, [text(&["2", "qty", "type"])]);
 }
 
-fn sqlite_rows(db: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
+fn sqlite_rows(db: &Path, sql: &str) -> Rows {
     let db = rusqlite::Connection::open(db).unwrap();
     let mut statement = db.prepare(sql).unwrap();
     let columns = statement.column_count();
@@ -90,37 +86,69 @@ fn sqlite_rows(db: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
     rows.collect::<Result<_, _>>().unwrap()
 }
 
-#[test]
-fn an_existing_sqlite_tables_types_win_over_the_sample() {
+/// What a check is given: the scratch directory, the `--into` arguments, and a query on
+/// the target whose values come back as text.
+type Check<'a> = &'a dyn Fn(&Path, &[&str], &dyn Fn(&str) -> Rows);
+
+type Rows = Vec<Vec<Option<String>>>;
+
+/// Runs `check` into a fresh SQLite file holding the table `create` makes; returns the
+/// scratch directory (`out.db` in it) for more checks.
+fn on_sqlite_table(create: &str, check: Check<'_>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("out.db");
     rusqlite::Connection::open(&db)
         .unwrap()
-        .execute_batch("CREATE TABLE t (id INTEGER, code VARCHAR(10), amount NUMERIC, qty INT)")
+        .execute_batch(create)
         .unwrap();
-    check_table_types_win(dir.path(), &["--into", "out.db"], &|sql| {
+    check(dir.path(), &["--into", "out.db"], &|sql| {
         sqlite_rows(&db, sql)
     });
+    dir
+}
+
+/// Runs `check` into a scratch PostgreSQL schema holding table `t` with `columns`;
+/// returns the server's URL and the schema (dropped when it goes), or none without a
+/// server.
+fn on_postgres_table(
+    tag: &str,
+    columns: &str,
+    check: Check<'_>,
+) -> Option<(String, ScratchSchema)> {
+    let url = pg_url()?;
+    let schema = ScratchSchema::created(&url, tag);
+    schema.create_table("t", columns);
+    let dir = tempfile::tempdir().unwrap();
+    let into = ["--into", url.as_str(), "--schema", schema.name.as_str()];
+    check(dir.path(), &into, &|sql| {
+        query_text(
+            &url,
+            &format!("SET search_path TO \"{}\"; {sql}", schema.name),
+        )
+    });
+    Some((url, schema))
+}
+
+/// The table the type tests load into: text codes, decimal amounts, integer quantities.
+const SQLITE_TABLE: &str = "CREATE TABLE t (id INTEGER, code VARCHAR(10), amount NUMERIC, qty INT)";
+const POSTGRES_COLUMNS: &str = "id int8, code text, amount numeric, qty int4";
+
+#[test]
+fn an_existing_sqlite_tables_types_win_over_the_sample() {
+    let dir = on_sqlite_table(SQLITE_TABLE, &check_table_types_win);
     // Stored as the table's types hold them: the code as text, not the number 2134.
     assert_eq!(
-        sqlite_rows(&db, "SELECT typeof(code) FROM t WHERE id = 1501"),
+        sqlite_rows(
+            &dir.path().join("out.db"),
+            "SELECT typeof(code) FROM t WHERE id = 1501"
+        ),
         [[Some("text".to_owned())]]
     );
 }
 
 #[test]
 fn an_existing_postgres_tables_types_win_over_the_sample() {
-    let Some(url) = pg_url() else { return };
-    let schema = ScratchSchema::created(&url, "table_types");
-    schema.create_table("t", "id int8, code text, amount numeric, qty int4");
-    let dir = tempfile::tempdir().unwrap();
-    let into = ["--into", url.as_str(), "--schema", schema.name.as_str()];
-    check_table_types_win(dir.path(), &into, &|sql| {
-        query_text(
-            &url,
-            &format!("SET search_path TO \"{}\"; {sql}", schema.name),
-        )
-    });
+    on_postgres_table("table_types", POSTGRES_COLUMNS, &check_table_types_win);
 }
 
 /// A new table: the sample makes `code` an integer column, so the late `02134` would be
@@ -183,7 +211,7 @@ fn a_leading_zero_past_the_sample_is_a_bad_row_unless_a_type_was_given() {
 fn check_no_header_takes_the_tables_columns(
     dir: &Path,
     into: &[&str],
-    rows: &dyn Fn(&str) -> Vec<Vec<Option<String>>>,
+    rows: &dyn Fn(&str) -> Rows,
 ) {
     std::fs::write(dir.join("t.csv"), "1,ann,007\n2,bob,010\n").unwrap();
     let mut args = vec!["load", "t.csv", "--table", "t", "--no-header"];
@@ -218,35 +246,24 @@ fn check_no_header_takes_the_tables_columns(
 
 #[test]
 fn a_file_without_a_header_takes_an_existing_sqlite_tables_columns_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("out.db");
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch("CREATE TABLE t (id INTEGER, name TEXT, code TEXT)")
-        .unwrap();
-    check_no_header_takes_the_tables_columns(dir.path(), &["--into", "out.db"], &|sql| {
-        sqlite_rows(&db, sql)
-    });
+    on_sqlite_table(
+        "CREATE TABLE t (id INTEGER, name TEXT, code TEXT)",
+        &check_no_header_takes_the_tables_columns,
+    );
 }
 
 #[test]
 fn a_file_without_a_header_takes_an_existing_postgres_tables_columns_in_order() {
-    let Some(url) = pg_url() else { return };
-    let schema = ScratchSchema::created(&url, "no_header");
-    schema.create_table("t", "id int8, name text, code text");
-    let dir = tempfile::tempdir().unwrap();
-    let into = ["--into", url.as_str(), "--schema", schema.name.as_str()];
-    check_no_header_takes_the_tables_columns(dir.path(), &into, &|sql| {
-        query_text(
-            &url,
-            &format!("SET search_path TO \"{}\"; {sql}", schema.name),
-        )
-    });
+    on_postgres_table(
+        "no_header",
+        "id int8, name text, code text",
+        &check_no_header_takes_the_tables_columns,
+    );
 }
 
 /// A dry run checks fields against an existing table's types as the load would, and writes
 /// nothing: not a row, not a ledger table.
-fn check_dry_run_finds_what_the_load_would(dir: &Path, into: &[&str]) {
+fn check_dry_run_finds_what_the_load_would(dir: &Path, into: &[&str], _: &dyn Fn(&str) -> Rows) {
     write_input(dir);
     let (code, output) = load(dir, into, &["--dry-run"]);
     assert_eq!(code, Some(3), "{output}");
@@ -256,15 +273,12 @@ fn check_dry_run_finds_what_the_load_would(dir: &Path, into: &[&str]) {
 
 #[test]
 fn a_dry_run_checks_an_existing_sqlite_tables_types_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("out.db");
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch("CREATE TABLE t (id INTEGER, code VARCHAR(10), amount NUMERIC, qty INT)")
-        .unwrap();
-    check_dry_run_finds_what_the_load_would(dir.path(), &["--into", "out.db"]);
+    let dir = on_sqlite_table(SQLITE_TABLE, &check_dry_run_finds_what_the_load_would);
     assert_eq!(
-        sqlite_rows(&db, "SELECT count(*) FROM sqlite_master"),
+        sqlite_rows(
+            &dir.path().join("out.db"),
+            "SELECT count(*) FROM sqlite_master"
+        ),
         [[Some("1".to_owned())]],
         "only the table the test made"
     );
@@ -276,12 +290,13 @@ fn a_dry_run_checks_an_existing_sqlite_tables_types_and_writes_nothing() {
 
 #[test]
 fn a_dry_run_checks_an_existing_postgres_tables_types_and_writes_nothing() {
-    let Some(url) = pg_url() else { return };
-    let schema = ScratchSchema::created(&url, "dry_run_types");
-    schema.create_table("t", "id int8, code text, amount numeric, qty int4");
-    let dir = tempfile::tempdir().unwrap();
-    let into = ["--into", url.as_str(), "--schema", schema.name.as_str()];
-    check_dry_run_finds_what_the_load_would(dir.path(), &into);
+    let Some((url, schema)) = on_postgres_table(
+        "dry_run_types",
+        POSTGRES_COLUMNS,
+        &check_dry_run_finds_what_the_load_would,
+    ) else {
+        return;
+    };
     let tables = query_text(
         &url,
         &format!(

@@ -150,16 +150,14 @@ mod tests {
         assert_eq!(sampled[0], truth[0]);
     }
 
-    /// Notes over three lines, the middle one two words and a comma: a place starting there
-    /// reads `word,word` as an id and a note, and must be passed over, as must one starting
-    /// at the note's last line.
-    #[test]
-    fn places_inside_quoted_fields_are_passed_over() {
+    /// 300,000 rows of an integer id and the quoted text `note` makes of it: the types
+    /// inferred are integer and text, as a sample of every row says.
+    fn ids_and_quoted_text_typed_right(note: impl Fn(usize) -> String) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notes.csv");
         let mut text = String::from("id,note\n");
         for i in 0..300_000 {
-            text.push_str(&format!("{i},\"note {i}\nword,word\nend\"\n"));
+            text.push_str(&format!("{i},\"{}\"\n", note(i)));
         }
         std::fs::write(&path, text).unwrap();
         let (sampled, truth) = sampled_and_true(&path);
@@ -167,20 +165,19 @@ mod tests {
         assert_eq!(sampled, truth);
     }
 
+    /// Notes over three lines, the middle one two words and a comma: a place starting there
+    /// reads `word,word` as an id and a note, and must be passed over, as must one starting
+    /// at the note's last line.
+    #[test]
+    fn places_inside_quoted_fields_are_passed_over() {
+        ids_and_quoted_text_typed_right(|i| format!("note {i}\nword,word\nend"));
+    }
+
     /// Addresses over two lines, the second `city, state`: a place starting there reads an
     /// id and a note of the right count, whose closing quote gives it away.
     #[test]
     fn a_place_starting_on_a_quoted_fields_last_line_is_passed_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("addresses.csv");
-        let mut text = String::from("id,address\n");
-        for i in 0..300_000 {
-            text.push_str(&format!("{i},\"{i} Main St\nSpringfield, IL\"\n"));
-        }
-        std::fs::write(&path, text).unwrap();
-        let (sampled, truth) = sampled_and_true(&path);
-        assert_eq!(truth, [ColumnType::Integer, ColumnType::Text]);
-        assert_eq!(sampled, truth);
+        ids_and_quoted_text_typed_right(|i| format!("{i} Main St\nSpringfield, IL"));
     }
 
     /// Generated exports, whose quoted fields hold delimiters, quotes and line ends, so that
