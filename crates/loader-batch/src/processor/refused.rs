@@ -218,23 +218,39 @@ impl BatchProcessor {
     }
 }
 
+/// Rows of the first part after a named row, at least: fewer make many small writes of a
+/// sub-batch that holds one refused row early on.
+const FIRST_PART_AFTER: usize = 256;
+
 /// The parts a refused `piece` is written again in: the rows before the row the sink named,
-/// when it is inside, that row alone, and the rows after it in two halves; else two halves.
+/// when it is inside, that row alone, and the rows after it in parts that double, the first
+/// twice the rows that went before the named one (at least [`FIRST_PART_AFTER`]); else two
+/// halves.
 ///
-/// The rows after a named row are halved because the database stops at the first row it
-/// refuses: written whole, a part holding `m` refused rows would be sent `m` times, and a
-/// file with one refused row in a hundred would be sent over and over.
+/// The database stops at the first row it refuses, and a COPY's rows are all sent before its
+/// error comes back: written whole, a part holding `m` refused rows would be sent `m` times.
+/// Halving the rest still sent about ten times the rows of a sub-batch with one refused row
+/// in a thousand (`cargo xtask bench --section refused`); parts sized from the rows between
+/// refusals, growing while none comes, send each row a few times at most.
 fn parts_of(piece: Range<usize>, named: Option<usize>) -> Vec<Range<usize>> {
     let halves = |part: Range<usize>| {
         let middle = part.start + part.len() / 2;
-        [part.start..middle, middle..part.end]
+        vec![part.start..middle, middle..part.end]
     };
     let parts: Vec<Range<usize>> = match named.filter(|row| piece.contains(row)) {
-        Some(row) => [piece.start..row, row..row + 1]
-            .into_iter()
-            .chain(halves(row + 1..piece.end))
-            .collect(),
-        None => halves(piece).to_vec(),
+        Some(row) => {
+            let mut parts = vec![piece.start..row, row..row + 1];
+            let mut size = (2 * (row + 1 - piece.start)).max(FIRST_PART_AFTER);
+            let mut start = row + 1;
+            while start < piece.end {
+                let end = (start + size).min(piece.end);
+                parts.push(start..end);
+                start = end;
+                size *= 2;
+            }
+            parts
+        }
+        None => halves(piece),
     };
     parts.into_iter().filter(|part| !part.is_empty()).collect()
 }

@@ -1,14 +1,21 @@
 use super::*;
 
 #[test]
-fn a_refused_part_is_cut_around_the_named_row_or_else_in_halves() {
-    assert_eq!(
-        parts_of(10..20, Some(14)),
-        vec![10..14, 14..15, 15..17, 17..20]
-    );
-    assert_eq!(parts_of(10..20, Some(10)), vec![10..11, 11..15, 15..20]);
+fn a_refused_part_is_cut_around_the_named_row_then_in_doubling_parts_or_else_in_halves() {
+    // Small parts: the first part after the named row takes the rest.
+    assert_eq!(parts_of(10..20, Some(14)), vec![10..14, 14..15, 15..20]);
+    assert_eq!(parts_of(10..20, Some(10)), vec![10..11, 11..20]);
     assert_eq!(parts_of(10..20, Some(19)), vec![10..19, 19..20]);
-    assert_eq!(parts_of(10..20, Some(18)), vec![10..18, 18..19, 19..20]);
+    // 1,000 rows went before the named one: 2,000, then 4,000, then the rest.
+    assert_eq!(
+        parts_of(0..10_000, Some(999)),
+        vec![0..999, 999..1000, 1000..3000, 3000..7000, 7000..10_000]
+    );
+    // Named early: parts start at 256 rows and double.
+    assert_eq!(
+        parts_of(0..1000, Some(0)),
+        vec![0..1, 1..257, 257..769, 769..1000]
+    );
     // A row outside the part (a hint about another write) is no help.
     assert_eq!(parts_of(10..20, Some(25)), vec![10..15, 15..20]);
     assert_eq!(parts_of(10..13, None), vec![10..11, 11..13]);
@@ -232,8 +239,8 @@ async fn a_named_row_is_found_in_fewer_writes_than_by_halving() {
     }
     // Halving: the sub-batch, then two parts per level down to one row (6 levels), and the
     // quarantine write; named: the sub-batch, the rows before, the row alone, the quarantine
-    // write, and the rows after in two halves.
-    assert_eq!(writes, [14, 6]);
+    // write, and the rows after in one part (fewer than 256).
+    assert_eq!(writes, [14, 5]);
 }
 
 #[tokio::test]
