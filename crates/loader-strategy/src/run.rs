@@ -348,8 +348,9 @@ async fn run_pool(
         }
         // No file starts once the run is asked to stop, however long it waited for a worker.
         let permit = tokio::select! {
-            permit = Arc::clone(&permits).acquire_owned() => permit,
+            biased;
             () = context.stop.stopped() => break,
+            permit = Arc::clone(&permits).acquire_owned() => permit,
         };
         let Ok(permit) = permit else {
             break;
@@ -368,8 +369,9 @@ async fn run_pool(
             }
         };
         tokio::select! {
-            () = admitted => {}
+            biased;
             () = context.stop.stopped() => break,
+            () = admitted => {}
         }
         let (context, files, progress, failure) = (
             Arc::clone(context),
