@@ -64,6 +64,9 @@ impl std::fmt::Debug for PgSink {
     }
 }
 
+/// How long a connection attempt may take unless the URL says (`connect_timeout=SECONDS`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Builds a connection config from a URL, filling what it leaves out from the standard
 /// `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD` and `PGDATABASE` variables.
 ///
@@ -104,6 +107,12 @@ pub fn pg_config(url: &str) -> Result<Config> {
     }
     if config.get_application_name().is_none() {
         config.application_name("loader");
+    }
+    // A host that drops packets would otherwise hold a load (and each reconnection of a
+    // retry) for the system's TCP timeout, two minutes here; `connect_timeout` in the URL
+    // says otherwise.
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
     }
     // Each sub-batch commits with its ledger row, so a commit that a server crash loses takes
     // its ledger row with it and the next run loads those rows again: exactly-once does not
@@ -643,6 +652,12 @@ mod tests {
         assert_eq!(config.get_ports(), &[5433]);
         assert_eq!(config.get_dbname(), Some("sales"));
         assert_eq!(config.get_application_name(), Some("loader"));
+        assert_eq!(config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        let patient = pg_config("postgres://ann@db.example/sales?connect_timeout=30").unwrap();
+        assert_eq!(
+            patient.get_connect_timeout(),
+            Some(&Duration::from_secs(30))
+        );
         let err = pg_config("postgres://ann:s3cret@db.example:notaport/sales").unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
         assert!(err.to_string().contains("ann:***@"), "{err}");
