@@ -56,7 +56,7 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
         } else {
             "no header"
         },
-        format!("{:?}", csv.get_encoding()).to_lowercase(),
+        encoding(sample, csv),
         count(sample.estimated_rows()),
         count(sample.rows_sampled as u64),
         if sample.rows_probed > 0 {
@@ -86,7 +86,7 @@ fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value 
         "delimiter": char::from(sample.delimiter).to_string(),
         "delimiter_sniffed": !csv.has_delimiter(),
         "header": csv.get_has_headers(),
-        "encoding": format!("{:?}", csv.get_encoding()).to_lowercase(),
+        "encoding": encoding(sample, csv),
         "compression": sample.compression.as_str(),
         "compression_ratio": sample.compression_ratio,
         "rows_sampled": sample.rows_sampled,
@@ -99,4 +99,12 @@ fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value 
             "column": column, "header": from, "name": to,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// The text's encoding: the one its UTF-16 byte order mark says, else the one asked for.
+fn encoding(sample: &loader_file::FileSample, csv: &loader_file::CsvOptions) -> String {
+    match sample.converted_from {
+        Some(utf16) => format!("{utf16} (byte order mark)"),
+        None => format!("{:?}", csv.get_encoding()).to_lowercase(),
+    }
 }

@@ -40,6 +40,9 @@ pub struct FileSample {
     pub decoded_size: Option<u64>,
     /// The field delimiter: as given, or sniffed from the file.
     pub delimiter: u8,
+    /// `utf-16le` or `utf-16be` when the text was converted from UTF-16, which its byte
+    /// order mark says whatever the options' encoding.
+    pub converted_from: Option<&'static str>,
 }
 
 impl FileSample {
@@ -88,7 +91,8 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         input::sniff_delimiter(path, options.get_encoding(), b'"').map_err(io)?
     };
     let options = &options.clone().delimiter(delimiter);
-    let (input, compression) = input::open(path, options.get_encoding()).map_err(io)?;
+    let (input, compression, utf16) =
+        input::open_marked(path, options.get_encoding()).map_err(io)?;
     let plain = matches!(input, input::Input::Plain(_));
     let mut reader = options.csv_reader(input);
     let mut record = csv::ByteRecord::new();
@@ -192,6 +196,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         compression_ratio,
         decoded_size,
         delimiter,
+        converted_from: utf16.map(input::Utf16Order::name),
     })
 }
 

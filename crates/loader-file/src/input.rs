@@ -80,6 +80,14 @@ impl Seek for Input {
 /// converted from UTF-16, whatever `encoding` says. Only a plain UTF-8 file can seek
 /// ([`Input::Plain`]); offsets in the others are positions in the decoded text.
 pub(crate) fn open(path: &Path, encoding: Encoding) -> io::Result<(Input, Compression)> {
+    open_marked(path, encoding).map(|(input, compression, _)| (input, compression))
+}
+
+/// [`open`], also saying which UTF-16 order the text was converted from, if it was.
+pub(crate) fn open_marked(
+    path: &Path,
+    encoding: Encoding,
+) -> io::Result<(Input, Compression, Option<Utf16Order>)> {
     let mut file = File::open(path)?;
     let compression = detect(&mut file)?;
     let input = match compression {
@@ -88,6 +96,7 @@ pub(crate) fn open(path: &Path, encoding: Encoding) -> io::Result<(Input, Compre
                 return Ok((
                     Input::Decoded(Box::new(Utf16::new(file, order))),
                     compression,
+                    Some(order),
                 ));
             }
             None if encoding == Encoding::Utf8 => Input::Plain(file),
@@ -111,6 +120,7 @@ pub(crate) fn open(path: &Path, encoding: Encoding) -> io::Result<(Input, Compre
                     return Ok((
                         Input::Decoded(Box::new(Utf16::new(decoder, order))),
                         compression,
+                        Some(order),
                     ));
                 }
                 None => Input::Decoded(Box::new(
@@ -127,7 +137,7 @@ pub(crate) fn open(path: &Path, encoding: Encoding) -> io::Result<(Input, Compre
         }
         (Input::Plain(file), encoding) => Input::Decoded(Box::new(Transcode::new(file, encoding))),
     };
-    Ok((input, compression))
+    Ok((input, compression, None))
 }
 
 /// Fills as much of `buf` as `input` has, up to its end.
@@ -150,6 +160,14 @@ pub(crate) enum Utf16Order {
 }
 
 impl Utf16Order {
+    /// The encoding's name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Utf16Order::Little => "utf-16le",
+            Utf16Order::Big => "utf-16be",
+        }
+    }
+
     /// The order `head` (a text's first bytes) marks, if it starts with a UTF-16 mark.
     pub(crate) fn of(head: &[u8]) -> Option<Utf16Order> {
         match head {

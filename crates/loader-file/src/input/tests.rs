@@ -58,10 +58,14 @@ fn files_marked_utf16_are_converted_plain_or_compressed_and_never_seek() {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     io::Write::write_all(&mut encoder, &utf16(Utf16Order::Big)).unwrap();
     std::fs::write(&gzipped, encoder.finish().unwrap()).unwrap();
-    for path in [&plain, &gzipped] {
+    for (path, name) in [(&plain, "utf-16le"), (&gzipped, "utf-16be")] {
         let (input, _) = open(path, Encoding::Utf8).unwrap();
         assert!(matches!(input, Input::Decoded(_)), "{path:?} must not seek");
         assert_eq!(read_all(input).unwrap(), TEXT, "{path:?}");
+        // The sample says so, and reads the columns as any other file's.
+        let sample = crate::sample_file(path, &crate::CsvOptions::default()).unwrap();
+        assert_eq!(sample.converted_from, Some(name));
+        assert_eq!((sample.delimiter, sample.headers.len()), (b'\t', 2));
     }
     // Text without a mark stays as it is, and a plain UTF-8 file can seek.
     let utf8 = dir.path().join("utf8.tsv");
@@ -69,6 +73,8 @@ fn files_marked_utf16_are_converted_plain_or_compressed_and_never_seek() {
     let (input, _) = open(&utf8, Encoding::Utf8).unwrap();
     assert!(matches!(input, Input::Plain(_)));
     assert_eq!(read_all(input).unwrap(), TEXT);
+    let sample = crate::sample_file(&utf8, &crate::CsvOptions::default()).unwrap();
+    assert_eq!(sample.converted_from, None);
 }
 
 #[test]
