@@ -244,7 +244,13 @@ pub(crate) fn not_stored_as_written(ty: ColumnType, field: &[u8]) -> Option<&'st
         ColumnType::Integer | ColumnType::Real if has_leading_zero(field) => {
             Some("has a leading zero, which a number drops")
         }
-        ColumnType::Real if is_whole_number(field) && !ColumnType::Integer.accepts(field) => {
+        // Whole numbers of fewer than 19 digits all fit in 64 bits: most fields stop at the
+        // length.
+        ColumnType::Real
+            if field.len() >= 19
+                && is_whole_number(field)
+                && !ColumnType::Integer.accepts(field) =>
+        {
             Some("is a whole number too large for an integer, which a real rounds")
         }
         _ => None,
@@ -259,9 +265,7 @@ fn is_whole_number(field: &[u8]) -> bool {
 
 /// Whether the whole-number part of a number has more than one digit and starts with 0.
 fn has_leading_zero(field: &[u8]) -> bool {
-    let whole = unsigned(field);
-    let digits = whole.iter().take_while(|b| b.is_ascii_digit()).count();
-    digits > 1 && whole[0] == b'0'
+    matches!(unsigned(field), [b'0', next, ..] if next.is_ascii_digit())
 }
 
 /// The field without a leading sign.

@@ -318,6 +318,11 @@ impl CsvOptions {
         self
     }
 
+    /// The quote character.
+    pub fn get_quote(&self) -> u8 {
+        self.quote
+    }
+
     /// Whether a quoted empty field is NULL ([`quoted_empty_is_null`](Self::quoted_empty_is_null)).
     pub fn get_quoted_empty_is_null(&self) -> bool {
         self.quoted_empty_is_null

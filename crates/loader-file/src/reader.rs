@@ -91,6 +91,12 @@ pub struct BatchReader {
     /// Which fields of the current record were quoted, when that was looked at (see
     /// `mark_empty_strings`); kept to spare an allocation per record.
     quoted: Vec<bool>,
+    /// The text columns, where a quoted empty field is an empty string (none when
+    /// `quoted_empty_is_null`).
+    text_columns: Vec<usize>,
+    /// Per column: whether a number its type would not store as written is a bad row (a
+    /// number column the user gave no type; see [`CsvOptions::inferred_columns`]).
+    guarded: Vec<bool>,
     _buffer: Reservation,
 }
 
@@ -262,6 +268,26 @@ impl BatchReader {
             sequence = resume.sequence;
         }
         let batch_bytes = options.get_batch_bytes();
+        // Fixed for the file: which columns take empty strings, which numbers are guarded.
+        let text_columns: Vec<usize> = if options.get_quoted_empty_is_null() {
+            Vec::new()
+        } else {
+            (0..schema.len())
+                .filter(|&i| schema.columns()[i].ty == loader_batch::ColumnType::Text)
+                .collect()
+        };
+        let guarded = schema
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                options.is_inferred(i)
+                    && matches!(
+                        c.ty,
+                        loader_batch::ColumnType::Integer | loader_batch::ColumnType::Real
+                    )
+            })
+            .collect();
         BatchReader {
             path: path.to_path_buf(),
             records,
@@ -287,6 +313,8 @@ impl BatchReader {
             deferred: None,
             rows_read: 0,
             quoted: Vec::new(),
+            text_columns,
+            guarded,
             stop_at: None,
             stopped_at: None,
             look_ahead: None,
@@ -434,40 +462,32 @@ impl BatchReader {
     /// Marks the current record's quoted empty fields (`""`) in text columns, just pushed
     /// as the last row of `batch`, empty strings rather than NULL.
     fn mark_empty_strings(&mut self, batch: &mut RowBatch) {
-        let columns = self.schema.columns();
         let ends = self.records.ends();
-        let mut start = 0;
-        let mut any = false;
-        for (column, &end) in columns.iter().zip(ends) {
-            any |= end == start && column.ty == loader_batch::ColumnType::Text;
-            start = end;
-        }
-        if !any {
+        let is_empty = |i: usize| ends[i] == if i == 0 { 0 } else { ends[i - 1] };
+        if !self.text_columns.iter().any(|&i| is_empty(i)) {
             return;
         }
-        let dialect = self.options.dialect();
         let raw = self
             .records
             .raw(self.records.record_position().byte..self.records.position().byte)
             .map(without_terminator)
             .unwrap_or_default();
-        if memchr::memchr(dialect.quote, raw).is_none() {
+        // A quoted empty field is two quotes side by side in the raw text: most records with
+        // an empty field and quoted ones have no such pair, and are not scanned.
+        let quote = self.options.get_quote();
+        if !memchr::memchr_iter(quote, raw).any(|at| raw.get(at + 1) == Some(&quote)) {
             return;
         }
-        crate::quoted::quoted_fields(raw, dialect, &mut self.quoted);
+        crate::quoted::quoted_fields(raw, self.options.dialect(), &mut self.quoted);
         // The scan and the parser agree on the fields (a property test holds them together);
         // were they ever not to, the record's empty fields stay NULL rather than be guessed.
         if self.quoted.len() != ends.len() {
             return;
         }
-        let mut start = 0;
-        for (index, ((column, &end), &quoted)) in
-            columns.iter().zip(ends).zip(&self.quoted).enumerate()
-        {
-            if quoted && end == start && column.ty == loader_batch::ColumnType::Text {
-                batch.set_empty_text(index);
+        for &i in &self.text_columns {
+            if self.quoted[i] && is_empty(i) {
+                batch.set_empty_text(i);
             }
-            start = end;
         }
     }
 
@@ -572,11 +592,8 @@ impl BatchReader {
                     source,
                 });
             }
-            if let Some(reason) = self
-                .options
-                .is_inferred(index)
-                .then(|| crate::infer::not_stored_as_written(column.ty, field))
-                .flatten()
+            if self.guarded[index]
+                && let Some(reason) = crate::infer::not_stored_as_written(column.ty, field)
             {
                 let (line, byte) = self.record_start();
                 return Err(Error::NotAsWritten {
@@ -769,7 +786,7 @@ impl BatchReader {
             batch.push_packed_row(line, byte, records.bytes(), records.ends().iter().copied())
         };
         pushed.expect("field count checked and batch sized below 2 GiB");
-        if !options.get_quoted_empty_is_null() {
+        if !self.text_columns.is_empty() {
             self.mark_empty_strings(batch);
         }
         self.rows_read += 1;
