@@ -310,3 +310,40 @@ fn a_dry_run_checks_an_existing_postgres_tables_types_and_writes_nothing() {
         "only the table the test made"
     );
 }
+
+/// A file with a column the existing table lacks stops before a row is read, naming the
+/// column and the table's columns.
+fn check_a_column_not_in_the_table_is_named(
+    dir: &Path,
+    into: &[&str],
+    rows: &dyn Fn(&str) -> Rows,
+) {
+    std::fs::write(dir.join("t.csv"), "id,nickname\n1,ann\n").unwrap();
+    let mut args = vec!["load", "t.csv", "--table", "t"];
+    args.extend_from_slice(into);
+    let output = run_loader(dir, &args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("t.csv: column \"nickname\" is not in table \"t\" (its columns: id, name)"),
+        "{stderr}"
+    );
+    assert_eq!(rows("SELECT count(*) FROM t"), [[Some("0".to_owned())]]);
+}
+
+#[test]
+fn a_column_an_existing_sqlite_table_lacks_is_named_before_any_row() {
+    on_sqlite_table(
+        "CREATE TABLE t (id INTEGER, name TEXT)",
+        &check_a_column_not_in_the_table_is_named,
+    );
+}
+
+#[test]
+fn a_column_an_existing_postgres_table_lacks_is_named_before_any_row() {
+    on_postgres_table(
+        "missing_column",
+        "id int8, name text",
+        &check_a_column_not_in_the_table_is_named,
+    );
+}

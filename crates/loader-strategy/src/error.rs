@@ -58,6 +58,18 @@ pub enum Error {
         /// The columns it has.
         available: String,
     },
+    /// A file has a column its existing table lacks.
+    #[error("{path}: column {column:?} is not in table {table:?} (its columns: {available})")]
+    ColumnNotInTable {
+        /// The file.
+        path: String,
+        /// The table.
+        table: String,
+        /// The file's column.
+        column: String,
+        /// The table's columns.
+        available: String,
+    },
     /// A file without a header has more columns than the existing table it goes to, whose
     /// columns it takes in order.
     #[error(

@@ -538,7 +538,20 @@ fn matched_to_table(
         }
     }
     for (index, column) in columns.iter_mut().enumerate() {
-        if let Some(ty) = table_column(&table, &column.name).and_then(|c| c.ty)
+        // Said before a row is read: the database would refuse the first write anyway.
+        let Some(named) = table_column(&table, &column.name) else {
+            return Err(Error::ColumnNotInTable {
+                path: file.path.display().to_string(),
+                table: target.table.clone(),
+                column: column.name.clone(),
+                available: table
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        if let Some(ty) = named.ty
             && file.csv.is_inferred(index)
             && ty != column.ty
         {
