@@ -51,6 +51,13 @@ fn check_table_types_win(dir: &Path, into: &[&str], rows: &dyn Fn(&str) -> Rows)
     let (code, output) = load(dir, into, &[]);
     assert_eq!(code, Some(3), "one row set aside: {output}");
     assert!(output.contains("1,501 loaded, 1 rejected"), "{output}");
+    // The summary says which types came from the table (PostgreSQL's numeric is checked
+    // by the server, as text; SQLite's as a real).
+    assert!(
+        output.contains("table \"t\" types code as text (sampled integer), amount as ")
+            && output.contains("qty as integer (sampled text)"),
+        "{output}"
+    );
     let late = rows(&format!(
         "SELECT code, amount, qty FROM t WHERE id >= {SAMPLED} ORDER BY id"
     ));

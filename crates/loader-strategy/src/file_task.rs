@@ -58,6 +58,9 @@ pub(crate) struct Progress {
     pub hash_ahead: Option<HashAhead>,
     /// What the ledger's history of the file's path said (see [`PathCheck`]), for the trail.
     pub path_note: Option<String>,
+    /// Which columns an existing table typed otherwise than the sample (see
+    /// `matched_to_table`), for the report.
+    pub table_note: Option<String>,
 }
 
 impl Progress {
@@ -569,6 +572,20 @@ fn matched_to_table(
     })
 }
 
+/// The columns whose type `matched` took from the table, as the report says it: `table "t"
+/// types qty as integer (sampled text)`; none when every type is the sample's.
+fn retyped(sampled: &LoadTarget, matched: &LoadTarget) -> Option<String> {
+    let changes: Vec<String> = sampled
+        .schema
+        .columns()
+        .iter()
+        .zip(matched.schema.columns())
+        .filter(|(before, after)| before.ty != after.ty)
+        .map(|(before, after)| format!("{} as {} (sampled {})", after.name, after.ty, before.ty))
+        .collect();
+    (!changes.is_empty()).then(|| format!("table {:?} types {}", matched.table, changes.join(", ")))
+}
+
 /// The table's column for a file's column: the one of the same name, else the only one whose
 /// name differs from it in letter case alone (a header `ID` for a column made as `id`).
 fn table_column<'t>(table: &'t [TableColumn], name: &str) -> Option<&'t TableColumn> {
@@ -607,7 +624,9 @@ async fn load_batches(
     };
     sink.prepare(target).await.map_err(sink_error)?;
     let table = sink.table_columns(target).await.map_err(sink_error)?;
-    let target = &matched_to_table(target, file, table)?;
+    let matched = matched_to_table(target, file, table)?;
+    lock(progress).table_note = retyped(target, &matched);
+    let target = &matched;
     let mut source = BatchSource::open(
         attempt.mode,
         file,

@@ -63,7 +63,9 @@ pub struct FileReport {
     /// The error that stopped the file.
     pub error: Option<String>,
     /// Why the file was skipped, or what the ledger's history of its path said: that it grew
-    /// since an earlier run loaded it, or held other content then.
+    /// since an earlier run loaded it, or held other content then; and which columns an
+    /// existing table typed otherwise than the sample (`table "t" types qty as integer
+    /// (sampled text)`).
     pub note: Option<String>,
 }
 

@@ -502,10 +502,14 @@ fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
         rows_loaded: progress.rows_loaded,
         rows_rejected: progress.rows_rejected,
         rows_skipped: progress.rows_skipped,
-        note: progress
-            .skipped
-            .clone()
-            .or_else(|| progress.path_note.clone()),
+        note: {
+            let notes: Vec<&str> = [&progress.skipped, &progress.path_note, &progress.table_note]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect();
+            (!notes.is_empty()).then(|| notes.join("; "))
+        },
         bytes_loaded: progress.bytes_loaded,
         batches: progress.batches,
         retries: progress.retries,
