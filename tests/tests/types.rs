@@ -43,6 +43,21 @@ fn load(dir: &Path, into: &[&str], extra: &[&str]) -> (Option<i32>, String) {
     )
 }
 
+/// `loader load FILE --table t` with `into` and `extra`, with the default bad-row policy.
+fn load_into_t(dir: &Path, file: &str, into: &[&str], extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["load", file, "--table", "t"];
+    args.extend_from_slice(into);
+    args.extend_from_slice(extra);
+    run_loader(dir, &args)
+}
+
+/// The load failed (exit code 1) saying `message`.
+fn assert_failed_saying(output: &std::process::Output, message: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(message), "{stderr}");
+}
+
 /// Into an existing table whose `code` is text, `amount` takes decimals and `qty` is an
 /// integer: `abc`, `02134` and `1.5` load as written though the sample read whole numbers,
 /// and `x1`, which the sample let make `qty` text, is a bad row named by line and column.
@@ -221,9 +236,7 @@ fn check_no_header_takes_the_tables_columns(
     rows: &dyn Fn(&str) -> Rows,
 ) {
     std::fs::write(dir.join("t.csv"), "1,ann,007\n2,bob,010\n").unwrap();
-    let mut args = vec!["load", "t.csv", "--table", "t", "--no-header"];
-    args.extend_from_slice(into);
-    let output = run_loader(dir, &args);
+    let output = load_into_t(dir, "t.csv", into, &["--no-header"]);
     assert!(
         output.status.success(),
         "{}",
@@ -236,17 +249,10 @@ fn check_no_header_takes_the_tables_columns(
     );
 
     std::fs::write(dir.join("wide.csv"), "3,cy,011,extra\n").unwrap();
-    let mut args = vec!["load", "wide.csv", "--table", "t", "--no-header"];
-    args.extend_from_slice(into);
-    let output = run_loader(dir, &args);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(
-            "wide.csv: the file has 4 columns and no header, and table \"t\" has 3: without a \
-             header, a file's columns are the table's, in order"
-        ),
-        "{stderr}"
+    assert_failed_saying(
+        &load_into_t(dir, "wide.csv", into, &["--no-header"]),
+        "wide.csv: the file has 4 columns and no header, and table \"t\" has 3: without a \
+         header, a file's columns are the table's, in order",
     );
     assert_eq!(rows("SELECT count(*) FROM t"), [text(&["2"])]);
 }
@@ -326,14 +332,9 @@ fn check_a_column_not_in_the_table_is_named(
     rows: &dyn Fn(&str) -> Rows,
 ) {
     std::fs::write(dir.join("t.csv"), "id,nickname\n1,ann\n").unwrap();
-    let mut args = vec!["load", "t.csv", "--table", "t"];
-    args.extend_from_slice(into);
-    let output = run_loader(dir, &args);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("t.csv: column \"nickname\" is not in table \"t\" (its columns: id, name)"),
-        "{stderr}"
+    assert_failed_saying(
+        &load_into_t(dir, "t.csv", into, &[]),
+        "t.csv: column \"nickname\" is not in table \"t\" (its columns: id, name)",
     );
     assert_eq!(rows("SELECT count(*) FROM t"), [[Some("0".to_owned())]]);
 }

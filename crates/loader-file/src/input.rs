@@ -297,11 +297,17 @@ impl<R: Read> Read for Utf16<R> {
             self.raw = raw;
             decoded?;
         }
-        let n = buf.len().min(self.decoded.len() - self.at);
-        buf[..n].copy_from_slice(&self.decoded[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        Ok(copy_out(&self.decoded, &mut self.at, buf))
     }
+}
+
+/// Copies what `buf` holds of `decoded[*at..]` into it, moving `at` on: the reading end of
+/// both converters.
+fn copy_out(decoded: &[u8], at: &mut usize, buf: &mut [u8]) -> usize {
+    let n = buf.len().min(decoded.len() - *at);
+    buf[..n].copy_from_slice(&decoded[*at..*at + n]);
+    *at += n;
+    n
 }
 
 /// Converts single-byte text to UTF-8 as it is read.
@@ -359,10 +365,7 @@ impl<R: Read> Read for Transcode<R> {
                 }
             }
         }
-        let n = buf.len().min(self.decoded.len() - self.at);
-        buf[..n].copy_from_slice(&self.decoded[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        Ok(copy_out(&self.decoded, &mut self.at, buf))
     }
 }
 
