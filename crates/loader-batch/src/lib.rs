@@ -44,6 +44,7 @@ mod ledger;
 mod processor;
 mod reject;
 mod schema;
+mod set_aside;
 mod sink;
 mod value;
 
@@ -65,6 +66,7 @@ pub use processor::{
 };
 pub use reject::{RejectKind, RejectedRow};
 pub use schema::{Column, Schema};
+pub use set_aside::{PartWriter, SetAside, SetAsideLimits, refused_parts, write_in_parts};
 pub use sink::{BatchSink, LoadTarget, PreviousWrite, TableColumn, WriteDone};
 pub use value::{ColumnType, Value, real_f32, unix_days, unix_micros};
 

@@ -516,18 +516,11 @@ impl BatchOutcome {
 fn quarantine_note(batch: &RowBatch, rows: Range<usize>) -> Option<String> {
     let rejects = batch.rejects_in(rows);
     let first = rejects.first()?;
-    let mut lines: Vec<String> = rejects
-        .iter()
-        .take(10)
-        .map(|r| r.line.to_string())
-        .collect();
-    if rejects.len() > lines.len() {
-        lines.push("...".into());
-    }
+    let lines = refused::some_lines(rejects.iter().map(|r| r.line));
     Some(format!(
         "quarantined {} rejected row(s), line(s) {}; first: {}",
         rejects.len(),
-        lines.join(", "),
+        lines,
         first.message
     ))
 }

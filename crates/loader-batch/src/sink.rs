@@ -1,4 +1,4 @@
-use crate::{ColumnType, LedgerKey, RowBatch, Schema, SinkError};
+use crate::{ColumnType, LedgerKey, RowBatch, Schema, SetAside, SetAsideLimits, SinkError};
 use async_trait::async_trait;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -127,6 +127,33 @@ pub trait BatchSink: Send + Sync {
         rows: Range<usize>,
     ) -> Result<u64, SinkError>;
 
+    /// Stores rows `rows` of `batch`, which the database refused as one write with
+    /// `refusal`, in one transaction that sets the refused rows aside: a sink that can undo
+    /// part of a transaction (a savepoint) writes the rows again in parts with
+    /// [`write_in_parts`](crate::write_in_parts), then quarantines the refused rows together
+    /// with the batch's rejects in the rows it handled, records those rows in the ledger, and
+    /// commits once. That costs a savepoint per part instead of a transaction per part and
+    /// per refused row.
+    ///
+    /// Returns `Ok(None)` when the sink cannot, as this default does: the processor then
+    /// writes the parts itself, each in a write of its own. Called only after every write
+    /// before these rows in the file has committed.
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`] when the write failed otherwise; nothing was stored.
+    async fn write_setting_aside(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+        refusal: &SinkError,
+        limits: SetAsideLimits,
+    ) -> Result<Option<SetAside>, SinkError> {
+        let _ = (target, batch, rows, refusal, limits);
+        Ok(None)
+    }
+
     /// Stores rows `rows` of `batch` as [`write`](Self::write) does, but commits them only
     /// once `previous` (the write of the rows just before them in the same file) has
     /// committed, and never if it failed. A sink that can do a write's work on a connection
@@ -238,5 +265,25 @@ impl<T: BatchSink + ?Sized> BatchSink for Arc<T> {
         previous: PreviousWrite,
     ) -> Result<u64, SinkError> {
         (**self).write_after(target, batch, rows, previous).await
+    }
+
+    async fn table_columns(
+        &self,
+        target: &LoadTarget,
+    ) -> Result<Option<Vec<TableColumn>>, SinkError> {
+        (**self).table_columns(target).await
+    }
+
+    async fn write_setting_aside(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+        refusal: &SinkError,
+        limits: SetAsideLimits,
+    ) -> Result<Option<SetAside>, SinkError> {
+        (**self)
+            .write_setting_aside(target, batch, rows, refusal, limits)
+            .await
     }
 }

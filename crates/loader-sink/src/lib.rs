@@ -38,6 +38,8 @@ mod postgres;
 mod postgres_copy;
 #[cfg(feature = "postgres")]
 mod postgres_ledger;
+#[cfg(feature = "postgres")]
+mod postgres_parts;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]

@@ -15,9 +15,10 @@ use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::SinkExt;
 use loader_batch::{
-    BatchSink, ColumnType, LoadTarget, PreviousWrite, RowBatch, SinkError, SinkErrorKind,
-    TableColumn,
+    BatchSink, ColumnType, LoadTarget, PreviousWrite, RowBatch, SetAside, SetAsideLimits,
+    SinkError, SinkErrorKind, TableColumn, write_in_parts,
 };
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
@@ -283,14 +284,16 @@ impl PgSink {
         self.schema.as_deref().unwrap_or("public")
     }
 
-    /// One write, in one transaction; with `previous`, committed only after it.
+    /// One write, in one transaction; with `previous`, committed only after it. Returns the
+    /// rows stored, and what setting refused rows aside came to when `how` asked for it.
     async fn copy(
         &self,
         target: &LoadTarget,
         batch: &RowBatch,
         rows: Range<usize>,
         previous: &PreviousWrite,
-    ) -> std::result::Result<u64, SinkError> {
+        how: &Rows<'_>,
+    ) -> std::result::Result<(u64, Option<SetAside>), SinkError> {
         let fail = |e: tokio_postgres::Error| pg_error(&target.table, &e);
         // A replace must empty the table before any other write to it commits: writes that
         // may be the first take the lock, and look again once they hold it.
@@ -306,17 +309,44 @@ impl PgSink {
         };
         let replacing = replace.filter(|r| r.is_pending());
         let mut client = self.client().await?;
-        let transaction = client.transaction().await.map_err(fail)?;
+        let mut transaction = client.transaction().await.map_err(fail)?;
         if let (Some(key), Some(_)) = (&target.ledger, replacing) {
             crate::postgres_ledger::empty_table(self, &transaction, &target.table, &key.run_id)
                 .await
                 .map_err(fail)?;
         }
-        let written = if rows.is_empty() {
-            0
-        } else {
-            self.copy_rows(target, &transaction, batch, rows.clone())
-                .await?
+        let (written, set_aside) = match how {
+            Rows::Whole if rows.is_empty() => (0, None),
+            Rows::Whole => {
+                let written = self
+                    .copy_rows(target, &transaction, batch, rows.clone())
+                    .await?;
+                (written, None)
+            }
+            Rows::SettingAside { refusal, limits } => {
+                let mut parts = crate::postgres_parts::Savepoints {
+                    sink: self,
+                    target,
+                    transaction: &mut transaction,
+                };
+                let set_aside =
+                    write_in_parts(&mut parts, target, batch, rows.clone(), refusal, *limits)
+                        .await?;
+                let stored = set_aside.committed.len() - set_aside.refused.len();
+                (stored as u64, Some(set_aside))
+            }
+        };
+        // The rows handled, and the rejects to quarantine with them: the batch's own, and
+        // the refused rows set aside, in file order.
+        let (handled, rejects) = match &set_aside {
+            None => (rows.clone(), Cow::Borrowed(batch.rejects_in(rows.clone()))),
+            Some(set_aside) => {
+                let handled = set_aside.committed.clone();
+                let mut rejects = batch.rejects_in(handled.clone()).to_vec();
+                rejects.extend(set_aside.refused.iter().map(|(_, reject)| reject.clone()));
+                rejects.sort_by_key(|reject| reject.byte);
+                (handled, Cow::Owned(rejects))
+            }
         };
         // The ledger's own tables refusing a row (another run recorded the range) is no
         // fault of the data: setting rows aside would not help.
@@ -327,22 +357,20 @@ impl PgSink {
             },
             other => other,
         };
-        crate::postgres_ledger::quarantine(self, &transaction, target, batch, rows.clone())
+        crate::postgres_ledger::quarantine(self, &transaction, target, &rejects)
             .await
             .map_err(ledger_fail)?;
         if let Some(key) = &target.ledger
-            && !(rows.is_empty() && batch.rejects_in(rows.clone()).is_empty())
+            && !(handled.is_empty() && rejects.is_empty())
         {
-            crate::postgres_ledger::record_batch(
-                self,
-                &transaction,
-                target,
-                key,
-                batch,
-                rows.clone(),
-            )
-            .await
-            .map_err(ledger_fail)?;
+            let recorded = crate::postgres_ledger::Recorded {
+                rows: handled,
+                stored: written,
+                rejected: rejects.len() as u64,
+            };
+            crate::postgres_ledger::record_batch(self, &transaction, target, key, batch, recorded)
+                .await
+                .map_err(ledger_fail)?;
         }
         // Everything but the commit is done; rows of one file commit in their order.
         if !wait_unblocking(&transaction, previous, &target.table).await? {
@@ -353,17 +381,17 @@ impl PgSink {
             drop(transaction);
             drop(client);
             previous.committed().await?;
-            return Box::pin(self.copy(target, batch, rows, &PreviousWrite::none())).await;
+            return Box::pin(self.copy(target, batch, rows, &PreviousWrite::none(), how)).await;
         }
         transaction.commit().await.map_err(fail)?;
         if let Some(replace) = replacing {
             replace.done();
         }
-        Ok(written)
+        Ok((written, set_aside))
     }
 
     /// Sends `rows` through COPY in `transaction`.
-    async fn copy_rows(
+    pub(crate) async fn copy_rows(
         &self,
         target: &LoadTarget,
         transaction: &tokio_postgres::Transaction<'_>,
@@ -613,7 +641,10 @@ impl BatchSink for PgSink {
         batch: &RowBatch,
         rows: Range<usize>,
     ) -> std::result::Result<u64, SinkError> {
-        self.copy(target, batch, rows, &PreviousWrite::none()).await
+        let (written, _) = self
+            .copy(target, batch, rows, &PreviousWrite::none(), &Rows::Whole)
+            .await?;
+        Ok(written)
     }
 
     /// The whole write on a connection of its own, waiting for `previous` only to commit:
@@ -625,8 +656,40 @@ impl BatchSink for PgSink {
         rows: Range<usize>,
         previous: PreviousWrite,
     ) -> std::result::Result<u64, SinkError> {
-        self.copy(target, batch, rows, &previous).await
+        let (written, _) = self
+            .copy(target, batch, rows, &previous, &Rows::Whole)
+            .await?;
+        Ok(written)
     }
+
+    /// The parts in savepoints of one transaction, which also quarantines the refused rows
+    /// and records the rows handled in the ledger: one commit, however many rows are refused.
+    async fn write_setting_aside(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+        refusal: &SinkError,
+        limits: SetAsideLimits,
+    ) -> std::result::Result<Option<SetAside>, SinkError> {
+        let how = Rows::SettingAside { refusal, limits };
+        let (_, set_aside) = self
+            .copy(target, batch, rows, &PreviousWrite::none(), &how)
+            .await?;
+        Ok(set_aside)
+    }
+}
+
+/// What a write does with its rows.
+enum Rows<'a> {
+    /// Stores them all, or fails.
+    Whole,
+    /// Writes them again in parts, after `refusal` of them all, setting refused rows aside
+    /// within `limits`.
+    SettingAside {
+        refusal: &'a SinkError,
+        limits: SetAsideLimits,
+    },
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@ use crate::postgres::{PgSink, pg_error};
 use async_trait::async_trait;
 use loader_batch::{
     AuditError, AuditEvent, AuditSink, ContextId, FileLedgerState, FileRecord, LEDGER_VERSION,
-    Ledger, LedgerKey, LedgerStatus, LoadTarget, PathHistory, RowBatch, RunRecord, SinkError,
+    Ledger, LedgerKey, LedgerStatus, LoadTarget, PathHistory, RejectedRow, RowBatch, RunRecord,
+    SinkError,
 };
 use std::ops::Range;
 use std::sync::{Arc, Weak};
@@ -70,15 +71,13 @@ pub(crate) fn quarantine_sql(sink: &PgSink) -> String {
     )
 }
 
-/// Quarantines the rejects that belong with `rows`, in the transaction that commits them.
+/// Quarantines `rejects`, in the transaction that commits the rows they belong with.
 pub(crate) async fn quarantine(
     sink: &PgSink,
     transaction: &deadpool_postgres::Transaction<'_>,
     target: &LoadTarget,
-    batch: &RowBatch,
-    rows: Range<usize>,
+    rejects: &[RejectedRow],
 ) -> Result<(), tokio_postgres::Error> {
-    let rejects = batch.rejects_in(rows);
     if rejects.is_empty() {
         return Ok(());
     }
@@ -144,6 +143,16 @@ pub(crate) async fn empty_table(
     Ok(())
 }
 
+/// The rows of a batch one write handled, as the ledger records them.
+pub(crate) struct Recorded {
+    /// The rows, stored or set aside.
+    pub rows: Range<usize>,
+    /// How many of them were stored.
+    pub stored: u64,
+    /// Rejects quarantined with them: the batch's own, and refused rows set aside.
+    pub rejected: u64,
+}
+
 /// Records a committed sub-batch in the transaction that commits its rows.
 pub(crate) async fn record_batch(
     sink: &PgSink,
@@ -151,10 +160,10 @@ pub(crate) async fn record_batch(
     target: &LoadTarget,
     key: &LedgerKey,
     batch: &RowBatch,
-    rows: Range<usize>,
+    recorded: Recorded,
 ) -> Result<(), tokio_postgres::Error> {
-    let bytes = batch.byte_range(rows.clone());
-    let lines = batch.line_range(rows.clone());
+    let bytes = batch.byte_range(recorded.rows.clone());
+    let lines = batch.line_range(recorded.rows);
     // Prepared once per connection: this runs for every sub-batch.
     let statement = transaction
         .prepare_cached(&format!(
@@ -175,10 +184,10 @@ pub(crate) async fn record_batch(
                 &(bytes.end as i64),
                 &(lines.start as i64),
                 &(lines.end as i64),
-                &(rows.len() as i64),
+                &(recorded.stored as i64),
                 &key.run_id,
                 &now(),
-                &(batch.rejects_in(rows.clone()).len() as i64),
+                &(recorded.rejected as i64),
             ],
         )
         .await?;

@@ -3,16 +3,23 @@
 //! A database names at most the first row it refuses, and sometimes not even that (SQLite's
 //! multi-row INSERT, a constraint checked at commit), so the refused sub-batch is written
 //! again in parts: split at the row the sink named, else in halves, until a refused part is
-//! one row. Only a row refused alone is set aside, so a wrong hint costs a write, never a
-//! good row. It is quarantined in a write of its own that covers its byte range, keeping
-//! every part of the file in the ledger in order: each row is stored or quarantined once.
+//! one row ([`refused_parts`]). Only a row refused alone is set aside, so a wrong hint costs a
+//! write, never a good row.
+//!
+//! A sink that can undo part of a transaction does all of it in one transaction
+//! ([`BatchSink::write_setting_aside`](crate::BatchSink::write_setting_aside)). Otherwise
+//! each part is a write of its own, and a refused row is quarantined in a write of its own
+//! that covers its byte range, keeping every part of the file in the ledger in order. Either
+//! way each row is stored or quarantined once.
 
 use super::{BatchProcessor, SubBatchFailure};
 use crate::{
-    AuditScope, ContextId, EventKind, LoadTarget, PreviousWrite, RejectKind, RejectedRow, RowBatch,
-    SinkError, SinkErrorKind,
+    AuditScope, ContextId, EventKind, LoadTarget, PreviousWrite, RejectedRow, RowBatch, Scope,
+    SetAsideLimits, SinkError, SinkErrorKind, refused_parts,
 };
+use futures_util::FutureExt;
 use std::ops::Range;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Rows the database refused one after another, with no row stored between them, past
@@ -40,6 +47,37 @@ impl Refusals {
     pub(super) fn stored(&self) {
         self.in_a_row.store(0, Ordering::SeqCst);
     }
+
+    /// What a sink setting rows aside itself may still set aside.
+    fn limits(&self) -> SetAsideLimits {
+        SetAsideLimits {
+            allowed: self.allowance.load(Ordering::SeqCst),
+            in_a_row: self.in_a_row.load(Ordering::SeqCst),
+            most_in_a_row: REFUSED_IN_A_ROW,
+        }
+    }
+
+    /// A sink set rows aside: `before` were the limits it was given, `after` what it left.
+    fn spent(&self, before: SetAsideLimits, after: SetAsideLimits) {
+        let spent = before.allowed.saturating_sub(after.allowed);
+        let _ = self
+            .allowance
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                Some(left.saturating_sub(spent))
+            });
+        self.in_a_row.store(after.in_a_row, Ordering::SeqCst);
+    }
+}
+
+/// The error that stops a file once the database has refused `in_a_row` rows one after
+/// another, the last of them row `row`.
+fn refused_run(batch: &RowBatch, row: usize, in_a_row: u64, refusal: &SinkError) -> SinkError {
+    let first = batch.line((row + 1).saturating_sub(in_a_row as usize));
+    SinkError::terminal(format!(
+        "the database refused {in_a_row} rows in a row (lines {first} to {}), the last with: \
+         {refusal}; that is the table, not the rows: mend it and load again",
+        batch.line(row)
+    ))
 }
 
 /// What a sub-batch's write came to.
@@ -83,6 +121,23 @@ impl BatchProcessor {
         rows: Range<usize>,
         refusal: SinkError,
     ) -> Result<Written, Failed> {
+        let failed = |failure| Failed {
+            failure,
+            written: Written::default(),
+            handled: rows.start,
+        };
+        let lines = part.batch.line_range(rows.clone());
+        let split = part.scope.event(EventKind::Split).with_reason(format!(
+            "rows {}..{} (lines {}..{}): the database refused a row ({refusal}); writing them \
+             in parts to set refused rows aside",
+            rows.start, rows.end, lines.start, lines.end
+        ));
+        part.scope.note(split).await.map_err(|e| failed(e.into()))?;
+        match self.set_aside_in_sink(part, rows.clone(), &refusal).await {
+            Ok(Some(done)) => return done,
+            Ok(None) => {}
+            Err(failure) => return Err(failed(failure)),
+        }
         let mut written = Written::default();
         let mut handled = rows.start;
         let result = self
@@ -98,6 +153,90 @@ impl BatchProcessor {
         }
     }
 
+    /// Has the sink set the refused rows of `rows` aside in one transaction: `None` when it
+    /// cannot, or failed in a way the processor's own way may get past (a transient error,
+    /// which that way retries part by part).
+    async fn set_aside_in_sink(
+        &self,
+        part: &Part<'_>,
+        rows: Range<usize>,
+        refusal: &SinkError,
+    ) -> Result<Option<Result<Written, Failed>>, SubBatchFailure> {
+        let (target, batch) = (part.target, part.batch);
+        // The rows before these commit first, so the allowance is spent in file order.
+        if let Some(previous) = &part.previous {
+            previous.committed().await.map_err(SubBatchFailure::Sink)?;
+        }
+        let limits = part.refusals.limits();
+        let write = self
+            .sink
+            .write_setting_aside(target, batch, rows.clone(), refusal, limits);
+        let set_aside = match AssertUnwindSafe(write).catch_unwind().await {
+            Ok(Ok(Some(set_aside))) => set_aside,
+            Ok(Ok(None)) => return Ok(None),
+            Ok(Err(e)) if e.is_transient() => {
+                let fell_back = part.scope.event(EventKind::FellBack).with_reason(format!(
+                    "setting refused rows aside in one transaction failed ({e}); writing the \
+                     parts one write each instead"
+                ));
+                part.scope.note(fell_back).await?;
+                return Ok(None);
+            }
+            Ok(Err(e)) => return Err(SubBatchFailure::Sink(e)),
+            Err(panic) => {
+                return Err(SubBatchFailure::Sink(SinkError::new(
+                    SinkErrorKind::Panicked,
+                    format!("sink panicked: {}", super::panic_message(&*panic)),
+                )));
+            }
+        };
+        part.refusals.spent(limits, set_aside.limits);
+        let committed = set_aside.committed.clone();
+        let mut written = Written::default();
+        for (row, reject) in set_aside.refused {
+            written.refused_bytes += batch.data_bytes(row..row + 1) as u64;
+            written.refused.push(reject);
+        }
+        if !committed.is_empty() || !batch.rejects_in(committed.clone()).is_empty() {
+            let mut template = self.template(Scope::SubBatch, target, batch, committed.clone());
+            template.parent = Some(part.parent);
+            let scope = AuditScope::start(std::sync::Arc::clone(&self.audit), template).await?;
+            let stored = (committed.len() - written.refused.len()) as u64;
+            let bytes = batch.data_bytes(committed.clone()) as u64 - written.refused_bytes;
+            let mut note = format!(
+                "written again in parts in one transaction: {} part(s) refused and undone, {} \
+                 refused row(s) set aside",
+                set_aside.parts_refused,
+                written.refused.len()
+            );
+            if !written.refused.is_empty() {
+                note.push_str(&format!(
+                    ", line(s) {}",
+                    some_lines(written.refused.iter().map(|r| r.line))
+                ));
+            }
+            if let Some(quarantined) = super::quarantine_note(batch, committed.clone()) {
+                note.push_str("; ");
+                note.push_str(&quarantined);
+            }
+            scope.commit_with_note(stored, bytes, note).await?;
+        }
+        let Some(stopped) = set_aside.stopped else {
+            return Ok(Some(Ok(written)));
+        };
+        let failure = if set_aside.limits.run_ended() {
+            let row = stopped.row.unwrap_or(committed.end);
+            refused_run(batch, row, set_aside.limits.in_a_row + 1, &stopped)
+        } else {
+            stopped
+        };
+        Ok(Some(Err(Failed {
+            failure: SubBatchFailure::Sink(failure),
+            written,
+            handled: committed.end,
+        })))
+    }
+
     /// The work of [`set_aside_refused`](Self::set_aside_refused): `written` and `handled`
     /// (the end of the rows committed) follow each part committed.
     async fn write_parts(
@@ -108,13 +247,6 @@ impl BatchProcessor {
         written: &mut Written,
         handled: &mut usize,
     ) -> Result<(), SubBatchFailure> {
-        let lines = part.batch.line_range(rows.clone());
-        let split = part.scope.event(EventKind::Split).with_reason(format!(
-            "rows {}..{} (lines {}..{}): the database refused a row ({refusal}); writing them \
-             in parts to set refused rows aside",
-            rows.start, rows.end, lines.start, lines.end
-        ));
-        part.scope.note(split).await?;
         // Parts still to write, the next one last; a part already known to be refused
         // carries its error.
         let mut pending = vec![(rows, Some(refusal))];
@@ -152,7 +284,7 @@ impl BatchProcessor {
                     *handled = piece.end;
                 }
                 _ => {
-                    let parts = parts_of(piece, refusal.row).into_iter().rev();
+                    let parts = refused_parts(piece, refusal.row).into_iter().rev();
                     pending.extend(parts.map(|part| (part, None)));
                 }
             }
@@ -174,13 +306,9 @@ impl BatchProcessor {
         }
         let in_a_row = refusals.in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
         if in_a_row >= REFUSED_IN_A_ROW {
-            let first = batch.line((row + 1).saturating_sub(in_a_row as usize));
-            let message = format!(
-                "the database refused {in_a_row} rows in a row (lines {first} to {}), the last \
-                 with: {refusal}; that is the table, not the rows: mend it and load again",
-                batch.line(row)
-            );
-            return Err(SubBatchFailure::Sink(SinkError::terminal(message)));
+            return Err(SubBatchFailure::Sink(refused_run(
+                batch, row, in_a_row, &refusal,
+            )));
         }
         if refusals
             .allowance
@@ -191,20 +319,7 @@ impl BatchProcessor {
         {
             return Err(SubBatchFailure::Sink(refusal.at_row(row)));
         }
-        let column = refusal.column.as_deref().and_then(|name| {
-            let columns = part.target.schema.columns();
-            let index = columns.iter().position(|c| c.name == name)?;
-            Some((index as u32 + 1, name.to_owned()))
-        });
-        let reject = RejectedRow {
-            line: batch.line(row),
-            byte: batch.offset(row),
-            column: column.as_ref().map(|(number, _)| *number),
-            column_name: column.map(|(_, name)| name),
-            kind: RejectKind::Refused,
-            message: refusal.message,
-            raw: csv_record(batch.row(row)),
-        };
+        let reject = RejectedRow::refused(part.target, batch, row, &refusal);
         let carrier = carrier(batch, row, reject.clone());
         self.write_sub_batch(
             part.target,
@@ -216,43 +331,6 @@ impl BatchProcessor {
         .await?;
         Ok(reject)
     }
-}
-
-/// Rows of the first part after a named row, at least: fewer make many small writes of a
-/// sub-batch that holds one refused row early on.
-const FIRST_PART_AFTER: usize = 256;
-
-/// The parts a refused `piece` is written again in: the rows before the row the sink named,
-/// when it is inside, that row alone, and the rows after it in parts that double, the first
-/// twice the rows that went before the named one (at least [`FIRST_PART_AFTER`]); else two
-/// halves.
-///
-/// The database stops at the first row it refuses, and a COPY's rows are all sent before its
-/// error comes back: written whole, a part holding `m` refused rows would be sent `m` times.
-/// Halving the rest still sent about ten times the rows of a sub-batch with one refused row
-/// in a thousand (`cargo xtask bench --section refused`); parts sized from the rows between
-/// refusals, growing while none comes, send each row a few times at most.
-fn parts_of(piece: Range<usize>, named: Option<usize>) -> Vec<Range<usize>> {
-    let halves = |part: Range<usize>| {
-        let middle = part.start + part.len() / 2;
-        vec![part.start..middle, middle..part.end]
-    };
-    let parts: Vec<Range<usize>> = match named.filter(|row| piece.contains(row)) {
-        Some(row) => {
-            let mut parts = vec![piece.start..row, row..row + 1];
-            let mut size = (2 * (row + 1 - piece.start)).max(FIRST_PART_AFTER);
-            let mut start = row + 1;
-            while start < piece.end {
-                let end = (start + size).min(piece.end);
-                parts.push(start..end);
-                start = end;
-                size *= 2;
-            }
-            parts
-        }
-        None => halves(piece),
-    };
-    parts.into_iter().filter(|part| !part.is_empty()).collect()
 }
 
 /// A batch of no rows that covers row `row` of `batch`: its byte range, the batch's rejects
@@ -272,17 +350,14 @@ fn carrier(batch: &RowBatch, row: usize, refused: RejectedRow) -> RowBatch {
     carrier
 }
 
-/// A row's fields as one CSV record: comma-separated, quoted where needed, and an empty
-/// string as `""` (an empty field stays NULL).
-fn csv_record(row: crate::RowRef<'_>) -> Vec<u8> {
-    let mut record = Vec::new();
-    for (i, field) in row.fields().enumerate() {
-        if i > 0 {
-            record.push(b',');
-        }
-        crate::push_csv_field(&mut record, field, row.is_empty_text(i));
+/// Up to ten line numbers, then `...` when there are more.
+pub(super) fn some_lines(lines: impl ExactSizeIterator<Item = u64>) -> String {
+    let more = lines.len() > 10;
+    let mut shown: Vec<String> = lines.take(10).map(|line| line.to_string()).collect();
+    if more {
+        shown.push("...".into());
     }
-    record
+    shown.join(", ")
 }
 
 #[cfg(test)]

@@ -1,37 +1,28 @@
 use super::*;
+use crate::RejectKind;
 
 #[test]
 fn a_refused_part_is_cut_around_the_named_row_then_in_doubling_parts_or_else_in_halves() {
     // Small parts: the first part after the named row takes the rest.
-    assert_eq!(parts_of(10..20, Some(14)), vec![10..14, 14..15, 15..20]);
-    assert_eq!(parts_of(10..20, Some(10)), vec![10..11, 11..20]);
-    assert_eq!(parts_of(10..20, Some(19)), vec![10..19, 19..20]);
+    assert_eq!(
+        crate::refused_parts(10..20, Some(14)),
+        vec![10..14, 14..15, 15..20]
+    );
+    assert_eq!(crate::refused_parts(10..20, Some(10)), vec![10..11, 11..20]);
+    assert_eq!(crate::refused_parts(10..20, Some(19)), vec![10..19, 19..20]);
     // 1,000 rows went before the named one: 2,000, then 4,000, then the rest.
     assert_eq!(
-        parts_of(0..10_000, Some(999)),
+        crate::refused_parts(0..10_000, Some(999)),
         vec![0..999, 999..1000, 1000..3000, 3000..7000, 7000..10_000]
     );
     // Named early: parts start at 256 rows and double.
     assert_eq!(
-        parts_of(0..1000, Some(0)),
+        crate::refused_parts(0..1000, Some(0)),
         vec![0..1, 1..257, 257..769, 769..1000]
     );
     // A row outside the part (a hint about another write) is no help.
-    assert_eq!(parts_of(10..20, Some(25)), vec![10..15, 15..20]);
-    assert_eq!(parts_of(10..13, None), vec![10..11, 11..13]);
-}
-
-#[test]
-fn fields_are_written_back_as_one_csv_record() {
-    let mut batch = RowBatch::new(5, 0);
-    let fields: [&[u8]; 5] = [b"1", b"", b"a,b", b"say \"hi\"", b""];
-    batch.push_row(2, 0, fields).unwrap();
-    // The last field is an empty string, the second NULL.
-    batch.set_empty_text(4);
-    assert_eq!(
-        csv_record(batch.row(0)),
-        b"1,,\"a,b\",\"say \"\"hi\"\"\",\"\"".to_vec()
-    );
+    assert_eq!(crate::refused_parts(10..20, Some(25)), vec![10..15, 15..20]);
+    assert_eq!(crate::refused_parts(10..13, None), vec![10..11, 11..13]);
 }
 
 #[test]
@@ -67,10 +58,13 @@ fn reject(line: u64, byte: u64, kind: RejectKind) -> RejectedRow {
 
 /// A table in memory that refuses, atomically, any write holding the value `bad` or a value
 /// it already has (a UNIQUE column); it names the refused row when `names_rows` is set, as
-/// PostgreSQL's COPY does, and not otherwise, as SQLite's multi-row INSERT does.
+/// PostgreSQL's COPY does, and not otherwise, as SQLite's multi-row INSERT does. With
+/// `in_one_transaction` it sets refused rows aside itself, writing parts inside one
+/// transaction ([`BatchSink::write_setting_aside`](crate::BatchSink::write_setting_aside)).
 #[derive(Default)]
 struct UniqueTable {
     names_rows: bool,
+    in_one_transaction: bool,
     state: std::sync::Mutex<TableState>,
 }
 
@@ -81,6 +75,48 @@ struct TableState {
     /// The byte range of every committed write, as a ledger records them.
     ranges: Vec<Range<u64>>,
     writes: usize,
+}
+
+impl UniqueTable {
+    /// The values of `rows`, unless the table refuses one of them, `existing` held already.
+    fn check(
+        &self,
+        existing: &[Vec<u8>],
+        batch: &RowBatch,
+        rows: Range<usize>,
+    ) -> Result<Vec<Vec<u8>>, SinkError> {
+        let mut added: Vec<Vec<u8>> = Vec::new();
+        for row in rows {
+            let value = batch.field(row, 0).to_vec();
+            if value == b"bad" || existing.contains(&value) || added.contains(&value) {
+                let refusal = SinkError::new(SinkErrorKind::Data, "duplicate key (23505)");
+                return Err(if self.names_rows {
+                    refusal.at_row(row)
+                } else {
+                    refusal
+                });
+            }
+            added.push(value);
+        }
+        Ok(added)
+    }
+}
+
+/// The open transaction of [`UniqueTable`] setting rows aside: the values its parts added.
+struct Tentative<'a> {
+    table: &'a UniqueTable,
+    added: Vec<Vec<u8>>,
+}
+
+#[async_trait::async_trait]
+impl crate::PartWriter for Tentative<'_> {
+    async fn write_part(&mut self, batch: &RowBatch, rows: Range<usize>) -> Result<(), SinkError> {
+        let mut existing = self.table.state.lock().unwrap().values.clone();
+        existing.extend(self.added.iter().cloned());
+        let added = self.table.check(&existing, batch, rows)?;
+        self.added.extend(added);
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
@@ -97,25 +133,44 @@ impl crate::BatchSink for UniqueTable {
     ) -> Result<u64, SinkError> {
         let mut state = self.state.lock().unwrap();
         state.writes += 1;
-        let mut added: Vec<Vec<u8>> = Vec::new();
-        for row in rows.clone() {
-            let value = batch.field(row, 0).to_vec();
-            if value == b"bad" || state.values.contains(&value) || added.contains(&value) {
-                let refusal = SinkError::new(SinkErrorKind::Data, "duplicate key (23505)");
-                return Err(if self.names_rows {
-                    refusal.at_row(row)
-                } else {
-                    refusal
-                });
-            }
-            added.push(value);
-        }
+        let added = self.check(&state.values, batch, rows.clone())?;
         state.values.extend(added);
         state
             .quarantined
             .extend(batch.rejects_in(rows.clone()).iter().cloned());
         state.ranges.push(batch.byte_range(rows.clone()));
         Ok(rows.len() as u64)
+    }
+
+    async fn write_setting_aside(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+        refusal: &SinkError,
+        limits: crate::SetAsideLimits,
+    ) -> Result<Option<crate::SetAside>, SinkError> {
+        if !self.in_one_transaction {
+            return Ok(None);
+        }
+        let mut transaction = Tentative {
+            table: self,
+            added: Vec::new(),
+        };
+        let set_aside =
+            crate::write_in_parts(&mut transaction, target, batch, rows, refusal, limits).await?;
+        let committed = set_aside.committed.clone();
+        let mut quarantined = batch.rejects_in(committed.clone()).to_vec();
+        quarantined.extend(set_aside.refused.iter().map(|(_, reject)| reject.clone()));
+        quarantined.sort_by_key(|reject| reject.byte);
+        let mut state = self.state.lock().unwrap();
+        state.writes += 1;
+        state.values.extend(transaction.added);
+        state.quarantined.extend(quarantined);
+        if !committed.is_empty() {
+            state.ranges.push(batch.byte_range(committed));
+        }
+        Ok(Some(set_aside))
     }
 }
 
@@ -183,9 +238,13 @@ async fn refused_rows_are_set_aside_and_every_other_row_stored_once() {
         "a", "b", "bad", "c", "d", "e", "a", "f", "g", "h", "i", "bad",
     ];
     let values: Vec<Option<&str>> = values.into_iter().map(Some).collect();
-    for (names_rows, streams) in [(false, 1), (true, 1), (false, 3), (true, 3)] {
+    let ways = [false, true].into_iter().flat_map(|in_one_transaction| {
+        [(false, 1), (true, 1), (false, 3), (true, 3)].map(|(n, s)| (n, s, in_one_transaction))
+    });
+    for (names_rows, streams, in_one_transaction) in ways {
         let sink = std::sync::Arc::new(UniqueTable {
             names_rows,
+            in_one_transaction,
             ..UniqueTable::default()
         });
         let processor = processor(sink.clone(), 5).with_streams(streams);
@@ -198,7 +257,7 @@ async fn refused_rows_are_set_aside_and_every_other_row_stored_once() {
         assert_eq!(
             lines,
             [4, 8, 13],
-            "names_rows {names_rows}, streams {streams}"
+            "names_rows {names_rows}, streams {streams}, in one transaction {in_one_transaction}"
         );
         assert!(
             outcome
@@ -264,20 +323,25 @@ async fn a_reject_read_beside_a_refused_row_is_quarantined_with_it_in_order() {
 #[tokio::test]
 async fn past_the_allowance_a_refused_row_fails_the_batch_after_the_rows_before_it() {
     let values = ["a", "bad", "b", "c", "bad", "d"].map(Some);
-    let sink = std::sync::Arc::new(UniqueTable::default());
-    let err = processor(sink.clone(), 3)
-        .process_quarantining(&target(), &batch_of(&values), None, 1)
-        .await
-        .unwrap_err();
-    let (committed_rows, refused, source) = sink_failure(err);
-    assert_eq!(committed_rows, 4);
-    assert_eq!(refused.len(), 1);
-    assert_eq!(refused[0].line, 3);
-    assert_eq!(source.message, "duplicate key (23505)");
-    assert_eq!(source.row, Some(4));
-    let state = sink.state.lock().unwrap();
-    assert_eq!(state.values.len(), 3);
-    assert_covers(&state.ranges, 40);
+    for in_one_transaction in [false, true] {
+        let sink = std::sync::Arc::new(UniqueTable {
+            in_one_transaction,
+            ..UniqueTable::default()
+        });
+        let err = processor(sink.clone(), 3)
+            .process_quarantining(&target(), &batch_of(&values), None, 1)
+            .await
+            .unwrap_err();
+        let (committed_rows, refused, source) = sink_failure(err);
+        assert_eq!(committed_rows, 4);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].line, 3);
+        assert_eq!(source.message, "duplicate key (23505)");
+        assert_eq!(source.row, Some(4));
+        let state = sink.state.lock().unwrap();
+        assert_eq!(state.values.len(), 3);
+        assert_covers(&state.ranges, 40);
+    }
 }
 
 #[tokio::test]
@@ -314,6 +378,7 @@ mod proptests {
             rows in 1usize..20,
             streams in 1usize..4,
             names_rows in any::<bool>(),
+            in_one_transaction in any::<bool>(),
         ) {
             let mut values: Vec<Option<String>> = Vec::new();
             for (i, (kind, earlier)) in kinds.iter().enumerate() {
@@ -337,7 +402,11 @@ mod proptests {
             }
             let borrowed: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
             let batch = batch_of(&borrowed);
-            let sink = std::sync::Arc::new(UniqueTable { names_rows, ..UniqueTable::default() });
+            let sink = std::sync::Arc::new(UniqueTable {
+                names_rows,
+                in_one_transaction,
+                ..UniqueTable::default()
+            });
             let outcome = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build()
@@ -371,24 +440,28 @@ mod proptests {
 #[tokio::test]
 async fn a_table_that_refuses_every_row_stops_the_file_instead_of_setting_each_aside() {
     let values = vec![Some("bad"); 2500];
-    let sink = std::sync::Arc::new(UniqueTable {
-        names_rows: true,
-        ..UniqueTable::default()
-    });
-    let err = processor(sink.clone(), 700)
-        .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
-        .await
-        .unwrap_err();
-    let (committed_rows, refused, source) = sink_failure(err);
-    assert_eq!(source.kind, SinkErrorKind::Terminal);
-    assert!(
-        source
-            .message
-            .starts_with("the database refused 1000 rows in a row (lines 2 to 1001)"),
-        "{}",
-        source.message
-    );
-    assert_eq!((committed_rows, refused.len()), (999, 999));
+    for in_one_transaction in [false, true] {
+        let sink = std::sync::Arc::new(UniqueTable {
+            names_rows: true,
+            in_one_transaction,
+            ..UniqueTable::default()
+        });
+        let err = processor(sink.clone(), 700)
+            .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
+            .await
+            .unwrap_err();
+        let (committed_rows, refused, source) = sink_failure(err);
+        assert_eq!(source.kind, SinkErrorKind::Terminal);
+        assert!(
+            source
+                .message
+                .starts_with("the database refused 1000 rows in a row (lines 2 to 1001)"),
+            "{}",
+            source.message
+        );
+        assert_eq!((committed_rows, refused.len()), (999, 999));
+        assert_eq!(sink.state.lock().unwrap().quarantined.len(), 999);
+    }
 }
 
 #[tokio::test]
@@ -403,13 +476,16 @@ async fn refused_rows_between_stored_ones_never_stop_the_file() {
         })
         .collect();
     let values: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
-    let sink = std::sync::Arc::new(UniqueTable {
-        names_rows: true,
-        ..UniqueTable::default()
-    });
-    let outcome = processor(sink, 700)
-        .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
-        .await
-        .unwrap();
-    assert_eq!(outcome.refused.len(), REFUSED_IN_A_ROW as usize);
+    for in_one_transaction in [false, true] {
+        let sink = std::sync::Arc::new(UniqueTable {
+            names_rows: true,
+            in_one_transaction,
+            ..UniqueTable::default()
+        });
+        let outcome = processor(sink, 700)
+            .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(outcome.refused.len(), REFUSED_IN_A_ROW as usize);
+    }
 }
