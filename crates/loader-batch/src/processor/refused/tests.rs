@@ -77,6 +77,15 @@ struct TableState {
     writes: usize,
 }
 
+/// A [`UniqueTable`] naming refused rows or not, and setting them aside itself or not.
+fn unique_table(names_rows: bool, in_one_transaction: bool) -> std::sync::Arc<UniqueTable> {
+    std::sync::Arc::new(UniqueTable {
+        names_rows,
+        in_one_transaction,
+        ..UniqueTable::default()
+    })
+}
+
 impl UniqueTable {
     /// The values of `rows`, unless the table refuses one of them, `existing` held already.
     fn check(
@@ -242,11 +251,7 @@ async fn refused_rows_are_set_aside_and_every_other_row_stored_once() {
         [(false, 1), (true, 1), (false, 3), (true, 3)].map(|(n, s)| (n, s, in_one_transaction))
     });
     for (names_rows, streams, in_one_transaction) in ways {
-        let sink = std::sync::Arc::new(UniqueTable {
-            names_rows,
-            in_one_transaction,
-            ..UniqueTable::default()
-        });
+        let sink = unique_table(names_rows, in_one_transaction);
         let processor = processor(sink.clone(), 5).with_streams(streams);
         let outcome = processor
             .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
@@ -285,10 +290,7 @@ async fn a_named_row_is_found_in_fewer_writes_than_by_halving() {
     values[41] = Some("bad");
     let mut writes = Vec::new();
     for names_rows in [false, true] {
-        let sink = std::sync::Arc::new(UniqueTable {
-            names_rows,
-            ..UniqueTable::default()
-        });
+        let sink = unique_table(names_rows, false);
         let outcome = processor(sink.clone(), 64)
             .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
             .await
@@ -305,7 +307,7 @@ async fn a_named_row_is_found_in_fewer_writes_than_by_halving() {
 #[tokio::test]
 async fn a_reject_read_beside_a_refused_row_is_quarantined_with_it_in_order() {
     let values = [Some("a"), Some("bad"), None, Some("b")];
-    let sink = std::sync::Arc::new(UniqueTable::default());
+    let sink = unique_table(false, false);
     let outcome = processor(sink.clone(), 10)
         .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
         .await
@@ -324,10 +326,7 @@ async fn a_reject_read_beside_a_refused_row_is_quarantined_with_it_in_order() {
 async fn past_the_allowance_a_refused_row_fails_the_batch_after_the_rows_before_it() {
     let values = ["a", "bad", "b", "c", "bad", "d"].map(Some);
     for in_one_transaction in [false, true] {
-        let sink = std::sync::Arc::new(UniqueTable {
-            in_one_transaction,
-            ..UniqueTable::default()
-        });
+        let sink = unique_table(false, in_one_transaction);
         let err = processor(sink.clone(), 3)
             .process_quarantining(&target(), &batch_of(&values), None, 1)
             .await
@@ -347,7 +346,7 @@ async fn past_the_allowance_a_refused_row_fails_the_batch_after_the_rows_before_
 #[tokio::test]
 async fn without_quarantining_a_refused_row_fails_the_batch_as_before() {
     let values = ["a", "bad"].map(Some);
-    let sink = std::sync::Arc::new(UniqueTable::default());
+    let sink = unique_table(false, false);
     let err = processor(sink.clone(), 10)
         .process(&target(), &batch_of(&values), None)
         .await
@@ -402,11 +401,7 @@ mod proptests {
             }
             let borrowed: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
             let batch = batch_of(&borrowed);
-            let sink = std::sync::Arc::new(UniqueTable {
-                names_rows,
-                in_one_transaction,
-                ..UniqueTable::default()
-            });
+            let sink = unique_table(names_rows, in_one_transaction);
             let outcome = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build()
@@ -441,11 +436,7 @@ mod proptests {
 async fn a_table_that_refuses_every_row_stops_the_file_instead_of_setting_each_aside() {
     let values = vec![Some("bad"); 2500];
     for in_one_transaction in [false, true] {
-        let sink = std::sync::Arc::new(UniqueTable {
-            names_rows: true,
-            in_one_transaction,
-            ..UniqueTable::default()
-        });
+        let sink = unique_table(true, in_one_transaction);
         let err = processor(sink.clone(), 700)
             .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
             .await
@@ -477,11 +468,7 @@ async fn refused_rows_between_stored_ones_never_stop_the_file() {
         .collect();
     let values: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
     for in_one_transaction in [false, true] {
-        let sink = std::sync::Arc::new(UniqueTable {
-            names_rows: true,
-            in_one_transaction,
-            ..UniqueTable::default()
-        });
+        let sink = unique_table(true, in_one_transaction);
         let outcome = processor(sink, 700)
             .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
             .await
