@@ -476,3 +476,58 @@ async fn refused_rows_between_stored_ones_never_stop_the_file() {
         assert_eq!(outcome.refused.len(), REFUSED_IN_A_ROW as usize);
     }
 }
+
+/// A sink whose every attempt to set rows aside in one transaction breaks, as a connection
+/// reset would; its writes go to a [`UniqueTable`].
+struct Breaking(std::sync::Arc<UniqueTable>);
+
+#[async_trait::async_trait]
+impl crate::BatchSink for Breaking {
+    async fn prepare(&self, _: &LoadTarget) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    async fn write(
+        &self,
+        t: &LoadTarget,
+        b: &RowBatch,
+        rows: Range<usize>,
+    ) -> Result<u64, SinkError> {
+        self.0.write(t, b, rows).await
+    }
+
+    async fn write_setting_aside(
+        &self,
+        _: &LoadTarget,
+        _: &RowBatch,
+        _: Range<usize>,
+        _: &SinkError,
+        _: crate::SetAsideLimits,
+    ) -> Result<Option<crate::SetAside>, SinkError> {
+        Err(SinkError::transient("connection reset"))
+    }
+}
+
+#[tokio::test]
+async fn a_transient_failure_in_one_transaction_falls_back_to_a_write_per_part() {
+    use crate::{EventKind, InMemoryAudit, SubBatchLimits};
+    let values = ["a", "bad", "b", "a", "c"].map(Some);
+    let table = unique_table(true, true);
+    let audit = std::sync::Arc::new(InMemoryAudit::new());
+    let outcome = BatchProcessor::new(std::sync::Arc::new(Breaking(table.clone())), audit.clone())
+        .with_limits(std::sync::Arc::new(SubBatchLimits::new(10, 1 << 20)))
+        .process_quarantining(&target(), &batch_of(&values), None, u64::MAX)
+        .await
+        .unwrap();
+    let lines: Vec<u64> = outcome.refused.iter().map(|r| r.line).collect();
+    assert_eq!((outcome.rows, lines), (3, vec![3, 5]));
+    let fell_back: Vec<String> = audit
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::FellBack)
+        .filter_map(|e| e.reason)
+        .collect();
+    assert_eq!(fell_back.len(), 1, "{fell_back:?}");
+    assert!(fell_back[0].contains("connection reset"), "{fell_back:?}");
+    assert_covers(&table.state.lock().unwrap().ranges, 50);
+}
