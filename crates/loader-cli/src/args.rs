@@ -174,8 +174,9 @@ pub struct LoadArgs {
     /// batches, retries, rejects, sub-batch latency, memory in use, pressure level).
     #[arg(long, value_name = "ADDR", env = "LOADER_METRICS_LISTEN")]
     pub metrics_listen: Option<std::net::SocketAddr>,
-    /// Read and check every row (field counts, types, encoding, the bad-row policy) without
-    /// opening the target: nothing is written, no ledger is kept.
+    /// Read and check every row (field counts, types, encoding, the bad-row policy) against
+    /// the target's existing tables, which are only read (when the target cannot be reached,
+    /// against the sampled types, with a note): nothing is written, no ledger is kept.
     #[arg(long, env = "LOADER_DRY_RUN")]
     pub dry_run: bool,
 }
