@@ -66,7 +66,9 @@ pub use processor::{
 };
 pub use reject::{RejectKind, RejectedRow};
 pub use schema::{Column, Schema};
-pub use set_aside::{PartWriter, SetAside, SetAsideLimits, refused_parts, write_in_parts};
+pub use set_aside::{
+    PartWriter, SetAside, SetAsideLimits, SetAsideTurn, refused_parts, write_in_parts,
+};
 pub use sink::{BatchSink, LoadTarget, PreviousWrite, TableColumn, WriteDone};
 pub use value::{ColumnType, Value, real_f32, unix_days, unix_micros};
 

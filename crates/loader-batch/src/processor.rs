@@ -293,7 +293,7 @@ impl BatchProcessor {
         parent: Option<ContextId>,
         allowed: u64,
     ) -> Result<BatchOutcome> {
-        let refusals = Refusals::new(allowed);
+        let refusals = Arc::new(Refusals::new(allowed));
         self.process_inner(target, batch, parent, Some(&refusals))
             .await
     }
@@ -303,7 +303,7 @@ impl BatchProcessor {
         target: &LoadTarget,
         batch: &RowBatch,
         parent: Option<ContextId>,
-        refusals: Option<&Refusals>,
+        refusals: Option<&Arc<Refusals>>,
     ) -> Result<BatchOutcome> {
         let all = 0..batch.len();
         let mut template = self.template(Scope::Batch, target, batch, all.clone());

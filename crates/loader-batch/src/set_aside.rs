@@ -53,6 +53,41 @@ impl SetAsideLimits {
     }
 }
 
+/// Where a write setting refused rows aside stands among its file's writes
+/// ([`BatchSink::write_setting_aside`](crate::BatchSink::write_setting_aside)).
+#[derive(Clone)]
+pub struct SetAsideTurn {
+    /// The limits to work under, as known when the write starts: the writes before it may
+    /// still spend some of the allowance, which `admit` then checks.
+    pub limits: SetAsideLimits,
+    /// The write of the rows before these: this one commits only after it has.
+    pub previous: crate::PreviousWrite,
+    /// Asked once `previous` has committed, just before committing: whether what the write
+    /// came to stands under the limits as they are now. When not, the write rolls back.
+    pub admit: std::sync::Arc<dyn Fn(&SetAside) -> bool + Send + Sync>,
+}
+
+impl SetAsideTurn {
+    /// A turn with nothing before it, under `limits`, which stand: for a sink's own tests,
+    /// or a caller that spends no allowance elsewhere.
+    pub fn alone(limits: SetAsideLimits) -> Self {
+        SetAsideTurn {
+            limits,
+            previous: crate::PreviousWrite::none(),
+            admit: std::sync::Arc::new(|_| true),
+        }
+    }
+}
+
+impl std::fmt::Debug for SetAsideTurn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetAsideTurn")
+            .field("limits", &self.limits)
+            .field("previous", &self.previous)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a write that set refused rows aside came to. Everything it reports is committed, in
 /// one transaction: the stored rows, the refused rows' quarantine entries together with the
 /// batch's own rejects in the range, and the range's ledger record.
@@ -72,6 +107,23 @@ pub struct SetAside {
     /// The writes of parts the database refused and that were undone within the
     /// transaction, for the audit trail.
     pub parts_refused: u32,
+}
+
+impl SetAside {
+    /// The refused rows at the start of the rows handled, before any row stored: they
+    /// continue the run of refusals the writes before this one ended with.
+    pub fn leading_refused(&self) -> u64 {
+        let start = self.committed.start;
+        let leading = self.refused.iter().enumerate();
+        leading
+            .take_while(|(i, (row, _))| *row == start + i)
+            .count() as u64
+    }
+
+    /// Whether any row was stored.
+    pub fn stored_any(&self) -> bool {
+        self.committed.len() > self.refused.len()
+    }
 }
 
 impl RejectedRow {

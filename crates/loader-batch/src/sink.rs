@@ -1,4 +1,4 @@
-use crate::{ColumnType, LedgerKey, RowBatch, Schema, SetAside, SetAsideLimits, SinkError};
+use crate::{ColumnType, LedgerKey, RowBatch, Schema, SetAside, SetAsideTurn, SinkError};
 use async_trait::async_trait;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -130,14 +130,19 @@ pub trait BatchSink: Send + Sync {
     /// Stores rows `rows` of `batch`, which the database refused as one write with
     /// `refusal`, in one transaction that sets the refused rows aside: a sink that can undo
     /// part of a transaction (a savepoint) writes the rows again in parts with
-    /// [`write_in_parts`](crate::write_in_parts), then quarantines the refused rows together
-    /// with the batch's rejects in the rows it handled, records those rows in the ledger, and
-    /// commits once. That costs a savepoint per part instead of a transaction per part and
-    /// per refused row.
+    /// [`write_in_parts`](crate::write_in_parts) under `turn.limits`, then quarantines the
+    /// refused rows together with the batch's rejects in the rows it handled and records
+    /// those rows in the ledger. That costs a savepoint per part instead of a transaction per
+    /// part and per refused row.
     ///
-    /// Returns `Ok(None)` when the sink cannot, as this default does: the processor then
-    /// writes the parts itself, each in a write of its own. Called only after every write
-    /// before these rows in the file has committed.
+    /// It commits as [`write_after`](Self::write_after) does: only once `turn.previous` has
+    /// committed, so its work may overlap the writes before it. Just before committing it asks
+    /// `turn.admit` whether what it came to stands under the limits as the writes before it
+    /// left them (they may have set rows aside meanwhile); when not, it rolls back and returns
+    /// `Ok(None)`, and the processor asks again with the limits as they are.
+    ///
+    /// Returns `Ok(None)` too when the sink cannot, as this default does: the processor then
+    /// writes the parts itself, each in a write of its own.
     ///
     /// # Errors
     ///
@@ -148,9 +153,9 @@ pub trait BatchSink: Send + Sync {
         batch: &RowBatch,
         rows: Range<usize>,
         refusal: &SinkError,
-        limits: SetAsideLimits,
+        turn: SetAsideTurn,
     ) -> Result<Option<SetAside>, SinkError> {
-        let _ = (target, batch, rows, refusal, limits);
+        let _ = (target, batch, rows, refusal, turn);
         Ok(None)
     }
 
@@ -280,10 +285,10 @@ impl<T: BatchSink + ?Sized> BatchSink for Arc<T> {
         batch: &RowBatch,
         rows: Range<usize>,
         refusal: &SinkError,
-        limits: SetAsideLimits,
+        turn: SetAsideTurn,
     ) -> Result<Option<SetAside>, SinkError> {
         (**self)
-            .write_setting_aside(target, batch, rows, refusal, limits)
+            .write_setting_aside(target, batch, rows, refusal, turn)
             .await
     }
 }

@@ -16,7 +16,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::SinkExt;
 use loader_batch::{
     BatchSink, ColumnType, LoadTarget, PreviousWrite, RowBatch, SetAside, SetAsideLimits,
-    SinkError, SinkErrorKind, TableColumn, write_in_parts,
+    SetAsideTurn, SinkError, SinkErrorKind, TableColumn, write_in_parts,
 };
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -323,7 +323,9 @@ impl PgSink {
                     .await?;
                 (written, None)
             }
-            Rows::SettingAside { refusal, limits } => {
+            Rows::SettingAside {
+                refusal, limits, ..
+            } => {
                 let mut parts = crate::postgres_parts::Savepoints {
                     sink: self,
                     target,
@@ -382,6 +384,13 @@ impl PgSink {
             drop(client);
             previous.committed().await?;
             return Box::pin(self.copy(target, batch, rows, &PreviousWrite::none(), how)).await;
+        }
+        if let (Rows::SettingAside { admit, .. }, Some(set_aside)) = (how, &set_aside)
+            && !admit(set_aside)
+        {
+            // The writes before set rows aside meanwhile: not under these limits. Rolled
+            // back as the transaction drops.
+            return Ok((0, None));
         }
         transaction.commit().await.map_err(fail)?;
         if let Some(replace) = replacing {
@@ -663,19 +672,22 @@ impl BatchSink for PgSink {
     }
 
     /// The parts in savepoints of one transaction, which also quarantines the refused rows
-    /// and records the rows handled in the ledger: one commit, however many rows are refused.
+    /// and records the rows handled in the ledger: one commit, however many rows are refused,
+    /// made after the write before as `write_after` makes it.
     async fn write_setting_aside(
         &self,
         target: &LoadTarget,
         batch: &RowBatch,
         rows: Range<usize>,
         refusal: &SinkError,
-        limits: SetAsideLimits,
+        turn: SetAsideTurn,
     ) -> std::result::Result<Option<SetAside>, SinkError> {
-        let how = Rows::SettingAside { refusal, limits };
-        let (_, set_aside) = self
-            .copy(target, batch, rows, &PreviousWrite::none(), &how)
-            .await?;
+        let how = Rows::SettingAside {
+            refusal,
+            limits: turn.limits,
+            admit: &*turn.admit,
+        };
+        let (_, set_aside) = self.copy(target, batch, rows, &turn.previous, &how).await?;
         Ok(set_aside)
     }
 }
@@ -685,10 +697,11 @@ enum Rows<'a> {
     /// Stores them all, or fails.
     Whole,
     /// Writes them again in parts, after `refusal` of them all, setting refused rows aside
-    /// within `limits`.
+    /// within `limits`, and commits only what `admit` keeps.
     SettingAside {
         refusal: &'a SinkError,
         limits: SetAsideLimits,
+        admit: &'a (dyn Fn(&SetAside) -> bool + Send + Sync),
     },
 }
 

@@ -15,12 +15,13 @@
 use super::{BatchProcessor, SubBatchFailure};
 use crate::{
     AuditScope, ContextId, EventKind, LoadTarget, PreviousWrite, RejectedRow, RowBatch, Scope,
-    SetAsideLimits, SinkError, SinkErrorKind, refused_parts,
+    SetAside, SetAsideLimits, SetAsideTurn, SinkError, SinkErrorKind, refused_parts,
 };
 use futures_util::FutureExt;
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Rows the database refused one after another, with no row stored between them, past
 /// which the file stops: the table, not the rows, is then at fault (a trigger refusing every
@@ -57,15 +58,32 @@ impl Refusals {
         }
     }
 
-    /// A sink set rows aside: `before` were the limits it was given, `after` what it left.
-    fn spent(&self, before: SetAsideLimits, after: SetAsideLimits) {
-        let spent = before.allowed.saturating_sub(after.allowed);
+    /// Whether what a sink's write came to, working under limits read before the writes
+    /// before it were done, stands under the limits they left: it stopped nowhere, the
+    /// allowance covers its refused rows, and the run the writes before it ended with,
+    /// continued by its leading refused rows, stays short of [`REFUSED_IN_A_ROW`]. Runs
+    /// inside it the sink checked itself.
+    fn admits(&self, set_aside: &SetAside) -> bool {
+        let now = self.limits();
+        set_aside.stopped.is_none()
+            && set_aside.refused.len() as u64 <= now.allowed
+            && now.in_a_row + set_aside.leading_refused() < now.most_in_a_row
+    }
+
+    /// A sink set rows aside: they are spent, and the run goes on from them.
+    fn spent(&self, set_aside: &SetAside) {
+        let spent = set_aside.refused.len() as u64;
         let _ = self
             .allowance
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
                 Some(left.saturating_sub(spent))
             });
-        self.in_a_row.store(after.in_a_row, Ordering::SeqCst);
+        if set_aside.stored_any() {
+            self.in_a_row
+                .store(set_aside.limits.in_a_row, Ordering::SeqCst);
+        } else {
+            self.in_a_row.fetch_add(spent, Ordering::SeqCst);
+        }
     }
 }
 
@@ -108,7 +126,7 @@ pub(super) struct Part<'a> {
     /// The batch's audit scope.
     pub scope: &'a AuditScope,
     /// What the batch may still set aside.
-    pub refusals: &'a Refusals,
+    pub refusals: &'a Arc<Refusals>,
 }
 
 impl BatchProcessor {
@@ -163,34 +181,42 @@ impl BatchProcessor {
         refusal: &SinkError,
     ) -> Result<Option<Result<Written, Failed>>, SubBatchFailure> {
         let (target, batch) = (part.target, part.batch);
-        // The rows before these commit first, so the allowance is spent in file order.
-        if let Some(previous) = &part.previous {
-            previous.committed().await.map_err(SubBatchFailure::Sink)?;
-        }
-        let limits = part.refusals.limits();
-        let write = self
-            .sink
-            .write_setting_aside(target, batch, rows.clone(), refusal, limits);
-        let set_aside = match AssertUnwindSafe(write).catch_unwind().await {
-            Ok(Ok(Some(set_aside))) => set_aside,
-            Ok(Ok(None)) => return Ok(None),
-            Ok(Err(e)) if e.is_transient() => {
-                let fell_back = part.scope.event(EventKind::FellBack).with_reason(format!(
-                    "setting refused rows aside in one transaction failed ({e}); writing the \
-                     parts one write each instead"
-                ));
-                part.scope.note(fell_back).await?;
-                return Ok(None);
-            }
-            Ok(Err(e)) => return Err(SubBatchFailure::Sink(e)),
-            Err(panic) => {
-                return Err(SubBatchFailure::Sink(SinkError::new(
-                    SinkErrorKind::Panicked,
-                    format!("sink panicked: {}", super::panic_message(&*panic)),
-                )));
+        // The sink works at once, under the limits as they are now, with the run of refusals
+        // before it left to `admits` (the writes before it may not have set theirs aside
+        // yet), and commits after the write before it, if what it came to still stands.
+        let refused_admission = Arc::new(AtomicBool::new(false));
+        let admit = {
+            let (refusals, refused_admission) =
+                (Arc::clone(part.refusals), refused_admission.clone());
+            move |set_aside: &SetAside| {
+                let admitted = refusals.admits(set_aside);
+                refused_admission.store(!admitted, Ordering::SeqCst);
+                admitted
             }
         };
-        part.refusals.spent(limits, set_aside.limits);
+        let turn = SetAsideTurn {
+            limits: SetAsideLimits {
+                in_a_row: 0,
+                ..part.refusals.limits()
+            },
+            previous: part.previous.clone().unwrap_or_else(PreviousWrite::none),
+            admit: Arc::new(admit),
+        };
+        let mut result = self
+            .sink_sets_aside(part, rows.clone(), refusal, turn)
+            .await?;
+        if result.is_none() && refused_admission.load(Ordering::SeqCst) {
+            // Near a limit: again, now that the writes before have committed, under the
+            // limits exactly as they left them.
+            let turn = SetAsideTurn::alone(part.refusals.limits());
+            result = self
+                .sink_sets_aside(part, rows.clone(), refusal, turn)
+                .await?;
+        }
+        let Some(set_aside) = result else {
+            return Ok(None);
+        };
+        part.refusals.spent(&set_aside);
         let committed = set_aside.committed.clone();
         let mut written = Written::default();
         for (row, reject) in set_aside.refused {
@@ -235,6 +261,38 @@ impl BatchProcessor {
             written,
             handled: committed.end,
         })))
+    }
+
+    /// Calls the sink's [`write_setting_aside`](crate::BatchSink::write_setting_aside):
+    /// `None` when it cannot, did not keep what it came to, or failed in a way the
+    /// processor's own way may get past (a transient error, which that way retries part by
+    /// part).
+    async fn sink_sets_aside(
+        &self,
+        part: &Part<'_>,
+        rows: Range<usize>,
+        refusal: &SinkError,
+        turn: SetAsideTurn,
+    ) -> Result<Option<SetAside>, SubBatchFailure> {
+        let write = self
+            .sink
+            .write_setting_aside(part.target, part.batch, rows, refusal, turn);
+        match AssertUnwindSafe(write).catch_unwind().await {
+            Ok(Ok(set_aside)) => Ok(set_aside),
+            Ok(Err(e)) if e.is_transient() => {
+                let fell_back = part.scope.event(EventKind::FellBack).with_reason(format!(
+                    "setting refused rows aside in one transaction failed ({e}); writing the \
+                     parts one write each instead"
+                ));
+                part.scope.note(fell_back).await?;
+                Ok(None)
+            }
+            Ok(Err(e)) => Err(SubBatchFailure::Sink(e)),
+            Err(panic) => Err(SubBatchFailure::Sink(SinkError::new(
+                SinkErrorKind::Panicked,
+                format!("sink panicked: {}", super::panic_message(&*panic)),
+            ))),
+        }
     }
 
     /// The work of [`set_aside_refused`](Self::set_aside_refused): `written` and `handled`

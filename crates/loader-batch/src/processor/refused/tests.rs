@@ -120,6 +120,8 @@ struct Tentative<'a> {
 #[async_trait::async_trait]
 impl crate::PartWriter for Tentative<'_> {
     async fn write_part(&mut self, batch: &RowBatch, rows: Range<usize>) -> Result<(), SinkError> {
+        // A part takes time: the writes after this one go on meanwhile.
+        tokio::task::yield_now().await;
         let mut existing = self.table.state.lock().unwrap().values.clone();
         existing.extend(self.added.iter().cloned());
         let added = self.table.check(&existing, batch, rows)?;
@@ -151,13 +153,30 @@ impl crate::BatchSink for UniqueTable {
         Ok(rows.len() as u64)
     }
 
+    /// With `in_one_transaction`, refuses at once what the rows stored so far refuse, as a
+    /// database's COPY would while the write before still works; then writes after it.
+    async fn write_after(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+        previous: crate::PreviousWrite,
+    ) -> Result<u64, SinkError> {
+        if self.in_one_transaction {
+            let state = self.state.lock().unwrap();
+            self.check(&state.values, batch, rows.clone())?;
+        }
+        previous.committed().await?;
+        self.write(target, batch, rows).await
+    }
+
     async fn write_setting_aside(
         &self,
         target: &LoadTarget,
         batch: &RowBatch,
         rows: Range<usize>,
         refusal: &SinkError,
-        limits: crate::SetAsideLimits,
+        turn: crate::SetAsideTurn,
     ) -> Result<Option<crate::SetAside>, SinkError> {
         if !self.in_one_transaction {
             return Ok(None);
@@ -166,8 +185,32 @@ impl crate::BatchSink for UniqueTable {
             table: self,
             added: Vec::new(),
         };
-        let set_aside =
-            crate::write_in_parts(&mut transaction, target, batch, rows, refusal, limits).await?;
+        let set_aside = crate::write_in_parts(
+            &mut transaction,
+            target,
+            batch,
+            rows.clone(),
+            refusal,
+            turn.limits,
+        )
+        .await?;
+        turn.previous.committed().await?;
+        let stored_meanwhile = {
+            let state = self.state.lock().unwrap();
+            transaction.added.iter().any(|v| state.values.contains(v))
+        };
+        if stored_meanwhile {
+            // A write before this one stored a value this one added meanwhile: a database
+            // would have made this one wait, then refused the value. Again, after it.
+            let again = crate::SetAsideTurn {
+                previous: crate::PreviousWrite::none(),
+                ..turn
+            };
+            return Box::pin(self.write_setting_aside(target, batch, rows, refusal, again)).await;
+        }
+        if !(turn.admit)(&set_aside) {
+            return Ok(None);
+        }
         let committed = set_aside.committed.clone();
         let mut quarantined = batch.rejects_in(committed.clone()).to_vec();
         quarantined.extend(set_aside.refused.iter().map(|(_, reject)| reject.clone()));
@@ -325,9 +368,11 @@ async fn a_reject_read_beside_a_refused_row_is_quarantined_with_it_in_order() {
 #[tokio::test]
 async fn past_the_allowance_a_refused_row_fails_the_batch_after_the_rows_before_it() {
     let values = ["a", "bad", "b", "c", "bad", "d"].map(Some);
-    for in_one_transaction in [false, true] {
+    let ways = [(false, 1), (true, 1), (true, 2)];
+    for (in_one_transaction, streams) in ways {
         let sink = unique_table(false, in_one_transaction);
         let err = processor(sink.clone(), 3)
+            .with_streams(streams)
             .process_quarantining(&target(), &batch_of(&values), None, 1)
             .await
             .unwrap_err();
@@ -502,7 +547,7 @@ impl crate::BatchSink for Breaking {
         _: &RowBatch,
         _: Range<usize>,
         _: &SinkError,
-        _: crate::SetAsideLimits,
+        _: crate::SetAsideTurn,
     ) -> Result<Option<crate::SetAside>, SinkError> {
         Err(SinkError::transient("connection reset"))
     }
