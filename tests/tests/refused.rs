@@ -373,10 +373,90 @@ fn rows_postgres_refuses_count_with_rejects_read() {
     on_postgres("refused_counted", refused_rows_count_with_rejects_read);
 }
 
+/// A target a kill trial loads into, fresh for each trial.
+trait Trial: Holds {
+    /// The `--into` arguments (and `--schema`) that reach it.
+    fn into_args(&self) -> Vec<String>;
+    /// The sums of the ledger's `rows` and `rejected` over its records.
+    fn ledger_sums(&self) -> (i64, i64);
+}
+
+struct SqliteTrial(std::path::PathBuf);
+
+impl Holds for SqliteTrial {
+    fn ids(&self) -> Vec<i64> {
+        Sqlite(&self.0).ids()
+    }
+    fn quarantined(&self) -> Vec<(i64, String, String)> {
+        Sqlite(&self.0).quarantined()
+    }
+    fn why(&self, line: i64) -> (Option<String>, String) {
+        Sqlite(&self.0).why(line)
+    }
+}
+
+impl Trial for SqliteTrial {
+    fn into_args(&self) -> Vec<String> {
+        vec!["--into".into(), "out.db".into()]
+    }
+    fn ledger_sums(&self) -> (i64, i64) {
+        rusqlite::Connection::open(self.0.join("out.db"))
+            .unwrap()
+            .query_row(
+                "SELECT sum(rows), sum(rejected) FROM _loader_batches",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    }
+}
+
+struct PgTrial {
+    url: String,
+    schema: ScratchSchema,
+}
+
+impl PgTrial {
+    fn holds(&self) -> Postgres<'_> {
+        Postgres {
+            url: &self.url,
+            schema: &self.schema.name,
+        }
+    }
+}
+
+impl Holds for PgTrial {
+    fn ids(&self) -> Vec<i64> {
+        self.holds().ids()
+    }
+    fn quarantined(&self) -> Vec<(i64, String, String)> {
+        self.holds().quarantined()
+    }
+    fn why(&self, line: i64) -> (Option<String>, String) {
+        self.holds().why(line)
+    }
+}
+
+impl Trial for PgTrial {
+    fn into_args(&self) -> Vec<String> {
+        let schema = self.schema.name.clone();
+        vec!["--into".into(), self.url.clone(), "--schema".into(), schema]
+    }
+    fn ledger_sums(&self) -> (i64, i64) {
+        let sql = format!(
+            "SELECT sum(b.rows)::text, sum(b.rejected)::text FROM \"{}\"._loader_batches AS b",
+            self.schema.name
+        );
+        let row = query_text(&self.url, &sql).remove(0);
+        let sum = |i: usize| row[i].as_deref().map_or(0, |v| v.parse().unwrap());
+        (sum(0), sum(1))
+    }
+}
+
 /// `loader` killed at random moments while it sets refused rows aside, then run again:
-/// every row is stored or quarantined exactly once, and the ledger agrees.
-#[test]
-fn killed_while_setting_refused_rows_aside_a_rerun_completes_the_file_exactly() {
+/// every row is stored or quarantined exactly once, and the ledger agrees. `trial` makes a
+/// fresh target, with table `t` (`id` unique, `name` not null), for each attempt.
+fn killed_then_rerun(tag: &str, trial: &dyn Fn(&Path, u64) -> Box<dyn Trial>) {
     const TRIALS: u64 = 12;
     let dir = tempfile::tempdir().unwrap();
     let rows = 20_000;
@@ -398,32 +478,18 @@ fn killed_while_setting_refused_rows_aside_a_rerun_completes_the_file_exactly() 
     std::fs::write(dir.path().join("t.csv"), text).unwrap();
     let mut rng = loader_gen::Rng::new(0x0DD_5EED);
     let mut mid_load = 0;
-    for trial in 0..TRIALS {
-        let trial_dir = dir.path().join(format!("trial-{trial}"));
+    for attempt in 0..TRIALS {
+        let trial_dir = dir.path().join(format!("trial-{attempt}"));
         std::fs::create_dir(&trial_dir).unwrap();
         std::fs::copy(dir.path().join("t.csv"), trial_dir.join("t.csv")).unwrap();
-        let holds = Sqlite(&trial_dir);
-        rusqlite::Connection::open(trial_dir.join("out.db"))
-            .unwrap()
-            .execute_batch("CREATE TABLE t (id INTEGER NOT NULL UNIQUE, name TEXT NOT NULL)")
-            .unwrap();
-        let args = [
-            "load",
-            "t.csv",
-            "--into",
-            "out.db",
-            "--table",
-            "t",
-            "--on-error",
-            "skip",
-            "--batch-rows",
-            "2000",
-            "--sub-batch-rows",
-            "500",
-        ];
+        let target = trial(&trial_dir, attempt);
+        let into = target.into_args();
+        let mut args = vec!["load", "t.csv", "--table", "t", "--on-error", "skip"];
+        args.extend(["--batch-rows", "2000", "--sub-batch-rows", "500"]);
+        args.extend(into.iter().map(String::as_str));
         let mut child = std::process::Command::new(loader_tests::loader_bin())
             .current_dir(&trial_dir)
-            .args(args)
+            .args(&args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -431,7 +497,7 @@ fn killed_while_setting_refused_rows_aside_a_rerun_completes_the_file_exactly() 
         std::thread::sleep(std::time::Duration::from_millis(20 + rng.below(400)));
         let _ = child.kill();
         child.wait().unwrap();
-        let before = holds.ids().len();
+        let before = target.ids().len();
         if before > 0 && before < stored.len() {
             mid_load += 1;
         }
@@ -439,34 +505,54 @@ fn killed_while_setting_refused_rows_aside_a_rerun_completes_the_file_exactly() 
         let code = output.status.code();
         assert!(
             matches!(code, Some(0 | 3)),
-            "trial {trial}: {}",
+            "{tag} trial {attempt}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
         assert!(
-            holds.ids() == stored,
-            "trial {trial}: the table is not the rows expected"
+            target.ids() == stored,
+            "{tag} trial {attempt}: the table is not the rows expected"
         );
-        assert_eq!(holds.quarantined().len(), refused, "trial {trial}");
-        let (ledger_rows, ledger_rejected): (i64, i64) =
-            rusqlite::Connection::open(trial_dir.join("out.db"))
-                .unwrap()
-                .query_row(
-                    "SELECT sum(rows), sum(rejected) FROM _loader_batches",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .unwrap();
+        assert_eq!(target.quarantined().len(), refused, "{tag} trial {attempt}");
+        let (ledger_rows, ledger_rejected) = target.ledger_sums();
         assert_eq!(
             (
                 ledger_rows as usize + ledger_rejected as usize,
                 ledger_rejected as usize
             ),
             (rows, refused),
-            "trial {trial}: the ledger accounts for every row once"
+            "{tag} trial {attempt}: the ledger accounts for every row once"
         );
     }
-    println!("{mid_load} of {TRIALS} kills landed mid-load");
-    assert!(mid_load >= 3, "too few kills landed mid-load: {mid_load}");
+    println!("{tag}: {mid_load} of {TRIALS} kills landed mid-load");
+    assert!(
+        mid_load >= 3,
+        "{tag}: too few kills landed mid-load: {mid_load}"
+    );
+}
+
+#[test]
+fn killed_while_setting_refused_rows_aside_a_rerun_completes_the_file_exactly() {
+    killed_then_rerun("sqlite", &|dir, _| {
+        rusqlite::Connection::open(dir.join("out.db"))
+            .unwrap()
+            .execute_batch("CREATE TABLE t (id INTEGER NOT NULL UNIQUE, name TEXT NOT NULL)")
+            .unwrap();
+        Box::new(SqliteTrial(dir.to_owned()))
+    });
+}
+
+/// As on SQLite, with PostgreSQL's parts in savepoints overlapping the writes before them.
+#[test]
+fn killed_while_postgres_sets_refused_rows_aside_a_rerun_completes_the_file_exactly() {
+    let Some(url) = pg_url() else { return };
+    killed_then_rerun("postgres", &|_, attempt| {
+        let schema = ScratchSchema::created(&url, &format!("killed_refused_{attempt}"));
+        schema.create_table("t", "id int8 NOT NULL UNIQUE, name text NOT NULL");
+        Box::new(PgTrial {
+            url: url.clone(),
+            schema,
+        })
+    });
 }
 
 /// Two writes of one file overlap on two connections and commit in order. When the later one
