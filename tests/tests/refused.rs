@@ -376,7 +376,7 @@ fn rows_postgres_refuses_count_with_rejects_read() {
 /// A target a kill trial loads into, fresh for each trial.
 trait Trial: Holds {
     /// The `--into` arguments (and `--schema`) that reach it.
-    fn into_args(&self) -> Vec<String>;
+    fn target_args(&self) -> Vec<String>;
     /// The sums of the ledger's `rows` and `rejected` over its records.
     fn ledger_sums(&self) -> (i64, i64);
 }
@@ -396,7 +396,7 @@ impl Holds for SqliteTrial {
 }
 
 impl Trial for SqliteTrial {
-    fn into_args(&self) -> Vec<String> {
+    fn target_args(&self) -> Vec<String> {
         vec!["--into".into(), "out.db".into()]
     }
     fn ledger_sums(&self) -> (i64, i64) {
@@ -438,7 +438,7 @@ impl Holds for PgTrial {
 }
 
 impl Trial for PgTrial {
-    fn into_args(&self) -> Vec<String> {
+    fn target_args(&self) -> Vec<String> {
         let schema = self.schema.name.clone();
         vec!["--into".into(), self.url.clone(), "--schema".into(), schema]
     }
@@ -483,7 +483,7 @@ fn killed_then_rerun(tag: &str, trial: &dyn Fn(&Path, u64) -> Box<dyn Trial>) {
         std::fs::create_dir(&trial_dir).unwrap();
         std::fs::copy(dir.path().join("t.csv"), trial_dir.join("t.csv")).unwrap();
         let target = trial(&trial_dir, attempt);
-        let into = target.into_args();
+        let into = target.target_args();
         let mut args = vec!["load", "t.csv", "--table", "t", "--on-error", "skip"];
         args.extend(["--batch-rows", "2000", "--sub-batch-rows", "500"]);
         args.extend(into.iter().map(String::as_str));
