@@ -26,3 +26,13 @@ pub(crate) fn last_load_at(
          ORDER BY f.run_id DESC LIMIT 1"
     )
 }
+
+/// The rows of a batch one write handled, as the ledger records them.
+pub(crate) struct Recorded {
+    /// The rows, stored or set aside.
+    pub rows: std::ops::Range<usize>,
+    /// How many of them were stored.
+    pub stored: u64,
+    /// Rejects quarantined with them: the batch's own, and refused rows set aside.
+    pub rejected: u64,
+}

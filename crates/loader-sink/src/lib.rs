@@ -48,6 +48,8 @@ mod sqlite_checkpoint;
 mod sqlite_insert;
 #[cfg(feature = "sqlite")]
 mod sqlite_ledger;
+#[cfg(feature = "sqlite")]
+mod sqlite_parts;
 mod target;
 
 pub use error::{Error, Result};

@@ -365,7 +365,7 @@ impl PgSink {
         if let Some(key) = &target.ledger
             && !(handled.is_empty() && rejects.is_empty())
         {
-            let recorded = crate::postgres_ledger::Recorded {
+            let recorded = crate::ledger_queries::Recorded {
                 rows: handled,
                 stored: written,
                 rejected: rejects.len() as u64,

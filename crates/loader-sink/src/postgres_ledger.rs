@@ -8,7 +8,6 @@ use loader_batch::{
     Ledger, LedgerKey, LedgerStatus, LoadTarget, PathHistory, RejectedRow, RowBatch, RunRecord,
     SinkError,
 };
-use std::ops::Range;
 use std::sync::{Arc, Weak};
 use tokio_postgres::{GenericClient, Row, Transaction};
 
@@ -143,16 +142,6 @@ pub(crate) async fn empty_table(
     Ok(())
 }
 
-/// The rows of a batch one write handled, as the ledger records them.
-pub(crate) struct Recorded {
-    /// The rows, stored or set aside.
-    pub rows: Range<usize>,
-    /// How many of them were stored.
-    pub stored: u64,
-    /// Rejects quarantined with them: the batch's own, and refused rows set aside.
-    pub rejected: u64,
-}
-
 /// Records a committed sub-batch in the transaction that commits its rows.
 pub(crate) async fn record_batch(
     sink: &PgSink,
@@ -160,7 +149,7 @@ pub(crate) async fn record_batch(
     target: &LoadTarget,
     key: &LedgerKey,
     batch: &RowBatch,
-    recorded: Recorded,
+    recorded: crate::ledger_queries::Recorded,
 ) -> Result<(), tokio_postgres::Error> {
     let bytes = batch.byte_range(recorded.rows.clone());
     let lines = batch.line_range(recorded.rows);

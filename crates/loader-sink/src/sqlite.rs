@@ -1,12 +1,15 @@
 use crate::error::shorten;
 use crate::sqlite_checkpoint::Checkpointer;
 use crate::sqlite_insert::InsertStatement;
+use crate::sqlite_parts::{Rows, rows_alone};
 use crate::{Error, Result, quote_identifier};
 use async_trait::async_trait;
 use loader_batch::{
-    BatchSink, ColumnType, LoadTarget, RowBatch, SinkError, SinkErrorKind, TableColumn, Value,
+    BatchSink, ColumnType, LoadTarget, RowBatch, SetAside, SetAsideTurn, SinkError, SinkErrorKind,
+    TableColumn, Value,
 };
 use rusqlite::{Connection, ErrorCode};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt::Write as _;
@@ -140,7 +143,15 @@ impl SqliteSink {
             .map_err(|e| database_error(&target.table, &e))
     }
 
-    fn insert(&self, target: &LoadTarget, batch: &RowBatch, rows: Range<usize>) -> Result<u64> {
+    /// One write, in one transaction: the rows stored, and what setting refused rows aside
+    /// came to when `how` asked for it.
+    fn insert(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+        how: &Rows<'_>,
+    ) -> Result<(u64, Option<SetAside>)> {
         let columns = target.schema.columns();
         let per_statement = (MAX_PARAMETERS / columns.len().max(1)).clamp(1, ROWS_PER_STATEMENT);
         let mut guard = self.lock();
@@ -156,6 +167,16 @@ impl SqliteSink {
             crate::sqlite_ledger::empty_table(&transaction, &target.table, &key.run_id)
                 .map_err(fail)?;
         }
+        let mut setting_aside = match how {
+            Rows::Whole => None,
+            Rows::SettingAside { limits, .. } => Some(SetAside {
+                committed: rows.clone(),
+                refused: Vec::new(),
+                limits: *limits,
+                stopped: None,
+                parts_refused: 0,
+            }),
+        };
         let mut written = 0u64;
         let mut start = rows.start;
         let columns_key = columns_key(target);
@@ -170,7 +191,12 @@ impl SqliteSink {
             )
             .map_err(fail)?;
             match bind_and_run(statement, target, batch, start..start + count) {
-                Ok(rows) => written += rows,
+                Ok(rows) => {
+                    written += rows;
+                    if let Some(set_aside) = &mut setting_aside {
+                        set_aside.limits.stored();
+                    }
+                }
                 Err(
                     refused @ Error::Database {
                         kind: SinkErrorKind::Data,
@@ -178,19 +204,40 @@ impl SqliteSink {
                     },
                 ) => {
                     let rows = start..start + count;
-                    return Err(name_refused_row(
-                        &mut state.inserts,
-                        &transaction,
-                        target,
-                        batch,
-                        rows,
-                        refused,
-                    ));
+                    let Some(set_aside) = &mut setting_aside else {
+                        return Err(name_refused_row(
+                            &mut state.inserts,
+                            &transaction,
+                            target,
+                            batch,
+                            rows,
+                            refused,
+                        ));
+                    };
+                    // SQLite undid that statement alone: its rows go again one at a time.
+                    set_aside.parts_refused += 1;
+                    let inserts = &mut state.inserts;
+                    written += rows_alone(inserts, &transaction, target, batch, rows, set_aside)?;
+                    if set_aside.stopped.is_some() {
+                        break;
+                    }
                 }
                 Err(other) => return Err(other),
             }
             start += count;
         }
+        // The rows handled, and the rejects to quarantine with them: the batch's own, and
+        // the refused rows set aside, in file order.
+        let (handled, rejects) = match &setting_aside {
+            None => (rows.clone(), Cow::Borrowed(batch.rejects_in(rows.clone()))),
+            Some(set_aside) => {
+                let handled = set_aside.committed.clone();
+                let mut rejects = batch.rejects_in(handled.clone()).to_vec();
+                rejects.extend(set_aside.refused.iter().map(|(_, reject)| reject.clone()));
+                rejects.sort_by_key(|reject| reject.byte);
+                (handled, Cow::Owned(rejects))
+            }
+        };
         // The ledger's own tables refusing a row (another run recorded the range) is no
         // fault of the data: setting rows aside would not help.
         let ledger_fail = |e: rusqlite::Error| match database_error(&target.table, &e) {
@@ -205,19 +252,30 @@ impl SqliteSink {
             },
             other => other,
         };
-        crate::sqlite_ledger::quarantine(&transaction, target, batch, rows.clone())
-            .map_err(ledger_fail)?;
+        crate::sqlite_ledger::quarantine(&transaction, target, &rejects).map_err(ledger_fail)?;
         if let Some(key) = &target.ledger
-            && !(rows.is_empty() && batch.rejects_in(rows.clone()).is_empty())
+            && !(handled.is_empty() && rejects.is_empty())
         {
-            crate::sqlite_ledger::record_batch(&transaction, target, key, batch, rows.clone())
+            let recorded = crate::ledger_queries::Recorded {
+                stored: written,
+                rejected: rejects.len() as u64,
+                rows: handled,
+            };
+            crate::sqlite_ledger::record_batch(&transaction, target, key, batch, recorded)
                 .map_err(ledger_fail)?;
+        }
+        if let (Rows::SettingAside { admit, .. }, Some(set_aside)) = (how, &setting_aside)
+            && !admit(set_aside)
+        {
+            // Not under the limits as the writes before left them: rolled back as the
+            // transaction drops.
+            return Ok((0, None));
         }
         transaction.commit().map_err(fail)?;
         if let Some(replace) = replacing {
             replace.done();
         }
-        Ok(written)
+        Ok((written, setting_aside))
     }
 }
 
@@ -260,7 +318,7 @@ fn name_refused_row(
 
 /// The one column a constraint failure names (`NOT NULL constraint failed: t.name`), if it
 /// names one column of `table`.
-fn refused_column(error: &Error, table: &str) -> Option<String> {
+pub(crate) fn refused_column(error: &Error, table: &str) -> Option<String> {
     let Error::Database { message, .. } = error else {
         return None;
     };
@@ -337,11 +395,11 @@ fn declared_type(declared: &str) -> Option<ColumnType> {
 }
 
 /// What an INSERT statement is kept by: table, column names (see [`columns_key`]), rows.
-type InsertKey = (String, String, usize);
+pub(crate) type InsertKey = (String, String, usize);
 
 /// The target's column names in order, each after its length, so that no two lists of
 /// names make the same key whatever characters the names hold.
-fn columns_key(target: &LoadTarget) -> String {
+pub(crate) fn columns_key(target: &LoadTarget) -> String {
     let mut key = String::new();
     for column in target.schema.columns() {
         let _ = write!(key, "{}:{}", column.name.len(), column.name);
@@ -354,7 +412,7 @@ fn columns_key(target: &LoadTarget) -> String {
 const MAX_STATEMENTS: usize = 32;
 
 /// The INSERT of `rows` rows into the target's table, prepared once and then reused.
-fn insert_statement<'c>(
+pub(crate) fn insert_statement<'c>(
     cache: &'c mut HashMap<InsertKey, InsertStatement>,
     connection: &Connection,
     target: &LoadTarget,
@@ -399,7 +457,7 @@ fn insert_sql(target: &LoadTarget, rows: usize) -> String {
     }
 }
 
-fn bind_and_run(
+pub(crate) fn bind_and_run(
     statement: &mut InsertStatement,
     target: &LoadTarget,
     batch: &RowBatch,
@@ -527,7 +585,30 @@ impl BatchSink for SqliteSink {
         batch: &RowBatch,
         rows: Range<usize>,
     ) -> Result<u64, SinkError> {
-        blocking(|| self.insert(target, batch, rows)).map_err(SinkError::from)
+        blocking(|| self.insert(target, batch, rows, &Rows::Whole))
+            .map(|(written, _)| written)
+            .map_err(SinkError::from)
+    }
+
+    /// In one transaction: SQLite undoes a refused statement alone, so only its rows are
+    /// inserted again, one at a time, and nothing else is sent twice.
+    async fn write_setting_aside(
+        &self,
+        target: &LoadTarget,
+        batch: &RowBatch,
+        rows: Range<usize>,
+        _refusal: &SinkError,
+        turn: SetAsideTurn,
+    ) -> Result<Option<SetAside>, SinkError> {
+        // One connection writes: the write before must be done before this one begins.
+        turn.previous.committed().await?;
+        let how = Rows::SettingAside {
+            limits: turn.limits,
+            admit: &*turn.admit,
+        };
+        blocking(|| self.insert(target, batch, rows, &how))
+            .map(|(_, set_aside)| set_aside)
+            .map_err(SinkError::from)
     }
 }
 

@@ -18,10 +18,9 @@ use crate::sqlite::{SqliteSink, blocking, database_error};
 use async_trait::async_trait;
 use loader_batch::{
     AuditError, AuditEvent, AuditSink, FileLedgerState, FileRecord, LEDGER_VERSION, Ledger,
-    LedgerKey, LedgerStatus, LoadTarget, PathHistory, RowBatch, RunRecord, SinkError,
+    LedgerKey, LedgerStatus, LoadTarget, PathHistory, RejectedRow, RowBatch, RunRecord, SinkError,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use std::ops::Range;
 use std::sync::{Arc, Weak};
 
 const SCHEMA: &str = r#"
@@ -156,10 +155,8 @@ pub(crate) fn empty_table(
 pub(crate) fn quarantine(
     transaction: &Transaction<'_>,
     target: &LoadTarget,
-    batch: &RowBatch,
-    rows: Range<usize>,
+    rejects: &[RejectedRow],
 ) -> rusqlite::Result<()> {
-    let rejects = batch.rejects_in(rows);
     if rejects.is_empty() {
         return Ok(());
     }
@@ -197,10 +194,10 @@ pub(crate) fn record_batch(
     target: &LoadTarget,
     key: &LedgerKey,
     batch: &RowBatch,
-    rows: Range<usize>,
+    recorded: crate::ledger_queries::Recorded,
 ) -> rusqlite::Result<()> {
-    let bytes = batch.byte_range(rows.clone());
-    let lines = batch.line_range(rows.clone());
+    let bytes = batch.byte_range(recorded.rows.clone());
+    let lines = batch.line_range(recorded.rows);
     transaction
         .prepare_cached(
             "INSERT INTO _loader_batches (table_name, file_hash, generation, byte_start, byte_end, \
@@ -215,10 +212,10 @@ pub(crate) fn record_batch(
             bytes.end as i64,
             lines.start as i64,
             lines.end as i64,
-            rows.len() as i64,
+            recorded.stored as i64,
             key.run_id,
             now(),
-            batch.rejects_in(rows).len() as i64,
+            recorded.rejected as i64,
         ])?;
     Ok(())
 }

@@ -266,7 +266,7 @@ impl BatchProcessor {
     /// Calls the sink's [`write_setting_aside`](crate::BatchSink::write_setting_aside):
     /// `None` when it cannot, did not keep what it came to, or failed in a way the
     /// processor's own way may get past (a transient error, which that way retries part by
-    /// part).
+    /// part, or a refusal at commit, which it finds by halving).
     async fn sink_sets_aside(
         &self,
         part: &Part<'_>,
@@ -279,7 +279,8 @@ impl BatchProcessor {
             .write_setting_aside(part.target, part.batch, rows, refusal, turn);
         match AssertUnwindSafe(write).catch_unwind().await {
             Ok(Ok(set_aside)) => Ok(set_aside),
-            Ok(Err(e)) if e.is_transient() => {
+            // A refusal at commit (a deferred constraint) names no row: halving finds it.
+            Ok(Err(e)) if e.is_transient() || e.kind == SinkErrorKind::Data => {
                 let fell_back = part.scope.event(EventKind::FellBack).with_reason(format!(
                     "setting refused rows aside in one transaction failed ({e}); writing the \
                      parts one write each instead"
