@@ -36,3 +36,25 @@ pub(crate) struct Recorded {
     /// Rejects quarantined with them: the batch's own, and refused rows set aside.
     pub rejected: u64,
 }
+
+/// The rows a write handled, and the rejects to quarantine with them: the batch's own in
+/// those rows and the refused rows set aside (`set_aside`, when the write set any aside),
+/// in file order. A write that stored all of `rows` handled them all.
+pub(crate) fn handled_and_rejects<'b>(
+    batch: &'b loader_batch::RowBatch,
+    rows: std::ops::Range<usize>,
+    set_aside: Option<&loader_batch::SetAside>,
+) -> (
+    std::ops::Range<usize>,
+    std::borrow::Cow<'b, [loader_batch::RejectedRow]>,
+) {
+    let Some(set_aside) = set_aside else {
+        let rejects = batch.rejects_in(rows.clone());
+        return (rows, std::borrow::Cow::Borrowed(rejects));
+    };
+    let handled = set_aside.committed.clone();
+    let mut rejects = batch.rejects_in(handled.clone()).to_vec();
+    rejects.extend(set_aside.refused.iter().map(|(_, reject)| reject.clone()));
+    rejects.sort_by_key(|reject| reject.byte);
+    (handled, std::borrow::Cow::Owned(rejects))
+}

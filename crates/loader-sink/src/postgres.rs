@@ -18,7 +18,6 @@ use loader_batch::{
     BatchSink, ColumnType, LoadTarget, PreviousWrite, RowBatch, SetAside, SetAsideLimits,
     SetAsideTurn, SinkError, SinkErrorKind, TableColumn, write_in_parts,
 };
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
@@ -338,18 +337,8 @@ impl PgSink {
                 (stored as u64, Some(set_aside))
             }
         };
-        // The rows handled, and the rejects to quarantine with them: the batch's own, and
-        // the refused rows set aside, in file order.
-        let (handled, rejects) = match &set_aside {
-            None => (rows.clone(), Cow::Borrowed(batch.rejects_in(rows.clone()))),
-            Some(set_aside) => {
-                let handled = set_aside.committed.clone();
-                let mut rejects = batch.rejects_in(handled.clone()).to_vec();
-                rejects.extend(set_aside.refused.iter().map(|(_, reject)| reject.clone()));
-                rejects.sort_by_key(|reject| reject.byte);
-                (handled, Cow::Owned(rejects))
-            }
-        };
+        let (handled, rejects) =
+            crate::ledger_queries::handled_and_rejects(batch, rows.clone(), set_aside.as_ref());
         // The ledger's own tables refusing a row (another run recorded the range) is no
         // fault of the data: setting rows aside would not help.
         let ledger_fail = |e: tokio_postgres::Error| match fail(e) {

@@ -9,7 +9,6 @@ use loader_batch::{
     TableColumn, Value,
 };
 use rusqlite::{Connection, ErrorCode};
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt::Write as _;
@@ -226,18 +225,8 @@ impl SqliteSink {
             }
             start += count;
         }
-        // The rows handled, and the rejects to quarantine with them: the batch's own, and
-        // the refused rows set aside, in file order.
-        let (handled, rejects) = match &setting_aside {
-            None => (rows.clone(), Cow::Borrowed(batch.rejects_in(rows.clone()))),
-            Some(set_aside) => {
-                let handled = set_aside.committed.clone();
-                let mut rejects = batch.rejects_in(handled.clone()).to_vec();
-                rejects.extend(set_aside.refused.iter().map(|(_, reject)| reject.clone()));
-                rejects.sort_by_key(|reject| reject.byte);
-                (handled, Cow::Owned(rejects))
-            }
-        };
+        let (handled, rejects) =
+            crate::ledger_queries::handled_and_rejects(batch, rows.clone(), setting_aside.as_ref());
         // The ledger's own tables refusing a row (another run recorded the range) is no
         // fault of the data: setting rows aside would not help.
         let ledger_fail = |e: rusqlite::Error| match database_error(&target.table, &e) {
