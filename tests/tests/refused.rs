@@ -339,6 +339,40 @@ fn a_table_refusing_every_row_stops_the_file() {
     assert!(Sqlite(dir.path()).ids().is_empty());
 }
 
+/// Constraints that carry their own conflict clause: FAIL keeps the rows a refused statement
+/// inserted before its refused row, ROLLBACK undoes the whole transaction. Whichever, every
+/// row is stored or quarantined once, and the ledger agrees.
+#[test]
+fn conflict_clauses_of_a_sqlite_table_neither_repeat_nor_lose_rows() {
+    for clause in ["FAIL", "ROLLBACK", "ABORT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = rusqlite::Connection::open(dir.path().join("out.db")).unwrap();
+        db.execute_batch(&format!(
+            "CREATE TABLE t (id INTEGER NOT NULL ON CONFLICT {clause} UNIQUE ON CONFLICT \
+             {clause}, name TEXT NOT NULL ON CONFLICT {clause})"
+        ))
+        .unwrap();
+        drop(db);
+        let stored = write_input(dir.path());
+        let (code, _, stderr) = load(dir.path(), &SQLITE, &["--on-error", "skip"]);
+        assert_eq!(code, Some(3), "{clause}: {stderr}");
+        let holds = Sqlite(dir.path());
+        assert_eq!(holds.ids(), stored, "{clause}");
+        let lines: Vec<i64> = holds.quarantined().iter().map(|q| q.0).collect();
+        let expected = [REFUSED[0], REFUSED[1], SHORT, REFUSED[2]].map(line_of);
+        assert_eq!(lines, expected, "{clause}");
+        let sums: (i64, i64) = rusqlite::Connection::open(dir.path().join("out.db"))
+            .unwrap()
+            .query_row(
+                "SELECT sum(rows), sum(rejected) FROM _loader_batches",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(sums, (ROWS as i64 - 4, 4), "{clause}");
+    }
+}
+
 /// Runs `check` against a table like SQLite's in a schema of its own, on one or two streams.
 fn on_postgres(tag: &str, check: fn(&Path, &[&str], &dyn Holds)) {
     let Some(url) = pg_url() else { return };

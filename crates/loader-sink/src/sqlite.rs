@@ -18,6 +18,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Rows per multi-row `INSERT` (fewer when the table is too wide for SQLite's parameter limit).
 const ROWS_PER_STATEMENT: usize = 64;
+
+/// Around each statement of a write setting refused rows aside (see `sqlite_parts.rs`).
+const STATEMENT_SAVEPOINT: &str = "SAVEPOINT loader_statement";
+const STATEMENT_DONE: &str = "RELEASE loader_statement";
+const STATEMENT_UNDONE: &str = "ROLLBACK TO loader_statement; RELEASE loader_statement";
 /// SQLite's default limit on bound parameters per statement (since 3.32).
 const MAX_PARAMETERS: usize = 32_766;
 
@@ -189,11 +194,20 @@ impl SqliteSink {
                 count,
             )
             .map_err(fail)?;
+            // Setting rows aside, each statement has a savepoint: a constraint declared
+            // `ON CONFLICT FAIL` keeps the rows a refused statement inserted before the
+            // refused one, which would otherwise go in again.
+            if setting_aside.is_some() {
+                transaction
+                    .execute_batch(STATEMENT_SAVEPOINT)
+                    .map_err(fail)?;
+            }
             match bind_and_run(statement, target, batch, start..start + count) {
                 Ok(rows) => {
                     written += rows;
                     if let Some(set_aside) = &mut setting_aside {
                         set_aside.limits.stored();
+                        transaction.execute_batch(STATEMENT_DONE).map_err(fail)?;
                     }
                 }
                 Err(
@@ -213,7 +227,13 @@ impl SqliteSink {
                             refused,
                         ));
                     };
-                    // SQLite undid that statement alone: its rows go again one at a time.
+                    if transaction.is_autocommit() {
+                        // `ON CONFLICT ROLLBACK` undid the whole transaction: nothing to go
+                        // on with; the processor's own way writes the parts one by one.
+                        return Err(refused);
+                    }
+                    // That statement undone, its rows go again one at a time.
+                    transaction.execute_batch(STATEMENT_UNDONE).map_err(fail)?;
                     set_aside.parts_refused += 1;
                     let inserts = &mut state.inserts;
                     written += rows_alone(inserts, &transaction, target, batch, rows, set_aside)?;
@@ -284,7 +304,8 @@ fn name_refused_row(
         column: refused_column(&refused, &target.table),
         source: Box::new(refused),
     };
-    if rows.len() == 1 {
+    // `ON CONFLICT ROLLBACK` undid the transaction: a row inserted now would commit alone.
+    if rows.len() == 1 || transaction.is_autocommit() {
         return named(rows.start, refused);
     }
     let columns_key = columns_key(target);

@@ -1,7 +1,9 @@
-//! Rows SQLite refuses, set aside inside the write's one transaction. SQLite undoes a
-//! refused statement alone and keeps the transaction's earlier statements, so only the
-//! refused statement's rows are inserted again, one at a time: nothing else is sent twice
-//! and no savepoint is needed.
+//! Rows SQLite refuses, set aside inside the write's one transaction. A refused statement is
+//! undone alone (a savepoint around each statement, as a constraint declared `ON CONFLICT
+//! FAIL` would keep its rows before the refused one), and only its rows are inserted again,
+//! one at a time: nothing else is sent twice. A constraint declared `ON CONFLICT ROLLBACK`
+//! undoes the whole transaction; the write then fails, nothing stored, and the processor
+//! writes the parts itself.
 
 use crate::Error;
 use crate::sqlite::{
@@ -55,6 +57,10 @@ pub(crate) fn rows_alone(
                     ..
                 },
             ) => {
+                if transaction.is_autocommit() {
+                    // `ON CONFLICT ROLLBACK` undid the whole transaction.
+                    return Err(alone);
+                }
                 let refusal = SinkError::from(Error::RefusedRow {
                     row,
                     column: refused_column(&alone, &target.table),
