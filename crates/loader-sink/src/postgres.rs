@@ -392,7 +392,7 @@ impl PgSink {
     pub(crate) async fn copy_rows(
         &self,
         target: &LoadTarget,
-        transaction: &tokio_postgres::Transaction<'_>,
+        transaction: &deadpool_postgres::Transaction<'_>,
         batch: &RowBatch,
         rows: Range<usize>,
     ) -> std::result::Result<u64, SinkError> {
@@ -410,6 +410,11 @@ impl PgSink {
             columns.join(", "),
             format.sql()
         );
+        // Prepared once per connection: a refused sub-batch is written again in many parts.
+        let statement = transaction
+            .prepare_cached(&statement)
+            .await
+            .map_err(fail)?;
         let copy = transaction
             .copy_in::<_, Bytes>(&statement)
             .await
