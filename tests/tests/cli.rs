@@ -98,6 +98,8 @@ const FILE_KEYS: &[(&str, &str)] = &[
     ("fell_back", "boolean"),
     ("error", "null|string"),
     ("note", "null|string"),
+    ("rejected_by_kind", "array"),
+    ("first_reject", "null|object"),
 ];
 
 fn type_of(value: &serde_json::Value) -> &'static str {
@@ -160,6 +162,32 @@ fn json_report_has_the_documented_shape_and_reconciles() {
             n("rows_loaded") + n("rows_rejected") + n("rows_skipped")
         );
     }
+}
+
+/// The summary says what the rejected rows were, the first of them, and where they are kept.
+#[test]
+fn the_summary_names_the_rejected_rows_and_where_they_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), "id,n\n1,2\n2,x\n3,4,5\n4,y\n").unwrap();
+    let args = ["load", "a.csv", "--into", "t.db", "--on-error", "skip"];
+    let args = [&args[..], &["--column", "n:integer", "--rejects", "r.csv"]].concat();
+    let output = run_loader(dir.path(), &args);
+    assert_eq!(output.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains(
+            "rejected: 2 type, 1 field_count; first at line 3 (type): column 2 (\"n\"): \
+             expected integer, found \"x\""
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "rejected rows are kept with their raw text in the _loader_quarantine table of \
+             sqlite:t.db, and in r.csv as CSV"
+        ),
+        "{text}"
+    );
 }
 
 #[test]

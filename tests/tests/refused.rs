@@ -213,6 +213,13 @@ fn refused_rows_are_quarantined(dir: &Path, into: &[&str], holds: &dyn Holds) {
     assert_eq!(file["rows_read"], ROWS);
     assert_eq!(file["rows_loaded"], ROWS - 4);
     assert_eq!(file["rows_rejected"], 4);
+    let kinds = serde_json::json!([
+        {"kind": "refused", "rows": 3},
+        {"kind": "field_count", "rows": 1}
+    ]);
+    assert_eq!(file["rejected_by_kind"], kinds);
+    assert_eq!(file["first_reject"]["line"], line_of(REFUSED[0]));
+    assert_eq!(file["first_reject"]["kind"], "refused");
     let rejects = std::fs::read_to_string(dir.join("rejects.csv")).unwrap();
     assert_eq!(rejects.matches(",refused,").count(), 3, "{rejects}");
     // Set aside inside their sub-batches' transactions, not each in a write of its own.

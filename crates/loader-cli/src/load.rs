@@ -266,6 +266,15 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
             crate::outln!(
                 "dry run: every row was read and checked; nothing was written to {target}"
             );
+        } else if report.rows_rejected() > 0 {
+            let also = match &args.rejects {
+                Some(file) => format!(", and in {} as CSV", file.display()),
+                None => String::new(),
+            };
+            crate::outln!(
+                "rejected rows are kept with their raw text in the _loader_quarantine table of \
+                 {target}{also}"
+            );
         }
     }
     if !report.is_success() {
@@ -360,6 +369,9 @@ fn print_report(report: &LoadReport, target: &Target) {
         if let Some(note) = &file.note {
             crate::outln!("         {note}");
         }
+        if let Some(rejected) = rejected_line(file) {
+            crate::outln!("         {rejected}");
+        }
     }
     crate::outln!(
         "memory: limit {} ({}), budget {}, peak reserved {}, peak rss {}",
@@ -391,6 +403,26 @@ fn print_report(report: &LoadReport, target: &Target) {
             bytes(cleanup.rss_after),
         );
     }
+}
+
+/// What a file's rejected rows were: how many of each kind, and the first of them
+/// (`rejected: 2 refused, 1 field_count; first at line 4 (refused): t: UNIQUE constraint
+/// failed: t.id`).
+fn rejected_line(file: &loader_strategy::FileReport) -> Option<String> {
+    let first = file.first_reject.as_ref()?;
+    let kinds: Vec<String> = file
+        .rejected_by_kind
+        .iter()
+        .map(|counted| format!("{} {}", count(counted.rows), counted.kind))
+        .collect();
+    // The message names the column where one is to blame.
+    Some(format!(
+        "rejected: {}; first at line {} ({}): {}",
+        kinds.join(", "),
+        first.line,
+        first.kind,
+        first.message
+    ))
 }
 
 fn print_plan(plan: &LoadPlan) {

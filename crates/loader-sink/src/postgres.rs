@@ -411,10 +411,7 @@ impl PgSink {
             format.sql()
         );
         // Prepared once per connection: a refused sub-batch is written again in many parts.
-        let statement = transaction
-            .prepare_cached(&statement)
-            .await
-            .map_err(fail)?;
+        let statement = transaction.prepare_cached(&statement).await.map_err(fail)?;
         let copy = transaction
             .copy_in::<_, Bytes>(&statement)
             .await

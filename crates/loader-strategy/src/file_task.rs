@@ -30,6 +30,10 @@ pub(crate) struct Progress {
     pub rows_rejected: u64,
     /// Those of them the database refused (read as good, set aside when written).
     pub rows_refused: u64,
+    /// The rows rejected, by kind, in the order the kinds were first met.
+    pub rejected_by_kind: Vec<crate::report::RejectedKind>,
+    /// The first row rejected (the first committed: commits follow the file's order).
+    pub first_reject: Option<crate::report::FirstReject>,
     /// Rows read by this run.
     pub rows_read: u64,
     /// Rows committed by earlier runs and not read again (or all rows, for a skipped file).
@@ -64,6 +68,30 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
+    /// Counts committed rejects by kind, and keeps the first.
+    fn count_rejects(&mut self, rejects: &[loader_batch::RejectedRow]) {
+        for reject in rejects {
+            let kinds = &mut self.rejected_by_kind;
+            match kinds.iter_mut().find(|counted| counted.kind == reject.kind) {
+                Some(counted) => counted.rows += 1,
+                None => kinds.push(crate::report::RejectedKind {
+                    kind: reject.kind,
+                    rows: 1,
+                }),
+            }
+        }
+        if self.first_reject.is_none()
+            && let Some(first) = rejects.first()
+        {
+            self.first_reject = Some(crate::report::FirstReject {
+                line: first.line,
+                column_name: first.column_name.clone(),
+                kind: first.kind,
+                message: first.message.clone(),
+            });
+        }
+    }
+
     fn live(&self, update: impl FnOnce(&LiveFile)) {
         if let Some(live) = &self.live {
             update(live);
@@ -737,6 +765,7 @@ fn committed(
     p.rows_loaded += stored;
     p.rows_rejected += rejects.len() as u64;
     p.rows_refused += refused.len() as u64;
+    p.count_rejects(&rejects);
     p.bytes_loaded += bytes;
     p.live(|l| l.committed(stored, rejects.len() as u64, bytes, resume.byte));
     Ok(())

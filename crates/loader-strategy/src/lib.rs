@@ -58,7 +58,7 @@ pub use loader::MockLoader;
 pub use plan::{LoadPlan, MemoryEstimate, PlannedFile, table_name_for};
 pub use reaction::{Baseline, MIN_SUB_BATCH_BYTES, MIN_SUB_BATCH_ROWS, Reaction, reaction_for};
 pub use rejects::REJECTS_HEADER;
-pub use report::{CleanupReport, FileReport, FileState, LoadReport};
+pub use report::{CleanupReport, FileReport, FileState, FirstReject, LoadReport, RejectedKind};
 pub use run::DataLoadingService;
 pub use settings::{LoadSettings, Streams};
 pub use stop::StopSignal;

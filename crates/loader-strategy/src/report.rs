@@ -67,6 +67,33 @@ pub struct FileReport {
     /// existing table typed otherwise than the sample (`table "t" types qty as integer
     /// (sampled text)`).
     pub note: Option<String>,
+    /// The rows rejected, by kind (`field_count`, `type`, ..., `refused` for rows the
+    /// database refused), most first.
+    pub rejected_by_kind: Vec<RejectedKind>,
+    /// The file's first rejected row, without its raw text (which the quarantine holds).
+    pub first_reject: Option<FirstReject>,
+}
+
+/// How many of a file's rejected rows were of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RejectedKind {
+    /// The kind.
+    pub kind: loader_batch::RejectKind,
+    /// Rows of that kind.
+    pub rows: u64,
+}
+
+/// The first rejected row of a file, as the summary names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FirstReject {
+    /// Its line (the header is line 1).
+    pub line: u64,
+    /// The column to blame, by name, when one is.
+    pub column_name: Option<String>,
+    /// What kind of problem.
+    pub kind: loader_batch::RejectKind,
+    /// What exactly was wrong.
+    pub message: String,
 }
 
 /// What a run did.

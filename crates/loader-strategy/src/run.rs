@@ -502,6 +502,12 @@ fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
         rows_loaded: progress.rows_loaded,
         rows_rejected: progress.rows_rejected,
         rows_skipped: progress.rows_skipped,
+        rejected_by_kind: {
+            let mut kinds = progress.rejected_by_kind.clone();
+            kinds.sort_by_key(|counted| std::cmp::Reverse(counted.rows));
+            kinds
+        },
+        first_reject: progress.first_reject.clone(),
         note: {
             let notes: Vec<&str> = [&progress.skipped, &progress.path_note, &progress.table_note]
                 .into_iter()

@@ -48,6 +48,8 @@ fn file(name: &str, state: FileState, rows: u64, error: Option<&str>) -> FileRep
         fell_back: false,
         error: error.map(str::to_owned),
         note: None,
+        rejected_by_kind: Vec::new(),
+        first_reject: None,
     }
 }
 
