@@ -49,7 +49,7 @@ mod sqlite_insert;
 #[cfg(feature = "sqlite")]
 mod sqlite_ledger;
 #[cfg(feature = "sqlite")]
-mod sqlite_parts;
+mod sqlite_write;
 mod target;
 
 pub use error::{Error, Result};
