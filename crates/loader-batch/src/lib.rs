@@ -13,7 +13,10 @@
 //! - [`BatchProcessor`] cuts a batch into sub-batches by rows and bytes, hands each to the
 //!   sink, retries transient errors with backoff under a deadline, and wraps the batch and
 //!   each sub-batch in an [`AuditScope`] that always ends: committed, or failed with the
-//!   reason, even when the sink errors or panics or the future is dropped.
+//!   reason, even when the sink errors or panics or the future is dropped. Rows the
+//!   database refuses are set aside, under an allowance, by writing the refused sub-batch
+//!   again in parts: in one transaction by a sink that can
+//!   ([`BatchSink::write_setting_aside`], [`write_in_parts`]), else a write per part.
 //! - [`JsonlAudit`] writes audit events as JSON lines; [`InMemoryAudit`] keeps them for tests;
 //!   [`BufferedAudit`] hands them to a slow sink (a database table) in groups, off the
 //!   caller's path.
