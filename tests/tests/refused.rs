@@ -261,7 +261,7 @@ fn a_refused_row_past_max_errors_stops_the_file(dir: &Path, into: &[&str], holds
     let line = line_of(REFUSED[0]);
     assert!(
         stderr.contains(&format!(
-            "t.csv:{line}: stopped after 1 rejected rows of 1000 read, over --max-errors 0; \
+            "t.csv:{line}: stopped after 1 rejected rows of 501 read, over --max-errors 0; \
              rows before line {line} are loaded"
         )),
         "{stderr}"

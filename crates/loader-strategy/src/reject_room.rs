@@ -20,6 +20,8 @@ pub(crate) struct RejectRoom {
     rejected: u64,
     /// Rows of the file read, through this batch.
     read: u64,
+    /// Rows of the file read before this batch.
+    read_before: u64,
 }
 
 impl RejectRoom {
@@ -50,6 +52,7 @@ impl RejectRoom {
                 room: room.map(|room| room.saturating_sub(batch_rejects)),
                 rejected,
                 read,
+                read_before: p.rows_loaded + p.rows_rejected,
             }),
         }
     }
@@ -82,12 +85,16 @@ impl RejectRoom {
             });
         };
         let rejected = self.rejected + refused.len() as u64 + 1;
+        // Read up to the refused row, itself included: the rows after it were read ahead
+        // with their batch, but the file stops before them.
+        let through = 0..row + 1;
+        let read = self.read_before + (row + 1 + batch.rejects_in(through).len()) as u64;
         Some(crate::Error::File(loader_file::Error::TooManyRejects {
             path: file.path.clone(),
             line: batch.line(row),
             byte: batch.offset(row),
             rejected,
-            read: self.read,
+            read: read.min(self.read),
             limit: crossed_limit(file.csv.get_bad_rows(), rejected),
         }))
     }
