@@ -98,6 +98,16 @@ fn refused_run(batch: &RowBatch, row: usize, in_a_row: u64, refusal: &SinkError)
     ))
 }
 
+/// What asking a sink to set refused rows aside came to.
+enum Attempt {
+    /// It did, in the open context.
+    Done(AuditScope, SetAside),
+    /// It cannot, or did not keep what it came to; the context is still open.
+    Declined(AuditScope),
+    /// It failed in a way a write per part may get past; the context has ended.
+    FellBack,
+}
+
 /// What a sub-batch's write came to.
 #[derive(Debug, Default)]
 pub(super) struct Written {
@@ -180,7 +190,7 @@ impl BatchProcessor {
         rows: Range<usize>,
         refusal: &SinkError,
     ) -> Result<Option<Result<Written, Failed>>, SubBatchFailure> {
-        let (target, batch) = (part.target, part.batch);
+        let batch = part.batch;
         // The sink works at once, under the limits as they are now, with the run of refusals
         // before it left to `admits` (the writes before it may not have set theirs aside
         // yet), and commits after the write before it, if what it came to still stands.
@@ -202,19 +212,31 @@ impl BatchProcessor {
             previous: part.previous.clone().unwrap_or_else(PreviousWrite::none),
             admit: Arc::new(admit),
         };
-        let mut result = self
+        let mut attempt = self
             .sink_sets_aside(part, rows.clone(), refusal, turn)
             .await?;
-        if result.is_none() && refused_admission.load(Ordering::SeqCst) {
+        if refused_admission.load(Ordering::SeqCst)
+            && let Attempt::Declined(scope) = attempt
+        {
             // Near a limit: again, now that the writes before have committed, under the
             // limits exactly as they left them.
+            let why = "what it came to no longer stood under the limits the writes before it \
+                       left (rolled back); again under those";
+            scope.fail(why).await?;
             let turn = SetAsideTurn::alone(part.refusals.limits());
-            result = self
+            attempt = self
                 .sink_sets_aside(part, rows.clone(), refusal, turn)
                 .await?;
         }
-        let Some(set_aside) = result else {
-            return Ok(None);
+        let (scope, set_aside) = match attempt {
+            Attempt::Done(scope, set_aside) => (scope, set_aside),
+            Attempt::Declined(scope) => {
+                let why = "the sink sets no rows aside in one transaction; writing the parts \
+                           one write each";
+                scope.fail(why).await?;
+                return Ok(None);
+            }
+            Attempt::FellBack => return Ok(None),
         };
         part.refusals.spent(&set_aside);
         let committed = set_aside.committed.clone();
@@ -223,30 +245,31 @@ impl BatchProcessor {
             written.refused_bytes += batch.data_bytes(row..row + 1) as u64;
             written.refused.push(reject);
         }
-        if !committed.is_empty() || !batch.rejects_in(committed.clone()).is_empty() {
-            let mut template = self.template(Scope::SubBatch, target, batch, committed.clone());
-            template.parent = Some(part.parent);
-            let scope = AuditScope::start(std::sync::Arc::clone(&self.audit), template).await?;
-            let stored = (committed.len() - written.refused.len()) as u64;
-            let bytes = batch.data_bytes(committed.clone()) as u64 - written.refused_bytes;
-            let mut note = format!(
-                "written again in parts in one transaction: {} part(s) refused and undone, {} \
-                 refused row(s) set aside",
-                set_aside.parts_refused,
-                written.refused.len()
-            );
-            if !written.refused.is_empty() {
-                note.push_str(&format!(
-                    ", line(s) {}",
-                    some_lines(written.refused.iter().map(|r| r.line))
-                ));
-            }
-            if let Some(quarantined) = super::quarantine_note(batch, committed.clone()) {
-                note.push_str("; ");
-                note.push_str(&quarantined);
-            }
-            scope.commit_with_note(stored, bytes, note).await?;
+        let stored = (committed.len() - written.refused.len()) as u64;
+        let bytes = batch.data_bytes(committed.clone()) as u64 - written.refused_bytes;
+        let mut note = format!(
+            "written again in parts in one transaction: {} part(s) refused and undone, {} \
+             refused row(s) set aside",
+            set_aside.parts_refused,
+            written.refused.len()
+        );
+        if !written.refused.is_empty() {
+            note.push_str(&format!(
+                ", line(s) {}",
+                some_lines(written.refused.iter().map(|r| r.line))
+            ));
         }
+        if let Some(quarantined) = super::quarantine_note(batch, committed.clone()) {
+            note.push_str("; ");
+            note.push_str(&quarantined);
+        }
+        if let Some(stopped) = &set_aside.stopped {
+            let line = batch.line(committed.end);
+            note.push_str(&format!(
+                "; stopped at line {line}, past the limits: {stopped}"
+            ));
+        }
+        scope.commit_with_note(stored, bytes, note).await?;
         let Some(stopped) = set_aside.stopped else {
             return Ok(Some(Ok(written)));
         };
@@ -263,37 +286,48 @@ impl BatchProcessor {
         })))
     }
 
-    /// Calls the sink's [`write_setting_aside`](crate::BatchSink::write_setting_aside):
-    /// `None` when it cannot, did not keep what it came to, or failed in a way the
-    /// processor's own way may get past (a transient error, which that way retries part by
-    /// part, or a refusal at commit, which it finds by halving).
+    /// Calls the sink's [`write_setting_aside`](crate::BatchSink::write_setting_aside) in a
+    /// sub-batch context of its own, left open when the sink set rows aside or declined
+    /// (`Declined`: it cannot, or did not keep what it came to), ended when it failed in a way
+    /// the processor's own way may get past (`FellBack`: a transient error, which that way
+    /// retries part by part, or a refusal at commit, which it finds by halving).
     async fn sink_sets_aside(
         &self,
         part: &Part<'_>,
         rows: Range<usize>,
         refusal: &SinkError,
         turn: SetAsideTurn,
-    ) -> Result<Option<SetAside>, SubBatchFailure> {
+    ) -> Result<Attempt, SubBatchFailure> {
+        let mut template = self.template(Scope::SubBatch, part.target, part.batch, rows.clone());
+        template.parent = Some(part.parent);
+        let scope = AuditScope::start(Arc::clone(&self.audit), template).await?;
         let write = self
             .sink
             .write_setting_aside(part.target, part.batch, rows, refusal, turn);
-        match AssertUnwindSafe(write).catch_unwind().await {
-            Ok(Ok(set_aside)) => Ok(set_aside),
+        let failure = match AssertUnwindSafe(write).catch_unwind().await {
+            Ok(Ok(Some(set_aside))) => return Ok(Attempt::Done(scope, set_aside)),
+            Ok(Ok(None)) => return Ok(Attempt::Declined(scope)),
             // A refusal at commit (a deferred constraint) names no row: halving finds it.
             Ok(Err(e)) if e.is_transient() || e.kind == SinkErrorKind::Data => {
-                let fell_back = part.scope.event(EventKind::FellBack).with_reason(format!(
+                let why = format!(
                     "setting refused rows aside in one transaction failed ({e}); writing the \
                      parts one write each instead"
-                ));
+                );
+                scope.fail(why.clone()).await?;
+                let fell_back = part.scope.event(EventKind::FellBack).with_reason(why);
                 part.scope.note(fell_back).await?;
-                Ok(None)
+                return Ok(Attempt::FellBack);
             }
-            Ok(Err(e)) => Err(SubBatchFailure::Sink(e)),
-            Err(panic) => Err(SubBatchFailure::Sink(SinkError::new(
+            Ok(Err(e)) => e,
+            Err(panic) => SinkError::new(
                 SinkErrorKind::Panicked,
                 format!("sink panicked: {}", super::panic_message(&*panic)),
-            ))),
-        }
+            ),
+        };
+        // The sink error is what the caller must see; a failure to record it must not
+        // replace it.
+        let _ = scope.fail(failure.to_string()).await;
+        Err(SubBatchFailure::Sink(failure))
     }
 
     /// The work of [`set_aside_refused`](Self::set_aside_refused): `written` and `handled`
