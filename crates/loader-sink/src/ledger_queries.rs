@@ -1,5 +1,5 @@
-//! Ledger queries whose text both databases share, given their table names and parameter
-//! markers.
+//! What both databases' writes share: ledger queries whose text is the same given their
+//! table names and parameter markers, what a write does with its rows, and what it records.
 
 /// The newest load of a path into a table, of content other than the one asked about, that
 /// committed rows (see `Ledger::last_load_at`): `run_id, file_hash, size, rows, byte_end,
@@ -57,4 +57,40 @@ pub(crate) fn handled_and_rejects<'b>(
     rejects.extend(set_aside.refused.iter().map(|(_, reject)| reject.clone()));
     rejects.sort_by_key(|reject| reject.byte);
     (handled, std::borrow::Cow::Owned(rejects))
+}
+
+/// What a write does with its rows.
+pub(crate) enum Rows<'a> {
+    /// Stores them all, or fails.
+    Whole,
+    /// Writes them again after `refusal` of them all, setting refused rows aside within
+    /// `limits`, and commits only what `admit` keeps.
+    SettingAside {
+        refusal: &'a loader_batch::SinkError,
+        limits: loader_batch::SetAsideLimits,
+        admit: &'a (dyn Fn(&loader_batch::SetAside) -> bool + Send + Sync),
+    },
+}
+
+impl<'a> Rows<'a> {
+    /// Setting rows aside as `turn` asks, after `refusal`.
+    pub(crate) fn setting_aside(
+        refusal: &'a loader_batch::SinkError,
+        turn: &'a loader_batch::SetAsideTurn,
+    ) -> Self {
+        Rows::SettingAside {
+            refusal,
+            limits: turn.limits,
+            admit: &*turn.admit,
+        }
+    }
+
+    /// Whether the write may commit what it came to: always, but for rows set aside that
+    /// `admit` does not keep (the writes before it set rows aside meanwhile).
+    pub(crate) fn keeps(&self, set_aside: Option<&loader_batch::SetAside>) -> bool {
+        match (self, set_aside) {
+            (Rows::SettingAside { admit, .. }, Some(set_aside)) => admit(set_aside),
+            _ => true,
+        }
+    }
 }

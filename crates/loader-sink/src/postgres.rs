@@ -6,6 +6,7 @@
 //! (loader has parsed and validated every value already). See the bench's postgres section.
 
 use crate::error::shorten;
+use crate::ledger_queries::Rows;
 use crate::postgres_copy::{
     BINARY_HEADER, CopyFormat, TableCopy, TableTypes, holds_nul, write_binary_row, write_csv_row,
 };
@@ -15,8 +16,8 @@ use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::SinkExt;
 use loader_batch::{
-    BatchSink, ColumnType, LoadTarget, PreviousWrite, RowBatch, SetAside, SetAsideLimits,
-    SetAsideTurn, SinkError, SinkErrorKind, TableColumn, write_in_parts,
+    BatchSink, ColumnType, LoadTarget, PreviousWrite, RowBatch, SetAside, SetAsideTurn, SinkError,
+    SinkErrorKind, TableColumn, write_in_parts,
 };
 use std::collections::HashMap;
 use std::ops::Range;
@@ -374,9 +375,7 @@ impl PgSink {
             previous.committed().await?;
             return Box::pin(self.copy(target, batch, rows, &PreviousWrite::none(), how)).await;
         }
-        if let (Rows::SettingAside { admit, .. }, Some(set_aside)) = (how, &set_aside)
-            && !admit(set_aside)
-        {
+        if !how.keeps(set_aside.as_ref()) {
             // The writes before set rows aside meanwhile: not under these limits. Rolled
             // back as the transaction drops.
             return Ok((0, None));
@@ -673,27 +672,10 @@ impl BatchSink for PgSink {
         refusal: &SinkError,
         turn: SetAsideTurn,
     ) -> std::result::Result<Option<SetAside>, SinkError> {
-        let how = Rows::SettingAside {
-            refusal,
-            limits: turn.limits,
-            admit: &*turn.admit,
-        };
+        let how = Rows::setting_aside(refusal, &turn);
         let (_, set_aside) = self.copy(target, batch, rows, &turn.previous, &how).await?;
         Ok(set_aside)
     }
-}
-
-/// What a write does with its rows.
-enum Rows<'a> {
-    /// Stores them all, or fails.
-    Whole,
-    /// Writes them again in parts, after `refusal` of them all, setting refused rows aside
-    /// within `limits`, and commits only what `admit` keeps.
-    SettingAside {
-        refusal: &'a SinkError,
-        limits: SetAsideLimits,
-        admit: &'a (dyn Fn(&SetAside) -> bool + Send + Sync),
-    },
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 use crate::error::shorten;
+use crate::ledger_queries::Rows;
 use crate::sqlite_checkpoint::Checkpointer;
 use crate::sqlite_insert::InsertStatement;
-use crate::sqlite_write::Rows;
 use crate::{Error, Result, quote_identifier};
 use async_trait::async_trait;
 use loader_batch::{
@@ -408,15 +408,12 @@ impl BatchSink for SqliteSink {
         target: &LoadTarget,
         batch: &RowBatch,
         rows: Range<usize>,
-        _refusal: &SinkError,
+        refusal: &SinkError,
         turn: SetAsideTurn,
     ) -> Result<Option<SetAside>, SinkError> {
         // One connection writes: the write before must be done before this one begins.
         turn.previous.committed().await?;
-        let how = Rows::SettingAside {
-            limits: turn.limits,
-            admit: &*turn.admit,
-        };
+        let how = Rows::setting_aside(refusal, &turn);
         blocking(|| self.insert(target, batch, rows, &how))
             .map(|(_, set_aside)| set_aside)
             .map_err(SinkError::from)

@@ -8,14 +8,13 @@
 //! twice. A constraint declared `ON CONFLICT ROLLBACK` undoes the whole transaction; the
 //! write then fails, nothing stored, and the processor writes the parts itself.
 
+use crate::ledger_queries::Rows;
 use crate::sqlite::{
     InsertKey, SqliteSink, bind_and_run, columns_key, database_error, insert_statement,
 };
 use crate::sqlite_insert::InsertStatement;
 use crate::{Error, Result};
-use loader_batch::{
-    LoadTarget, RejectedRow, RowBatch, SetAside, SetAsideLimits, SinkError, SinkErrorKind,
-};
+use loader_batch::{LoadTarget, RejectedRow, RowBatch, SetAside, SinkError, SinkErrorKind};
 use rusqlite::Connection;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -120,8 +119,9 @@ impl SqliteSink {
                     // That statement undone, its rows go again one at a time.
                     transaction.execute_batch(STATEMENT_UNDONE).map_err(fail)?;
                     set_aside.parts_refused += 1;
-                    let inserts = &mut state.inserts;
-                    written += rows_alone(inserts, &transaction, target, batch, rows, set_aside)?;
+                    let (inserts, key) = (&mut state.inserts, columns_key.as_str());
+                    written +=
+                        rows_alone(inserts, &transaction, target, batch, rows, key, set_aside)?;
                     if set_aside.stopped.is_some() {
                         break;
                     }
@@ -158,9 +158,7 @@ impl SqliteSink {
             crate::sqlite_ledger::record_batch(&transaction, target, key, batch, recorded)
                 .map_err(ledger_fail)?;
         }
-        if let (Rows::SettingAside { admit, .. }, Some(set_aside)) = (how, &setting_aside)
-            && !admit(set_aside)
-        {
+        if !how.keeps(setting_aside.as_ref()) {
             // Not under the limits as the writes before left them: rolled back as the
             // transaction drops.
             return Ok((0, None));
@@ -222,18 +220,6 @@ fn refused_column(error: &Error, table: &str) -> Option<String> {
     (!column.contains(", ")).then(|| column.to_owned())
 }
 
-/// What a write does with its rows.
-pub(crate) enum Rows<'a> {
-    /// Stores them all, or fails.
-    Whole,
-    /// Sets the rows SQLite refuses aside within `limits`, and commits only what `admit`
-    /// keeps.
-    SettingAside {
-        limits: SetAsideLimits,
-        admit: &'a (dyn Fn(&SetAside) -> bool + Send + Sync),
-    },
-}
-
 /// Inserts rows `rows`, whose statement SQLite refused, one at a time in `transaction`: a
 /// row refused alone is set aside while `set_aside.limits` allow, and the first they do not
 /// stops the write there (`set_aside.stopped`, `set_aside.committed` ending before it).
@@ -244,12 +230,12 @@ pub(crate) fn rows_alone(
     target: &LoadTarget,
     batch: &RowBatch,
     rows: Range<usize>,
+    columns_key: &str,
     set_aside: &mut SetAside,
 ) -> Result<u64> {
-    let columns_key = columns_key(target);
     let mut stored = 0;
     for row in rows {
-        let statement = insert_statement(inserts, transaction, target, &columns_key, 1)
+        let statement = insert_statement(inserts, transaction, target, columns_key, 1)
             .map_err(|e| database_error(&target.table, &e))?;
         match bind_and_run(statement, target, batch, row..row + 1) {
             Ok(rows) => {

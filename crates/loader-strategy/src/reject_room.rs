@@ -20,8 +20,6 @@ pub(crate) struct RejectRoom {
     rejected: u64,
     /// Rows of the file read, through this batch.
     read: u64,
-    /// Rows of the file read before this batch.
-    read_before: u64,
 }
 
 impl RejectRoom {
@@ -52,7 +50,6 @@ impl RejectRoom {
                 room: room.map(|room| room.saturating_sub(batch_rejects)),
                 rejected,
                 read,
-                read_before: p.rows_loaded + p.rows_rejected,
             }),
         }
     }
@@ -88,7 +85,9 @@ impl RejectRoom {
         // Read up to the refused row, itself included: the rows after it were read ahead
         // with their batch, but the file stops before them.
         let through = 0..row + 1;
-        let read = self.read_before + (row + 1 + batch.rejects_in(through).len()) as u64;
+        let batch_read = (batch.len() + batch.rejects().len()) as u64;
+        let read_before = self.read - batch_read;
+        let read = read_before + (row + 1 + batch.rejects_in(through).len()) as u64;
         Some(crate::Error::File(loader_file::Error::TooManyRejects {
             path: file.path.clone(),
             line: batch.line(row),
