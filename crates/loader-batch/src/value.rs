@@ -158,16 +158,32 @@ pub enum Value<'a> {
     Text(&'a str),
 }
 
+#[inline]
 fn parse_integer(field: &[u8]) -> Option<i64> {
     let (negative, digits) = match field {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
         _ => (false, field),
     };
-    if digits.is_empty() || digits.len() > 19 {
+    if digits.is_empty() {
         return None;
     }
-    // Accumulate negatively so that i64::MIN parses without overflow.
+    if digits.len() <= 18 {
+        // Eighteen digits stay below 10^18 < 2^63: no step can overflow, so the common
+        // case needs no checked arithmetic.
+        let mut value: u64 = 0;
+        for &b in digits {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            value = value * 10 + u64::from(digit);
+        }
+        let value = value as i64;
+        return Some(if negative { -value } else { value });
+    }
+    // Longer ones (leading zeros allowed, as the standard parser and PostgreSQL allow them)
+    // accumulate negatively so that i64::MIN parses without overflow.
     let mut value: i64 = 0;
     for &b in digits {
         let digit = b.wrapping_sub(b'0');
@@ -385,6 +401,15 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Enough cases that a one-byte change lands on each place with each byte of the
+        // chosen few many times over.
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3000, ..proptest::prelude::ProptestConfig::default() })]
+
+        #[test]
+        fn integers_are_what_the_standard_parser_reads(field in "[+-]?[0-9]{0,21}|[0-9+-]{1,4}|[+-]?92233720368547758[0-9]{2}") {
+            proptest::prop_assert_eq!(parse_integer(field.as_bytes()), field.parse::<i64>().ok());
+        }
+
         #[test]
         fn reals_are_what_the_standard_parser_reads(
             field in "[+-]?[0-9]{0,17}([.][0-9]{0,17})?([eE][+-]?[0-9]{1,3})?|[0-9.+-]{1,20}"
@@ -396,11 +421,62 @@ mod tests {
 
         #[test]
         fn dates_are_what_chrono_reads(field in "[0-9]{4}-[0-1][0-9]-[0-3][0-9]|[0-9x/-]{10}") {
-            let chrono = NaiveDate::parse_from_str(&field, "%Y-%m-%d").ok();
+            // chrono also reads signs and unpadded numbers (`-00000-1-1`): not ours.
+            let fixed_places = field.bytes().enumerate().all(|(at, b)| {
+                if at == 4 || at == 7 { b == b'-' } else { b.is_ascii_digit() }
+            });
+            let chrono = NaiveDate::parse_from_str(&field, "%Y-%m-%d")
+                .ok()
+                .filter(|_| fixed_places);
             let ours = date_parts(field.as_bytes())
                 .and_then(|(y, m, d)| NaiveDate::from_ymd_opt(y as i32, m, d));
             proptest::prop_assert_eq!(date_parts(field.as_bytes()).is_some(), ours.is_some());
             proptest::prop_assert_eq!(ours, chrono);
+        }
+
+        #[test]
+        fn dates_checked_a_word_at_a_time_are_dates_checked_a_byte_at_a_time(
+            date in "[0-9]{4}-[0-1][0-9]-[0-3][0-9]",
+            at in 0..11usize,
+            byte in proptest::prop_oneof![
+                proptest::prelude::any::<u8>(),
+                proptest::sample::select(b"/:-0123456789\x80\xaf\xb0\xb9\xba\xff".to_vec()),
+            ],
+        ) {
+            // A date with one byte changed (or none, at 10), to any value: the bytes next
+            // to the digits, and those with the high bit, which a carry between the word's
+            // bytes must never let through.
+            let mut field = date.into_bytes();
+            if let Some(place) = field.get_mut(at) {
+                *place = byte;
+            }
+            proptest::prop_assert_eq!(date_parts(&field), date_by_bytes(&field));
+        }
+
+        #[test]
+        fn clocks_checked_a_word_at_a_time_are_clocks_checked_a_byte_at_a_time(
+            clock in "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]",
+            at in 0..9usize,
+            byte in proptest::prop_oneof![
+                proptest::prelude::any::<u8>(),
+                proptest::sample::select(b"/:-0123456789\x80\xaf\xb0\xb9\xba\xff".to_vec()),
+            ],
+        ) {
+            // A sign or a `Z` would start a zone, which the long way reads.
+            proptest::prop_assume!(!b"+-Zz".contains(&byte));
+            let mut clock = clock.into_bytes();
+            if let Some(place) = clock.get_mut(at) {
+                *place = byte;
+            }
+            let mut field = b"2024-02-29 ".to_vec();
+            field.extend_from_slice(&clock);
+            let number = |range: std::ops::Range<usize>| digits(&clock[range]);
+            let by_bytes = (clock[2] == b':' && clock[5] == b':')
+                .then(|| Some((number(0..2)?, number(3..5)?, number(6..8)?)))
+                .flatten()
+                .filter(|&(h, m, s)| h < 24 && m < 60 && s < 60)
+                .map(|(h, m, s)| ((2024, 2, 29), (h, m, s, 0), 0));
+            proptest::prop_assert_eq!(timestamp_parts(&field), by_bytes);
         }
 
         #[test]
@@ -481,6 +557,19 @@ mod tests {
         for bad in [&b"NaN"[..], b"inf", b"1.2.3", b"12abc", b"infinity1"] {
             assert_eq!(parse_real(bad), None);
         }
+    }
+
+    /// A `YYYY-MM-DD` date's parts, a byte at a time.
+    fn date_by_bytes(field: &[u8]) -> Option<(u32, u32, u32)> {
+        if field.len() != 10 || field[4] != b'-' || field[7] != b'-' {
+            return None;
+        }
+        let (year, month, day) = (
+            digits(&field[..4])?,
+            digits(&field[5..7])?,
+            digits(&field[8..])?,
+        );
+        NaiveDate::from_ymd_opt(year as i32, month, day).map(|_| (year, month, day))
     }
 
     #[test]

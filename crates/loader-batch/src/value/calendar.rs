@@ -5,20 +5,24 @@ use super::digits;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 /// Year, month and day of a valid `YYYY-MM-DD`.
+#[inline]
 pub(super) fn date_parts(field: &[u8]) -> Option<(u32, u32, u32)> {
     let field: &[u8; 10] = field.try_into().ok()?;
-    if field[4] != b'-' || field[7] != b'-' {
-        return None;
-    }
-    // All eight digits at once, then the numbers: no branch per digit.
-    let digit = |i: usize| u32::from(field[i].wrapping_sub(b'0'));
-    let (y0, y1, y2, y3) = (digit(0), digit(1), digit(2), digit(3));
-    let (m0, m1, d0, d1) = (digit(5), digit(6), digit(8), digit(9));
-    if (y0 > 9) | (y1 > 9) | (y2 > 9) | (y3 > 9) | (m0 > 9) | (m1 > 9) | (d0 > 9) | (d1 > 9) {
-        return None;
-    }
+    let (head, tail) = field.split_at(8);
+    // `YYYY-MM-` as one word, checked at once (see `fixed_places`), then `DD`.
+    let head = fixed_places(
+        u64::from_le_bytes(head.try_into().expect("eight bytes")),
+        *b"0000-00-",
+    )?
+    .to_le_bytes();
+    let tail = fixed_places(
+        u64::from(u16::from_le_bytes(tail.try_into().expect("two bytes"))),
+        *b"00\0\0\0\0\0\0",
+    )?
+    .to_le_bytes();
+    let [y0, y1, y2, y3, _, m0, m1, _] = head.map(u32::from);
     let year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
-    let (month, day) = (m0 * 10 + m1, d0 * 10 + d1);
+    let (month, day) = (m0 * 10 + m1, u32::from(tail[0]) * 10 + u32::from(tail[1]));
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -28,6 +32,22 @@ pub(super) fn date_parts(field: &[u8]) -> Option<(u32, u32, u32)> {
         _ => return None,
     };
     (1..=days).contains(&day).then_some((year, month, day))
+}
+
+/// Eight bytes against a pattern of the same length, all at once rather than a branch a
+/// byte: where the pattern has `0` the byte must be a digit, and the digit's value (0-9) is
+/// returned in its place; anywhere else the byte must equal the pattern's, and 0 is
+/// returned there. `None` when any byte differs.
+///
+/// XOR with the pattern leaves a digit's value where a digit was wanted and 0 where a byte
+/// matched; adding 0x76 (118) to a byte sets its top bit exactly when it was above 9, and
+/// adding 0x7F exactly when it was not 0. A byte with its top bit set already fails either
+/// way, and only such a byte can carry into the next, so one mask over the word decides.
+#[inline]
+fn fixed_places(word: u64, pattern: [u8; 8]) -> Option<u64> {
+    let values = word ^ u64::from_le_bytes(pattern);
+    let limits = u64::from_le_bytes(pattern.map(|b| if b == b'0' { 0x76 } else { 0x7F }));
+    ((values | values.wrapping_add(limits)) & 0x8080_8080_8080_8080 == 0).then_some(values)
 }
 
 /// Days from 1970-01-01 to a `YYYY-MM-DD` date field, as [`ColumnType::Date`](crate::ColumnType::Date) reads it, by
@@ -82,6 +102,7 @@ pub(super) fn parse_date(field: &[u8]) -> Option<NaiveDate> {
 /// seconds.
 pub(super) type TimestampParts = ((u32, u32, u32), (u32, u32, u32, u32), i64);
 
+#[inline]
 pub(super) fn timestamp_parts(field: &[u8]) -> Option<TimestampParts> {
     if let Some((whole, tail)) = field.split_first_chunk::<19>() {
         // `YYYY-MM-DD HH:MM:SS`, with a fraction of a second or not, by far the most common
@@ -93,21 +114,12 @@ pub(super) fn timestamp_parts(field: &[u8]) -> Option<TimestampParts> {
             }
             _ => None,
         };
-        let digit = |i: usize| u32::from(whole[i].wrapping_sub(b'0'));
-        let (h0, h1, m0, m1, s0, s1) = (
-            digit(11),
-            digit(12),
-            digit(14),
-            digit(15),
-            digit(17),
-            digit(18),
-        );
+        let clock = u64::from_le_bytes(whole[11..].try_into().expect("eight bytes"));
         if let Some(nanos) = nanos
             && matches!(whole[10], b' ' | b'T' | b't')
-            && whole[13] == b':'
-            && whole[16] == b':'
-            && !((h0 > 9) | (h1 > 9) | (m0 > 9) | (m1 > 9) | (s0 > 9) | (s1 > 9))
+            && let Some(clock) = fixed_places(clock, *b"00:00:00")
         {
+            let [h0, h1, _, m0, m1, _, s0, s1] = clock.to_le_bytes().map(u32::from);
             let (hour, minute, second) = (h0 * 10 + h1, m0 * 10 + m1, s0 * 10 + s1);
             if hour > 23 || minute > 59 || second > 59 {
                 return None;
