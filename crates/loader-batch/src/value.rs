@@ -438,18 +438,12 @@ mod tests {
         fn dates_checked_a_word_at_a_time_are_dates_checked_a_byte_at_a_time(
             date in "[0-9]{4}-[0-1][0-9]-[0-3][0-9]",
             at in 0..11usize,
-            byte in proptest::prop_oneof![
-                proptest::prelude::any::<u8>(),
-                proptest::sample::select(b"/:-0123456789\x80\xaf\xb0\xb9\xba\xff".to_vec()),
-            ],
+            byte in a_byte_near_digits(),
         ) {
             // A date with one byte changed (or none, at 10), to any value: the bytes next
             // to the digits, and those with the high bit, which a carry between the word's
             // bytes must never let through.
-            let mut field = date.into_bytes();
-            if let Some(place) = field.get_mut(at) {
-                *place = byte;
-            }
+            let field = with_byte(date, at, byte);
             proptest::prop_assert_eq!(date_parts(&field), date_by_bytes(&field));
         }
 
@@ -457,17 +451,11 @@ mod tests {
         fn clocks_checked_a_word_at_a_time_are_clocks_checked_a_byte_at_a_time(
             clock in "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]",
             at in 0..9usize,
-            byte in proptest::prop_oneof![
-                proptest::prelude::any::<u8>(),
-                proptest::sample::select(b"/:-0123456789\x80\xaf\xb0\xb9\xba\xff".to_vec()),
-            ],
+            byte in a_byte_near_digits(),
         ) {
             // A sign or a `Z` would start a zone, which the long way reads.
             proptest::prop_assume!(!b"+-Zz".contains(&byte));
-            let mut clock = clock.into_bytes();
-            if let Some(place) = clock.get_mut(at) {
-                *place = byte;
-            }
+            let clock = with_byte(clock, at, byte);
             let mut field = b"2024-02-29 ".to_vec();
             field.extend_from_slice(&clock);
             let number = |range: std::ops::Range<usize>| digits(&clock[range]);
@@ -557,6 +545,23 @@ mod tests {
         for bad in [&b"NaN"[..], b"inf", b"1.2.3", b"12abc", b"infinity1"] {
             assert_eq!(parse_real(bad), None);
         }
+    }
+
+    /// Any byte, or often one next to the digits or with the high bit set.
+    fn a_byte_near_digits() -> impl proptest::strategy::Strategy<Value = u8> {
+        proptest::prop_oneof![
+            proptest::prelude::any::<u8>(),
+            proptest::sample::select(b"/:-0123456789\x80\xaf\xb0\xb9\xba\xff".to_vec()),
+        ]
+    }
+
+    /// `text` with its byte at `at` (if there is one) made `byte`.
+    fn with_byte(text: String, at: usize, byte: u8) -> Vec<u8> {
+        let mut bytes = text.into_bytes();
+        if let Some(place) = bytes.get_mut(at) {
+            *place = byte;
+        }
+        bytes
     }
 
     /// A `YYYY-MM-DD` date's parts, a byte at a time.
