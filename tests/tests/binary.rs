@@ -282,3 +282,52 @@ fn files_naming_their_columns_in_different_orders_fill_the_right_columns() {
         .collect();
     assert_eq!(found, expected);
 }
+
+#[test]
+fn an_empty_file_among_others_is_reported_empty_and_does_not_stop_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("exports");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("orders.csv"), "id,amount\n1,2.5\n2,3.5\n").unwrap();
+    // An export that found nothing: no header, no rows.
+    std::fs::write(data.join("refunds.csv"), "").unwrap();
+    let output = run_loader(dir.path(), &["load", "exports", "--into", "out.db"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("loaded 2 rows from 1 of 2 files, 1 empty"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  empty  exports/refunds.csv: the file is empty (no header, no rows)"),
+        "{stdout}"
+    );
+    let tables: Vec<String> = rusqlite::Connection::open(dir.path().join("out.db"))
+        .unwrap()
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tables, ["orders"]);
+
+    let plan = run_loader(dir.path(), &["plan", "exports", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(plan["files"].as_array().unwrap().len(), 1);
+    assert_eq!(plan["empty_files"][0]["path"], "exports/refunds.csv");
+    assert_eq!(plan["empty_files"][0]["table"], "refunds");
+
+    let json = run_loader(
+        dir.path(),
+        &["load", "exports", "--into", "again.db", "--json"],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let states: Vec<&str> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["loaded", "empty"]);
+}

@@ -1,6 +1,7 @@
 //! The input corpus (`tests/corpus/`): one small file per dialect or malformation, each with
 //! its expected outcome, loaded through the binary into SQLite. Every run must end in a clear
-//! result: rows loaded as expected, or exit code 1 with a message naming file and line.
+//! result: rows loaded as expected (or, for an empty file, nothing to load and no table), or
+//! exit code 1 with a message naming file and line.
 
 use loader_tests::pg::{ScratchSchema, pg_url, query_text};
 use loader_tests::{root, run_loader};
@@ -9,8 +10,8 @@ use rusqlite::Connection;
 struct Case {
     file: &'static str,
     args: &'static [&'static str],
-    /// `Ok(rows in table t)` or `Err(text the error must contain)`.
-    expect: Result<i64, &'static str>,
+    /// How the load must end.
+    expect: Expect,
     /// A query on the loaded table and the single value it must return (also after an
     /// error: what was committed before it).
     check: Option<(&'static str, &'static str)>,
@@ -18,95 +19,112 @@ struct Case {
     quarantined: &'static [(i64, &'static str)],
 }
 
+/// How a case's load must end.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// Loaded, with this many rows in table t.
+    Rows(i64),
+    /// Loaded with nothing to load and no table made: the file has no header and no rows.
+    NoTable,
+    /// Exit code 1, with this text in the error.
+    Fails(&'static str),
+}
+
+impl Expect {
+    fn loads(self) -> bool {
+        !matches!(self, Expect::Fails(_))
+    }
+}
+
 const CASES: &[Case] = &[
     Case {
         file: "semicolon.csv",
         args: &[],
-        expect: Ok(2),
+        expect: Expect::Rows(2),
         check: Some(("SELECT amount FROM t WHERE id = 1", "2,5")),
         quarantined: &[],
     },
     Case {
         file: "tab.tsv",
         args: &[],
-        expect: Ok(3),
+        expect: Expect::Rows(3),
         check: Some(("SELECT name FROM t WHERE id = 3", "cy")),
         quarantined: &[],
     },
     Case {
         file: "pipe.txt",
         args: &[],
-        expect: Ok(2),
+        expect: Expect::Rows(2),
         check: Some(("SELECT name FROM t WHERE id = 2", "b, c")),
         quarantined: &[],
     },
     Case {
         file: "crlf.csv",
         args: &[],
-        expect: Ok(2),
+        expect: Expect::Rows(2),
         check: Some(("SELECT name FROM t WHERE id = 2", "two\r\nlines")),
         quarantined: &[],
     },
     Case {
         file: "bom.csv",
         args: &[],
-        expect: Ok(1),
+        expect: Expect::Rows(1),
         check: Some(("SELECT name FROM t WHERE id = 1", "ann")),
         quarantined: &[],
     },
     Case {
         file: "backslash.csv",
         args: &["--escape", "backslash"],
-        expect: Ok(2),
+        expect: Expect::Rows(2),
         check: Some(("SELECT quote FROM t WHERE id = 1", "say \"hi\"")),
         quarantined: &[],
     },
     Case {
         file: "comments.csv",
         args: &["--comment", "#"],
-        expect: Ok(2),
+        expect: Expect::Rows(2),
         check: Some(("SELECT name FROM t WHERE id = 2", "bob")),
         quarantined: &[],
     },
     Case {
         file: "null-markers.csv",
         args: &["--null", "NA", "--null", "\\N"],
-        expect: Ok(4),
+        expect: Expect::Rows(4),
         check: Some(("SELECT count(*) FROM t WHERE score IS NULL", "3")),
         quarantined: &[],
     },
     Case {
         file: "latin1.csv",
         args: &["--encoding", "latin1"],
-        expect: Ok(2),
+        expect: Expect::Rows(2),
         check: Some(("SELECT name FROM t WHERE id = 1", "José")),
         quarantined: &[],
     },
     Case {
         file: "cp1252.csv",
         args: &["--encoding", "windows-1252"],
-        expect: Ok(2),
+        expect: Expect::Rows(2),
         check: Some(("SELECT price FROM t WHERE id = 2", "“quoted”")),
         quarantined: &[],
     },
     Case {
         file: "utf16le.tsv",
         args: &[],
-        expect: Ok(2),
+        expect: Expect::Rows(2),
         check: Some(("SELECT name FROM t WHERE id = 2", "😀 Zoë")),
         quarantined: &[],
     },
     Case {
         file: "utf16be.csv",
         args: &[],
-        expect: Ok(2),
+        expect: Expect::Rows(2),
         check: Some(("SELECT name FROM t WHERE id = 1", "Renée")),
         quarantined: &[],
     },
     Case {
         file: "bad-utf16.csv",
         args: &[],
-        expect: Err(
+        expect: Expect::Fails(
             "bad-utf16.csv: invalid UTF-16 at byte 22: a high surrogate without its low half",
         ),
         check: None,
@@ -115,49 +133,49 @@ const CASES: &[Case] = &[
     Case {
         file: "no-header.csv",
         args: &["--no-header"],
-        expect: Ok(2),
+        expect: Expect::Rows(2),
         check: Some(("SELECT column_2 FROM t WHERE column_1 = 2", "bob")),
         quarantined: &[],
     },
     Case {
         file: "header-only.csv",
         args: &[],
-        expect: Ok(0),
+        expect: Expect::Rows(0),
         check: None,
         quarantined: &[],
     },
     Case {
         file: "empty.csv",
         args: &[],
-        expect: Err("empty.csv: the file is empty"),
+        expect: Expect::NoTable,
         check: None,
         quarantined: &[],
     },
     Case {
         file: "dup-headers.csv",
         args: &[],
-        expect: Ok(1),
+        expect: Expect::Rows(1),
         check: Some(("SELECT column_3 FROM t", "3")),
         quarantined: &[],
     },
     Case {
         file: "hostile-headers.csv",
         args: &[],
-        expect: Ok(1),
+        expect: Expect::Rows(1),
         check: Some(("SELECT \"a\"\"; DROP TABLE x; --\" FROM t", "1")),
         quarantined: &[],
     },
     Case {
         file: "too-few-fields.csv",
         args: &[],
-        expect: Err("too-few-fields.csv:3: expected 3 fields, found 2"),
+        expect: Expect::Fails("too-few-fields.csv:3: expected 3 fields, found 2"),
         check: None,
         quarantined: &[],
     },
     Case {
         file: "too-many-fields.csv",
         args: &[],
-        expect: Err("too-many-fields.csv:3: expected 2 fields, found 3"),
+        expect: Expect::Fails("too-many-fields.csv:3: expected 2 fields, found 3"),
         check: None,
         quarantined: &[],
     },
@@ -166,7 +184,7 @@ const CASES: &[Case] = &[
     Case {
         file: "unterminated-quote.csv",
         args: &[],
-        expect: Err(
+        expect: Expect::Fails(
             "unterminated-quote.csv:3: column 2 (\"b\"): a quoted field runs to the end of the file without its closing quote",
         ),
         check: Some(("SELECT count(*) FROM t WHERE a = 3", "0")),
@@ -175,42 +193,42 @@ const CASES: &[Case] = &[
     Case {
         file: "unterminated-quote.csv",
         args: &["--on-error", "skip"],
-        expect: Ok(1),
+        expect: Expect::Rows(1),
         check: Some(("SELECT max(a) FROM t", "1")),
         quarantined: &[(3, "unterminated_quote")],
     },
     Case {
         file: "invalid-utf8.csv",
         args: &[],
-        expect: Err("invalid-utf8.csv:3: column 2 (\"name\"): expected text"),
+        expect: Expect::Fails("invalid-utf8.csv:3: column 2 (\"name\"): expected text"),
         check: None,
         quarantined: &[],
     },
     Case {
         file: "nul-byte.csv",
         args: &[],
-        expect: Ok(1),
+        expect: Expect::Rows(1),
         check: Some(("SELECT length(CAST(name AS BLOB)) FROM t", "3")),
         quarantined: &[],
     },
     Case {
         file: "column-override.csv",
         args: &["--column", "code:text"],
-        expect: Ok(2),
+        expect: Expect::Rows(2),
         check: Some(("SELECT code FROM t WHERE id = 1", "007")),
         quarantined: &[],
     },
     Case {
         file: "schema-file.csv",
         args: &["--schema-file", "{root}/tests/fixtures/codes.toml"],
-        expect: Ok(2),
+        expect: Expect::Rows(2),
         check: Some(("SELECT code FROM t WHERE id = 2", "042")),
         quarantined: &[],
     },
     Case {
         file: "bad-rows.csv",
         args: &["--on-error", "skip", "--column", "amount:real"],
-        expect: Ok(3),
+        expect: Expect::Rows(3),
         check: Some(("SELECT group_concat(id) FROM t", "1,4,7")),
         quarantined: &[
             (3, "type"),
@@ -222,7 +240,7 @@ const CASES: &[Case] = &[
     Case {
         file: "bad-rows.csv",
         args: &["--max-errors", "1", "--column", "amount:real"],
-        expect: Err(
+        expect: Expect::Fails(
             "bad-rows.csv:4: stopped after 2 rejected rows of 3 read, over --max-errors 1; rows before line 4 are loaded",
         ),
         check: Some(("SELECT group_concat(id) FROM t", "1")),
@@ -231,7 +249,7 @@ const CASES: &[Case] = &[
     Case {
         file: "bad-rows.csv",
         args: &["--max-error-ratio", "0.5", "--column", "amount:real"],
-        expect: Err("over --max-error-ratio 0.5; rows before line"),
+        expect: Expect::Fails("over --max-error-ratio 0.5; rows before line"),
         check: None,
         quarantined: QUARANTINE_UNCHECKED,
     },
@@ -240,28 +258,30 @@ const CASES: &[Case] = &[
     Case {
         file: "real-range.csv",
         args: &["--on-error", "skip", "--column", "amount:real"],
-        expect: Ok(3),
+        expect: Expect::Rows(3),
         check: Some(("SELECT group_concat(id) FROM t", "1,5,6")),
         quarantined: &[(3, "type"), (4, "type"), (5, "type")],
     },
     Case {
         file: "real-range.csv",
         args: &["--column", "amount:real"],
-        expect: Err("real-range.csv:3: column 2 (\"amount\"): \"1e400\" is out of range for real"),
+        expect: Expect::Fails(
+            "real-range.csv:3: column 2 (\"amount\"): \"1e400\" is out of range for real",
+        ),
         check: Some(("SELECT group_concat(id) FROM t", "1")),
         quarantined: &[],
     },
     Case {
         file: "real-range.csv",
         args: &[],
-        expect: Ok(6),
+        expect: Expect::Rows(6),
         check: Some(("SELECT amount FROM t WHERE id = 2", "1e400")),
         quarantined: &[],
     },
     Case {
         file: "long-field.csv",
         args: &["--max-row-bytes", "100", "--on-error", "skip"],
-        expect: Err("long-field.csv:3: the row starting here is longer than 100 bytes"),
+        expect: Expect::Fails("long-field.csv:3: the row starting here is longer than 100 bytes"),
         check: Some(("SELECT group_concat(id) FROM t", "1")),
         quarantined: &[],
     },
@@ -291,14 +311,14 @@ const EXIT_REJECTED: i32 = 3;
 /// Checks the exit code and message of a case's run, given what it must end in.
 fn check_outcome(
     case: &Case,
-    expect: Result<i64, &str>,
+    expect: Expect,
     quarantined: &[(i64, &str)],
     output: &std::process::Output,
 ) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{}: {stderr}", case.file);
     match expect {
-        Ok(_) => {
+        Expect::Rows(_) | Expect::NoTable => {
             let code = if quarantined.is_empty() {
                 0
             } else {
@@ -306,7 +326,7 @@ fn check_outcome(
             };
             assert_eq!(output.status.code(), Some(code), "{}: {stderr}", case.file);
         }
-        Err(message) => {
+        Expect::Fails(message) => {
             assert_eq!(output.status.code(), Some(1), "{}: {stderr}", case.file);
             assert!(stderr.contains(message), "{}: {stderr}", case.file);
         }
@@ -345,9 +365,14 @@ fn every_corpus_file_ends_in_its_expected_clear_result() {
         let output = run_loader(dir.path(), &args);
         check_outcome(case, case.expect, case.quarantined, &output);
         let c = Connection::open(&db).unwrap();
-        if let Ok(rows) = case.expect {
-            let count = sqlite_text(&c, "SELECT count(*) FROM t");
-            assert_eq!(count, rows.to_string(), "{}", case.file);
+        let tables_t = sqlite_text(&c, "SELECT count(*) FROM sqlite_master WHERE name = 't'");
+        match case.expect {
+            Expect::Rows(rows) => {
+                let count = sqlite_text(&c, "SELECT count(*) FROM t");
+                assert_eq!(count, rows.to_string(), "{}", case.file);
+            }
+            Expect::NoTable => assert_eq!(tables_t, "0", "{}", case.file),
+            Expect::Fails(_) => {}
         }
         if let Some((sql, value)) = case.check {
             assert_eq!(sqlite_text(&c, sql), value, "{}: {sql}", case.file);
@@ -409,19 +434,26 @@ fn every_corpus_file_in_postgres() {
         args.extend(case_args.iter().map(String::as_str));
         let output = run_loader(dir.path(), &args);
         let expect = match (case.file, case.args) {
-            ("nul-byte.csv", []) => Err(
+            ("nul-byte.csv", []) => Expect::Fails(
                 "nul-byte.csv:2: column 2 (\"name\"): a NUL byte, which the target's text cannot hold",
             ),
             _ => case.expect,
         };
         check_outcome(case, expect, case.quarantined, &output);
         let qualified = format!("\"{}\".{table}", schema.name);
-        if let Ok(rows) = expect {
-            let count = query_text(&url, &format!("SELECT count(*) FROM {qualified}"));
-            let count = count[0][0].as_deref();
-            assert_eq!(count, Some(rows.to_string().as_str()), "{}", case.file);
+        match expect {
+            Expect::Rows(rows) => {
+                let count = query_text(&url, &format!("SELECT count(*) FROM {qualified}"));
+                let count = count[0][0].as_deref();
+                assert_eq!(count, Some(rows.to_string().as_str()), "{}", case.file);
+            }
+            Expect::NoTable => {
+                let found = query_text(&url, &format!("SELECT to_regclass('{qualified}')::text"));
+                assert_eq!(found[0][0], None, "{}", case.file);
+            }
+            Expect::Fails(_) => {}
         }
-        if let Some((sql, value)) = case.check.filter(|_| expect.is_ok() == case.expect.is_ok()) {
+        if let Some((sql, value)) = case.check.filter(|_| expect.loads() == case.expect.loads()) {
             let sql = sql
                 .replace("FROM t", &format!("FROM {qualified}"))
                 .replace("group_concat(id)", "string_agg(id::text, ',' ORDER BY id)");
@@ -454,7 +486,7 @@ fn every_corpus_file_in_postgres() {
 const NUL_SKIPPED_IN_POSTGRES: Case = Case {
     file: "nul-byte.csv",
     args: &["--on-error", "skip"],
-    expect: Ok(0),
+    expect: Expect::Rows(0),
     check: None,
     quarantined: &[(2, "nul_byte")],
 };

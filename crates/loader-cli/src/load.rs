@@ -325,10 +325,16 @@ fn print_report(report: &LoadReport, target: &Target) {
         .iter()
         .filter(|f| f.state == FileState::Skipped)
         .count();
-    let skipped = if skipped > 0 {
-        format!(", {skipped} skipped as already loaded")
-    } else {
-        String::new()
+    let empty = report
+        .files
+        .iter()
+        .filter(|f| f.state == FileState::Empty)
+        .count();
+    let skipped = match (skipped, empty) {
+        (0, 0) => String::new(),
+        (skipped, 0) => format!(", {skipped} skipped as already loaded"),
+        (0, empty) => format!(", {empty} empty"),
+        (skipped, empty) => format!(", {skipped} skipped as already loaded, {empty} empty"),
     };
     crate::outln!(
         "loaded {} rows from {} of {} files{skipped} ({}) into {target} in {} ({} rows/s, {}/s), run {}",
@@ -342,12 +348,18 @@ fn print_report(report: &LoadReport, target: &Target) {
         report.run_id,
     );
     for file in &report.files {
+        if file.state == FileState::Empty {
+            let note = file.note.as_deref().unwrap_or_default();
+            crate::outln!("  empty  {}: {note}", file.path.display());
+            continue;
+        }
         let state = match file.state {
             FileState::Loaded => "ok",
             FileState::Failed => "FAILED",
             FileState::NotStarted => "not started",
             FileState::Stopped => "STOPPED",
             FileState::Skipped => "skip",
+            FileState::Empty => "empty",
         };
         crate::outln!(
             "  {state:<6} {} -> {:?}: {} rows read, {} loaded, {} rejected, {} skipped, {}, memory {} estimated / {} measured{}",
@@ -473,6 +485,12 @@ fn print_plan(plan: &LoadPlan) {
             crate::outln!("  column {column}: header {from:?} renamed to {to:?}");
         }
     }
+    for file in &plan.empty_files {
+        crate::outln!(
+            "{}: empty, no header and no rows: nothing to load",
+            file.path.display()
+        );
+    }
 }
 
 fn plan_json(plan: &LoadPlan) -> serde_json::Value {
@@ -490,6 +508,11 @@ fn plan_json(plan: &LoadPlan) -> serde_json::Value {
             "columns": f.sample.schema.columns(),
             "batch_heap": f.estimate.batch_heap,
             "estimated_peak": f.estimate.peak,
+        })).collect::<Vec<_>>(),
+        "empty_files": plan.empty_files.iter().map(|f| serde_json::json!({
+            "path": f.path,
+            "size": f.size,
+            "table": f.table,
         })).collect::<Vec<_>>(),
     })
 }

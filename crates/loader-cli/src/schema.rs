@@ -11,12 +11,29 @@ pub fn run(args: &CommonArgs, settings: LoadSettings) -> Result<ExitCode> {
     let csv = settings.csv.clone();
     let plan = crate::load::planner(settings)?.plan(&args.paths)?;
     if args.json {
-        let files: Vec<_> = plan.files.iter().map(|f| json(f, &csv)).collect();
+        let files: Vec<_> = plan
+            .files
+            .iter()
+            .map(|f| json(f, &csv))
+            .chain(plan.empty_files.iter().map(|f| {
+                serde_json::json!({
+                    "path": f.path, "size": f.size, "table": f.table, "empty": true,
+                    "columns": [],
+                })
+            }))
+            .collect();
         crate::outln!("{}", serde_json::to_string_pretty(&files)?);
         return Ok(ExitCode::SUCCESS);
     }
     for file in &plan.files {
         print(file, &csv);
+    }
+    for file in &plan.empty_files {
+        crate::outln!(
+            "{} ({}): empty, no header and no rows: nothing to load",
+            file.path.display(),
+            bytes(file.size)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -83,6 +100,7 @@ fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value 
         "path": file.path,
         "size": file.size,
         "table": file.table,
+        "empty": false,
         "delimiter": char::from(sample.delimiter).to_string(),
         "delimiter_sniffed": !csv.has_delimiter(),
         "header": csv.get_has_headers(),

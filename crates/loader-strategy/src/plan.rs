@@ -47,11 +47,26 @@ pub struct PlannedFile {
     pub parallelism: Parallelism,
 }
 
+/// A file with nothing in it to load: no header and no rows (see
+/// [`FileState::Empty`](crate::FileState::Empty)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmptyFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its size on disk (a blank line, or a compressed file of nothing, is not 0 bytes).
+    pub size: u64,
+    /// The table it would have gone to.
+    pub table: String,
+}
+
 /// Files in load order with their estimates, and the memory figures they were planned for.
 #[derive(Debug, Clone)]
 pub struct LoadPlan {
     /// Files in the order they will start.
     pub files: Vec<PlannedFile>,
+    /// Files found with nothing to load, in the order found: reported, never loaded. One
+    /// empty export in a directory does not stop the others.
+    pub empty_files: Vec<EmptyFile>,
     /// The effective memory limit when planned.
     pub limit: EffectiveLimit,
     /// Bytes of the row budget.
@@ -103,8 +118,27 @@ pub(crate) fn make_plan(
     let reading = probe.read()?;
     let limit = reading.effective_limit(settings.memory_limit);
     let budget = budget_for(&limit, settings.budget_share);
-    let found = discover(inputs, settings.order)?;
-    let workers = settings.workers.clamp(1, found.len().max(1));
+    let table_for = |path: &Path| {
+        settings
+            .table
+            .clone()
+            .unwrap_or_else(|| table_name_for(path))
+    };
+    // Every file is sampled first: the ones with nothing in them take no worker and no
+    // share of the budget.
+    let mut sampled = Vec::new();
+    let mut empty_files = Vec::new();
+    for input in discover(inputs, settings.order)? {
+        match sample_file(&input.path, &settings.csv) {
+            Err(loader_file::Error::Empty { .. }) => empty_files.push(EmptyFile {
+                table: table_for(&input.path),
+                path: input.path,
+                size: input.size,
+            }),
+            sample => sampled.push((input, sample?)),
+        }
+    }
+    let workers = settings.workers.clamp(1, sampled.len().max(1));
     let per_worker = budget / workers as u64;
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let read_threads = settings.read_threads.unwrap_or_else(|| {
@@ -113,9 +147,8 @@ pub(crate) fn make_plan(
             .clamp(1, MAX_READ_THREADS)
     });
     let per_batch = per_worker.saturating_sub(BatchReader::BUFFER_BYTES) / BATCHES_IN_FLIGHT;
-    let mut files = Vec::with_capacity(found.len());
-    for (index, input) in found.into_iter().enumerate() {
-        let mut sample = sample_file(&input.path, &settings.csv)?;
+    let mut files = Vec::with_capacity(sampled.len());
+    for (index, (input, mut sample)) in sampled.into_iter().enumerate() {
         for (column, ty) in &settings.columns {
             if !sample.schema.set_type(column, *ty) {
                 return Err(Error::UnknownColumn {
@@ -153,10 +186,7 @@ pub(crate) fn make_plan(
             BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, csv_bytes(&sample));
         let in_flight = batches_in_flight(&sample, &csv);
         let decoder = sample.compression.decoder_bytes();
-        let table = settings
-            .table
-            .clone()
-            .unwrap_or_else(|| table_name_for(&input.path));
+        let table = table_for(&input.path);
         files.push(PlannedFile {
             path: input.path,
             size: input.size,
@@ -176,6 +206,7 @@ pub(crate) fn make_plan(
     let streams_per_file = settings.streams.for_load(settings.workers, files.len());
     Ok(LoadPlan {
         files,
+        empty_files,
         limit,
         budget,
         workers,

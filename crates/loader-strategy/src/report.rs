@@ -17,12 +17,18 @@ pub enum FileState {
     Stopped,
     /// Nothing to load: the ledger holds the content as complete (see `note`).
     Skipped,
+    /// Nothing to load: the file has no header and no rows (0 bytes, a blank line, or a
+    /// compressed file of nothing). No table is made for it and the other files go on.
+    Empty,
 }
 
 impl FileState {
-    /// Whether the file ended as it should: loaded, or skipped as already loaded.
+    /// Whether the file ended as it should: loaded, skipped as already loaded, or empty.
     pub fn is_success(self) -> bool {
-        matches!(self, FileState::Loaded | FileState::Skipped)
+        matches!(
+            self,
+            FileState::Loaded | FileState::Skipped | FileState::Empty
+        )
     }
 }
 

@@ -3,7 +3,9 @@ use crate::ledger::{RunLedger, new_run_id, now};
 use crate::monitor::{Monitor, Reactor};
 use crate::plan::make_plan;
 use crate::reaction::{Baseline, Controls};
-use crate::{FileReport, FileState, LoadPlan, LoadReport, LoadSettings, PlannedFile, Result};
+use crate::{
+    EmptyFile, FileReport, FileState, LoadPlan, LoadReport, LoadSettings, PlannedFile, Result,
+};
 use loader_batch::{
     AuditEvent, AuditScope, AuditSink, BatchProcessor, BatchSink, ContextId, EventKind, Ledger,
     LoadTarget, RowBatch, RunTagged, Scope, SubBatchLimits,
@@ -270,12 +272,21 @@ impl DataLoadingService {
         if let Some(ledger) = &ledger {
             apply_pending_replaces(&context, ledger, &files, &progress).await;
         }
+        for empty in &plan.empty_files {
+            let mut event = run_scope
+                .event(EventKind::Skipped)
+                .with_reason(EMPTY_FILE.to_owned());
+            event.file = Some(empty.path.display().to_string());
+            event.table = Some(empty.table.clone());
+            run_scope.note(event).await?;
+        }
         let stats = monitor.finish().await;
         let report = LoadReport {
             files: files
                 .iter()
                 .zip(progress.iter())
                 .map(|(file, progress)| file_report(file, &lock(progress)))
+                .chain(plan.empty_files.iter().map(empty_file_report))
                 .collect(),
             duration: started.elapsed(),
             memory_limit: plan.limit.bytes,
@@ -475,6 +486,33 @@ async fn apply_pending_replaces(
                 .with_reason(format!("emptying {table:?} for replace failed: {e}"));
             let _ = context.processor.audit().record(&event).await;
         }
+    }
+}
+
+/// What the report and the audit trail say of an empty file.
+const EMPTY_FILE: &str = "the file is empty (no header, no rows): nothing to load";
+
+fn empty_file_report(file: &EmptyFile) -> FileReport {
+    FileReport {
+        path: file.path.clone(),
+        table: file.table.clone(),
+        state: FileState::Empty,
+        size: file.size,
+        rows_read: 0,
+        rows_loaded: 0,
+        rows_rejected: 0,
+        rows_skipped: 0,
+        bytes_loaded: 0,
+        batches: 0,
+        retries: 0,
+        duration: Duration::ZERO,
+        estimated_peak: 0,
+        measured_peak: 0,
+        fell_back: false,
+        error: None,
+        note: Some(EMPTY_FILE.to_owned()),
+        rejected_by_kind: Vec::new(),
+        first_reject: None,
     }
 }
 

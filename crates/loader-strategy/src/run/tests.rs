@@ -103,6 +103,69 @@ async fn loads_several_files_into_sqlite_and_reconciles() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_files_are_reported_empty_and_the_others_load() {
+    let dir = tempfile::tempdir().unwrap();
+    loader_gen::write_files(dir.path(), 3000, 2, 3).unwrap();
+    std::fs::write(dir.path().join("nothing.csv"), "").unwrap();
+    std::fs::write(dir.path().join("blank.csv"), "\n").unwrap();
+    let sink = Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap());
+    let audit = Arc::new(InMemoryAudit::new());
+    let settings = LoadSettings {
+        workers: 4,
+        ..settings()
+    };
+    let service = DataLoadingService::new(sink.clone(), audit.clone(), probe(), settings);
+    let plan = service.plan(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(
+        (plan.files.len(), plan.empty_files.len(), plan.workers),
+        (2, 2, 2),
+        "empty files take no worker"
+    );
+    let report = service.run(plan).await.unwrap();
+
+    assert!(report.is_success(), "{:?}", report.first_error());
+    assert_eq!(report.rows_loaded(), 3000);
+    assert_eq!(ids(&sink), (3000, 3000, 1, 3000));
+    let mut empty: Vec<(&str, FileState, u64, &str)> = report
+        .files
+        .iter()
+        .filter(|f| f.state != FileState::Loaded)
+        .map(|f| {
+            let name = f.path.file_name().unwrap().to_str().unwrap();
+            (name, f.state, f.size, f.table.as_str())
+        })
+        .collect();
+    empty.sort_by_key(|&(name, ..)| name);
+    assert_eq!(
+        empty,
+        [
+            ("blank.csv", FileState::Empty, 1, "orders"),
+            ("nothing.csv", FileState::Empty, 0, "orders"),
+        ]
+    );
+    assert_eq!(report.files.len(), 4);
+    let noted: Vec<String> = audit
+        .events()
+        .iter()
+        .filter(|e| e.kind == EventKind::Skipped)
+        .filter_map(|e| e.file.clone())
+        .collect();
+    assert_eq!(
+        noted.len(),
+        2,
+        "the audit trail says why each was not loaded"
+    );
+    let tables: Vec<String> = sink
+        .with_connection(|c| {
+            c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'")?
+                .query_map([], |row| row.get(0))?
+                .collect()
+        })
+        .unwrap();
+    assert_eq!(tables, ["orders"], "no table is made for an empty file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_pool_failure_falls_back_to_sequential_and_loads_each_row_once() {
     let dir = tempfile::tempdir().unwrap();
     loader_gen::write_files(dir.path(), 6000, 3, 5).unwrap();
