@@ -726,3 +726,49 @@ fn headers_find_existing_columns_that_differ_only_in_case() {
         ]
     );
 }
+
+#[test]
+fn headers_longer_than_postgresql_names_load_and_load_again() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::created(&url, "long_names");
+    let s = &schema.name;
+    let dir = tempfile::tempdir().unwrap();
+    // Survey exports: long questions that differ only past the 63 bytes PostgreSQL keeps.
+    let question = "How satisfied were you with the delivery of your most recent order";
+    let csv = format!("{question} (1-5),{question} (comment),id\n4,fast,1\n2,late,2\n");
+    std::fs::write(dir.path().join("survey.csv"), csv).unwrap();
+    for attempt in ["first", "again, into the table the first made"] {
+        let output = run_loader(
+            dir.path(),
+            &[
+                "load",
+                "survey.csv",
+                "--into",
+                &url,
+                "--schema",
+                s,
+                "--force",
+            ],
+        );
+        assert_succeeded(&output);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("2 loaded"), "{attempt}: {stdout}");
+    }
+    let columns = query_text(
+        &url,
+        &format!(
+            "SELECT string_agg(attname, '|' ORDER BY attnum) FROM pg_attribute \
+             WHERE attrelid = '\"{s}\".survey'::regclass AND attnum > 0"
+        ),
+    );
+    let cut = &question[..63];
+    assert_eq!(
+        columns[0][0].as_deref(),
+        Some(format!("{cut}|{}_2|id", &question[..61]).as_str())
+    );
+    let rows = query_text(
+        &url,
+        &format!("SELECT count(*)::text, sum(\"{cut}\")::text FROM \"{s}\".survey"),
+    );
+    assert_eq!(rows, [[Some("4".into()), Some("12".into())]]);
+}

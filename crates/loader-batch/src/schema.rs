@@ -21,6 +21,27 @@ impl Column {
     }
 }
 
+/// Bytes of a name PostgreSQL keeps (`NAMEDATALEN - 1`).
+pub const POSTGRES_NAME_BYTES: usize = 63;
+
+/// `name` as PostgreSQL keeps it: cut to [`POSTGRES_NAME_BYTES`] bytes, at a character
+/// boundary. The server cuts every longer identifier there, in `CREATE TABLE` as in `COPY`,
+/// so a table made from a long header lists the cut name: what a file's column is matched
+/// with, and what two headers must not share.
+///
+/// ```
+/// let long = "q".repeat(62) + "é!";
+/// assert_eq!(loader_batch::postgres_name(&long), "q".repeat(62));
+/// assert_eq!(loader_batch::postgres_name("id"), "id");
+/// ```
+pub fn postgres_name(name: &str) -> &str {
+    let mut end = name.len().min(POSTGRES_NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
 /// The columns of a table, in order.
 ///
 /// # Example

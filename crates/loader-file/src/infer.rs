@@ -1,5 +1,5 @@
 use crate::{Compression, CsvOptions, Error, Result, error::csv_error, input};
-use loader_batch::{Column, ColumnType, Schema};
+use loader_batch::{Column, ColumnType, POSTGRES_NAME_BYTES, Schema, postgres_name};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -284,8 +284,11 @@ fn most_specific(mask: u8) -> ColumnType {
 }
 
 /// Empty names become `column_N`; a name already taken gets `_2`, `_3`, ... (the first
-/// free one), so the result is deterministic and every name is unique.
+/// free one), so the result is deterministic and every name is unique, ignoring case (as
+/// SQLite compares names) and past the 63 bytes PostgreSQL keeps. A long name stays whole
+/// unless it needs a suffix; then it is cut so that the suffix falls within those bytes.
 fn unique_names(raw: &[String]) -> (Vec<String>, Vec<(usize, String, String)>) {
+    let key = |name: &str| postgres_name(name).to_lowercase();
     let mut taken: HashSet<String> = HashSet::new();
     let mut names = Vec::with_capacity(raw.len());
     let mut renamed = Vec::new();
@@ -297,8 +300,14 @@ fn unique_names(raw: &[String]) -> (Vec<String>, Vec<(usize, String, String)>) {
         };
         let mut candidate = base.clone();
         let mut suffix = 2;
-        while !taken.insert(candidate.to_lowercase()) {
-            candidate = format!("{base}_{suffix}");
+        while !taken.insert(key(&candidate)) {
+            let tail = format!("_{suffix}");
+            // Cut where the suffix still falls within the bytes PostgreSQL keeps.
+            let mut end = base.len().min(POSTGRES_NAME_BYTES - tail.len());
+            while !base.is_char_boundary(end) {
+                end -= 1;
+            }
+            candidate = format!("{}{tail}", &base[..end]);
             suffix += 1;
         }
         if &candidate != name {
@@ -379,6 +388,32 @@ mod tests {
         let s = sample("id,,ID,id\n1,2,3,4\n", CsvOptions::default()).unwrap();
         assert_eq!(s.headers, ["id", "column_2", "ID_2", "id_3"]);
         assert_eq!(s.renamed.len(), 3);
+    }
+
+    #[test]
+    fn names_alike_in_the_63_bytes_postgresql_keeps_are_made_unique_within_them() {
+        // Survey exports: long questions that differ only at their end.
+        let question = format!("{}é", "q".repeat(61));
+        let header = format!("{question} (a),{question} (b),{question} (c),short\n1,2,3,4\n");
+        let s = sample(&header, CsvOptions::default()).unwrap();
+        assert_eq!(
+            s.headers[0],
+            format!("{question} (a)"),
+            "the first stays whole"
+        );
+        assert_eq!(s.headers[3], "short");
+        let kept: Vec<&str> = s.headers.iter().map(|h| postgres_name(h)).collect();
+        assert_eq!(
+            kept,
+            [
+                question.as_str(),
+                &format!("{}_2", "q".repeat(61)),
+                &format!("{}_3", "q".repeat(61)),
+                "short",
+            ],
+            "suffixes fall within 63 bytes, on a character boundary (é is two bytes)"
+        );
+        assert_eq!(s.renamed.len(), 2);
     }
 
     #[test]

@@ -128,6 +128,8 @@ impl TableTypes {
 /// PostgreSQL folds unquoted names to), or else the name as it is, for the server to refuse
 /// with its own message.
 fn table_column(name: &str, table_types: &HashMap<String, String>) -> String {
+    // The server cuts a longer name, and its catalog lists the cut one.
+    let name = loader_batch::postgres_name(name);
     if table_types.contains_key(name) {
         return name.to_owned();
     }

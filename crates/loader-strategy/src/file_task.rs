@@ -625,6 +625,10 @@ fn table_column<'t>(table: &'t [TableColumn], name: &str) -> Option<&'t TableCol
         .filter(|c| c.name.to_lowercase() == name.to_lowercase());
     match (folded.next(), folded.next()) {
         (Some(only), None) => Some(only),
+        // A table PostgreSQL made from a longer header lists the name it cut.
+        _ if loader_batch::postgres_name(name).len() < name.len() => {
+            table_column(table, loader_batch::postgres_name(name))
+        }
         _ => None,
     }
 }
