@@ -128,3 +128,89 @@ async fn small_compressed_files_are_estimated_from_their_decoded_size() {
         );
     }
 }
+
+/// Two runs loading the same content at the same moment race for each batch's ledger
+/// record: the loser's write is undone whole and says what happened, into either database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_another_run_recorded_first_is_undone_and_said_so() {
+    use loader_batch::{BatchSink, ColumnType, Ledger, LedgerKey, LoadTarget, RowBatch, Schema};
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap());
+    /// Rows in the table, as text.
+    type Count = Box<dyn Fn() -> String>;
+    /// A database by name: its sink, its ledger and its count of rows.
+    type Database = (&'static str, Arc<dyn BatchSink>, Arc<dyn Ledger>, Count);
+    let counted = sqlite.clone();
+    let sqlite_count: Count = Box::new(move || {
+        counted
+            .with_connection(|c| {
+                c.query_row("SELECT count(*) FROM orders", [], |r| r.get::<_, i64>(0))
+            })
+            .unwrap()
+            .to_string()
+    });
+    let mut sinks: Vec<Database> = vec![("sqlite", sqlite.clone(), sqlite, sqlite_count)];
+    let scratch = loader_tests::pg::pg_url()
+        .map(|url| (loader_tests::pg::ScratchSchema::new(&url, "raced"), url));
+    if let Some((schema, url)) = &scratch {
+        let pg = Arc::new(
+            loader_sink::PgSink::connect(url, Some(&schema.name), 2)
+                .await
+                .unwrap(),
+        );
+        let (url, table) = (url.clone(), format!("\"{}\".orders", schema.name));
+        let pg_count: Count = Box::new(move || {
+            let found =
+                loader_tests::pg::query_text(&url, &format!("SELECT count(*) FROM {table}"));
+            found[0][0].clone().unwrap_or_default()
+        });
+        sinks.push(("postgres", pg.clone(), pg, pg_count));
+    }
+    for (name, sink, ledger, count) in sinks {
+        let columns = Arc::new(Schema::from_pairs([("id", ColumnType::Integer)]));
+        let mut batch = RowBatch::new(1, 0);
+        for id in 0..3u64 {
+            batch
+                .push_row(id + 2, id * 2, [id.to_string().as_bytes()])
+                .unwrap();
+        }
+        batch.set_end(5, 6);
+        let mut raced = None;
+        for run in ["first", "second"] {
+            ledger
+                .begin_run(&loader_batch::RunRecord {
+                    run_id: run.into(),
+                    started_at: "2026-11-29T00:00:00Z".into(),
+                    ended_at: None,
+                    settings: "{}".into(),
+                    outcome: "running".into(),
+                    error: None,
+                })
+                .await
+                .unwrap();
+            let mut target = LoadTarget::new("orders", columns.clone(), "a.csv");
+            target.ledger = Some(Arc::new(LedgerKey {
+                run_id: run.into(),
+                file_hash: "same content".into(),
+                generation: 1,
+                replace: None,
+            }));
+            sink.prepare(&target).await.unwrap();
+            raced = Some(sink.write(&target, &batch, 0..3).await);
+            if run == "first" {
+                assert_eq!(raced.take().unwrap().unwrap(), 3, "{name}");
+            }
+        }
+        let error = raced.unwrap().expect_err(name);
+        assert_eq!(error.kind, loader_batch::SinkErrorKind::Terminal, "{name}");
+        assert!(
+            error.message.contains(
+                "another run loading the same content into \"orders\" at this moment recorded \
+                 lines 2..5 first; nothing was written twice"
+            ),
+            "{name}: {}",
+            error.message
+        );
+        assert_eq!(count(), "3", "{name}: the rows once");
+    }
+}

@@ -27,6 +27,23 @@ pub(crate) fn last_load_at(
     )
 }
 
+/// What a write says when the ledger's own tables refuse its record (a unique key: the
+/// same rows of the same content, or the same quarantined row): another run, loading the
+/// same content at the same moment, recorded them first. Nothing was written twice, and the
+/// way on is to run again once that run has ended.
+pub(crate) fn recorded_by_another_run(
+    table: &str,
+    lines: std::ops::Range<u64>,
+    refusal: &str,
+) -> String {
+    format!(
+        "another run loading the same content into {table:?} at this moment recorded lines \
+         {}..{} first; nothing was written twice: run again once it has ended, and the load \
+         resumes after what is committed ({refusal})",
+        lines.start, lines.end
+    )
+}
+
 /// The rows of a batch one write handled, as the ledger records them.
 pub(crate) struct Recorded {
     /// The rows, stored or set aside.

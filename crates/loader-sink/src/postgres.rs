@@ -178,16 +178,23 @@ impl PgSink {
             message: e.message,
         })?;
         if let Some(schema) = sink.schema.as_ref().filter(|_| create) {
-            client
+            let created = client
                 .batch_execute(&format!(
                     "CREATE SCHEMA IF NOT EXISTS {}",
                     quote_identifier(schema)
                 ))
-                .await
-                .map_err(|e| Error::Open {
-                    path: sink.display.clone().into(),
-                    message: describe(&e),
-                })?;
+                .await;
+            match created {
+                Ok(()) => {}
+                // Another loader creating it at the same moment: it exists now.
+                Err(e) if e.code().is_some_and(|c| is_created_concurrently(c.code())) => {}
+                Err(e) => {
+                    return Err(Error::Open {
+                        path: sink.display.clone().into(),
+                        message: describe(&e),
+                    });
+                }
+            }
         }
         Ok(sink)
     }
@@ -343,10 +350,13 @@ impl PgSink {
         // The ledger's own tables refusing a row (another run recorded the range) is no
         // fault of the data: setting rows aside would not help.
         let ledger_fail = |e: tokio_postgres::Error| match fail(e) {
-            refused if refused.kind == SinkErrorKind::Data => SinkError {
-                kind: SinkErrorKind::Terminal,
-                ..refused
-            },
+            refused if refused.kind == SinkErrorKind::Data => {
+                SinkError::terminal(crate::ledger_queries::recorded_by_another_run(
+                    &target.table,
+                    batch.line_range(rows.clone()),
+                    &refused.message,
+                ))
+            }
             other => other,
         };
         crate::postgres_ledger::quarantine(self, &transaction, target, &rejects)
@@ -519,9 +529,9 @@ fn copy_row(context: &str, table: &str) -> Option<usize> {
 
 /// SQLSTATEs of a `CREATE ... IF NOT EXISTS` that lost a race with another session creating
 /// the same object: unique violation on a catalog, duplicate table, duplicate object (the
-/// table's row type).
-fn is_created_concurrently(sqlstate: &str) -> bool {
-    matches!(sqlstate, "23505" | "42P07" | "42710")
+/// table's row type), duplicate schema.
+pub(crate) fn is_created_concurrently(sqlstate: &str) -> bool {
+    matches!(sqlstate, "23505" | "42P07" | "42710" | "42P06")
 }
 
 pub(crate) fn sql_type(ty: ColumnType) -> &'static str {

@@ -270,7 +270,7 @@ impl PgSink {
             // Another loader creating the tables at the same moment: they exist now.
             if !e
                 .code()
-                .is_some_and(|c| c.code() == "23505" || c.code() == "42P07")
+                .is_some_and(|c| crate::postgres::is_created_concurrently(c.code()))
             {
                 return Err(ledger_error(&e));
             }

@@ -141,8 +141,12 @@ impl SqliteSink {
                 message,
             } => Error::Database {
                 kind: SinkErrorKind::Terminal,
+                message: crate::ledger_queries::recorded_by_another_run(
+                    &table,
+                    batch.line_range(rows.clone()),
+                    &message,
+                ),
                 table,
-                message,
             },
             other => other,
         };
