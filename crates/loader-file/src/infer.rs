@@ -88,7 +88,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let delimiter = if options.has_delimiter() {
         options.get_delimiter()
     } else {
-        input::sniff_delimiter(path, options.get_encoding(), b'"').map_err(io)?
+        input::sniff_delimiter(path, options).map_err(io)?
     };
     let options = &options.clone().delimiter(delimiter);
     let (input, compression, utf16) =
@@ -381,6 +381,27 @@ mod tests {
         let s = sample(text, CsvOptions::default()).unwrap();
         use ColumnType::*;
         assert_eq!(types(&s), [Text, Integer, Real]);
+    }
+
+    #[test]
+    fn a_one_column_file_keeps_commas_in_its_values() {
+        let s = sample("name\nJohn, Jr.\nMary\n", CsvOptions::default()).unwrap();
+        assert_eq!(s.headers, ["name"]);
+        assert_ne!(s.delimiter, b',', "a delimiter found on no line");
+        assert_eq!(s.rows_sampled, 2);
+        // A header with the delimiter keeps it, as before.
+        let commas = sample("a,b\n1,2\n", CsvOptions::default()).unwrap();
+        assert_eq!(commas.delimiter, b',');
+        let every = sample("name\na,b;c\td|e\n", CsvOptions::default()).unwrap();
+        assert_eq!(every.delimiter, b',', "comma when every candidate is found");
+    }
+
+    #[test]
+    fn comment_lines_say_nothing_of_the_delimiter() {
+        let text = "# exported, by hand\nid;name\n1;a, b\n# a note\n2;c\n";
+        let s = sample(text, CsvOptions::default().comment(Some(b'#'))).unwrap();
+        assert_eq!(s.delimiter, b';', "the comment hid the header's semicolon");
+        assert_eq!(s.headers, ["id", "name"]);
     }
 
     #[test]

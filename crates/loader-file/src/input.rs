@@ -369,12 +369,15 @@ impl<R: Read> Read for Transcode<R> {
     }
 }
 
-/// Picks the delimiter of a file from its first lines: among comma, semicolon, tab and pipe,
-/// the one found the same non-zero number of times (outside quotes) on the most lines;
-/// comma when none is.
-pub(crate) fn sniff_delimiter(path: &Path, encoding: Encoding, quote: u8) -> io::Result<u8> {
+/// Picks the delimiter of a file from its first lines (comment lines left out): among comma, semicolon, tab and pipe,
+/// the one found the same non-zero number of times (outside quotes) on the most lines as on
+/// the first. When none is on the first line, the file has one column: then one found on no
+/// line at all, so that a value holding a comma (`Smith, Jr.`) stays one value; comma when
+/// every one is found somewhere.
+pub(crate) fn sniff_delimiter(path: &Path, options: &crate::CsvOptions) -> io::Result<u8> {
     const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
-    let (mut input, _) = open(path, encoding)?;
+    let quote = options.get_quote();
+    let (mut input, _) = open(path, options.get_encoding())?;
     let mut head = vec![0u8; 64 << 10];
     let mut filled = 0;
     while filled < head.len() {
@@ -385,10 +388,12 @@ pub(crate) fn sniff_delimiter(path: &Path, encoding: Encoding, quote: u8) -> io:
     }
     let lines: Vec<&[u8]> = head[..filled]
         .split(|&b| b == b'\n')
+        // Comment lines say nothing of the delimiter (a first one would hide the header's).
+        .filter(|l| !l.is_empty() && options.get_comment().is_none_or(|c| l.first() != Some(&c)))
         .take(50)
-        .filter(|l| !l.is_empty())
         .collect();
     let mut best = (b',', 0usize);
+    let mut absent = None;
     for candidate in CANDIDATES {
         let counts: Vec<usize> = lines
             .iter()
@@ -411,6 +416,14 @@ pub(crate) fn sniff_delimiter(path: &Path, encoding: Encoding, quote: u8) -> io:
         if first > 0 && agreeing > best.1 {
             best = (candidate, agreeing);
         }
+        if counts.iter().all(|&c| c == 0) {
+            absent.get_or_insert(candidate);
+        }
+    }
+    if best.1 == 0
+        && let Some(absent) = absent
+    {
+        return Ok(absent);
     }
     Ok(best.0)
 }

@@ -318,6 +318,11 @@ impl CsvOptions {
         self
     }
 
+    /// The comment character, if lines starting with one are skipped.
+    pub fn get_comment(&self) -> Option<u8> {
+        self.comment
+    }
+
     /// The quote character.
     pub fn get_quote(&self) -> u8 {
         self.quote
