@@ -349,3 +349,28 @@ pub fn files_in_three_column_orders(dir: &Path) -> Vec<(String, String, String)>
     expected.sort_by_key(|(id, _, _)| id.parse::<u32>().unwrap());
     expected
 }
+
+/// A run as the ledger records it when it starts.
+pub fn running(run_id: &str) -> loader_batch::RunRecord {
+    loader_batch::RunRecord {
+        run_id: run_id.into(),
+        started_at: "2026-11-28T00:00:00Z".into(),
+        ended_at: None,
+        settings: "{}".into(),
+        outcome: "running".into(),
+        error: None,
+    }
+}
+
+/// A batch of one integer column holding `0..rows`, a row a line from line 2, each row two
+/// bytes (`0\n`, `1\n`, ...).
+pub fn id_batch(rows: u64) -> loader_batch::RowBatch {
+    let mut batch = loader_batch::RowBatch::new(1, 0);
+    for id in 0..rows {
+        batch
+            .push_row(id + 2, id * 2, [id.to_string().as_bytes()])
+            .expect("a batch with room");
+    }
+    batch.set_end(rows + 2, rows * 2);
+    batch
+}

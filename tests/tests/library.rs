@@ -133,7 +133,7 @@ async fn small_compressed_files_are_estimated_from_their_decoded_size() {
 /// record: the loser's write is undone whole and says what happened, into either database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_another_run_recorded_first_is_undone_and_said_so() {
-    use loader_batch::{BatchSink, ColumnType, Ledger, LedgerKey, LoadTarget, RowBatch, Schema};
+    use loader_batch::{BatchSink, ColumnType, Ledger, LedgerKey, LoadTarget, Schema};
     let dir = tempfile::tempdir().unwrap();
     let sqlite = Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap());
     /// Rows in the table, as text.
@@ -168,26 +168,10 @@ async fn a_batch_another_run_recorded_first_is_undone_and_said_so() {
     }
     for (name, sink, ledger, count) in sinks {
         let columns = Arc::new(Schema::from_pairs([("id", ColumnType::Integer)]));
-        let mut batch = RowBatch::new(1, 0);
-        for id in 0..3u64 {
-            batch
-                .push_row(id + 2, id * 2, [id.to_string().as_bytes()])
-                .unwrap();
-        }
-        batch.set_end(5, 6);
+        let batch = loader_tests::id_batch(3);
         let mut raced = None;
         for run in ["first", "second"] {
-            ledger
-                .begin_run(&loader_batch::RunRecord {
-                    run_id: run.into(),
-                    started_at: "2026-11-29T00:00:00Z".into(),
-                    ended_at: None,
-                    settings: "{}".into(),
-                    outcome: "running".into(),
-                    error: None,
-                })
-                .await
-                .unwrap();
+            ledger.begin_run(&loader_tests::running(run)).await.unwrap();
             let mut target = LoadTarget::new("orders", columns.clone(), "a.csv");
             target.ledger = Some(Arc::new(LedgerKey {
                 run_id: run.into(),

@@ -626,22 +626,12 @@ async fn files_of_one_table_prepared_at_once_all_find_it_made() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_later_stream_never_holds_the_replace_lock_its_predecessor_needs() {
     use loader_batch::{
-        BatchSink, ColumnType, Ledger, LedgerKey, LoadTarget, PendingReplace, PreviousWrite,
-        RowBatch, RunRecord, Schema,
+        BatchSink, ColumnType, Ledger, LedgerKey, LoadTarget, PendingReplace, PreviousWrite, Schema,
     };
     let Some(url) = pg_url() else { return };
     let schema = ScratchSchema::new(&url, "replace_order");
     let sink = Arc::new(PgSink::connect(&url, Some(&schema.name), 4).await.unwrap());
-    sink.begin_run(&RunRecord {
-        run_id: "r1".into(),
-        started_at: "2026-11-28T00:00:00Z".into(),
-        ended_at: None,
-        settings: "{}".into(),
-        outcome: "running".into(),
-        error: None,
-    })
-    .await
-    .unwrap();
+    sink.begin_run(&loader_tests::running("r1")).await.unwrap();
     let columns = Arc::new(Schema::from_pairs([("id", ColumnType::Integer)]));
     let mut target = LoadTarget::new("orders", columns, "a.csv");
     target.ledger = Some(Arc::new(LedgerKey {
@@ -651,13 +641,7 @@ async fn a_later_stream_never_holds_the_replace_lock_its_predecessor_needs() {
         replace: Some(Arc::new(PendingReplace::new())),
     }));
     sink.prepare(&target).await.unwrap();
-    let mut batch = RowBatch::new(1, 0);
-    for id in 0..4u64 {
-        batch
-            .push_row(id + 2, id * 2, [id.to_string().as_bytes()])
-            .unwrap();
-    }
-    batch.set_end(6, 8);
+    let batch = loader_tests::id_batch(4);
 
     // The second half starts first and must wait for the first before anything else.
     let (first_done, after_first) = PreviousWrite::chain();
