@@ -463,6 +463,12 @@ fn dry_run_checks_every_row_and_writes_nothing() {
         stderr.contains("in.csv:1101: column 2 (\"n\"): expected integer"),
         "{stderr}"
     );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with("checked (dry run) 1,099 rows from 0 of 1 files")
+            && stdout.contains(") against sqlite:t.db in "),
+        "the summary says nothing was loaded: {stdout}"
+    );
     let output = run_loader(
         dir.path(),
         &[

@@ -280,7 +280,7 @@ fn check_dry_run_finds_what_the_load_would(dir: &Path, into: &[&str], _: &dyn Fn
     write_input(dir);
     let (code, output) = load(dir, into, &["--dry-run"]);
     assert_eq!(code, Some(3), "{output}");
-    assert!(output.contains("1,501 loaded, 1 rejected"), "{output}");
+    assert!(output.contains("1,501 accepted, 1 rejected"), "{output}");
     assert!(output.contains("nothing was written"), "{output}");
 }
 

@@ -261,7 +261,7 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     if json {
         crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else if !quiet {
-        print_report(&report, &target);
+        print_report(&report, &target, args.dry_run);
         if args.dry_run {
             crate::outln!(
                 "dry run: every row was read and checked; nothing was written to {target}"
@@ -314,7 +314,7 @@ fn bad_row_policy(args: &LoadArgs) -> Result<BadRowPolicy> {
     Ok(policy)
 }
 
-fn print_report(report: &LoadReport, target: &Target) {
+fn print_report(report: &LoadReport, target: &Target, dry_run: bool) {
     let loaded = report
         .files
         .iter()
@@ -336,8 +336,14 @@ fn print_report(report: &LoadReport, target: &Target) {
         (0, empty) => format!(", {empty} empty"),
         (skipped, empty) => format!(", {skipped} skipped as already loaded, {empty} empty"),
     };
+    // A dry run writes nothing: its rows were checked against the target, not loaded into it.
+    let (done, into) = if dry_run {
+        ("checked (dry run)", "against")
+    } else {
+        ("loaded", "into")
+    };
     crate::outln!(
-        "loaded {} rows from {} of {} files{skipped} ({}) into {target} in {} ({} rows/s, {}/s), run {}",
+        "{done} {} rows from {} of {} files{skipped} ({}) {into} {target} in {} ({} rows/s, {}/s), run {}",
         count(report.rows_loaded()),
         loaded,
         report.files.len(),
@@ -362,11 +368,12 @@ fn print_report(report: &LoadReport, target: &Target) {
             FileState::Empty => "empty",
         };
         crate::outln!(
-            "  {state:<6} {} -> {:?}: {} rows read, {} loaded, {} rejected, {} skipped, {}, memory {} estimated / {} measured{}",
+            "  {state:<6} {} -> {:?}: {} rows read, {} {}, {} rejected, {} skipped, {}, memory {} estimated / {} measured{}",
             file.path.display(),
             file.table,
             count(file.rows_read),
             count(file.rows_loaded),
+            if dry_run { "accepted" } else { "loaded" },
             count(file.rows_rejected),
             count(file.rows_skipped),
             seconds(file.duration),
