@@ -374,3 +374,16 @@ pub fn id_batch(rows: u64) -> loader_batch::RowBatch {
     batch.set_end(rows + 2, rows * 2);
     batch
 }
+
+/// `n` as the summary writes it, with thousands separators (`1,234,567`).
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

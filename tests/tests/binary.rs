@@ -31,7 +31,7 @@ fn loader_binary_loads_generated_files_value_by_value() {
         "stdout: {stdout}\nstderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let thousands = loader_tests_format(rows);
+    let thousands = loader_tests::thousands(rows);
     assert!(
         stdout.contains(&format!("loaded {thousands} rows from 3 of 3 files")),
         "{stdout}"
@@ -130,18 +130,6 @@ fn usage_errors_exit_2_and_missing_input_exits_1() {
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("missing.csv: no such file or directory")
     );
-}
-
-fn loader_tests_format(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[test]

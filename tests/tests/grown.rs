@@ -102,3 +102,64 @@ fn a_grown_file_loads_only_its_appended_rows_into_postgres() {
         [Some("4000"), Some("4000"), Some("4000"), Some("4000")]
     );
 }
+
+/// A gzip file downloaded half way, loaded (it stops where the stream breaks), then whole,
+/// then with another gzip member appended (as a log rotated into one `.gz`): each row once.
+#[test]
+fn a_gzip_file_cut_short_then_whole_then_appended_loads_each_row_once() {
+    let gzip = |text: &str| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("daily.csv.gz");
+    let whole = gzip(&rows(1, 20_000));
+    let mut grown = whole.clone();
+    grown.extend(gzip(&rows(20_001, 21_000)));
+    let load = || {
+        let output = run_loader(dir.path(), &["load", "daily.csv.gz", "--into", "out.db"]);
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    std::fs::write(&file, &whole[..whole.len() / 2]).unwrap();
+    let (code, cut) = load();
+    assert_eq!(code, Some(1), "the stream breaks: {cut}");
+    let loaded_from_cut: u64 = cut
+        .split(" rows read, ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .map(|n| n.replace(',', "").parse().unwrap())
+        .unwrap();
+    assert!(loaded_from_cut > 1_000, "{cut}");
+    std::fs::write(&file, &whole).unwrap();
+    let (code, then_whole) = load();
+    assert_eq!(code, Some(0), "{then_whole}");
+    assert!(then_whole.contains("grown since run"), "{then_whole}");
+    assert!(
+        then_whole.contains(&format!(
+            "{} loaded, 0 rejected, {} skipped",
+            loader_tests::thousands(20_000 - loaded_from_cut),
+            loader_tests::thousands(loaded_from_cut)
+        )),
+        "{then_whole}"
+    );
+    std::fs::write(&file, &grown).unwrap();
+    let (code, appended) = load();
+    assert_eq!(code, Some(0), "{appended}");
+    assert!(
+        appended.contains("21,000 rows read, 1,000 loaded, 0 rejected, 20,000 skipped"),
+        "{appended}"
+    );
+    let db = rusqlite::Connection::open(dir.path().join("out.db")).unwrap();
+    let (count, distinct, max): (i64, i64, i64) = db
+        .query_row(
+            "SELECT count(*), count(DISTINCT id), max(id) FROM daily",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((count, distinct, max), (21_000, 21_000, 21_000));
+}

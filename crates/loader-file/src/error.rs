@@ -35,6 +35,23 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Reading stopped partway through the file (a compressed stream that ends early, a
+    /// disk error): the rows before `line` were handed out, the one there was not.
+    #[error(
+        "{path}:{line}: reading stopped at this line (byte {byte}): {source}; is the file cut \
+         short or damaged? The rows before this line are read"
+    )]
+    ReadStopped {
+        /// The file.
+        path: PathBuf,
+        /// Line of the record being read.
+        line: u64,
+        /// Its byte offset (in the decompressed text for a compressed file).
+        byte: u64,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The CSV syntax is broken (for example an unterminated quote).
     #[error("{path}:{line}: malformed CSV at byte {byte}: {message}")]
     Csv {

@@ -55,8 +55,13 @@ fn hash_from(input: &mut impl Read, limit: u64) -> std::io::Result<(blake3::Hash
 /// Whether the file at `path` is an earlier file that has grown: its first `old_size` bytes
 /// hash to `old_hash` (a [`content_hash`]), and a line ends at `resume_byte` (where the
 /// earlier content's last row ended), so that the rows after it are whole rows of their own.
-/// Only for plain files, whose byte offsets are those of the reader: false for a compressed
-/// one (checked by its magic number).
+///
+/// In a plain file `resume_byte` is an offset in the file. In a compressed one it is an
+/// offset in the text the reader decodes (which a resume reads past rather than seeks to),
+/// and the line end is looked for there: a compressed stream whose old bytes are unchanged
+/// decodes to the old text and then more (a gzip file that was cut short and is whole now,
+/// or one with another gzip member appended). Plain UTF-16 is left out: its resume points
+/// are offsets in its UTF-8.
 ///
 /// A line ends there when the byte before it is a line end, or, for earlier content whose
 /// last row had none, when the byte at it is one: text appended straight after such a row
@@ -64,7 +69,8 @@ fn hash_from(input: &mut impl Read, limit: u64) -> std::io::Result<(blake3::Hash
 ///
 /// # Errors
 ///
-/// [`Error::Io`] when the file cannot be read.
+/// [`Error::Io`] when the file cannot be read, or a compressed one decoded up to
+/// `resume_byte`.
 ///
 /// # Example
 ///
@@ -85,11 +91,11 @@ pub fn grew_from(path: &Path, old_size: u64, old_hash: &str, resume_byte: u64) -
     };
     let mut file = File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
+    let plain = crate::input::detect(&mut file).map_err(io)? == crate::Compression::None;
     if size <= old_size
-        || resume_byte > old_size
-        || crate::input::detect(&mut file).map_err(io)? != crate::Compression::None
+        || (plain && resume_byte > old_size)
         // Resume points in UTF-16 text are offsets in its UTF-8, not in the file.
-        || crate::input::utf16_order(&mut file).map_err(io)?.is_some()
+        || (plain && crate::input::utf16_order(&mut file).map_err(io)?.is_some())
     {
         return Ok(false);
     }
@@ -97,12 +103,25 @@ pub fn grew_from(path: &Path, old_size: u64, old_hash: &str, resume_byte: u64) -
     if read < old_size || hash.to_hex().as_str() != old_hash {
         return Ok(false);
     }
+    if resume_byte == 0 {
+        return Ok(true);
+    }
+    let is_line_end = |byte: u8| matches!(byte, b'\n' | b'\r');
+    if !plain {
+        // The two bytes around the resume point, in the text the reader decodes.
+        let (mut text, _, _) =
+            crate::input::open_marked(path, crate::Encoding::Utf8).map_err(io)?;
+        std::io::copy(&mut (&mut text).take(resume_byte - 1), &mut std::io::sink()).map_err(io)?;
+        let mut around = [0u8; 2];
+        let filled = crate::input::read_up_to(&mut text, &mut around).map_err(io)?;
+        return Ok(around[..filled].iter().any(|&b| is_line_end(b)));
+    }
     let mut line_end = |at: u64| -> Result<bool> {
         let mut byte = [0u8; 1];
         file.seek(SeekFrom::Start(at)).map_err(io)?;
-        Ok(file.read(&mut byte).map_err(io)? == 1 && matches!(byte[0], b'\n' | b'\r'))
+        Ok(file.read(&mut byte).map_err(io)? == 1 && is_line_end(byte[0]))
     };
-    Ok(resume_byte == 0 || line_end(resume_byte - 1)? || line_end(resume_byte)?)
+    Ok(line_end(resume_byte - 1)? || line_end(resume_byte)?)
 }
 
 #[cfg(test)]
@@ -138,7 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn a_compressed_file_is_never_taken_for_a_grown_one() {
+    fn a_compressed_file_grown_by_its_own_bytes_is_found_in_its_decoded_text() {
         use std::io::Write;
         let gzip = |text: &[u8]| {
             let mut encoder =
@@ -146,10 +165,36 @@ mod tests {
             encoder.write_all(text).unwrap();
             encoder.finish().unwrap()
         };
-        // Two gzip members one after the other: the old file is a prefix of the new one.
+        // Two gzip members one after the other: the old file is a prefix of the new one, and
+        // the resume point (5, after `id\n1\n`) is in the decoded text, past the old file's
+        // own 25 or so bytes.
         let old = gzip(b"id\n1\n");
         let mut new = old.clone();
         new.extend(gzip(b"2\n"));
-        assert!(!grown(&old, &new, 5));
+        assert!(grown(&old, &new, 5));
+        // A row without a line end, continued by the next member: that row changed.
+        let unended = gzip(b"id\n1");
+        let mut continued = unended.clone();
+        continued.extend(gzip(b"2\n"));
+        assert!(!grown(&unended, &continued, 4));
+        // A file cut short and then whole: its cut bytes are the start of the whole one.
+        let mut text = String::from("id\n");
+        for i in 0..5000 {
+            text.push_str(&format!("{i},{}\n", i * 7919 % 10_000));
+        }
+        let whole = gzip(text.as_bytes());
+        let cut = &whole[..whole.len() / 2];
+        let rows_read = 2000;
+        let resume = text
+            .lines()
+            .take(rows_read + 1)
+            .map(|l| l.len() as u64 + 1)
+            .sum();
+        assert!(grown(cut, &whole, resume));
+        assert!(!grown(cut, &whole, resume - 2), "not at a line end");
+        // The same text compressed again, differently: other bytes, new content.
+        let mut again = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        again.write_all(text.as_bytes()).unwrap();
+        assert!(!grown(cut, &again.finish().unwrap(), resume));
     }
 }

@@ -141,7 +141,7 @@ pub(crate) fn open_marked(
 }
 
 /// Fills as much of `buf` as `input` has, up to its end.
-fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match input.read(&mut buf[filled..])? {

@@ -826,9 +826,11 @@ fn read_error(path: &Path, limit: u64, error: ReadError) -> Error {
             byte: at.byte,
             limit,
         },
-        ReadError::Io(source) => Error::Io {
+        ReadError::Io { error, at } => Error::ReadStopped {
             path: path.to_path_buf(),
-            source,
+            line: at.line.max(1),
+            byte: at.byte,
+            source: error,
         },
     }
 }

@@ -27,11 +27,10 @@ pub(crate) struct Position {
 /// Why a record could not be read.
 #[derive(Debug)]
 pub(crate) enum ReadError {
-    Io(io::Error),
+    /// Reading failed while the record starting at `at` was being read.
+    Io { error: io::Error, at: Position },
     /// The record starting at `at` outgrew the row limit before it ended.
-    RowTooLong {
-        at: Position,
-    },
+    RowTooLong { at: Position },
 }
 
 pub(crate) struct Records<R> {
@@ -370,7 +369,10 @@ impl<R: Read> Records<R> {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
                     self.done = true;
-                    return Err(ReadError::Io(error));
+                    return Err(ReadError::Io {
+                        error,
+                        at: self.record_at,
+                    });
                 }
             }
         };

@@ -333,6 +333,48 @@ fn gzip_and_zstd_are_recognised_by_content_and_read_like_plain_text() {
 }
 
 #[test]
+fn a_compressed_file_cut_short_stops_at_the_line_it_reached() {
+    let mut text = String::from("id,note\n");
+    for i in 0..20_000 {
+        text.push_str(&format!("{i},note {}\n", i * 7919 % 1000));
+    }
+    let mut cut = compressed(text.as_bytes(), crate::Compression::Gzip);
+    cut.truncate(cut.len() / 2);
+    let f = fixture(&cut);
+    let budget = MemoryBudget::new(64 << 20);
+    let (mut rows, mut error) = (0, None);
+    for batch in open(&f, &CsvOptions::default().batch_rows(1000), &budget, None) {
+        match batch {
+            Ok(batch) => rows += batch.batch.len() as u64,
+            Err(stopped) => {
+                error = Some(stopped);
+                break;
+            }
+        }
+    }
+    assert!(
+        rows > 1000,
+        "the rows before the cut are handed out: {rows}"
+    );
+    let Some(error) = error else {
+        panic!("a cut file is an error")
+    };
+    let Error::ReadStopped { line, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(*line, rows + 2, "the line after the last row handed out");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("input.csv:{line}: reading stopped at this line"))
+            && error
+                .to_string()
+                .contains("is the file cut short or damaged?"),
+        "{error}"
+    );
+}
+
+#[test]
 fn resume_in_a_compressed_file_passes_over_committed_rows() {
     let mut text = String::from("n\n");
     for i in 0..500 {
