@@ -16,6 +16,18 @@ fn rows(from: u64, to: u64) -> String {
     format!("{header}{rows}")
 }
 
+/// Rows of table `daily` in `dir`'s `out.db`, distinct ids, and the largest.
+fn ids_in_daily(dir: &Path) -> (i64, i64, i64) {
+    rusqlite::Connection::open(dir.join("out.db"))
+        .unwrap()
+        .query_row(
+            "SELECT count(*), count(DISTINCT id), max(id) FROM daily",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+}
+
 fn append(path: &Path, text: &str) {
     let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
     file.write_all(text.as_bytes()).unwrap();
@@ -69,15 +81,7 @@ fn a_grown_file_loads_only_its_appended_rows_into_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let outputs = load_as_it_grows(dir.path(), &["--into", "out.db"]);
     check_reports(&outputs);
-    let db = rusqlite::Connection::open(dir.path().join("out.db")).unwrap();
-    let (count, distinct, max): (i64, i64, i64) = db
-        .query_row(
-            "SELECT count(*), count(DISTINCT id), max(id) FROM daily",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    assert_eq!((count, distinct, max), (4_000, 4_000, 4_000));
+    assert_eq!(ids_in_daily(dir.path()), (4_000, 4_000, 4_000));
 }
 
 #[test]
@@ -153,13 +157,5 @@ fn a_gzip_file_cut_short_then_whole_then_appended_loads_each_row_once() {
         appended.contains("21,000 rows read, 1,000 loaded, 0 rejected, 20,000 skipped"),
         "{appended}"
     );
-    let db = rusqlite::Connection::open(dir.path().join("out.db")).unwrap();
-    let (count, distinct, max): (i64, i64, i64) = db
-        .query_row(
-            "SELECT count(*), count(DISTINCT id), max(id) FROM daily",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    assert_eq!((count, distinct, max), (21_000, 21_000, 21_000));
+    assert_eq!(ids_in_daily(dir.path()), (21_000, 21_000, 21_000));
 }
