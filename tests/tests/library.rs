@@ -129,6 +129,42 @@ async fn small_compressed_files_are_estimated_from_their_decoded_size() {
     }
 }
 
+/// Small transcoded files (latin1, UTF-16): the sample reads each whole, and its text's size
+/// bounds the reader's batches as a small compressed file's does. A tiny latin1 file once
+/// reserved a whole first batch, four times what the plan estimated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_transcoded_files_stay_within_their_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(
+        input.join("latin1.csv"),
+        b"id,name\n1,caf\xe9\n2,na\xefve\n",
+    )
+    .unwrap();
+    let utf16: Vec<u8> = "\u{feff}id,name\n1,été\n"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    std::fs::write(input.join("utf16.csv"), utf16).unwrap();
+    let settings = LoadSettings {
+        csv: loader_file::CsvOptions::default().encoding(loader_file::Encoding::Latin1),
+        ..LoadSettings::default()
+    };
+    let service = DataLoadingService::new(
+        Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap()),
+        Arc::new(loader_batch::InMemoryAudit::new()),
+        Arc::new(SysinfoProbe::new().unwrap()),
+        settings,
+    );
+    let report = service.load(&[input]).await.unwrap();
+    assert!(report.is_success(), "{:?}", report.first_error());
+    assert_eq!(report.rows_loaded(), 3);
+    for file in &report.files {
+        assert!(file.measured_peak <= file.estimated_peak, "{file:?}");
+    }
+}
+
 /// Two runs loading the same content at the same moment race for each batch's ledger
 /// record: the loser's write is undone whole and says what happened, into either database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

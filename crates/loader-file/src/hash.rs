@@ -56,12 +56,12 @@ fn hash_from(input: &mut impl Read, limit: u64) -> std::io::Result<(blake3::Hash
 /// hash to `old_hash` (a [`content_hash`]), and a line ends at `resume_byte` (where the
 /// earlier content's last row ended), so that the rows after it are whole rows of their own.
 ///
-/// In a plain file `resume_byte` is an offset in the file. In a compressed one it is an
-/// offset in the text the reader decodes (which a resume reads past rather than seeks to),
-/// and the line end is looked for there: a compressed stream whose old bytes are unchanged
-/// decodes to the old text and then more (a gzip file that was cut short and is whole now,
-/// or one with another gzip member appended). Plain UTF-16 is left out: its resume points
-/// are offsets in its UTF-8.
+/// `resume_byte` is an offset in the text the reader reads, as `encoding` makes it: in a
+/// plain UTF-8 file, an offset in the file; in a compressed or transcoded one (latin1,
+/// UTF-16), an offset in its decoded UTF-8, which a resume reads past rather than seeks to.
+/// The line end is looked for there. A file whose old bytes are unchanged decodes to the
+/// old text and then more: rows appended, a gzip download cut short that is whole now, a
+/// gzip member appended.
 ///
 /// A line ends there when the byte before it is a line end, or, for earlier content whose
 /// last row had none, when the byte at it is one: text appended straight after such a row
@@ -69,34 +69,34 @@ fn hash_from(input: &mut impl Read, limit: u64) -> std::io::Result<(blake3::Hash
 ///
 /// # Errors
 ///
-/// [`Error::Io`] when the file cannot be read, or a compressed one decoded up to
-/// `resume_byte`.
+/// [`Error::Io`] when the file cannot be read, or its text decoded up to `resume_byte`.
 ///
 /// # Example
 ///
 /// ```
+/// use loader_file::{Encoding, grew_from};
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("daily.csv");
 /// std::fs::write(&path, "id\n1\n").unwrap();
 /// let old = loader_file::content_hash(&path).unwrap();
 /// std::fs::write(&path, "id\n1\n2\n").unwrap();
-/// assert!(loader_file::grew_from(&path, 5, &old, 5).unwrap());
+/// assert!(grew_from(&path, 5, &old, 5, Encoding::Utf8).unwrap());
 /// std::fs::write(&path, "id\n7\n2\n").unwrap();
-/// assert!(!loader_file::grew_from(&path, 5, &old, 5).unwrap());
+/// assert!(!grew_from(&path, 5, &old, 5, Encoding::Utf8).unwrap());
 /// ```
-pub fn grew_from(path: &Path, old_size: u64, old_hash: &str, resume_byte: u64) -> Result<bool> {
+pub fn grew_from(
+    path: &Path,
+    old_size: u64,
+    old_hash: &str,
+    resume_byte: u64,
+    encoding: crate::Encoding,
+) -> Result<bool> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
     let mut file = File::open(path).map_err(io)?;
-    let size = file.metadata().map_err(io)?.len();
-    let plain = crate::input::detect(&mut file).map_err(io)? == crate::Compression::None;
-    if size <= old_size
-        || (plain && resume_byte > old_size)
-        // Resume points in UTF-16 text are offsets in its UTF-8, not in the file.
-        || (plain && crate::input::utf16_order(&mut file).map_err(io)?.is_some())
-    {
+    if file.metadata().map_err(io)?.len() <= old_size {
         return Ok(false);
     }
     let (hash, read) = hash_from(&mut file, old_size).map_err(io)?;
@@ -106,22 +106,23 @@ pub fn grew_from(path: &Path, old_size: u64, old_hash: &str, resume_byte: u64) -
     if resume_byte == 0 {
         return Ok(true);
     }
-    let is_line_end = |byte: u8| matches!(byte, b'\n' | b'\r');
-    if !plain {
-        // The two bytes around the resume point, in the text the reader decodes.
-        let (mut text, _, _) =
-            crate::input::open_marked(path, crate::Encoding::Utf8).map_err(io)?;
-        std::io::copy(&mut (&mut text).take(resume_byte - 1), &mut std::io::sink()).map_err(io)?;
-        let mut around = [0u8; 2];
-        let filled = crate::input::read_up_to(&mut text, &mut around).map_err(io)?;
-        return Ok(around[..filled].iter().any(|&b| is_line_end(b)));
-    }
-    let mut line_end = |at: u64| -> Result<bool> {
-        let mut byte = [0u8; 1];
-        file.seek(SeekFrom::Start(at)).map_err(io)?;
-        Ok(file.read(&mut byte).map_err(io)? == 1 && is_line_end(byte[0]))
+    // The two bytes around the resume point, in the text the reader reads.
+    let mut around = [0u8; 2];
+    let filled = match crate::input::open_marked(path, encoding).map_err(io)?.0 {
+        crate::input::Input::Plain(mut file) => {
+            if resume_byte > old_size {
+                return Ok(false);
+            }
+            file.seek(SeekFrom::Start(resume_byte - 1)).map_err(io)?;
+            crate::input::read_up_to(&mut file, &mut around).map_err(io)?
+        }
+        crate::input::Input::Decoded(mut text) => {
+            std::io::copy(&mut (&mut text).take(resume_byte - 1), &mut std::io::sink())
+                .map_err(io)?;
+            crate::input::read_up_to(&mut text, &mut around).map_err(io)?
+        }
     };
-    Ok(line_end(resume_byte - 1)? || line_end(resume_byte)?)
+    Ok(around[..filled].iter().any(|&b| matches!(b, b'\n' | b'\r')))
 }
 
 #[cfg(test)]
@@ -135,7 +136,14 @@ mod tests {
         std::fs::write(&path, old).unwrap();
         let hash = content_hash(&path).unwrap();
         std::fs::write(&path, new).unwrap();
-        grew_from(&path, old.len() as u64, &hash, resume).unwrap()
+        grew_from(
+            &path,
+            old.len() as u64,
+            &hash,
+            resume,
+            crate::Encoding::Utf8,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -154,6 +162,22 @@ mod tests {
         assert!(!grown(b"id\n1\n2\n", b"id\n1\n", 7));
         // A resume point past the old end cannot be the old content's.
         assert!(!grown(b"id\n1\n", b"id\n1\n2\n", 6));
+    }
+
+    #[test]
+    fn a_transcoded_file_is_looked_at_in_its_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.csv");
+        let old = b"id\n1,caf\xe9\n";
+        std::fs::write(&path, old).unwrap();
+        let hash = content_hash(&path).unwrap();
+        std::fs::write(&path, b"id\n1,caf\xe9\n2,x\n").unwrap();
+        // `id\n1,café\n` is 11 bytes of UTF-8 for 10 of latin1: the resume point lies past
+        // the old bytes' length, in the text the reader reads.
+        let grew = |resume| grew_from(&path, 10, &hash, resume, crate::Encoding::Latin1).unwrap();
+        assert!(grew(11));
+        assert!(!grew(8), "not at a line end");
+        assert_eq!(old.len(), 10);
     }
 
     #[test]

@@ -160,6 +160,15 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let sampled_bytes = reader.position().byte().saturating_sub(first_row_byte);
     let (compression_ratio, decoded_size) =
         input::compression_ratio(path, compression).map_err(io)?;
+    // A plain file read whole through a transcoder (latin1, UTF-16): its text's size is
+    // known, and bounds its batches as a small compressed file's does (without it a small
+    // latin1 file reserved a whole first batch, past the plan's estimate).
+    let decoded_size = match decoded_size {
+        None if !plain && whole_file && compression == input::Compression::None => {
+            Some(reader.position().byte())
+        }
+        known => known,
+    };
     let raw_names = if options.get_has_headers() {
         raw_names
     } else {

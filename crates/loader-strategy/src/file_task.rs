@@ -400,7 +400,7 @@ async fn decide(
         Some(hash) => hash?,
         None => mode.hash(move || content_hash(&path)).await?,
     };
-    let asks_history = crate::grown::asks_history(ledger, file);
+    let asks_history = crate::grown::asks_history(ledger);
     let (decision, history) = ledger
         .decide(&file.table, &hash, &file.path, asks_history)
         .await?;

@@ -9,7 +9,7 @@ use crate::file_task::Mode;
 use crate::ledger::RunLedger;
 use crate::{PlannedFile, Result};
 use loader_batch::PathHistory;
-use loader_file::{Encoding, ResumePoint};
+use loader_file::ResumePoint;
 
 /// What the ledger's history of the file's path says of its content.
 #[derive(Debug, PartialEq, Eq)]
@@ -66,9 +66,10 @@ impl PathCheck {
 
 /// Whether a grown file could resume after an earlier load of its path: then the run asks
 /// the ledger for the path's history together with the content's status.
-pub(crate) fn asks_history(ledger: &RunLedger, file: &PlannedFile) -> bool {
-    // Resume points of a transcoded file are offsets in its UTF-8, not in the file.
-    ledger.resumes_grown_files() && file.csv.get_encoding() == Encoding::Utf8
+pub(crate) fn asks_history(ledger: &RunLedger) -> bool {
+    // Any file: a compressed or transcoded one's resume point is looked for in its decoded
+    // text (`grew_from`), and a resume reads past its committed rows.
+    ledger.resumes_grown_files()
 }
 
 /// Compares the file (content `hash`, first load of that content) with `history`, the newest
@@ -85,15 +86,16 @@ pub(crate) async fn check_path(
     if history.file_hash == hash {
         return Ok(PathCheck::Unknown);
     }
-    let (path, size, old_hash, end) = (
+    let (path, size, old_hash, end, encoding) = (
         file.path.clone(),
         history.size,
         history.file_hash.clone(),
         history.end.0,
+        file.csv.get_encoding(),
     );
     // Hashing the old length reads most of the file.
     let grew = mode
-        .hash(move || loader_file::grew_from(&path, size, &old_hash, end))
+        .hash(move || loader_file::grew_from(&path, size, &old_hash, end, encoding))
         .await?;
     Ok(if grew {
         PathCheck::Grown(history)
