@@ -35,11 +35,7 @@ pub const POSTGRES_NAME_BYTES: usize = 63;
 /// assert_eq!(loader_batch::postgres_name("id"), "id");
 /// ```
 pub fn postgres_name(name: &str) -> &str {
-    let mut end = name.len().min(POSTGRES_NAME_BYTES);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    &name[..end]
+    &name[..name.floor_char_boundary(POSTGRES_NAME_BYTES)]
 }
 
 /// The columns of a table, in order.

@@ -354,18 +354,18 @@ fn print_report(report: &LoadReport, target: &Target, dry_run: bool) {
         report.run_id,
     );
     for file in &report.files {
-        if file.state == FileState::Empty {
-            let note = file.note.as_deref().unwrap_or_default();
-            crate::outln!("  empty  {}: {note}", file.path.display());
-            continue;
-        }
         let state = match file.state {
             FileState::Loaded => "ok",
             FileState::Failed => "FAILED",
             FileState::NotStarted => "not started",
             FileState::Stopped => "STOPPED",
             FileState::Skipped => "skip",
-            FileState::Empty => "empty",
+            // Nothing was read: the line is only what the note says.
+            FileState::Empty => {
+                let note = file.note.as_deref().unwrap_or_default();
+                crate::outln!("  empty  {}: {note}", file.path.display());
+                continue;
+            }
         };
         crate::outln!(
             "  {state:<6} {} -> {:?}: {} rows read, {} {}, {} rejected, {} skipped, {}, memory {} estimated / {} measured{}",

@@ -169,6 +169,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.csv");
         let old = b"id\n1,caf\xe9\n";
+        assert_eq!(old.len(), 10);
         std::fs::write(&path, old).unwrap();
         let hash = content_hash(&path).unwrap();
         std::fs::write(&path, b"id\n1,caf\xe9\n2,x\n").unwrap();
@@ -177,7 +178,6 @@ mod tests {
         let grew = |resume| grew_from(&path, 10, &hash, resume, crate::Encoding::Latin1).unwrap();
         assert!(grew(11));
         assert!(!grew(8), "not at a line end");
-        assert_eq!(old.len(), 10);
     }
 
     #[test]

@@ -312,10 +312,7 @@ fn unique_names(raw: &[String]) -> (Vec<String>, Vec<(usize, String, String)>) {
         while !taken.insert(key(&candidate)) {
             let tail = format!("_{suffix}");
             // Cut where the suffix still falls within the bytes PostgreSQL keeps.
-            let mut end = base.len().min(POSTGRES_NAME_BYTES - tail.len());
-            while !base.is_char_boundary(end) {
-                end -= 1;
-            }
+            let end = base.floor_char_boundary(POSTGRES_NAME_BYTES - tail.len());
             candidate = format!("{}{tail}", &base[..end]);
             suffix += 1;
         }

@@ -369,14 +369,14 @@ impl<R: Read> Read for Transcode<R> {
     }
 }
 
-/// Picks the delimiter of a file from its first lines (comment lines left out): among comma, semicolon, tab and pipe,
-/// the one found the same non-zero number of times (outside quotes) on the most lines as on
-/// the first. When none is on the first line, the file has one column: then one found on no
+/// Picks the delimiter of a file from its first lines (comment lines left out): among
+/// comma, semicolon, tab and pipe, the one found the same non-zero number of times (outside
+/// quotes) on the most lines as on the first. When none is on the first line, the file has one column: then one found on no
 /// line at all, so that a value holding a comma (`Smith, Jr.`) stays one value; comma when
 /// every one is found somewhere.
 pub(crate) fn sniff_delimiter(path: &Path, options: &crate::CsvOptions) -> io::Result<u8> {
     const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
-    let quote = options.get_quote();
+    let (quote, comment) = (options.get_quote(), options.get_comment());
     let (mut input, _) = open(path, options.get_encoding())?;
     let mut head = vec![0u8; 64 << 10];
     let mut filled = 0;
@@ -389,7 +389,7 @@ pub(crate) fn sniff_delimiter(path: &Path, options: &crate::CsvOptions) -> io::R
     let lines: Vec<&[u8]> = head[..filled]
         .split(|&b| b == b'\n')
         // Comment lines say nothing of the delimiter (a first one would hide the header's).
-        .filter(|l| !l.is_empty() && options.get_comment().is_none_or(|c| l.first() != Some(&c)))
+        .filter(|l| !l.is_empty() && comment.is_none_or(|c| l.first() != Some(&c)))
         .take(50)
         .collect();
     let mut best = (b',', 0usize);

@@ -400,9 +400,11 @@ async fn decide(
         Some(hash) => hash?,
         None => mode.hash(move || content_hash(&path)).await?,
     };
-    let asks_history = crate::grown::asks_history(ledger);
+    // Whether a grown file could resume after an earlier load of its path (any file: a
+    // compressed or transcoded one's resume point is looked for in its decoded text, see
+    // `loader_file::grew_from`): then the history comes with the content's status.
     let (decision, history) = ledger
-        .decide(&file.table, &hash, &file.path, asks_history)
+        .decide(&file.table, &hash, &file.path, ledger.resumes_grown_files())
         .await?;
     match decision {
         Decision::Skip {

@@ -6,7 +6,6 @@
 //! would.
 
 use crate::file_task::Mode;
-use crate::ledger::RunLedger;
 use crate::{PlannedFile, Result};
 use loader_batch::PathHistory;
 use loader_file::ResumePoint;
@@ -62,14 +61,6 @@ impl PathCheck {
             )),
         }
     }
-}
-
-/// Whether a grown file could resume after an earlier load of its path: then the run asks
-/// the ledger for the path's history together with the content's status.
-pub(crate) fn asks_history(ledger: &RunLedger) -> bool {
-    // Any file: a compressed or transcoded one's resume point is looked for in its decoded
-    // text (`grew_from`), and a resume reads past its committed rows.
-    ledger.resumes_grown_files()
 }
 
 /// Compares the file (content `hash`, first load of that content) with `history`, the newest
