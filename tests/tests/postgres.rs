@@ -756,3 +756,40 @@ fn headers_longer_than_postgresql_names_load_and_load_again() {
     );
     assert_eq!(rows, [[Some("4".into()), Some("12".into())]]);
 }
+
+#[test]
+fn file_names_alike_in_their_first_63_bytes_load_into_tables_of_their_own() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::created(&url, "long_tables");
+    let s = &schema.name;
+    let dir = tempfile::tempdir().unwrap();
+    // Two exports whose names differ only past the 63 bytes PostgreSQL keeps, with
+    // different columns: they used to meet in one cut table, and the second failed.
+    let stem = "quarterly_reconciliation_of_customer_accounts_for_the_finance_team";
+    std::fs::write(
+        dir.path().join(format!("{stem}_orders.csv")),
+        "id,name\n1,x\n2,y\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join(format!("{stem}_refunds.csv")),
+        "code,amount\nA,3.5\n",
+    )
+    .unwrap();
+    let output = run_loader(dir.path(), &["load", ".", "--into", &url, "--schema", s]);
+    assert_succeeded(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut tables = Vec::new();
+    for (file, rows) in [("orders", "2"), ("refunds", "1")] {
+        let table = loader_strategy::table_name_for(format!("{stem}_{file}.csv").as_ref());
+        let count = query_text(
+            &url,
+            &format!("SELECT count(*)::text FROM \"{s}\".\"{table}\""),
+        );
+        assert_eq!(count, [[Some(rows.into())]], "{table}");
+        // The summary names the table the rows went to.
+        assert!(stdout.contains(&format!("-> \"{table}\"")), "{stdout}");
+        tables.push(table);
+    }
+    assert_ne!(tables[0], tables[1]);
+}

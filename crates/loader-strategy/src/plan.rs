@@ -1,5 +1,5 @@
 use crate::{Error, LoadSettings, Result};
-use loader_batch::ColumnType;
+use loader_batch::{ColumnType, POSTGRES_NAME_BYTES};
 use loader_file::{BatchReader, CsvOptions, FileSample, Parallelism, discover, sample_file};
 use loader_memory::{EffectiveLimit, MemoryProbe};
 use std::path::{Path, PathBuf};
@@ -82,12 +82,20 @@ pub struct LoadPlan {
 /// The table a file loads into by default: its name without directory and without the
 /// data and compression extensions (`2024/orders.csv.gz` gives `orders`).
 ///
+/// A name longer than the 63 bytes PostgreSQL keeps is cut and ends in a tag of the whole
+/// name: the server would cut it anyway, and two exports alike in their first 63 bytes
+/// (`..._2024-01-31.csv`, `..._2024-02-29.csv`) must not land in one table, nor in two
+/// tables in SQLite and one in PostgreSQL. The tag depends on the name alone, so every run
+/// of the same file finds the same table.
+///
 /// # Example
 ///
 /// ```
 /// use loader_strategy::table_name_for;
 /// assert_eq!(table_name_for("data/orders.csv.gz".as_ref()), "orders");
 /// assert_eq!(table_name_for("my.data.tsv".as_ref()), "my.data");
+/// let long = format!("{}_january.csv", "x".repeat(60));
+/// assert_eq!(table_name_for(long.as_ref()).len(), 63);
 /// ```
 pub fn table_name_for(path: &Path) -> String {
     let mut name = path
@@ -105,9 +113,22 @@ pub fn table_name_for(path: &Path) -> String {
     }
     if name.is_empty() {
         "data".to_owned()
+    } else if name.len() > POSTGRES_NAME_BYTES {
+        let tag = format!("_{:08x}", name_tag(name.as_bytes()));
+        let end = name.floor_char_boundary(POSTGRES_NAME_BYTES - tag.len());
+        format!("{}{tag}", &name[..end])
     } else {
         name
     }
+}
+
+/// 32 bits of FNV-1a over `bytes`: fixed by its definition, so a name's tag never changes
+/// between builds or versions, as a table a ledger refers to must not.
+fn name_tag(bytes: &[u8]) -> u32 {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    (hash ^ (hash >> 32)) as u32
 }
 
 pub(crate) fn make_plan(
@@ -350,6 +371,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn long_file_names_give_tables_postgresql_keeps_apart() {
+        let stem = "monthly_settlement_report_for_all_regions_and_all_currencies_";
+        let january = table_name_for(format!("in/{stem}2024_01.csv").as_ref());
+        let february = table_name_for(format!("in/{stem}2024_02.csv.gz").as_ref());
+        assert_ne!(january, february);
+        for name in [&january, &february] {
+            assert_eq!(name.len(), POSTGRES_NAME_BYTES, "{name}");
+            assert!(name.starts_with(&stem[..50]), "{name}");
+        }
+        // The same name always gives the same table, whatever directory or compression.
+        assert_eq!(
+            january,
+            table_name_for(format!("elsewhere/{stem}2024_01.csv.zst").as_ref())
+        );
+        // FNV-1a of the name (checked against a Python rendering of the definition), fixed: a
+        // table a ledger names must not move between versions.
+        assert_eq!(
+            january,
+            "monthly_settlement_report_for_all_regions_and_all_curr_40fee7dd"
+        );
+        // Cut at a character boundary, never inside one.
+        let accented = table_name_for(format!("{}.csv", "é".repeat(40)).as_ref());
+        assert!(accented.len() <= POSTGRES_NAME_BYTES, "{accented}");
+        let exactly = "t".repeat(POSTGRES_NAME_BYTES);
+        assert_eq!(table_name_for(format!("{exactly}.csv").as_ref()), exactly);
+    }
     fn probe() -> FixedProbe {
         FixedProbe(MemoryReading {
             total: 16 << 30,
