@@ -190,6 +190,50 @@ fn the_summary_names_the_rejected_rows_and_where_they_are_kept() {
     );
 }
 
+/// A value the sample did not show stops the file; the summary says which flags get past it,
+/// and each of them does.
+#[test]
+fn a_stopped_file_names_the_flags_that_get_past_its_row() {
+    let dir = tempfile::tempdir().unwrap();
+    // Past the 1000 rows sampled, so the column is inferred integer.
+    let mut csv = String::from("id,score\n");
+    for id in 1..=3000 {
+        let score = if id == 2500 {
+            "N/A".to_owned()
+        } else {
+            (id % 97).to_string()
+        };
+        csv.push_str(&format!("{id},{score}\n"));
+    }
+    std::fs::write(dir.path().join("late.csv"), csv).unwrap();
+    let output = run_loader(dir.path(), &["load", "late.csv", "--into", "t.db"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(
+            "to get past it: --on-error skip sets such rows aside in the quarantine, with their \
+             text, and loads the rest; --null N/A reads \"N/A\" as NULL; --column score:text \
+             types the column when the table is made"
+        ),
+        "{stdout}"
+    );
+    // Following the advice: each flag loads every row, once.
+    for (database, flags, exit) in [
+        ("null.db", &["--null", "N/A"][..], 0),
+        ("skip.db", &["--on-error", "skip"][..], 3),
+        ("text.db", &["--column", "score:text"][..], 0),
+    ] {
+        let args = [&["load", "late.csv", "--into", database][..], flags].concat();
+        let output = run_loader(dir.path(), &args);
+        assert_eq!(output.status.code(), Some(exit), "{flags:?}");
+        let rows: i64 = rusqlite::Connection::open(dir.path().join(database))
+            .unwrap()
+            .query_row("SELECT count(*) FROM late", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, if exit == 3 { 2999 } else { 3000 }, "{flags:?}");
+    }
+}
+
 #[test]
 fn schema_shows_the_dialect_and_the_inferred_columns() {
     let corpus = root().join("tests/corpus");

@@ -83,6 +83,8 @@ pub(crate) enum Rows<'a> {
     /// Writes them again after `refusal` of them all, setting refused rows aside within
     /// `limits`, and commits only what `admit` keeps.
     SettingAside {
+        // SQLite sets rows aside one by one and does not look at the refusal of them all.
+        #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
         refusal: &'a loader_batch::SinkError,
         limits: loader_batch::SetAsideLimits,
         admit: &'a (dyn Fn(&loader_batch::SetAside) -> bool + Send + Sync),

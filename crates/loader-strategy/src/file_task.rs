@@ -65,6 +65,8 @@ pub(crate) struct Progress {
     /// Which columns an existing table typed otherwise than the sample (see
     /// `matched_to_table`), for the report.
     pub table_note: Option<String>,
+    /// The flags that would get past the row that stopped the file (see `remedy`).
+    pub remedy: Option<String>,
 }
 
 impl Progress {

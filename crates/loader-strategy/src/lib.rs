@@ -44,6 +44,7 @@ mod plan;
 mod reaction;
 mod reject_room;
 mod rejects;
+mod remedy;
 mod report;
 mod run;
 mod settings;

@@ -445,6 +445,7 @@ fn record_outcome(file: &PlannedFile, progress: &Mutex<Progress>, result: Result
         Err(error) => {
             progress.data_error = !error.is_pool_failure();
             progress.stopped = matches!(error, crate::Error::Stopped { .. });
+            progress.remedy = crate::remedy::remedy(&error);
             progress.outcome = Some(Err(describe_error(file, &error)));
         }
     }
@@ -547,11 +548,16 @@ fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
         },
         first_reject: progress.first_reject.clone(),
         note: {
-            let notes: Vec<&str> = [&progress.skipped, &progress.path_note, &progress.table_note]
-                .into_iter()
-                .flatten()
-                .map(String::as_str)
-                .collect();
+            let notes: Vec<&str> = [
+                &progress.skipped,
+                &progress.path_note,
+                &progress.table_note,
+                &progress.remedy,
+            ]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
             (!notes.is_empty()).then(|| notes.join("; "))
         },
         bytes_loaded: progress.bytes_loaded,

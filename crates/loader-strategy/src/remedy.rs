@@ -1,0 +1,115 @@
+//! What an operator can do about a file stopped by a bad row, said under the error: the
+//! error names file, line and column; the remedy names the flags that load the file anyway.
+
+use crate::Error;
+use loader_batch::ColumnType;
+
+/// The flags that get past `error`, for the errors of one row's data that a flag settles;
+/// `None` for the rest (a damaged file, a refused connection), which no flag fixes.
+pub(crate) fn remedy(error: &Error) -> Option<String> {
+    let Error::File(error) = error else {
+        return None;
+    };
+    let skip = "--on-error skip sets such rows aside in the quarantine, with their text, and \
+                loads the rest";
+    match error {
+        loader_file::Error::Value { name, source, .. } => {
+            let mut ways = vec![skip.to_owned()];
+            let found = source.found.trim();
+            // A marker such as N/A, NULL or "-" stands for no value; anything else is a
+            // value written another way, which NULL would lose.
+            if NULL_MARKERS.iter().any(|m| m.eq_ignore_ascii_case(found)) {
+                ways.push(format!(
+                    "--null {} reads {found:?} as NULL",
+                    shell_word(found)
+                ));
+            }
+            let wider = match source.expected {
+                ColumnType::Integer if ColumnType::Real.accepts(found.as_bytes()) => {
+                    ColumnType::Real
+                }
+                _ => ColumnType::Text,
+            };
+            ways.push(format!(
+                "--column {} types the column when the table is made (a table that exists \
+                 keeps its types)",
+                shell_word(&format!("{name}:{wider}"))
+            ));
+            Some(format!("to get past it: {}", ways.join("; ")))
+        }
+        loader_file::Error::FieldCount { .. } => Some(format!("to get past it: {skip}")),
+        _ => None,
+    }
+}
+
+/// Text that exports write for no value.
+const NULL_MARKERS: &[&str] = &[
+    "NA", "N/A", "#N/A", "NULL", "(null)", "None", "nil", "-", "--", "?", r"\N", "missing",
+    "unknown",
+];
+
+/// `word` as one shell word: as it is when it holds nothing a shell reads, else in single
+/// quotes.
+fn shell_word(word: &str) -> String {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"_.:/-+=@%,".contains(&b);
+    if !word.is_empty() && word.bytes().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value_error(name: &str, expected: ColumnType, found: &str) -> Error {
+        Error::File(loader_file::Error::Value {
+            path: "late.csv".into(),
+            line: 150_001,
+            byte: 1_600_000,
+            column: 2,
+            name: name.to_owned(),
+            source: expected.check(found.as_bytes()).unwrap_err(),
+        })
+    }
+
+    #[test]
+    fn a_marker_gets_null_a_number_written_otherwise_gets_a_wider_type() {
+        let marker = remedy(&value_error("score", ColumnType::Integer, "N/A")).unwrap();
+        assert!(marker.contains("--on-error skip"), "{marker}");
+        assert!(
+            marker.contains("--null N/A reads \"N/A\" as NULL"),
+            "{marker}"
+        );
+        assert!(marker.contains("--column score:text"), "{marker}");
+        let decimal = remedy(&value_error("score", ColumnType::Integer, "3.5")).unwrap();
+        assert!(!decimal.contains("--null"), "{decimal}");
+        assert!(decimal.contains("--column score:real"), "{decimal}");
+        let date = remedy(&value_error("paid on", ColumnType::Date, "31/01/2024")).unwrap();
+        assert!(date.contains("--column 'paid on:text'"), "{date}");
+        // A word that is no marker is a value: reading it as NULL would lose it.
+        let word = remedy(&value_error("amount", ColumnType::Real, "abc")).unwrap();
+        assert!(!word.contains("--null"), "{word}");
+        let backslash = remedy(&value_error("n", ColumnType::Integer, r"\N")).unwrap();
+        assert!(backslash.contains(r"--null '\N'"), "{backslash}");
+    }
+
+    #[test]
+    fn errors_no_flag_settles_get_none() {
+        let io = Error::File(loader_file::Error::Io {
+            path: "a.csv".into(),
+            source: std::io::Error::other("disk"),
+        });
+        assert_eq!(remedy(&io), None);
+        assert_eq!(remedy(&Error::Worker("gone".into())), None);
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_a_shell_would_read_them() {
+        assert_eq!(shell_word("N/A"), "N/A");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("$x"), "'$x'");
+    }
+}
