@@ -207,13 +207,25 @@ fn short_name(path: &std::path::Path) -> String {
 }
 
 fn lines(live: &LiveProgress, stopped: &Receiver<()>) {
-    let mut last = Instant::now();
+    let began = Instant::now();
+    let mut last = began;
     while tick(stopped) {
         if last.elapsed() < LINE_EVERY {
             continue;
         }
         last = Instant::now();
         let snapshot = live.snapshot();
+        if snapshot.files.is_empty() {
+            // No plan yet: the files are being sampled, or the target is slow to open.
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!(
+                    "progress: starting for {:.0}s (sampling the files, opening the target)",
+                    began.elapsed().as_secs_f64()
+                );
+            }
+            continue;
+        }
         let (done, expected, position) = totals(&snapshot);
         let finished = snapshot
             .files

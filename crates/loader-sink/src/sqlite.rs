@@ -79,12 +79,13 @@ impl SqliteSink {
         // 16 KiB pages (for a new database; an existing one keeps its size) took a tenth off
         // the system time of a bulk load against 4 KiB: fewer, larger WAL writes.
         connection
-            .execute_batch(
+            .execute_batch(&format!(
                 "PRAGMA page_size = 16384;
                  PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
-                 PRAGMA busy_timeout = 5000;",
-            )
+                 PRAGMA busy_timeout = {};",
+                BUSY_TIMEOUT.as_millis()
+            ))
             .map_err(open_error)?;
         connection.set_prepared_statement_cache_capacity(64);
         let checkpointer = Checkpointer::start(&path, &mut connection).map_err(open_error)?;
@@ -351,6 +352,9 @@ fn is_canonical_timestamp(field: &[u8]) -> bool {
         }
 }
 
+/// How long a statement waits for another connection's lock before it fails.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(crate) fn database_error(table: &str, error: &rusqlite::Error) -> Error {
     let kind = match error.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => SinkErrorKind::Transient,
@@ -359,10 +363,17 @@ pub(crate) fn database_error(table: &str, error: &rusqlite::Error) -> Error {
         }
         _ => SinkErrorKind::Terminal,
     };
+    let mut message = shorten(&error.to_string());
+    if kind == SinkErrorKind::Transient {
+        message.push_str(&format!(
+            " (another connection held it for the {} s waited; run again once it is done)",
+            BUSY_TIMEOUT.as_secs()
+        ));
+    }
     Error::Database {
         kind,
         table: table.to_owned(),
-        message: shorten(&error.to_string()),
+        message,
     }
 }
 
@@ -629,5 +640,25 @@ mod tests {
         let err = sink.write(&t, &batch, 0..1).await.unwrap_err();
         assert_eq!(err.kind, SinkErrorKind::Terminal);
         assert!(err.message.contains("no column named n"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_lock_held_elsewhere_says_so_and_can_be_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locked.db");
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("CREATE TABLE t (x); BEGIN EXCLUSIVE;")
+            .unwrap();
+        let waiter = Connection::open(&path).unwrap();
+        let refused = waiter.execute("INSERT INTO t VALUES (1)", []).unwrap_err();
+        let error = database_error("_loader ledger", &refused);
+        assert!(
+            error.to_string().starts_with(
+                "_loader ledger: database is locked (another connection held it for the 5 s waited"
+            ),
+            "{error}"
+        );
+        assert_eq!(SinkError::from(error).kind, SinkErrorKind::Transient);
     }
 }

@@ -9,7 +9,7 @@ pub enum Error {
     #[error(transparent)]
     Batch(#[from] loader_batch::Error),
     /// The sink failed outside a batch (preparing a table).
-    #[error("{table}: {source}")]
+    #[error("{}", named_once(table, source))]
     Sink {
         /// The table.
         table: String,
@@ -140,3 +140,35 @@ impl Error {
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `table: what the sink said`, unless the sink named the table already (both sinks name
+/// the ledger in its errors): `_loader ledger: _loader ledger: ...` said nothing more.
+fn named_once(table: &str, source: &loader_batch::SinkError) -> String {
+    let said = source.to_string();
+    match said.strip_prefix(table) {
+        Some(rest) if rest.starts_with(": ") => said,
+        _ => format!("{table}: {said}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_the_sink_named_is_named_once() {
+        let sink = |message: &str| Error::Sink {
+            table: "_loader ledger".into(),
+            source: loader_batch::SinkError::new(loader_batch::SinkErrorKind::Terminal, message),
+        };
+        assert_eq!(
+            sink("_loader ledger: database is locked").to_string(),
+            "_loader ledger: database is locked"
+        );
+        assert_eq!(sink("disk full").to_string(), "_loader ledger: disk full");
+        assert_eq!(
+            sink("_loader ledgers: x").to_string(),
+            "_loader ledger: _loader ledgers: x"
+        );
+    }
+}
