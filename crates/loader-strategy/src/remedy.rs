@@ -14,8 +14,15 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
                 loads the rest";
     match error {
         loader_file::Error::Value { name, source, .. } => {
-            let mut ways = vec![skip.to_owned()];
             let found = source.found.trim();
+            // Files joined with `cat` keep every header but the first as a row.
+            if found.eq_ignore_ascii_case(name) {
+                return Some(format!(
+                    "the row looks like the header again (files joined with their headers?): \
+                     {skip}"
+                ));
+            }
+            let mut ways = vec![skip.to_owned()];
             // A marker such as N/A, NULL or "-" stands for no value; anything else is a
             // value written another way, which NULL would lose.
             if NULL_MARKERS.iter().any(|m| m.eq_ignore_ascii_case(found)) {
@@ -88,6 +95,9 @@ mod tests {
         assert!(decimal.contains("--column score:real"), "{decimal}");
         let date = remedy(&value_error("paid on", ColumnType::Date, "31/01/2024")).unwrap();
         assert!(date.contains("--column 'paid on:text'"), "{date}");
+        let header = remedy(&value_error("id", ColumnType::Integer, "id")).unwrap();
+        assert!(header.starts_with("the row looks like the header again"), "{header}");
+        assert!(!header.contains("--column"), "{header}");
         // A word that is no marker is a value: reading it as NULL would lose it.
         let word = remedy(&value_error("amount", ColumnType::Real, "abc")).unwrap();
         assert!(!word.contains("--null"), "{word}");
