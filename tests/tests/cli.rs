@@ -509,7 +509,7 @@ fn dry_run_checks_every_row_and_writes_nothing() {
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.starts_with("checked (dry run) 1,099 rows from 0 of 1 files")
+        stdout.starts_with("checked (dry run) 1,099 rows from 0 of 1 file ")
             && stdout.contains(") against sqlite:t.db in "),
         "the summary says nothing was loaded: {stdout}"
     );

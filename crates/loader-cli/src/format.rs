@@ -16,6 +16,12 @@ pub fn count(n: u64) -> String {
     out
 }
 
+/// `n` things, counted: `1 row`, `2,000 rows`.
+pub fn counted(n: u64, thing: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{} {thing}{s}", count(n))
+}
+
 pub fn bytes(n: u64) -> String {
     ByteSize(n).to_string()
 }
@@ -36,5 +42,12 @@ mod tests {
         assert_eq!(super::count(0), "0");
         assert_eq!(super::count(999), "999");
         assert_eq!(super::count(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn one_is_singular_every_other_count_plural() {
+        assert_eq!(super::counted(1, "row"), "1 row");
+        assert_eq!(super::counted(0, "file"), "0 files");
+        assert_eq!(super::counted(1_000, "row"), "1,000 rows");
     }
 }

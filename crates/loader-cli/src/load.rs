@@ -1,7 +1,7 @@
 //! `loader load` and `loader plan`.
 
 use crate::args::{Cli, Command, CommonArgs, Escape, LoadArgs, Mode, OnError, Order, TextEncoding};
-use crate::format::{bytes, count, rate, seconds};
+use crate::format::{bytes, count, counted, rate, seconds};
 use anyhow::{Context, Result};
 use loader_batch::{AuditSink, BatchSink, BufferedAudit, JsonlAudit, Ledger, NullAudit, TeeAudit};
 use loader_file::{BadRowPolicy, CsvOptions, Encoding, FileOrder};
@@ -343,10 +343,10 @@ fn print_report(report: &LoadReport, target: &Target, dry_run: bool) {
         ("loaded", "into")
     };
     crate::outln!(
-        "{done} {} rows from {} of {} files{skipped} ({}) {into} {target} in {} ({} rows/s, {}/s), run {}",
-        count(report.rows_loaded()),
+        "{done} {} from {} of {}{skipped} ({}) {into} {target} in {} ({} rows/s, {}/s), run {}",
+        counted(report.rows_loaded(), "row"),
         loaded,
-        report.files.len(),
+        counted(report.files.len() as u64, "file"),
         bytes(report.input_bytes()),
         seconds(report.duration),
         rate(report.rows_loaded(), report.duration),
@@ -368,10 +368,10 @@ fn print_report(report: &LoadReport, target: &Target, dry_run: bool) {
             }
         };
         crate::outln!(
-            "  {state:<6} {} -> {:?}: {} rows read, {} {}, {} rejected, {} skipped, {}, memory {} estimated / {} measured{}",
+            "  {state:<6} {} -> {:?}: {} read, {} {}, {} rejected, {} skipped, {}, memory {} estimated / {} measured{}",
             file.path.display(),
             file.table,
-            count(file.rows_read),
+            counted(file.rows_read, "row"),
             count(file.rows_loaded),
             if dry_run { "accepted" } else { "loaded" },
             count(file.rows_rejected),
