@@ -159,3 +159,111 @@ fn a_gzip_file_cut_short_then_whole_then_appended_loads_each_row_once() {
     );
     assert_eq!(ids_in_daily(dir.path()), (21_000, 21_000, 21_000));
 }
+
+/// `text` compressed as `extension` (`gz` or `zst`) says.
+fn compressed(text: &str, extension: &str) -> Vec<u8> {
+    match extension {
+        "gz" => {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(text.as_bytes()).unwrap();
+            encoder.finish().unwrap()
+        }
+        _ => zstd::encode_all(text.as_bytes(), 3).unwrap(),
+    }
+}
+
+/// A nightly job loads `daily.csv`, then archives it (`gzip daily.csv`, with rows added
+/// meanwhile or not); the next night's run over the directory finds `daily.csv.gz`, and loads
+/// only the rows the first run did not.
+fn archived_after_loading(target: &[&str]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut outputs = Vec::new();
+    for (extension, added) in [("gz", 0), ("zst", 500)] {
+        let plain = dir.path().join("daily.csv");
+        std::fs::write(&plain, rows(1, 2_000)).unwrap();
+        let args = [&["load", ".", "--force"][..], target].concat();
+        let first = run_loader(dir.path(), &args);
+        assert_eq!(first.status.code(), Some(0));
+        std::fs::remove_file(&plain).unwrap();
+        let archive = dir.path().join(format!("daily.csv.{extension}"));
+        std::fs::write(&archive, compressed(&rows(1, 2_000 + added), extension)).unwrap();
+        let output = run_loader(dir.path(), &[&["load", "."][..], target].concat());
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert_eq!(output.status.code(), Some(0), "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "{} rows read, {added} loaded, 0 rejected, 2,000 skipped",
+                loader_tests::thousands(2_000 + added)
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("holds, decompressed, what run") && stdout.contains("daily.csv (2000"),
+            "{stdout}"
+        );
+        std::fs::remove_file(&archive).unwrap();
+        outputs.push(stdout);
+    }
+    outputs
+}
+
+#[test]
+fn a_file_archived_after_loading_loads_only_rows_added_since_into_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.db");
+    archived_after_loading(&["--into", out.to_str().unwrap()]);
+    // The first load (forced again for the second file) and the 500 rows added: 2,000 twice
+    // under --force, then 500.
+    assert_eq!(ids_in_daily(dir.path()), (4_500, 2_500, 2_500));
+}
+
+#[test]
+fn a_file_archived_after_loading_loads_only_rows_added_since_into_postgres() {
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::new(&url, "archived");
+    archived_after_loading(&["--into", &url, "--schema", &schema.name]);
+    let found = query_text(
+        &url,
+        &format!(
+            "SELECT count(*)::text, count(DISTINCT id)::text FROM \"{}\".daily",
+            schema.name
+        ),
+    );
+    assert_eq!(found, [[Some("4500".into()), Some("2500".into())]]);
+}
+
+/// `orders.csv` and the `orders.csv.gz` made from it (`gzip -k`) in one directory: their rows
+/// load once, whichever of the two starts first.
+#[test]
+fn a_compressed_copy_beside_its_file_loads_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("daily.csv"), rows(1, 3_000)).unwrap();
+    std::fs::write(
+        dir.path().join("daily.csv.gz"),
+        compressed(&rows(1, 3_000), "gz"),
+    )
+    .unwrap();
+    for (order, workers) in [("largest", "1"), ("smallest", "1"), ("given", "2")] {
+        let database = format!("{order}.db");
+        let args = [
+            "load",
+            ".",
+            "--into",
+            &database,
+            "--order",
+            order,
+            "--workers",
+            workers,
+        ];
+        let output = run_loader(dir.path(), &args);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{stdout}");
+        assert!(
+            stdout.contains("1 skipped as already loaded") && stdout.contains("loaded in this run"),
+            "{order}: {stdout}"
+        );
+        std::fs::copy(dir.path().join(&database), dir.path().join("out.db")).unwrap();
+        assert_eq!(ids_in_daily(dir.path()), (3_000, 3_000, 3_000), "{order}");
+    }
+}

@@ -35,6 +35,12 @@ pub fn content_hash(path: &Path) -> Result<String> {
 /// bytes that was.
 fn hash_from(input: &mut impl Read, limit: u64) -> std::io::Result<(blake3::Hash, u64)> {
     let mut hasher = blake3::Hasher::new();
+    let read = feed(&mut hasher, input, limit)?;
+    Ok((hasher.finalize(), read))
+}
+
+/// Feeds the next `limit` bytes of `input` (fewer at its end) to `hasher`; how many it fed.
+fn feed(hasher: &mut blake3::Hasher, input: &mut impl Read, limit: u64) -> std::io::Result<u64> {
     let mut buffer = vec![0u8; 256 << 10];
     let mut read = 0;
     while read < limit {
@@ -49,7 +55,93 @@ fn hash_from(input: &mut impl Read, limit: u64) -> std::io::Result<(blake3::Hash
         hasher.update(&buffer[..n]);
         read += n as u64;
     }
-    Ok((hasher.finalize(), read))
+    Ok(read)
+}
+
+/// The bytes a gzip or zstd file decompresses to, as they are (no transcoding); an
+/// uncompressed file's own bytes.
+fn decompressed(path: &Path) -> std::io::Result<Box<dyn Read>> {
+    Ok(match crate::input::open(path, crate::Encoding::Utf8)?.0 {
+        crate::input::Input::Plain(file) => Box::new(file),
+        crate::input::Input::Decoded(text) => text,
+    })
+}
+
+/// The [`content_hash`] of what a compressed file decompresses to: a gzip or zstd copy of a
+/// file hashes as the file itself does, so a run holding `orders.csv` and `orders.csv.gz`
+/// made from it can tell they are the same content. An uncompressed file gives its
+/// [`content_hash`].
+///
+/// # Errors
+///
+/// [`Error::Io`] when the file cannot be read or decompressed.
+///
+/// # Example
+///
+/// ```
+/// use std::io::Write;
+/// let dir = tempfile::tempdir().unwrap();
+/// let plain = dir.path().join("orders.csv");
+/// std::fs::write(&plain, "id\n1\n").unwrap();
+/// let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+/// gzip.write_all(b"id\n1\n").unwrap();
+/// let packed = dir.path().join("orders.csv.gz");
+/// std::fs::write(&packed, gzip.finish().unwrap()).unwrap();
+/// let plain_hash = loader_file::content_hash(&plain).unwrap();
+/// assert_ne!(loader_file::content_hash(&packed).unwrap(), plain_hash);
+/// assert_eq!(loader_file::decompressed_hash(&packed).unwrap(), plain_hash);
+/// ```
+pub fn decompressed_hash(path: &Path) -> Result<String> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (hash, _) = hash_from(&mut decompressed(path).map_err(io)?, u64::MAX).map_err(io)?;
+    Ok(hash.to_hex().to_string())
+}
+
+/// Whether the compressed file at `path` holds, decompressed, an earlier uncompressed file's
+/// content (its `old_size` bytes hash to `old_hash`), and perhaps rows after it: as
+/// [`grew_from`] asks of a file that grew, with a line end at `resume_byte`. It is how a run
+/// over `orders.csv.gz` finds the rows an earlier run loaded from `orders.csv`, compressed
+/// since (a nightly job that loads a directory, then archives what it loaded).
+///
+/// # Errors
+///
+/// [`Error::Io`] when the file cannot be read or decompressed.
+pub fn decompressed_from(
+    path: &Path,
+    old_size: u64,
+    old_hash: &str,
+    resume_byte: u64,
+) -> Result<bool> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if resume_byte > old_size {
+        return Ok(false);
+    }
+    let mut text = decompressed(path).map_err(io)?;
+    let mut hasher = blake3::Hasher::new();
+    // Up to the byte before the resume point, then the two around it (kept for the line
+    // end), then the rest of the old content.
+    let before = resume_byte.saturating_sub(1).min(old_size);
+    let mut read = feed(&mut hasher, &mut text, before).map_err(io)?;
+    let mut around = [0u8; 2];
+    let filled = if resume_byte == 0 || read < before {
+        0
+    } else {
+        crate::input::read_up_to(&mut text, &mut around).map_err(io)?
+    };
+    let within = usize::try_from(old_size - read).map_or(filled, |left| left.min(filled));
+    hasher.update(&around[..within]);
+    read += within as u64;
+    read += feed(&mut hasher, &mut text, old_size - read).map_err(io)?;
+    if read < old_size || hasher.finalize().to_hex().as_str() != old_hash {
+        return Ok(false);
+    }
+    Ok(resume_byte == 0 || around[..filled].iter().any(|&b| matches!(b, b'\n' | b'\r')))
 }
 
 /// Whether the file at `path` is an earlier file that has grown: its first `old_size` bytes
@@ -162,6 +254,50 @@ mod tests {
         assert!(!grown(b"id\n1\n2\n", b"id\n1\n", 7));
         // A resume point past the old end cannot be the old content's.
         assert!(!grown(b"id\n1\n", b"id\n1\n2\n", 6));
+    }
+
+    /// Whether `new`, gzip-compressed, holds `old` (uncompressed), `old`'s last row ending at
+    /// `resume`.
+    fn holds(old: &[u8], new: &[u8], resume: u64) -> bool {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("f.csv");
+        std::fs::write(&plain, old).unwrap();
+        let hash = content_hash(&plain).unwrap();
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzip.write_all(new).unwrap();
+        let packed = dir.path().join("f.csv.gz");
+        std::fs::write(&packed, gzip.finish().unwrap()).unwrap();
+        decompressed_from(&packed, old.len() as u64, &hash, resume).unwrap()
+    }
+
+    #[test]
+    fn a_compressed_file_holds_an_earlier_plain_one_as_a_grown_file_would() {
+        // The same content compressed, or compressed after rows were added.
+        assert!(holds(b"id\n1\n", b"id\n1\n", 5));
+        assert!(holds(b"id\n1\n", b"id\n1\n2\n", 5));
+        assert!(holds(b"id\n1", b"id\n1\n2\n", 4));
+        assert!(holds(b"id\r\n1", b"id\r\n1\r\n2\r\n", 5));
+        assert!(holds(b"id\n1\n", b"id\n1\n", 0));
+        // The last row changed, an old byte changed, or the content shrank.
+        assert!(!holds(b"id\n1", b"id\n12\n", 4));
+        assert!(!holds(b"id\n1\n", b"id\n7\n2\n", 5));
+        assert!(!holds(b"id\n1\n2\n", b"id\n1\n", 7));
+        assert!(!holds(b"id\n1\n", b"id\n1\n2\n", 6));
+        // Longer than one read buffer, resuming in the middle of the old content.
+        let old: Vec<u8> = (0..100_000)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
+        let mut new = old.clone();
+        new.extend_from_slice(b"100000\n");
+        // Where the row 12345 starts, and two bytes into it.
+        let row = old.windows(7).position(|w| w == b"\n12345\n").unwrap() as u64 + 1;
+        assert!(holds(&old, &new, old.len() as u64));
+        assert!(holds(&old, &new, row));
+        assert!(!holds(&old, &new, row + 2));
+        let mut changed = new.clone();
+        changed[300_000] ^= 1;
+        assert!(!holds(&old, &changed, old.len() as u64));
     }
 
     #[test]

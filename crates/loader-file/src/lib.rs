@@ -46,7 +46,7 @@ mod records;
 
 pub use discover::{FileOrder, InputFile, discover};
 pub use error::{Error, Result};
-pub use hash::{content_hash, grew_from};
+pub use hash::{content_hash, decompressed_from, decompressed_hash, grew_from};
 pub use infer::{FileSample, sample_file};
 pub use input::Compression;
 pub use options::{BadRowPolicy, CsvOptions, Encoding, OnError};

@@ -402,12 +402,34 @@ async fn decide(
         Some(hash) => hash?,
         None => mode.hash(move || content_hash(&path)).await?,
     };
+    // A compressed copy of a file in this run (`gzip -k orders.csv`) is that file's content:
+    // whichever starts second is skipped, by the hash of what it decompresses to.
+    let twin = if ledger.has_twin(&file.path) {
+        let path = file.path.clone();
+        let decompressed = mode
+            .hash(move || loader_file::decompressed_hash(&path))
+            .await?;
+        ledger
+            .first_with(&file.table, &decompressed, &file.path)
+            .map(|first| Decision::Skip {
+                reason: format!("same content, decompressed, as {first}, loaded in this run"),
+                rows: 0,
+                generation: 0,
+            })
+    } else {
+        None
+    };
     // Whether a grown file could resume after an earlier load of its path (any file: a
     // compressed or transcoded one's resume point is looked for in its decoded text, see
     // `loader_file::grew_from`): then the history comes with the content's status.
-    let (decision, history) = ledger
-        .decide(&file.table, &hash, &file.path, ledger.resumes_grown_files())
-        .await?;
+    let (decision, history) = match twin {
+        Some(skip) => (skip, None),
+        None => {
+            ledger
+                .decide(&file.table, &hash, &file.path, ledger.resumes_grown_files())
+                .await?
+        }
+    };
     match decision {
         Decision::Skip {
             reason,
@@ -446,7 +468,16 @@ async fn decide(
         } => {
             // Content loaded for the first time may be an earlier file grown.
             let path_check = if generation == 1 {
-                crate::grown::check_path(history, file, &hash, mode).await?
+                match crate::grown::check_path(history, file, &hash, mode).await? {
+                    // A file archived after an earlier run loaded it (`gzip orders.csv`):
+                    // not for a twin, whose namesake may be loading at this moment.
+                    PathCheck::Unknown
+                        if ledger.resumes_grown_files() && !ledger.has_twin(&file.path) =>
+                    {
+                        crate::grown::check_compressed(ledger, file, &hash, mode).await?
+                    }
+                    check => check,
+                }
             } else {
                 PathCheck::Unknown
             };

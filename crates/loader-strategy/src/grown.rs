@@ -8,11 +8,16 @@
 use crate::file_task::Mode;
 use crate::{PlannedFile, Result};
 use loader_batch::PathHistory;
-use loader_file::ResumePoint;
+use loader_file::{Compression, ResumePoint};
+use std::path::PathBuf;
 
 /// What the ledger's history of the file's path says of its content.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum PathCheck {
+    /// The file is a compressed copy of `from` (`orders.csv` for `orders.csv.gz`), whose
+    /// content an earlier run loaded: it holds that content, decompressed, and perhaps rows
+    /// after it, which are the only new ones.
+    Compressed { history: PathHistory, from: PathBuf },
     /// Nothing to go on: no earlier load of the path that committed rows, or a `--force` or
     /// `--mode replace` run, which loads every row anyway.
     Unknown,
@@ -33,7 +38,7 @@ impl PathCheck {
         resume: Option<ResumePoint>,
         rows_committed: u64,
     ) -> (Option<ResumePoint>, u64) {
-        let PathCheck::Grown(history) = self else {
+        let (PathCheck::Grown(history) | PathCheck::Compressed { history, .. }) = self else {
             return (resume, rows_committed);
         };
         let after_old = ResumePoint {
@@ -54,6 +59,13 @@ impl PathCheck {
             PathCheck::Grown(history) => Some(format!(
                 "grown since run {} loaded its first {} bytes ({} rows)",
                 history.run_id, history.size, history.rows
+            )),
+            PathCheck::Compressed { history, from } => Some(format!(
+                "holds, decompressed, what run {} loaded from {} ({} rows): only rows after \
+                 them are new",
+                history.run_id,
+                from.display(),
+                history.rows
             )),
             PathCheck::Changed { run_id } => Some(format!(
                 "this path held other content when run {run_id} loaded it, which this file \
@@ -94,5 +106,53 @@ pub(crate) async fn check_path(
         PathCheck::Changed {
             run_id: history.run_id,
         }
+    })
+}
+
+/// The file a compressed one was made from by `gzip` or `zstd`, named without their
+/// extension (`orders.csv` for `orders.csv.gz`); `None` for a file not compressed, or
+/// converted from another encoding (its hash is of other bytes than the reader's text).
+pub(crate) fn uncompressed_name(file: &PlannedFile) -> Option<PathBuf> {
+    if file.sample.compression == Compression::None
+        || file.sample.converted_from.is_some()
+        || file.csv.get_encoding() != loader_file::Encoding::Utf8
+    {
+        return None;
+    }
+    let name = file.path.file_name()?.to_str()?;
+    let lower = name.to_ascii_lowercase();
+    let ext = [".gz", ".zst", ".zstd"]
+        .into_iter()
+        .find(|ext| lower.ends_with(ext) && lower.len() > ext.len())?;
+    Some(file.path.with_file_name(&name[..name.len() - ext.len()]))
+}
+
+/// For a compressed file loaded for the first time: whether an earlier run loaded the file
+/// it was made from (see [`uncompressed_name`]) into its table, and it holds that content.
+pub(crate) async fn check_compressed(
+    ledger: &crate::ledger::RunLedger,
+    file: &PlannedFile,
+    hash: &str,
+    mode: Mode,
+) -> Result<PathCheck> {
+    let Some(from) = uncompressed_name(file) else {
+        return Ok(PathCheck::Unknown);
+    };
+    let Some(history) = ledger.path_history(&file.table, hash, &from).await? else {
+        return Ok(PathCheck::Unknown);
+    };
+    let (path, size, old_hash, end) = (
+        file.path.clone(),
+        history.size,
+        history.file_hash.clone(),
+        history.end.0,
+    );
+    let holds = mode
+        .hash(move || loader_file::decompressed_from(&path, size, &old_hash, end))
+        .await?;
+    Ok(if holds {
+        PathCheck::Compressed { history, from }
+    } else {
+        PathCheck::Unknown
     })
 }

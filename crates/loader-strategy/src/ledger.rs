@@ -1,13 +1,13 @@
 //! How a run uses the exactly-once ledger: which files to skip, where to resume, what to record.
 
-use crate::{Error, LoadSettings, Result};
+use crate::{Error, LoadSettings, PlannedFile, Result};
 use loader_batch::{
     FileLedgerState, FileRecord, Ledger, LedgerKey, LedgerStatus, PathHistory, PendingReplace,
     RunRecord,
 };
 use loader_file::ResumePoint;
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// What happens to existing data and to content already loaded.
@@ -60,10 +60,30 @@ pub(crate) struct RunLedger {
     force: bool,
     replace: Mutex<HashMap<String, Arc<PendingReplace>>>,
     seen: Mutex<HashMap<(String, String), String>>,
+    /// Compressed files of the run whose uncompressed namesake goes to the same table in
+    /// it too (`orders.csv.gz` beside `orders.csv`): the two may be one content.
+    twins: HashSet<PathBuf>,
 }
 
 impl RunLedger {
-    pub fn new(ledger: Arc<dyn Ledger>, run_id: String, settings: &LoadSettings) -> Self {
+    pub fn new(
+        ledger: Arc<dyn Ledger>,
+        run_id: String,
+        settings: &LoadSettings,
+        files: &[PlannedFile],
+    ) -> Self {
+        let in_run: HashSet<(&Path, &str)> = files
+            .iter()
+            .map(|f| (f.path.as_path(), f.table.as_str()))
+            .collect();
+        let twins = files
+            .iter()
+            .filter(|f| {
+                crate::grown::uncompressed_name(f)
+                    .is_some_and(|from| in_run.contains(&(from.as_path(), f.table.as_str())))
+            })
+            .map(|f| f.path.clone())
+            .collect();
         RunLedger {
             ledger,
             run_id,
@@ -71,7 +91,42 @@ impl RunLedger {
             force: settings.force,
             replace: Mutex::new(HashMap::new()),
             seen: Mutex::new(HashMap::new()),
+            twins,
         }
+    }
+
+    /// Whether `path` is a compressed file whose uncompressed namesake is in the run too.
+    pub fn has_twin(&self, path: &Path) -> bool {
+        self.twins.contains(path)
+    }
+
+    /// The file of the run that went to `table` first with content `hash`; `None` when this
+    /// is the first, and `path` is noted as it.
+    pub fn first_with(&self, table: &str, hash: &str, path: &Path) -> Option<String> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.entry((table.to_owned(), hash.to_owned())) {
+            std::collections::hash_map::Entry::Occupied(first) => Some(first.get().clone()),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(path.display().to_string());
+                None
+            }
+        }
+    }
+
+    /// The newest load of `path` into `table` that committed rows (see `grown.rs`).
+    pub async fn path_history(
+        &self,
+        table: &str,
+        hash: &str,
+        path: &Path,
+    ) -> Result<Option<PathHistory>> {
+        let path = path.display().to_string();
+        let (_, history) = self
+            .ledger
+            .status_at(table, hash, &path)
+            .await
+            .map_err(ledger_error)?;
+        Ok(history)
     }
 
     pub async fn begin(&self, settings: &LoadSettings, started_at: &str) -> Result<()> {
@@ -119,13 +174,7 @@ impl RunLedger {
         path: &Path,
         path_history: bool,
     ) -> Result<(Decision, Option<PathHistory>)> {
-        let key = (table.to_owned(), hash.to_owned());
-        if let Some(first) = self
-            .seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
+        if let Some(first) = self.first_with(table, hash, path) {
             return Ok((
                 Decision::Skip {
                     reason: format!("same content as {first}, loaded in this run"),
@@ -135,10 +184,6 @@ impl RunLedger {
                 None,
             ));
         }
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, path.display().to_string());
         if self.mode == LoadMode::Replace {
             return Ok((
                 Decision::Load {

@@ -96,7 +96,10 @@ mod tests {
         let date = remedy(&value_error("paid on", ColumnType::Date, "31/01/2024")).unwrap();
         assert!(date.contains("--column 'paid on:text'"), "{date}");
         let header = remedy(&value_error("id", ColumnType::Integer, "id")).unwrap();
-        assert!(header.starts_with("the row looks like the header again"), "{header}");
+        assert!(
+            header.starts_with("the row looks like the header again"),
+            "{header}"
+        );
         assert!(!header.contains("--column"), "{header}");
         // A word that is no marker is a value: reading it as NULL would lose it.
         let word = remedy(&value_error("amount", ColumnType::Real, "abc")).unwrap();

@@ -165,6 +165,7 @@ impl DataLoadingService {
                 Arc::clone(l),
                 run_id.clone(),
                 &plan.settings,
+                &plan.files,
             ))
         });
         if let Some(ledger) = &ledger {
