@@ -13,6 +13,7 @@ mod examples;
 mod grown;
 mod library;
 mod postgres;
+mod ragged;
 mod refused;
 mod stop;
 mod types;

@@ -252,6 +252,12 @@ pub struct CommonArgs {
     /// NULLs included.
     #[arg(long, env = "LOADER_QUOTED_EMPTY_IS_NULL")]
     pub quoted_empty_is_null: bool,
+    /// Read rows ragged the way exports make them: a row with fewer fields than the header
+    /// has the missing ones NULL, and empty fields past the header's count (a trailing
+    /// delimiter) are dropped. Without this such rows are bad rows; a row with more fields
+    /// that are not all empty is one either way.
+    #[arg(long, env = "LOADER_RAGGED_ROWS")]
+    pub ragged_rows: bool,
     /// Text encoding of the files, converted to UTF-8.
     #[arg(long, value_enum, default_value_t = TextEncoding::Utf8, env = "LOADER_ENCODING")]
     pub encoding: TextEncoding,

@@ -168,6 +168,7 @@ pub struct CsvOptions {
     max_row_bytes: usize,
     inferred_columns: Vec<bool>,
     quoted_empty_is_null: bool,
+    ragged_rows: bool,
 }
 
 impl Default for CsvOptions {
@@ -190,6 +191,7 @@ impl Default for CsvOptions {
             max_row_bytes: 64 << 20,
             inferred_columns: Vec::new(),
             quoted_empty_is_null: false,
+            ragged_rows: false,
         }
     }
 }
@@ -316,6 +318,20 @@ impl CsvOptions {
     pub fn quoted_empty_is_null(mut self, yes: bool) -> Self {
         self.quoted_empty_is_null = yes;
         self
+    }
+
+    /// Whether rows ragged the way exports make them are read (default false: a bad row): a
+    /// row with fewer fields than the header has the missing ones NULL, and empty fields
+    /// past the header's count (a trailing delimiter) are dropped. A row with more fields
+    /// that are not all empty is still a bad row.
+    pub fn ragged_rows(mut self, yes: bool) -> Self {
+        self.ragged_rows = yes;
+        self
+    }
+
+    /// Whether ragged rows are read ([`ragged_rows`](Self::ragged_rows)).
+    pub fn get_ragged_rows(&self) -> bool {
+        self.ragged_rows
     }
 
     /// The comment character, if lines starting with one are skipped.

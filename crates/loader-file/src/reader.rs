@@ -511,7 +511,9 @@ impl BatchReader {
                     .unwrap_or_default(),
             });
         }
-        if self.records.len() != columns.len() {
+        if self.records.len() != columns.len()
+            && !(self.options.get_ragged_rows() && self.records.fit_to(columns.len()))
+        {
             let (line, byte) = self.record_start();
             return Err(Error::FieldCount {
                 path: path(),

@@ -153,6 +153,24 @@ impl<R: Read> Records<R> {
         self.len
     }
 
+    /// Makes the current record `columns` fields long when it is ragged in the way exports
+    /// are: missing fields at its end are added, empty; empty fields past `columns` (a
+    /// trailing delimiter) are dropped. Whether it has `columns` fields now: a record with
+    /// more fields, not all of them empty, keeps them.
+    pub(crate) fn fit_to(&mut self, columns: usize) -> bool {
+        let end = self.ends().last().copied().unwrap_or(0);
+        if self.len < columns {
+            if self.ends.len() < columns {
+                self.ends.resize(columns, 0);
+            }
+            self.ends[self.len..columns].fill(end);
+            self.len = columns;
+        } else if columns > 0 && self.ends()[columns - 1] == end {
+            self.len = columns;
+        }
+        self.len == columns
+    }
+
     /// The current record's fields back to back.
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.fields[..self.ends().last().copied().unwrap_or(0)]

@@ -44,6 +44,13 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
             ));
             Some(format!("to get past it: {}", ways.join("; ")))
         }
+        // Exports that leave a row's trailing empty fields out: --ragged-rows reads them.
+        loader_file::Error::FieldCount {
+            expected, found, ..
+        } if found < expected => Some(format!(
+            "to get past it: --ragged-rows reads the missing fields as NULL (and drops empty \
+             ones past the header's); {skip}"
+        )),
         loader_file::Error::FieldCount { .. } => Some(format!("to get past it: {skip}")),
         _ => None,
     }
@@ -106,6 +113,23 @@ mod tests {
         assert!(!word.contains("--null"), "{word}");
         let backslash = remedy(&value_error("n", ColumnType::Integer, r"\N")).unwrap();
         assert!(backslash.contains(r"--null '\N'"), "{backslash}");
+    }
+
+    #[test]
+    fn a_short_row_gets_ragged_rows_a_long_one_only_skip() {
+        let count = |found| {
+            remedy(&Error::File(loader_file::Error::FieldCount {
+                path: "a.csv".into(),
+                line: 3,
+                byte: 20,
+                expected: 4,
+                found,
+            }))
+            .unwrap()
+        };
+        assert!(count(2).contains("--ragged-rows"), "{}", count(2));
+        assert!(count(2).contains("--on-error skip"), "{}", count(2));
+        assert!(!count(5).contains("--ragged-rows"), "{}", count(5));
     }
 
     #[test]

@@ -866,3 +866,33 @@ fn a_small_compressed_file_whose_decoded_size_is_known_reserves_what_the_plain_o
     assert!(sample.is_err() || sample.unwrap().decoded_size.is_none());
     assert_eq!(budget.reserved(), 0);
 }
+
+#[test]
+fn ragged_rows_are_fitted_to_the_header_only_when_asked() {
+    let f = fixture(b"id,name\n1\n2,bo,\n3,cy,,\n4,dee,x\n5,eve\n");
+    let budget = MemoryBudget::new(8 << 20);
+    let (batches, error) = read_all(&f.path, &CsvOptions::default(), &budget);
+    assert!(batches.is_empty());
+    assert!(matches!(
+        error,
+        Some(Error::FieldCount {
+            line: 2,
+            found: 1,
+            ..
+        })
+    ));
+    let ragged = skipping(CsvOptions::default().ragged_rows(true));
+    let (batches, error) = read_all(&f.path, &ragged, &budget);
+    assert!(error.is_none(), "{error:?}");
+    // Missing fields are added empty (NULL), empty ones past the header dropped; a field
+    // past it that holds text keeps the row bad.
+    assert_eq!(
+        rows_of(&batches),
+        [["1", ""], ["2", "bo"], ["3", "cy"], ["5", "eve"]]
+    );
+    let rejected: Vec<u64> = batches
+        .iter()
+        .flat_map(|b| b.rejects().iter().map(|r| r.line))
+        .collect();
+    assert_eq!(rejected, [5]);
+}
