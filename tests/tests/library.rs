@@ -165,6 +165,32 @@ async fn small_transcoded_files_stay_within_their_estimate() {
     }
 }
 
+/// Rows wider than a batch's byte limit (a document per row) are a batch each, as wide: the
+/// estimate counts them, as the estimator's invariant asks (it was under half the measure).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_wider_than_a_batch_stay_within_their_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("wide.csv");
+    let row = "x".repeat(3 << 20);
+    std::fs::write(&input, format!("id,doc\n1,{row}\n2,{row}\n3,{row}\n")).unwrap();
+    let settings = LoadSettings {
+        csv: loader_file::CsvOptions::default().batch_bytes(1 << 20),
+        ..LoadSettings::default()
+    };
+    let service = DataLoadingService::new(
+        Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap()),
+        Arc::new(loader_batch::InMemoryAudit::new()),
+        Arc::new(SysinfoProbe::new().unwrap()),
+        settings,
+    );
+    let report = service.load(&[input]).await.unwrap();
+    assert!(report.is_success(), "{:?}", report.first_error());
+    assert_eq!(report.rows_loaded(), 3);
+    let file = &report.files[0];
+    assert!(file.measured_peak > 3 << 20, "{file:?}");
+    assert!(file.measured_peak <= file.estimated_peak, "{file:?}");
+}
+
 /// Two runs loading the same content at the same moment race for each batch's ledger
 /// record: the loser's write is undone whole and says what happened, into either database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,6 +29,9 @@ pub struct FileSample {
     pub mean_row_bytes: f64,
     /// Mean field bytes per row (what a batch holds).
     pub mean_field_bytes: f64,
+    /// Field bytes of the widest row sampled: a row wider than a batch's byte limit is a
+    /// batch of its own, that wide.
+    pub widest_field_bytes: u64,
     /// Bytes of the header line (0 without a header).
     pub header_bytes: u64,
     /// How the file is stored (detected from its first bytes).
@@ -117,6 +120,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let first_row_byte = header_bytes;
     let mut whole_file = false;
     let mut records = 0usize;
+    let mut widest_field_bytes = 0;
     while records < options.get_sample_rows() {
         records += 1;
         if !reader
@@ -141,6 +145,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
             }
         }
         field_bytes += record.as_slice().len() as u64;
+        widest_field_bytes = widest_field_bytes.max(record.as_slice().len() as u64);
         rows += 1;
     }
     let head_end = reader.position().byte();
@@ -199,6 +204,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         rows_probed,
         whole_file,
         mean_row_bytes: per_row(sampled_bytes),
+        widest_field_bytes,
         mean_field_bytes: per_row(field_bytes),
         header_bytes,
         compression,

@@ -203,8 +203,14 @@ pub(crate) fn make_plan(
             .ramp_up(ramp_up && settings.csv.get_ramp_up())
             .inferred_columns(inferred)
             .decoded_size(sample.decoded_size);
+        // A row wider than the batch byte limit makes a batch of its own, as wide.
         let batch_heap =
-            BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, csv_bytes(&sample));
+            BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, csv_bytes(&sample))
+                .max(loader_batch::RowBatch::heap_size_for(
+                    columns,
+                    1,
+                    usize::try_from(sample.widest_field_bytes).unwrap_or(usize::MAX),
+                ) as u64);
         let in_flight = batches_in_flight(&sample, &csv);
         let decoder = sample.compression.decoder_bytes();
         let table = table_for(&input.path);
