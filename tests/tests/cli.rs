@@ -572,3 +572,54 @@ fn errors_say_their_cause_once_and_keep_the_one_that_helps() {
         "credentials never reach a message: {stderr}"
     );
 }
+
+/// `-` loads standard input (`curl ... | loader load -`): copied to a file first, so the
+/// same input piped again is recognised and skipped; the copy is gone after the command.
+#[test]
+fn standard_input_loads_once_and_leaves_nothing_behind() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("tmp");
+    std::fs::create_dir(&spool).unwrap();
+    let piped = |args: &[&str]| {
+        let mut child = Command::new(loader_bin())
+            .current_dir(dir.path())
+            .env("TMPDIR", &spool)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(b"id,name\n1,ann\n2,bob\n").unwrap();
+        drop(input);
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, first) = piped(&["load", "-", "--into", "t.db", "--table", "people"]);
+    assert_eq!(code, Some(0), "{first}");
+    assert!(
+        first.contains("stdin.csv -> \"people\": 2 rows read, 2 loaded"),
+        "{first}"
+    );
+    let (code, again) = piped(&["load", "-", "--into", "t.db", "--table", "people"]);
+    assert_eq!(code, Some(0), "{again}");
+    assert!(again.contains("0 loaded, 0 rejected, 2 skipped"), "{again}");
+    let (code, _) = piped(&["load", "-", "-", "--into", "t.db"]);
+    assert_eq!(code, Some(2), "standard input twice is a usage error");
+    assert_eq!(
+        std::fs::read_dir(&spool).unwrap().count(),
+        0,
+        "the copies are removed"
+    );
+    let rows: i64 = rusqlite::Connection::open(dir.path().join("t.db"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM people", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(rows, 2);
+}

@@ -195,7 +195,8 @@ pub enum Mode {
 
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// Input files, directories (searched recursively for .csv/.tsv/.txt) or glob patterns.
+    /// Input files, directories (searched recursively for .csv/.tsv/.txt), glob patterns, or
+    /// `-` for standard input (copied to a file under $TMPDIR first).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Load every file into this one table (default: one table per file, named after it).

@@ -19,6 +19,7 @@ mod progress;
 mod report;
 mod schema;
 mod signals;
+mod stdin;
 
 use clap::FromArgMatches;
 use std::process::ExitCode;
@@ -74,6 +75,16 @@ fn main() -> ExitCode {
         Err(error) => error.exit(),
     };
     logging::init(cli.verbose, cli.quiet);
+    let mut cli = cli;
+    // Held to the end of the command: the copy of standard input is removed with it.
+    let _stdin = match stdin::spool_for(&mut cli.command) {
+        Ok(spooled) => spooled,
+        Err(error) => {
+            eprintln!("error: {}", describe(&error));
+            let usage = error.is::<UsageError>();
+            return ExitCode::from(if usage { EXIT_USAGE } else { 1 });
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
