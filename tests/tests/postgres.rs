@@ -793,3 +793,75 @@ fn file_names_alike_in_their_first_63_bytes_load_into_tables_of_their_own() {
     }
     assert_ne!(tables[0], tables[1]);
 }
+
+/// `sslmode` as libpq reads it, against the real server: `prefer` (the default) and
+/// `require` encrypt without checking the certificate; `verify-ca` checks it against
+/// `sslrootcert`, and refuses a server whose certificate another authority signed;
+/// `verify-full` without certificates to trust is refused before connecting.
+#[test]
+fn tls_modes_mean_what_they_mean_to_libpq() {
+    let Some(url) = pg_url() else { return };
+    let text = |sql: &str| query_text(&url, sql)[0][0].clone().unwrap_or_default();
+    let schema = ScratchSchema::new(&url, "tls");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.csv"), "id\n1\n").unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let load = |params: &str| {
+        let into = format!("{url}{separator}{params}");
+        let output = run_loader(
+            dir.path(),
+            &[
+                "load",
+                "t.csv",
+                "--into",
+                &into,
+                "--schema",
+                &schema.name,
+                "--force",
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.code(), stderr)
+    };
+    if text("SHOW ssl") != "on" {
+        println!("the server has ssl off: only sslmode=require's refusal is checked");
+        let (code, stderr) = load("sslmode=require");
+        assert_eq!(code, Some(1), "{stderr}");
+        return;
+    }
+    let (code, stderr) = load("sslmode=require");
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = load("sslmode=verify-full");
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains("need the certificates to trust"),
+        "{stderr}"
+    );
+    let (code, stderr) = load("sslmode=on");
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("sslmode=on is not one of"), "{stderr}");
+    // The server's own certificate as the one to trust (self-signed, as Debian makes it).
+    let own = std::path::PathBuf::from(text("SHOW ssl_cert_file"));
+    if std::fs::read(&own).is_ok() && text("SHOW ssl_ca_file").is_empty() {
+        let (code, stderr) = load(&format!("sslmode=verify-ca&sslrootcert={}", own.display()));
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    // An authority that did not sign the server's certificate.
+    let stranger = std::fs::read_dir("/etc/ssl/certs")
+        .ok()
+        .and_then(|entries| {
+            entries.filter_map(Result::ok).map(|e| e.path()).find(|p| {
+                p.extension().is_some_and(|e| e == "pem")
+                    && p.canonicalize().ok() != own.canonicalize().ok()
+            })
+        });
+    match stranger {
+        Some(stranger) => {
+            let params = format!("sslmode=verify-ca&sslrootcert={}", stranger.display());
+            let (code, stderr) = load(&params);
+            assert_eq!(code, Some(1), "{stderr}");
+            assert!(stderr.contains("invalid peer certificate"), "{stderr}");
+        }
+        None => println!("no other certificate in /etc/ssl/certs: verify-ca's refusal not checked"),
+    }
+}

@@ -40,6 +40,8 @@ mod postgres_copy;
 mod postgres_ledger;
 #[cfg(feature = "postgres")]
 mod postgres_parts;
+#[cfg(feature = "postgres")]
+mod postgres_tls;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]

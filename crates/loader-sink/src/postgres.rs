@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio_postgres::{Config, NoTls};
+use tokio_postgres::Config;
 
 /// Bytes of CSV sent to the server at a time: bounds the memory a write needs beyond its
 /// batch, which the budget already counts.
@@ -75,11 +75,21 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// [`Error::BadTarget`] for a URL that does not parse (the message never shows a password).
 pub fn pg_config(url: &str) -> Result<Config> {
+    pg_settings(url).map(|(config, _)| config)
+}
+
+/// [`pg_config`], and what the URL asks of TLS (see `postgres_tls`).
+fn pg_settings(url: &str) -> Result<(Config, crate::postgres_tls::TlsSettings)> {
     let redacted = crate::Target::Postgres(url.to_owned()).to_string();
-    let mut config: Config = url.parse().map_err(|_| Error::BadTarget {
-        target: redacted,
-        reason: "not a valid PostgreSQL URL (postgres://USER[:PASSWORD]@HOST[:PORT]/DB)".into(),
+    let bad = |reason: String| Error::BadTarget {
+        target: redacted.clone(),
+        reason,
+    };
+    let (url, tls) = crate::postgres_tls::split_tls(url).map_err(bad)?;
+    let mut config: Config = url.parse().map_err(|_| {
+        bad("not a valid PostgreSQL URL (postgres://USER[:PASSWORD]@HOST[:PORT]/DB)".into())
     })?;
+    config.ssl_mode(tls.mode.ssl_mode());
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     if config.get_hosts().is_empty() {
         config.host(env("PGHOST").unwrap_or_else(|| "localhost".into()));
@@ -122,7 +132,7 @@ pub fn pg_config(url: &str) -> Result<Config> {
     if config.get_options().is_none() {
         config.options("-c synchronous_commit=off");
     }
-    Ok(config)
+    Ok((config, tls))
 }
 
 impl PgSink {
@@ -149,11 +159,16 @@ impl PgSink {
         connections: usize,
         create: bool,
     ) -> Result<Self> {
-        let config = pg_config(url)?;
+        let (config, tls) = pg_settings(url)?;
         let display = crate::Target::Postgres(url.to_owned()).to_string();
+        let connector =
+            crate::postgres_tls::connector(&tls).map_err(|reason| Error::BadTarget {
+                target: display.clone(),
+                reason,
+            })?;
         let manager = Manager::from_config(
             config,
-            NoTls,
+            connector,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

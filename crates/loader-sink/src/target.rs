@@ -65,8 +65,23 @@ fn bad(text: &str, reason: &str) -> Error {
     }
 }
 
-/// Replaces the password of a URL (`scheme://user:password@host`) with `***`.
+/// Replaces the password of a URL (`scheme://user:password@host`, and a `password=`
+/// parameter, which libpq takes too) with `***`.
 fn redact(url: &str) -> String {
+    let url = match url.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => url.to_owned(),
+    };
+    let url = url.as_str();
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };
@@ -153,6 +168,8 @@ mod tests {
         for url in [
             "postgres://ann:s3cr3t@localhost/db",
             "postgresql://ann:s3cr3t@localhost:5432/db?sslmode=disable",
+            "postgres://ann@localhost/db?sslmode=require&password=s3cr3t",
+            "postgres://ann@localhost/db?PASSWORD=s3cr3t&application_name=x",
         ] {
             let target = Target::parse(url).unwrap();
             assert!(!target.to_string().contains("s3cr3t"));
@@ -161,6 +178,10 @@ mod tests {
         let err = Target::parse("mysql://ann:s3cr3t@h/db").unwrap_err();
         assert!(!err.to_string().contains("s3cr3t"), "{err}");
         assert_eq!(redact("postgres://ann@h/db"), "postgres://ann@h/db");
+        assert_eq!(
+            redact("postgres://ann@h/db?password=x&sslmode=require"),
+            "postgres://ann@h/db?password=***&sslmode=require"
+        );
     }
 
     #[test]

@@ -1,0 +1,312 @@
+//! TLS to PostgreSQL, with libpq's `sslmode` meanings: managed servers (RDS, Cloud SQL,
+//! Azure) refuse connections without it, and a URL that works with `psql` must work here.
+//!
+//! | `sslmode`            | TLS                          | certificate checked           |
+//! |----------------------|------------------------------|-------------------------------|
+//! | `disable`            | never                        | -                             |
+//! | `allow`, `prefer` (default) | when the server offers it | no                       |
+//! | `require`            | always                       | no (the chain, given `sslrootcert`) |
+//! | `verify-ca`          | always                       | the chain, against `sslrootcert` |
+//! | `verify-full`        | always                       | the chain and the host name   |
+//!
+//! `sslrootcert=FILE` (PEM) names the certificates to trust; without it the verifying modes
+//! use `~/.postgresql/root.crt`, as libpq does. `PGSSLMODE` and `PGSSLROOTCERT` stand in for
+//! parameters the URL leaves out. tokio-postgres itself knows only the first three modes and
+//! no root certificates, so these two parameters are taken out of the URL before it parses.
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_postgres::config::SslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// What a URL asks of TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsSettings {
+    pub mode: TlsMode,
+    /// Certificates to trust, in PEM.
+    pub root_cert: Option<PathBuf>,
+}
+
+/// libpq's `sslmode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TlsMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl TlsMode {
+    fn parse(value: &str) -> Option<TlsMode> {
+        Some(match value {
+            "disable" => TlsMode::Disable,
+            // libpq's `allow` tries without TLS first; either way both are accepted.
+            "allow" | "prefer" => TlsMode::Prefer,
+            "require" => TlsMode::Require,
+            "verify-ca" => TlsMode::VerifyCa,
+            "verify-full" => TlsMode::VerifyFull,
+            _ => return None,
+        })
+    }
+
+    /// The mode tokio-postgres negotiates with.
+    pub fn ssl_mode(self) -> SslMode {
+        match self {
+            TlsMode::Disable => SslMode::Disable,
+            TlsMode::Prefer => SslMode::Prefer,
+            TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull => SslMode::Require,
+        }
+    }
+}
+
+/// `url` without its `sslmode` and `sslrootcert` parameters, and what they (or `PGSSLMODE`
+/// and `PGSSLROOTCERT`) asked; the error says which value is wrong.
+pub(crate) fn split_tls(url: &str) -> Result<(String, TlsSettings), String> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let (mut mode, mut root_cert) = (env("PGSSLMODE"), env("PGSSLROOTCERT"));
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("sslmode", value)) => mode = Some(percent_decoded(value)),
+            Some(("sslrootcert", value)) => root_cert = Some(percent_decoded(value)),
+            _ => kept.push(pair),
+        }
+    }
+    let mode = match mode {
+        Some(value) => TlsMode::parse(&value).ok_or_else(|| {
+            format!(
+                "sslmode={value} is not one of disable, allow, prefer, require, verify-ca, \
+                 verify-full"
+            )
+        })?,
+        None => TlsMode::Prefer,
+    };
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    let settings = TlsSettings {
+        mode,
+        root_cert: root_cert.map(PathBuf::from),
+    };
+    Ok((url, settings))
+}
+
+/// `%2F` and the like as the bytes they stand for (a path in a URL parameter).
+fn percent_decoded(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The connector for `settings`; the error says what is missing or unreadable.
+pub(crate) fn connector(settings: &TlsSettings) -> Result<MakeRustlsConnect, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let root_cert = settings.root_cert.clone().or_else(|| {
+        let home = std::env::var_os("HOME")?;
+        let default = PathBuf::from(home).join(".postgresql/root.crt");
+        default.exists().then_some(default)
+    });
+    let verifier: Arc<dyn ServerCertVerifier> = match (settings.mode, root_cert) {
+        (TlsMode::Disable | TlsMode::Prefer, _) | (TlsMode::Require, None) => {
+            Arc::new(Unverified(Arc::clone(&provider)))
+        }
+        (TlsMode::VerifyCa | TlsMode::VerifyFull, None) => {
+            return Err(
+                "sslmode=verify-ca and verify-full need the certificates to trust: \
+                 sslrootcert=FILE (PEM), or ~/.postgresql/root.crt"
+                    .into(),
+            );
+        }
+        (mode, Some(file)) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let certificates = CertificateDer::pem_file_iter(&file)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("sslrootcert {}: {e}", file.display()))?;
+            let (added, _) = roots.add_parsable_certificates(certificates);
+            if added == 0 {
+                return Err(format!(
+                    "sslrootcert {}: no certificate in it",
+                    file.display()
+                ));
+            }
+            let webpki =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+                    .build()
+                    .map_err(|e| format!("sslrootcert {}: {e}", file.display()))?;
+            if mode == TlsMode::VerifyFull {
+                webpki
+            } else {
+                Arc::new(ChainOnly(webpki))
+            }
+        }
+    };
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// `prefer` and `require` without root certificates: the connection is encrypted, the
+/// server's certificate is taken as it is (libpq's meaning of those modes). The handshake's
+/// signatures are still checked, against the certificate presented.
+#[derive(Debug)]
+struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca`: the chain must lead to a trusted certificate; the name in it need not be
+/// the host's (a server reached by an address its certificate does not list).
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            verdict => verdict,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_parameters_leave_the_url_and_keep_libpq_meanings() {
+        let (url, tls) = split_tls(
+            "postgres://u@h/db?sslmode=verify-full&connect_timeout=5&sslrootcert=%2Fetc%2Fca.pem",
+        )
+        .unwrap();
+        assert_eq!(url, "postgres://u@h/db?connect_timeout=5");
+        assert_eq!(tls.mode, TlsMode::VerifyFull);
+        assert_eq!(tls.root_cert, Some(PathBuf::from("/etc/ca.pem")));
+        let (url, tls) = split_tls("postgres://u@h/db?sslmode=require").unwrap();
+        assert_eq!(
+            (url.as_str(), tls.mode),
+            ("postgres://u@h/db", TlsMode::Require)
+        );
+        assert_eq!(TlsMode::parse("allow"), Some(TlsMode::Prefer));
+        let wrong = split_tls("postgres://u@h/db?sslmode=on").unwrap_err();
+        assert!(wrong.contains("sslmode=on is not one of"), "{wrong}");
+    }
+
+    #[test]
+    fn verifying_modes_need_certificates_to_trust() {
+        let settings = |mode, root_cert| TlsSettings { mode, root_cert };
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        if home.is_some_and(|h| h.join(".postgresql/root.crt").exists()) {
+            return;
+        }
+        let missing = connector(&settings(TlsMode::VerifyFull, None))
+            .err()
+            .unwrap();
+        assert!(missing.contains("sslrootcert=FILE"), "{missing}");
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let none = connector(&settings(TlsMode::VerifyCa, Some(empty)))
+            .err()
+            .unwrap();
+        assert!(none.contains("no certificate in it"), "{none}");
+        assert!(connector(&settings(TlsMode::Require, None)).is_ok());
+    }
+}
