@@ -234,7 +234,7 @@ fn a_file_archived_after_loading_loads_only_rows_added_since_into_postgres() {
 }
 
 /// `orders.csv` and the `orders.csv.gz` made from it (`gzip -k`) in one directory: their rows
-/// load once, whichever of the two starts first.
+/// load once, whichever of the two starts first, and a second run loads nothing.
 #[test]
 fn a_compressed_copy_beside_its_file_loads_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -262,6 +262,13 @@ fn a_compressed_copy_beside_its_file_loads_once() {
         assert!(
             stdout.contains("1 skipped as already loaded") && stdout.contains("loaded in this run"),
             "{order}: {stdout}"
+        );
+        // Run again, into the same database: both are loaded already, whichever starts first.
+        let again = run_loader(dir.path(), &args);
+        let again = String::from_utf8_lossy(&again.stdout);
+        assert!(
+            again.starts_with("loaded 0 rows from 0 of 2 files, 2 skipped as already loaded"),
+            "{order}: {again}"
         );
         std::fs::copy(dir.path().join(&database), dir.path().join("out.db")).unwrap();
         assert_eq!(ids_in_daily(dir.path()), (3_000, 3_000, 3_000), "{order}");

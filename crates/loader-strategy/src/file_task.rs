@@ -402,34 +402,22 @@ async fn decide(
         Some(hash) => hash?,
         None => mode.hash(move || content_hash(&path)).await?,
     };
-    // A compressed copy of a file in this run (`gzip -k orders.csv`) is that file's content:
-    // whichever starts second is skipped, by the hash of what it decompresses to.
-    let twin = if ledger.has_twin(&file.path) {
+    // A compressed copy of a file in this run (`gzip -k orders.csv`) is known by what it
+    // decompresses to, as that file is: whichever of the two starts second is skipped, and
+    // what an earlier run loaded of either counts for both.
+    let hash = if ledger.has_twin(&file.path) {
         let path = file.path.clone();
-        let decompressed = mode
-            .hash(move || loader_file::decompressed_hash(&path))
-            .await?;
-        ledger
-            .first_with(&file.table, &decompressed, &file.path)
-            .map(|first| Decision::Skip {
-                reason: format!("same content, decompressed, as {first}, loaded in this run"),
-                rows: 0,
-                generation: 0,
-            })
+        mode.hash(move || loader_file::decompressed_hash(&path))
+            .await?
     } else {
-        None
+        hash
     };
     // Whether a grown file could resume after an earlier load of its path (any file: a
     // compressed or transcoded one's resume point is looked for in its decoded text, see
     // `loader_file::grew_from`): then the history comes with the content's status.
-    let (decision, history) = match twin {
-        Some(skip) => (skip, None),
-        None => {
-            ledger
-                .decide(&file.table, &hash, &file.path, ledger.resumes_grown_files())
-                .await?
-        }
-    };
+    let (decision, history) = ledger
+        .decide(&file.table, &hash, &file.path, ledger.resumes_grown_files())
+        .await?;
     match decision {
         Decision::Skip {
             reason,

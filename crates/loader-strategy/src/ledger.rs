@@ -102,7 +102,7 @@ impl RunLedger {
 
     /// The file of the run that went to `table` first with content `hash`; `None` when this
     /// is the first, and `path` is noted as it.
-    pub fn first_with(&self, table: &str, hash: &str, path: &Path) -> Option<String> {
+    fn first_with(&self, table: &str, hash: &str, path: &Path) -> Option<String> {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         match seen.entry((table.to_owned(), hash.to_owned())) {
             std::collections::hash_map::Entry::Occupied(first) => Some(first.get().clone()),
