@@ -86,8 +86,12 @@ fn pg_settings(url: &str) -> Result<(Config, crate::postgres_tls::TlsSettings)> 
         reason,
     };
     let (url, tls) = crate::postgres_tls::split_tls(url).map_err(bad)?;
-    let mut config: Config = url.parse().map_err(|_| {
-        bad("not a valid PostgreSQL URL (postgres://USER[:PASSWORD]@HOST[:PORT]/DB)".into())
+    // The parser's reason names an option, never a value: no password can show.
+    let mut config: Config = url.parse().map_err(|e: tokio_postgres::Error| {
+        let why = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
+        bad(format!(
+            "not a valid PostgreSQL URL (postgres://USER[:PASSWORD]@HOST[:PORT]/DB): {why}"
+        ))
     })?;
     config.ssl_mode(tls.mode.ssl_mode());
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
@@ -735,6 +739,17 @@ mod tests {
         let err = pg_config("postgres://ann:s3cret@db.example:notaport/sales").unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
         assert!(err.to_string().contains("ann:***@"), "{err}");
+        assert!(
+            err.to_string().contains("invalid value for option `port`"),
+            "{err}"
+        );
+        let err = pg_config("postgres://ann@db.example/sales?password=s3cret&colour=red")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown option `colour`"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+        let tls = pg_config("postgres://ann@db.example/sales?sslmode=require").unwrap();
+        assert_eq!(tls.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
     }
 
     #[test]
