@@ -865,3 +865,48 @@ fn tls_modes_mean_what_they_mean_to_libpq() {
         None => println!("no other certificate in /etc/ssl/certs: verify-ca's refusal not checked"),
     }
 }
+
+/// A role whose `statement_timeout` is shorter than a COPY (as DBAs set for applications)
+/// still loads: loader's sessions set no statement timeout, as pg_dump's do. Every COPY was
+/// cancelled before, and the retries the same.
+#[test]
+fn a_roles_statement_timeout_does_not_cancel_the_load() {
+    let Some(url) = pg_url() else { return };
+    let role = format!("loader_test_timeout_{}", std::process::id());
+    query_text(&url, &format!("DROP ROLE IF EXISTS {role}"));
+    query_text(&url, &format!("CREATE ROLE {role} LOGIN SUPERUSER"));
+    query_text(
+        &url,
+        &format!("ALTER ROLE {role} SET statement_timeout = '1ms'"),
+    );
+    /// Drops the role, after the schema it owns.
+    struct Role<'a>(&'a str, &'a str);
+    impl Drop for Role<'_> {
+        fn drop(&mut self) {
+            query_text(self.0, &format!("DROP ROLE IF EXISTS {}", self.1));
+        }
+    }
+    let _role = Role(&url, &role);
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let as_role = format!("{scheme}://{role}@{host}");
+    let schema = ScratchSchema::new(&url, "timeout");
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..200_000).map(|i| format!("{i},row {i}\n")).collect();
+    std::fs::write(dir.path().join("t.csv"), format!("id,note\n{rows}")).unwrap();
+    let args = [
+        "load",
+        "t.csv",
+        "--into",
+        &as_role,
+        "--schema",
+        &schema.name,
+    ];
+    let output = run_loader(dir.path(), &args);
+    assert_succeeded(&output);
+    let count = query_text(
+        &url,
+        &format!("SELECT count(DISTINCT id)::text FROM \"{}\".t", schema.name),
+    );
+    assert_eq!(count, [[Some("200000".into())]]);
+}

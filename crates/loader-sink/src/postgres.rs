@@ -133,8 +133,15 @@ fn pg_settings(url: &str) -> Result<(Config, crate::postgres_tls::TlsSettings)> 
     // its ledger row with it and the next run loads those rows again: exactly-once does not
     // need every commit flushed before the next batch starts. Without this, a load waits for
     // a WAL flush per sub-batch and per audit event.
+    //
+    // And, as pg_dump and pg_restore do, no statement or idle-in-transaction timeout: a role's
+    // `statement_timeout` cancelled every COPY longer than it, each retry the same, and a
+    // write waiting its turn to commit holds its transaction open for as long as that takes.
     if config.get_options().is_none() {
-        config.options("-c synchronous_commit=off");
+        config.options(
+            "-c synchronous_commit=off -c statement_timeout=0 \
+             -c idle_in_transaction_session_timeout=0",
+        );
     }
     Ok((config, tls))
 }
