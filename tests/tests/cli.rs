@@ -623,3 +623,64 @@ fn standard_input_loads_once_and_leaves_nothing_behind() {
         .unwrap();
     assert_eq!(rows, 2);
 }
+
+/// A memory limit too small to read a file fails at once, naming a limit that would do; that
+/// limit loads every row, at a pace, where it used to stall with each reader waiting for
+/// room another held.
+#[test]
+fn a_tight_memory_limit_names_the_least_that_does_and_that_one_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, name) in ["a.csv", "b.csv", "c.csv", "d.csv"].iter().enumerate() {
+        let rows: String = (file * 20_000..(file + 1) * 20_000)
+            .map(|i| format!("{i},name number {i},{}.5\n", i % 977))
+            .collect();
+        std::fs::write(dir.path().join(name), format!("id,name,amount\n{rows}")).unwrap();
+    }
+    let too_small = run_loader(
+        dir.path(),
+        &["load", ".", "--into", "t.db", "--memory-limit", "1MiB"],
+    );
+    assert_eq!(too_small.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&too_small.stderr);
+    let enough = stderr
+        .split("give --memory-limit ")
+        .nth(1)
+        .and_then(|rest| rest.split(" or more").next())
+        .unwrap_or_else(|| panic!("{stderr}"))
+        .replace(' ', "");
+    let mut child = Command::new(loader_bin())
+        .current_dir(dir.path())
+        .args([
+            "load",
+            ".",
+            "--into",
+            "t.db",
+            "--table",
+            "t",
+            "--memory-limit",
+            &enough,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("a load under --memory-limit {enough} stalled");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "--memory-limit {enough}");
+    let loaded: i64 = rusqlite::Connection::open(dir.path().join("t.db"))
+        .unwrap()
+        .query_row("SELECT count(DISTINCT id) + count(*) FROM t", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(loaded, 80_000 + 80_000);
+}

@@ -1,3 +1,5 @@
+use loader_memory::ByteSize;
+
 /// Errors of the strategy layer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -84,6 +86,28 @@ pub enum Error {
         file_columns: usize,
         /// Columns in the table.
         table_columns: usize,
+    },
+    /// The memory limit leaves a row budget too small to read even one file.
+    #[error(
+        "the memory limit ({}, {limit_source}) leaves {} for row batches, the process using {} already; \
+         reading {path} needs at least {}: give --memory-limit {} or more",
+        ByteSize(*limit), ByteSize(*budget), ByteSize(*used), ByteSize(*needed), ByteSize(*enough)
+    )]
+    BudgetTooSmall {
+        /// The effective memory limit, in bytes.
+        limit: u64,
+        /// Where it came from (explicit, cgroup, physical).
+        limit_source: &'static str,
+        /// Bytes the process (or its cgroup) used when planned.
+        used: u64,
+        /// The row budget it left, in bytes.
+        budget: u64,
+        /// The file that needs the most.
+        path: String,
+        /// What it needs, in bytes.
+        needed: u64,
+        /// A limit whose budget would hold it, in bytes.
+        enough: u64,
     },
     /// The rejects file could not be written.
     #[error("rejects file {0}")]

@@ -214,6 +214,7 @@ mod tests {
             sub_batch_bytes: 4 << 20,
             writers: 2,
             budget: 50 << 20,
+            least_budget: 0,
         };
         let limits = Arc::new(SubBatchLimits::new(
             base.sub_batch_rows,

@@ -71,6 +71,10 @@ pub struct LoadPlan {
     pub limit: EffectiveLimit,
     /// Bytes of the row budget.
     pub budget: u64,
+    /// The least budget any file can be read within (its read buffers, its decoder, one
+    /// smallest batch): pressure reactions never cut the budget below it, or every reader
+    /// would wait for room that never comes.
+    pub least_budget: u64,
     /// Files loaded at once.
     pub workers: usize,
     /// Sub-batches of one file written at once (see [`LoadSettings::streams`]).
@@ -230,15 +234,80 @@ pub(crate) fn make_plan(
         });
     }
     unify_table_types(&mut files);
+    // Each file being read holds its least at all times: the budget must hold that for every
+    // worker, or readers wait on each other for ever; fewer workers when it cannot.
+    let least = least_to_read(&files, &limit, budget, settings.budget_share)?;
+    let fitting = usize::try_from(budget / least.max(1)).unwrap_or(usize::MAX);
+    if fitting < workers {
+        tracing::warn!(
+            workers,
+            fitting,
+            budget,
+            "the row budget holds {fitting} files being read at once, not {workers}: \
+             {fitting} workers"
+        );
+    }
+    let workers = workers.min(fitting.max(1));
+    let least_budget = least * workers as u64;
     let streams_per_file = settings.streams.for_load(settings.workers, files.len());
     Ok(LoadPlan {
         files,
         empty_files,
         limit,
         budget,
+        least_budget,
         workers,
         streams_per_file,
         settings: settings.clone(),
+    })
+}
+
+/// The least budget any one file can be read within (its read buffers, its decoder, one
+/// smallest batch), that of the file needing the most; fails the plan when the row budget
+/// cannot hold it, as that file would fail at its first reservation. The error names the
+/// limit that would do.
+fn least_to_read(
+    files: &[PlannedFile],
+    limit: &EffectiveLimit,
+    budget: u64,
+    share: f64,
+) -> Result<u64> {
+    let least = |file: &PlannedFile| {
+        let smallest = file.csv.clone().batch_bytes(MIN_BATCH_BYTES);
+        let columns = file.sample.schema.len();
+        let mean = file.sample.mean_field_bytes;
+        let heap = BatchReader::batch_heap(&smallest, columns, mean, csv_bytes(&file.sample)).max(
+            loader_batch::RowBatch::heap_size_for(
+                columns,
+                1,
+                usize::try_from(file.sample.widest_field_bytes).unwrap_or(usize::MAX),
+            ) as u64,
+        );
+        BatchReader::BUFFER_BYTES + file.sample.compression.decoder_bytes() + heap
+    };
+    let Some(file) = files.iter().max_by_key(|f| least(f)) else {
+        return Ok(0);
+    };
+    let needed = least(file);
+    if budget >= needed {
+        return Ok(needed);
+    }
+    // The smallest limit, in whole MiB, whose budget holds it with the same usage.
+    let mut enough = EffectiveLimit {
+        bytes: limit.bytes.div_ceil(1 << 20) << 20,
+        ..*limit
+    };
+    while budget_for(&enough, share) < needed {
+        enough.bytes += 1 << 20;
+    }
+    Err(Error::BudgetTooSmall {
+        limit: limit.bytes,
+        limit_source: limit.source.as_str(),
+        used: limit.used,
+        budget,
+        path: file.path.display().to_string(),
+        needed,
+        enough: enough.bytes,
     })
 }
 
@@ -471,6 +540,51 @@ mod tests {
             plan.budget
         );
         assert!(plan.files[0].csv.get_batch_bytes() < (8 << 20));
+    }
+
+    #[test]
+    fn a_budget_too_small_to_read_a_file_fails_the_plan_naming_a_limit_that_would_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..5_000).map(|i| format!("{i},name {i}\n")).collect();
+        for name in ["a.csv", "b.csv", "c.csv", "d.csv"] {
+            std::fs::write(dir.path().join(name), format!("id,name\n{text}")).unwrap();
+        }
+        let plan_under = |limit: u64| {
+            let settings = LoadSettings {
+                workers: 4,
+                memory_limit: Some(limit),
+                ..LoadSettings::default()
+            };
+            make_plan(&[dir.path().to_path_buf()], &settings, &probe())
+        };
+        // 3 MiB, 1 resident, 768 KiB for the engine: a budget of 640 KiB, under one reader's
+        // buffers and a batch.
+        let error = plan_under(3 << 20).unwrap_err();
+        let Error::BudgetTooSmall {
+            budget,
+            needed,
+            enough,
+            ..
+        } = &error
+        else {
+            panic!("{error}");
+        };
+        assert!(budget < needed, "{error}");
+        assert!(error.to_string().contains("give --memory-limit"), "{error}");
+        // The limit it names plans, and its budget holds the file.
+        let plan = plan_under(*enough).unwrap();
+        assert!(plan.budget >= *needed);
+        assert!(
+            plan_under(*enough - (1 << 20)).is_err(),
+            "the least whole MiB that does"
+        );
+        // A budget that holds two files being read, not four: two workers, and pressure never
+        // cuts the budget below what those two hold.
+        let two = plan_under(*enough + (2 << 20)).unwrap();
+        assert!(two.workers < 4, "{} workers", two.workers);
+        assert!(two.least_budget <= two.budget);
+        assert_eq!(two.least_budget % two.workers as u64, 0);
+        assert!(two.least_budget / two.workers as u64 >= *needed);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Baseline {
     pub writers: usize,
     /// Budget bytes.
     pub budget: u64,
+    /// The least the budget is cut to (see [`LoadPlan::least_budget`](crate::LoadPlan)).
+    pub least_budget: u64,
 }
 
 /// The settings for one pressure level.
@@ -51,6 +53,9 @@ pub struct Reaction {
 /// | high     | 1/16        | half      | paused    | 75%    | yes     |
 /// | critical | minimal     | one       | paused    | 50%    | yes     |
 ///
+/// The budget is never cut below [`Baseline::least_budget`], what one file needs to be read:
+/// below it every reader would wait for room that never comes, and a tight limit crawled.
+///
 /// Batches are planned at a third of the budget per worker, so halving the budget never
 /// leaves a planned batch larger than the whole budget.
 pub fn reaction_for(level: PressureLevel, base: Baseline) -> Reaction {
@@ -74,14 +79,16 @@ pub fn reaction_for(level: PressureLevel, base: Baseline) -> Reaction {
         PressureLevel::High => Reaction {
             writers: (base.writers / 2).max(1),
             admission_open: false,
-            budget: base.budget / 4 * 3,
+            budget: (base.budget / 4 * 3)
+                .max(base.least_budget)
+                .min(base.budget),
             cleanup: true,
             ..shrink(16)
         },
         PressureLevel::Critical => Reaction {
             writers: 1,
             admission_open: false,
-            budget: base.budget / 2,
+            budget: (base.budget / 2).max(base.least_budget).min(base.budget),
             cleanup: true,
             ..shrink(usize::MAX)
         },
@@ -249,7 +256,24 @@ mod tests {
         sub_batch_bytes: 4 << 20,
         writers: 4,
         budget: 64 << 20,
+        least_budget: 0,
     };
+
+    #[test]
+    fn the_budget_is_never_cut_below_what_one_file_needs() {
+        let tight = Baseline {
+            budget: 900 << 10,
+            least_budget: 600 << 10,
+            ..BASE
+        };
+        assert_eq!(reaction_for(High, tight).budget, 675 << 10);
+        assert_eq!(reaction_for(Critical, tight).budget, 600 << 10);
+        let roomy = Baseline {
+            least_budget: 1 << 20,
+            ..BASE
+        };
+        assert_eq!(reaction_for(Critical, roomy).budget, 32 << 20);
+    }
 
     #[test]
     fn each_level_reacts_as_documented_and_normal_restores_everything() {

@@ -195,6 +195,7 @@ impl DataLoadingService {
             sub_batch_bytes: plan.settings.sub_batch_bytes,
             writers: plan.workers,
             budget: plan.budget,
+            least_budget: plan.least_budget,
         };
         let limits = Arc::new(SubBatchLimits::new(
             baseline.sub_batch_rows,
