@@ -129,6 +129,27 @@ async fn small_compressed_files_are_estimated_from_their_decoded_size() {
     }
 }
 
+/// Loads `input` into `dir`'s `out.db` with `csv` as the reading options, and checks the
+/// load succeeded.
+async fn load_into_sqlite(
+    dir: &std::path::Path,
+    input: std::path::PathBuf,
+    csv: loader_file::CsvOptions,
+) -> loader_strategy::LoadReport {
+    let service = DataLoadingService::new(
+        Arc::new(SqliteSink::open(dir.join("out.db")).unwrap()),
+        Arc::new(loader_batch::InMemoryAudit::new()),
+        Arc::new(SysinfoProbe::new().unwrap()),
+        LoadSettings {
+            csv,
+            ..LoadSettings::default()
+        },
+    );
+    let report = service.load(&[input]).await.unwrap();
+    assert!(report.is_success(), "{:?}", report.first_error());
+    report
+}
+
 /// Small transcoded files (latin1, UTF-16): the sample reads each whole, and its text's size
 /// bounds the reader's batches as a small compressed file's does. A tiny latin1 file once
 /// reserved a whole first batch, four times what the plan estimated.
@@ -147,18 +168,8 @@ async fn small_transcoded_files_stay_within_their_estimate() {
         .flat_map(u16::to_le_bytes)
         .collect();
     std::fs::write(input.join("utf16.csv"), utf16).unwrap();
-    let settings = LoadSettings {
-        csv: loader_file::CsvOptions::default().encoding(loader_file::Encoding::Latin1),
-        ..LoadSettings::default()
-    };
-    let service = DataLoadingService::new(
-        Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap()),
-        Arc::new(loader_batch::InMemoryAudit::new()),
-        Arc::new(SysinfoProbe::new().unwrap()),
-        settings,
-    );
-    let report = service.load(&[input]).await.unwrap();
-    assert!(report.is_success(), "{:?}", report.first_error());
+    let csv = loader_file::CsvOptions::default().encoding(loader_file::Encoding::Latin1);
+    let report = load_into_sqlite(dir.path(), input, csv).await;
     assert_eq!(report.rows_loaded(), 3);
     for file in &report.files {
         assert!(file.measured_peak <= file.estimated_peak, "{file:?}");
@@ -173,18 +184,8 @@ async fn rows_wider_than_a_batch_stay_within_their_estimate() {
     let input = dir.path().join("wide.csv");
     let row = "x".repeat(3 << 20);
     std::fs::write(&input, format!("id,doc\n1,{row}\n2,{row}\n3,{row}\n")).unwrap();
-    let settings = LoadSettings {
-        csv: loader_file::CsvOptions::default().batch_bytes(1 << 20),
-        ..LoadSettings::default()
-    };
-    let service = DataLoadingService::new(
-        Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap()),
-        Arc::new(loader_batch::InMemoryAudit::new()),
-        Arc::new(SysinfoProbe::new().unwrap()),
-        settings,
-    );
-    let report = service.load(&[input]).await.unwrap();
-    assert!(report.is_success(), "{:?}", report.first_error());
+    let csv = loader_file::CsvOptions::default().batch_bytes(1 << 20);
+    let report = load_into_sqlite(dir.path(), input, csv).await;
     assert_eq!(report.rows_loaded(), 3);
     let file = &report.files[0];
     assert!(file.measured_peak > 3 << 20, "{file:?}");
