@@ -684,3 +684,30 @@ fn a_tight_memory_limit_names_the_least_that_does_and_that_one_loads() {
         .unwrap();
     assert_eq!(loaded, 80_000 + 80_000);
 }
+
+/// A file without a header, loaded without `--no-header`: its first row is taken as the
+/// header, and the summary says so and how to load it as a row.
+#[test]
+fn a_first_row_taken_as_the_header_is_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = "1,ann,2024-01-02,3.5\n2,bob,2024-01-03,4.5\n3,cy,2024-01-04,5\n";
+    std::fs::write(dir.path().join("people.csv"), rows).unwrap();
+    let output = run_loader(dir.path(), &["load", "people.csv", "--into", "a.db"]);
+    assert_succeeded(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(
+            "the first line (1,ann,2024-01-02,3.5) reads as a row, not as column names: it was \
+             taken as the header and is not loaded; --no-header loads it as a row"
+        ),
+        "{stdout}"
+    );
+    let output = run_loader(
+        dir.path(),
+        &["load", "people.csv", "--into", "b.db", "--no-header"],
+    );
+    assert_succeeded(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("3 rows read, 3 loaded"), "{stdout}");
+    assert!(!stdout.contains("reads as a row"), "{stdout}");
+}

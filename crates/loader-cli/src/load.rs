@@ -492,6 +492,9 @@ fn print_plan(plan: &LoadPlan) {
         for (column, from, to) in &file.sample.renamed {
             crate::outln!("  column {column}: header {from:?} renamed to {to:?}");
         }
+        if let Some(note) = file.header_note() {
+            crate::outln!("  {note}");
+        }
     }
     for file in &plan.empty_files {
         crate::outln!(

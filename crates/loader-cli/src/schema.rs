@@ -92,6 +92,9 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
     for (column, from, to) in &sample.renamed {
         crate::outln!("  column {column}: header {from:?} renamed to {to:?}");
     }
+    if let Some(note) = file.header_note() {
+        crate::outln!("  {note}");
+    }
 }
 
 fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value {
@@ -104,6 +107,7 @@ fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value 
         "delimiter": char::from(sample.delimiter).to_string(),
         "delimiter_sniffed": !csv.has_delimiter(),
         "header": csv.get_has_headers(),
+        "header_like_data": sample.header_like_data,
         "encoding": encoding(sample, csv),
         "compression": sample.compression.as_str(),
         "compression_ratio": sample.compression_ratio,

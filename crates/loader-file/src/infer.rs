@@ -46,6 +46,10 @@ pub struct FileSample {
     /// `utf-16le` or `utf-16be` when the text was converted from UTF-16, which its byte
     /// order mark says whatever the options' encoding.
     pub converted_from: Option<&'static str>,
+    /// The header line reads as a row of the file: each column typed other than text has a
+    /// name that is a value of its type (`1,ann,2024-01-02` over integers, text and dates).
+    /// Most likely the file has no header, and its first row was taken as one.
+    pub header_like_data: bool,
 }
 
 impl FileSample {
@@ -180,6 +184,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         vec![String::new(); columns]
     };
     let (headers, renamed) = unique_names(&raw_names);
+    let header_like_data = options.get_has_headers() && looks_like_data(&raw_names, &candidates);
     let schema = Schema::new(
         headers
             .iter()
@@ -212,6 +217,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         decoded_size,
         delimiter,
         converted_from: utf16.map(input::Utf16Order::name),
+        header_like_data,
     })
 }
 
@@ -302,6 +308,23 @@ fn most_specific(mask: u8) -> ColumnType {
 /// free one), so the result is deterministic and every name is unique, ignoring case (as
 /// SQLite compares names) and past the 63 bytes PostgreSQL keeps. A long name stays whole
 /// unless it needs a suffix; then it is cut so that the suffix falls within those bytes.
+/// Whether header `names` read as values of the sampled column types: at least one column
+/// has a type other than text, and every such column's name is a value of it. A header of
+/// names (`id`, `amount`) never is; one made of years (`2023`) over whole numbers would be,
+/// and is reported, not changed.
+fn looks_like_data(names: &[String], candidates: &[u8]) -> bool {
+    let typed: Vec<(&String, ColumnType)> = names
+        .iter()
+        .zip(candidates)
+        .map(|(name, mask)| (name, most_specific(*mask)))
+        .filter(|(_, ty)| *ty != ColumnType::Text)
+        .collect();
+    !typed.is_empty()
+        && typed
+            .iter()
+            .all(|(name, ty)| !name.is_empty() && ty.accepts(name.as_bytes()))
+}
+
 fn unique_names(raw: &[String]) -> (Vec<String>, Vec<(usize, String, String)>) {
     let key = |name: &str| postgres_name(name).to_lowercase();
     let mut taken: HashSet<String> = HashSet::new();
@@ -454,6 +477,24 @@ mod tests {
         let s = sample("1,a\n2,b\n", CsvOptions::default().has_headers(false)).unwrap();
         assert_eq!(s.headers, ["column_1", "column_2"]);
         assert_eq!(s.rows_sampled, 2);
+    }
+
+    #[test]
+    fn a_header_that_reads_as_a_row_is_flagged() {
+        let flagged = |text: &str| {
+            sample(text, CsvOptions::default())
+                .unwrap()
+                .header_like_data
+        };
+        assert!(flagged("1,ann,2024-01-02,3.5\n2,bob,2024-01-03,4.5\n"));
+        assert!(!flagged("id,name,day,amount\n2,bob,2024-01-03,4.5\n"));
+        // One named column among values is a header (a name is no integer).
+        assert!(!flagged("id,2024-01-02\n2,2024-01-03\n"));
+        // Only text columns: nothing to tell a header from a row by.
+        assert!(!flagged("ann,oslo\nbob,rome\n"));
+        // Without a header nothing is taken as one.
+        let options = CsvOptions::default().has_headers(false);
+        assert!(!sample("1,ann\n2,bob\n", options).unwrap().header_like_data);
     }
 
     #[test]

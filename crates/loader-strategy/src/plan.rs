@@ -47,6 +47,21 @@ pub struct PlannedFile {
     pub parallelism: Parallelism,
 }
 
+impl PlannedFile {
+    /// Says so when the file's header line reads as a row (see
+    /// [`FileSample::header_like_data`]): it was taken as the header, and its values are in
+    /// no table.
+    pub fn header_note(&self) -> Option<String> {
+        self.sample.header_like_data.then(|| {
+            format!(
+                "the first line ({}) reads as a row, not as column names: it was taken as the \
+                 header and is not loaded; --no-header loads it as a row",
+                self.sample.headers.join(",")
+            )
+        })
+    }
+}
+
 /// A file with nothing in it to load: no header and no rows (see
 /// [`FileState::Empty`](crate::FileState::Empty)).
 #[derive(Debug, Clone, PartialEq, Eq)]

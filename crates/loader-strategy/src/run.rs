@@ -550,8 +550,10 @@ fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
         },
         first_reject: progress.first_reject.clone(),
         note: {
+            let header = file.header_note();
             let notes: Vec<&str> = [
                 &progress.skipped,
+                &header,
                 &progress.path_note,
                 &progress.table_note,
                 &progress.remedy,
