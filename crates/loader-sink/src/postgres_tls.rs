@@ -132,10 +132,12 @@ pub(crate) fn connector(settings: &TlsSettings) -> Result<MakeRustlsConnect, Str
         let default = PathBuf::from(home).join(".postgresql/root.crt");
         default.exists().then_some(default)
     });
-    let verifier: Arc<dyn ServerCertVerifier> = match (settings.mode, root_cert) {
-        (TlsMode::Disable | TlsMode::Prefer, _) | (TlsMode::Require, None) => {
-            Arc::new(Unverified(Arc::clone(&provider)))
-        }
+    let verifier = match (settings.mode, root_cert) {
+        (TlsMode::Disable | TlsMode::Prefer, _) | (TlsMode::Require, None) => Verifier {
+            chain: None,
+            name_checked: false,
+            provider: Arc::clone(&provider),
+        },
         (TlsMode::VerifyCa | TlsMode::VerifyFull, None) => {
             return Err(
                 "sslmode=verify-ca and verify-full need the certificates to trust: \
@@ -155,14 +157,14 @@ pub(crate) fn connector(settings: &TlsSettings) -> Result<MakeRustlsConnect, Str
                     file.display()
                 ));
             }
-            let webpki =
+            let chain =
                 WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
                     .build()
                     .map_err(|e| format!("sslrootcert {}: {e}", file.display()))?;
-            if mode == TlsMode::VerifyFull {
-                webpki
-            } else {
-                Arc::new(ChainOnly(webpki))
+            Verifier {
+                chain: Some(chain),
+                name_checked: mode == TlsMode::VerifyFull,
+                provider: Arc::clone(&provider),
             }
         }
     };
@@ -170,60 +172,24 @@ pub(crate) fn connector(settings: &TlsSettings) -> Result<MakeRustlsConnect, Str
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))
 }
 
-/// `prefer` and `require` without root certificates: the connection is encrypted, the
-/// server's certificate is taken as it is (libpq's meaning of those modes). The handshake's
-/// signatures are still checked, against the certificate presented.
+/// The server's certificate as the mode asks: not checked (`prefer`, and `require` without
+/// root certificates: encrypted, the certificate taken as it is, libpq's meaning of those
+/// modes), its chain checked against the roots (`verify-ca`: a server reached by an address
+/// its certificate does not list passes), or its chain and name (`verify-full`). The
+/// handshake's signatures are checked against the certificate presented in every mode.
 #[derive(Debug)]
-struct Unverified(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct Verifier {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    name_checked: bool,
+    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-/// `verify-ca`: the chain must lead to a trusted certificate; the name in it need not be
-/// the host's (a server reached by an address its certificate does not list).
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -232,13 +198,13 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if !self.name_checked => Ok(ServerCertVerified::assertion()),
             verdict => verdict,
         }
     }
@@ -249,7 +215,8 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -258,11 +225,14 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
