@@ -121,7 +121,8 @@ pub struct LoadArgs {
     pub common: CommonArgs,
     /// Where to load: sqlite:FILE, a .db/.sqlite path, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
     /// (also postgresql://; parts left out come from PGHOST, PGPORT, PGUSER, PGPASSWORD,
-    /// PGDATABASE). Passwords are never printed.
+    /// PGDATABASE). TLS as libpq: `?sslmode=prefer` (default), require, verify-ca or
+    /// verify-full with `&sslrootcert=FILE`, or disable. Passwords are never printed.
     #[arg(
         long,
         value_name = "TARGET",
