@@ -398,19 +398,16 @@ async fn decide(
         None => None,
     };
     let path = file.path.clone();
-    let hash = match made_ahead {
-        Some(hash) => hash?,
-        None => mode.hash(move || content_hash(&path)).await?,
-    };
     // A compressed copy of a file in this run (`gzip -k orders.csv`) is known by what it
     // decompresses to, as that file is: whichever of the two starts second is skipped, and
-    // what an earlier run loaded of either counts for both.
-    let hash = if ledger.has_twin(&file.path) {
-        let path = file.path.clone();
-        mode.hash(move || loader_file::decompressed_hash(&path))
-            .await?
-    } else {
-        hash
+    // what an earlier run loaded of either counts for both. Its raw hash is not read.
+    let hash = match made_ahead {
+        _ if ledger.has_twin(&file.path) => {
+            mode.hash(move || loader_file::decompressed_hash(&path))
+                .await?
+        }
+        Some(hash) => hash?,
+        None => mode.hash(move || content_hash(&path)).await?,
     };
     // Whether a grown file could resume after an earlier load of its path (any file: a
     // compressed or transcoded one's resume point is looked for in its decoded text, see

@@ -121,9 +121,9 @@ pub(crate) fn uncompressed_name(file: &PlannedFile) -> Option<PathBuf> {
     }
     let name = file.path.file_name()?.to_str()?;
     let lower = name.to_ascii_lowercase();
-    let ext = [".gz", ".zst", ".zstd"]
-        .into_iter()
-        .find(|ext| lower.ends_with(ext) && lower.len() > ext.len())?;
+    let ext = crate::plan::COMPRESSED_EXTENSIONS
+        .iter()
+        .find(|ext| lower.ends_with(*ext) && lower.len() > ext.len())?;
     Some(file.path.with_file_name(&name[..name.len() - ext.len()]))
 }
 

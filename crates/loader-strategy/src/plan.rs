@@ -121,10 +121,7 @@ pub fn table_name_for(path: &Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    for extensions in [
-        [".gz", ".zst", ".zstd"].as_slice(),
-        &[".csv", ".tsv", ".txt"],
-    ] {
+    for extensions in [COMPRESSED_EXTENSIONS, &[".csv", ".tsv", ".txt"]] {
         let lower = name.to_ascii_lowercase();
         if let Some(ext) = extensions.iter().find(|e| lower.ends_with(*e)) {
             name.truncate(name.len() - ext.len());
@@ -140,6 +137,9 @@ pub fn table_name_for(path: &Path) -> String {
         name
     }
 }
+
+/// Extensions of compressed files, which a table name leaves out with the data extension.
+pub(crate) const COMPRESSED_EXTENSIONS: &[&str] = &[".gz", ".zst", ".zstd"];
 
 /// 32 bits of FNV-1a over `bytes`: fixed by its definition, so a name's tag never changes
 /// between builds or versions, as a table a ledger refers to must not.
@@ -222,14 +222,7 @@ pub(crate) fn make_plan(
             .ramp_up(ramp_up && settings.csv.get_ramp_up())
             .inferred_columns(inferred)
             .decoded_size(sample.decoded_size);
-        // A row wider than the batch byte limit makes a batch of its own, as wide.
-        let batch_heap =
-            BatchReader::batch_heap(&csv, columns, sample.mean_field_bytes, csv_bytes(&sample))
-                .max(loader_batch::RowBatch::heap_size_for(
-                    columns,
-                    1,
-                    usize::try_from(sample.widest_field_bytes).unwrap_or(usize::MAX),
-                ) as u64);
+        let batch_heap = largest_batch_heap(&csv, &sample);
         let in_flight = batches_in_flight(&sample, &csv);
         let decoder = sample.compression.decoder_bytes();
         let table = table_for(&input.path);
@@ -289,21 +282,12 @@ fn least_to_read(
 ) -> Result<u64> {
     let least = |file: &PlannedFile| {
         let smallest = file.csv.clone().batch_bytes(MIN_BATCH_BYTES);
-        let columns = file.sample.schema.len();
-        let mean = file.sample.mean_field_bytes;
-        let heap = BatchReader::batch_heap(&smallest, columns, mean, csv_bytes(&file.sample)).max(
-            loader_batch::RowBatch::heap_size_for(
-                columns,
-                1,
-                usize::try_from(file.sample.widest_field_bytes).unwrap_or(usize::MAX),
-            ) as u64,
-        );
+        let heap = largest_batch_heap(&smallest, &file.sample);
         BatchReader::BUFFER_BYTES + file.sample.compression.decoder_bytes() + heap
     };
-    let Some(file) = files.iter().max_by_key(|f| least(f)) else {
+    let Some((needed, file)) = files.iter().map(|f| (least(f), f)).max_by_key(|(n, _)| *n) else {
         return Ok(0);
     };
-    let needed = least(file);
     if budget >= needed {
         return Ok(needed);
     }
@@ -394,6 +378,15 @@ fn budget_for(limit: &EffectiveLimit, share: f64) -> u64 {
         .saturating_sub(allowance)
         .max(limit.bytes / 10);
     (room as f64 * share) as u64
+}
+
+/// Heap bytes of the largest batch a reader with `csv` makes of the sampled file: a batch
+/// at the byte limit, or a row wider than that, which makes a batch of its own as wide.
+fn largest_batch_heap(csv: &CsvOptions, sample: &FileSample) -> u64 {
+    let columns = sample.schema.len();
+    let widest = usize::try_from(sample.widest_field_bytes).unwrap_or(usize::MAX);
+    BatchReader::batch_heap(csv, columns, sample.mean_field_bytes, csv_bytes(sample))
+        .max(loader_batch::RowBatch::heap_size_for(columns, 1, widest) as u64)
 }
 
 /// Bytes of CSV a file holds: its size, times the sampled compression ratio when compressed.
