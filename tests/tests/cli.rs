@@ -246,6 +246,13 @@ fn schema_shows_the_dialect_and_the_inferred_columns() {
         text.contains("semicolon-delimited (sniffed), header, utf8"),
         "{text}"
     );
+    let excel = corpus.join("excel-sep.csv");
+    let output = run_loader(dir.path(), &["schema", excel.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("semicolon-delimited (its sep= line), header, utf8"),
+        "{text}"
+    );
     let dup = corpus.join("dup-headers.csv");
     let output = run_loader(
         dir.path(),

@@ -45,6 +45,14 @@ const CASES: &[Case] = &[
         quarantined: &[],
     },
     Case {
+        // Excel's first line naming the delimiter: neither header nor row, but line 1.
+        file: "excel-sep.csv",
+        args: &["--on-error", "skip"],
+        expect: Expect::Rows(2),
+        check: Some(("SELECT group_concat(id) FROM t", "1,3")),
+        quarantined: &[(4, "field_count")],
+    },
+    Case {
         file: "tab.tsv",
         args: &[],
         expect: Expect::Rows(3),

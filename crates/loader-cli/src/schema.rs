@@ -63,10 +63,10 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
         file.path.display(),
         bytes(file.size),
         delimiter_name(sample.delimiter),
-        if csv.has_delimiter() {
-            ""
-        } else {
-            " (sniffed)"
+        match (csv.has_delimiter(), sample.separator_line) {
+            (true, _) => "",
+            (false, true) => " (its sep= line)",
+            (false, false) => " (sniffed)",
         },
         if csv.get_has_headers() {
             "header"
@@ -106,6 +106,7 @@ fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value 
         "empty": false,
         "delimiter": char::from(sample.delimiter).to_string(),
         "delimiter_sniffed": !csv.has_delimiter(),
+        "separator_line": sample.separator_line,
         "header": csv.get_has_headers(),
         "header_like_data": sample.header_like_data,
         "encoding": encoding(sample, csv),

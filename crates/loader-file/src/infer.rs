@@ -32,7 +32,8 @@ pub struct FileSample {
     /// Field bytes of the widest row sampled: a row wider than a batch's byte limit is a
     /// batch of its own, that wide.
     pub widest_field_bytes: u64,
-    /// Bytes of the header line (0 without a header).
+    /// Bytes before the first row: the header line and an Excel `sep=` line (0 without
+    /// either).
     pub header_bytes: u64,
     /// How the file is stored (detected from its first bytes).
     pub compression: Compression,
@@ -43,6 +44,9 @@ pub struct FileSample {
     pub decoded_size: Option<u64>,
     /// The field delimiter: as given, or sniffed from the file.
     pub delimiter: u8,
+    /// The file starts with Excel's `sep=X` line, which names the delimiter (when none was
+    /// given) and is read as neither header nor row.
+    pub separator_line: bool,
     /// `utf-16le` or `utf-16be` when the text was converted from UTF-16, which its byte
     /// order mark says whatever the options' encoding.
     pub converted_from: Option<&'static str>,
@@ -92,29 +96,37 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         source,
     };
     let file_size = std::fs::metadata(path).map_err(io)?.len();
+    let (head, whole_head) = input::head(path, options.get_encoding()).map_err(io)?;
+    let separator_line = input::separator_line(&head, whole_head).is_some();
     let delimiter = if options.has_delimiter() {
         options.get_delimiter()
     } else {
-        input::sniff_delimiter(path, options).map_err(io)?
+        input::sniff_delimiter(&head, whole_head, options)
     };
+    drop(head);
     let options = &options.clone().delimiter(delimiter);
     let (input, compression, utf16) =
         input::open_marked(path, options.get_encoding()).map_err(io)?;
     let plain = matches!(input, input::Input::Plain(_));
-    let mut reader = options.csv_reader(input);
+    // The header is read as a record, after the `sep=` line when there is one.
+    let mut reader = options.clone().has_headers(false).csv_reader(input);
     let mut record = csv::ByteRecord::new();
+    if separator_line {
+        reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(path, e))?;
+    }
     let (raw_names, header_bytes) = if options.get_has_headers() {
-        let header = reader
-            .byte_headers()
-            .map_err(|e| csv_error(path, e))?
-            .clone();
-        let names: Vec<String> = header
+        reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(path, e))?;
+        let names: Vec<String> = record
             .iter()
             .map(|h| String::from_utf8_lossy(h).into_owned())
             .collect();
         (names, reader.position().byte())
     } else {
-        (Vec::new(), 0)
+        (Vec::new(), reader.position().byte())
     };
 
     let mut candidates: Vec<u8> = vec![ALL_TYPES; raw_names.len()];
@@ -216,6 +228,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         compression_ratio,
         decoded_size,
         delimiter,
+        separator_line,
         converted_from: utf16.map(input::Utf16Order::name),
         header_like_data,
     })

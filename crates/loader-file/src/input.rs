@@ -369,24 +369,60 @@ impl<R: Read> Read for Transcode<R> {
     }
 }
 
-/// Picks the delimiter of a file from its first lines (comment lines left out): among
-/// comma, semicolon, tab and pipe, the one found the same non-zero number of times (outside
-/// quotes) on the most lines as on the first. When none is on the first line, the file has one column: then one found on no
+/// The first 64 KiB of a file's text (decoded and converted to UTF-8 as the reader sees
+/// it), and whether that is all of it: what the delimiter and an Excel `sep=` line are
+/// told from.
+pub(crate) fn head(path: &Path, encoding: Encoding) -> io::Result<(Vec<u8>, bool)> {
+    let (mut input, _) = open(path, encoding)?;
+    let mut head = vec![0u8; 64 << 10];
+    let filled = read_up_to(&mut input, &mut head)?;
+    head.truncate(filled);
+    let whole = filled < 64 << 10;
+    Ok((head, whole))
+}
+
+/// Longest Excel `sep=` line: a byte order mark, `sep=`, the delimiter and CRLF.
+pub(crate) const SEPARATOR_LINE_MAX: usize = 10;
+
+/// Excel's `sep=X` line, which Excel (and tools that write for it) put first to name the
+/// delimiter, `sep=;` most often: neither header nor row. When `head` starts with one (a
+/// byte order mark before it included), the delimiter it names and its length with its
+/// line end. `whole`: `head` is all of the input, so the line may end without a line end.
+pub(crate) fn separator_line(head: &[u8], whole: bool) -> Option<(u8, usize)> {
+    let bom = if head.starts_with(BOM) { BOM.len() } else { 0 };
+    let line = &head[bom..];
+    if !line.get(..4)?.eq_ignore_ascii_case(b"sep=") {
+        return None;
+    }
+    let delimiter = *line.get(4)?;
+    // A delimiter is ASCII punctuation or a tab; a quote cannot be one.
+    if !(delimiter.is_ascii_punctuation() || delimiter == b'\t') || delimiter == b'"' {
+        return None;
+    }
+    let end = match &line[5..] {
+        [b'\n', ..] => 6,
+        [b'\r', b'\n', ..] => 7,
+        [] if whole => 5,
+        _ => return None,
+    };
+    Some((delimiter, bom + end))
+}
+
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Picks the delimiter of a file from its first lines (`head`, comment lines left out):
+/// the one an Excel `sep=` line names; else, among comma, semicolon, tab and pipe, the one
+/// found the same non-zero number of times (outside quotes) on the most lines as on the
+/// first. When none is on the first line, the file has one column: then one found on no
 /// line at all, so that a value holding a comma (`Smith, Jr.`) stays one value; comma when
 /// every one is found somewhere.
-pub(crate) fn sniff_delimiter(path: &Path, options: &crate::CsvOptions) -> io::Result<u8> {
+pub(crate) fn sniff_delimiter(head: &[u8], whole: bool, options: &crate::CsvOptions) -> u8 {
     const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
-    let (quote, comment) = (options.get_quote(), options.get_comment());
-    let (mut input, _) = open(path, options.get_encoding())?;
-    let mut head = vec![0u8; 64 << 10];
-    let mut filled = 0;
-    while filled < head.len() {
-        match input.read(&mut head[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
+    if let Some((delimiter, _)) = separator_line(head, whole) {
+        return delimiter;
     }
-    let lines: Vec<&[u8]> = head[..filled]
+    let (quote, comment) = (options.get_quote(), options.get_comment());
+    let lines: Vec<&[u8]> = head
         .split(|&b| b == b'\n')
         // Comment lines say nothing of the delimiter (a first one would hide the header's).
         .filter(|l| !l.is_empty() && comment.is_none_or(|c| l.first() != Some(&c)))
@@ -423,9 +459,9 @@ pub(crate) fn sniff_delimiter(path: &Path, options: &crate::CsvOptions) -> io::R
     if best.1 == 0
         && let Some(absent) = absent
     {
-        return Ok(absent);
+        return absent;
     }
-    Ok(best.0)
+    best.0
 }
 
 /// The file's compression, by its magic number; leaves the file at its start.

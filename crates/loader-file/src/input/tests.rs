@@ -100,3 +100,28 @@ fn broken_utf16_is_an_error_naming_its_byte() {
         assert_eq!(error.to_string(), message);
     }
 }
+
+#[test]
+fn only_a_whole_sep_line_is_one() {
+    assert_eq!(separator_line(b"sep=;\nid;x\n", false), Some((b';', 6)));
+    assert_eq!(separator_line(b"sep=\t\r\n", false), Some((b'\t', 7)));
+    assert_eq!(separator_line(b"sep=|", true), Some((b'|', 5)));
+    for not in [
+        &b"sep=|"[..],
+        b"sep=ab\n",
+        b"sep=;;\n",
+        b"sep=a\n",
+        b"sep=\"\n",
+        b"separator\n",
+        b"sep\n",
+        b" sep=;\n",
+        b"id,sep=;\n",
+    ] {
+        assert_eq!(
+            separator_line(not, false),
+            None,
+            "{:?}",
+            String::from_utf8_lossy(not)
+        );
+    }
+}

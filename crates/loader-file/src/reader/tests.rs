@@ -896,3 +896,39 @@ fn ragged_rows_are_fitted_to_the_header_only_when_asked() {
         .collect();
     assert_eq!(rejected, [5]);
 }
+
+#[test]
+fn an_excel_sep_line_names_the_delimiter_and_is_neither_header_nor_row() {
+    let budget = MemoryBudget::new(8 << 20);
+    for first in [&b"sep=;\n"[..], b"\xef\xbb\xbfsep=;\r\n", b"SEP=;\r\n"] {
+        let mut text = first.to_vec();
+        text.extend_from_slice(b"id;name\n1;a\n2;b;c\n3;d\n");
+        let f = fixture(&text);
+        let sample = sample_file(&f.path, &CsvOptions::default()).unwrap();
+        assert!(sample.separator_line);
+        assert_eq!(sample.delimiter, b';');
+        assert_eq!(sample.headers, ["id", "name"]);
+        assert_eq!(sample.header_bytes, first.len() as u64 + 8);
+        let options = skipping(CsvOptions::default().delimiter(sample.delimiter));
+        let (batches, error) = read_all(&f.path, &options, &budget);
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(rows_of(&batches), [["1", "a"], ["3", "d"]]);
+        // The sep line is line 1, the header line 2: the bad row is on line 4.
+        let rejected: Vec<u64> = batches
+            .iter()
+            .flat_map(|b| b.rejects().iter().map(|r| r.line))
+            .collect();
+        assert_eq!(rejected, [4]);
+    }
+    // Without a header the first row follows it; a given delimiter wins over the line's.
+    let f = fixture(b"sep=|\n1|a\n2|b\n");
+    let options = CsvOptions::default().has_headers(false);
+    let sample = sample_file(&f.path, &options).unwrap();
+    assert_eq!((sample.delimiter, sample.rows_sampled), (b'|', 2));
+    let (batches, error) = read_all(&f.path, &options.delimiter(b'|'), &budget);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(rows_of(&batches), [["1", "a"], ["2", "b"]]);
+    let given = sample_file(&f.path, &CsvOptions::default().delimiter(b',')).unwrap();
+    assert_eq!((given.delimiter, given.headers.len()), (b',', 1));
+    assert_eq!(given.headers, ["1|a"]);
+}
