@@ -53,6 +53,15 @@ const CASES: &[Case] = &[
         quarantined: &[(4, "field_count")],
     },
     Case {
+        // Lines ended by bare CRs (classic Mac OS): counted as lines, the quoted line break
+        // kept as one.
+        file: "cr-line-ends.csv",
+        args: &["--on-error", "skip"],
+        expect: Expect::Rows(2),
+        check: Some(("SELECT note FROM t WHERE id = 1", "two\nlines")),
+        quarantined: &[(4, "field_count")],
+    },
+    Case {
         file: "tab.tsv",
         args: &[],
         expect: Expect::Rows(3),

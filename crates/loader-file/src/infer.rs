@@ -105,8 +105,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     };
     drop(head);
     let options = &options.clone().delimiter(delimiter);
-    let (input, compression, utf16) =
-        input::open_marked(path, options.get_encoding()).map_err(io)?;
+    let (input, compression, utf16) = input::open_text(path, options.get_encoding()).map_err(io)?;
     let plain = matches!(input, input::Input::Plain(_));
     // The header is read as a record, after the `sep=` line when there is one.
     let mut reader = options.clone().has_headers(false).csv_reader(input);

@@ -50,8 +50,80 @@ impl Compression {
 
 /// An input stream: a plain file (which can seek) or a decoder over one (which cannot).
 pub(crate) enum Input {
-    Plain(File),
+    Plain(CrLines<File>),
     Decoded(Box<dyn Read + Send>),
+}
+
+/// Text whose lines end in a bare CR, as classic Mac OS and Excel's "CSV (Macintosh)" write
+/// it, read with each CR as an LF when `translate` is on (see [`open_text`]). Byte for byte,
+/// so offsets stay the file's; the parser counts lines by their LFs, and without this every
+/// row of such a file was on line 1.
+pub(crate) struct CrLines<R> {
+    inner: R,
+    translate: bool,
+}
+
+impl<R> CrLines<R> {
+    fn new(inner: R) -> Self {
+        CrLines {
+            inner,
+            translate: false,
+        }
+    }
+}
+
+impl<R: Read> Read for CrLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.translate {
+            for byte in &mut buf[..n] {
+                if *byte == b'\r' {
+                    *byte = b'\n';
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for CrLines<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// How much of a file's text is looked at for its dialect: delimiter, `sep=` line, line ends.
+const HEAD_BYTES: usize = 64 << 10;
+
+/// Whether `head` ends its lines in bare CRs only: it has a CR and no LF.
+fn cr_line_ends(head: &[u8]) -> bool {
+    memchr::memchr(b'\r', head).is_some() && memchr::memchr(b'\n', head).is_none()
+}
+
+/// [`open_marked`] for reading CSV: text whose head ends its lines in bare CRs only is
+/// read with them as LFs (see [`CrLines`]).
+pub(crate) fn open_text(
+    path: &Path,
+    encoding: Encoding,
+) -> io::Result<(Input, Compression, Option<Utf16Order>)> {
+    let (input, compression, utf16) = open_marked(path, encoding)?;
+    let mut head = vec![0u8; HEAD_BYTES];
+    let input = match input {
+        Input::Plain(mut file) => {
+            let filled = read_up_to(&mut file, &mut head)?;
+            file.seek(SeekFrom::Start(0))?;
+            file.translate = cr_line_ends(&head[..filled]);
+            Input::Plain(file)
+        }
+        Input::Decoded(mut text) => {
+            let filled = read_up_to(&mut text, &mut head)?;
+            head.truncate(filled);
+            let translate = cr_line_ends(&head);
+            let inner = io::Cursor::new(head).chain(text);
+            Input::Decoded(Box::new(CrLines { inner, translate }))
+        }
+    };
+    Ok((input, compression, utf16))
 }
 
 impl Read for Input {
@@ -99,7 +171,7 @@ pub(crate) fn open_marked(
                     Some(order),
                 ));
             }
-            None if encoding == Encoding::Utf8 => Input::Plain(file),
+            None if encoding == Encoding::Utf8 => Input::Plain(CrLines::new(file)),
             None => Input::Decoded(Box::new(file)),
         },
         Compression::Gzip => Input::Decoded(Box::new(flate2::read::MultiGzDecoder::new(
@@ -369,16 +441,15 @@ impl<R: Read> Read for Transcode<R> {
     }
 }
 
-/// The first 64 KiB of a file's text (decoded and converted to UTF-8 as the reader sees
-/// it), and whether that is all of it: what the delimiter and an Excel `sep=` line are
+/// The first 64 KiB of a file's text (decoded, converted to UTF-8 and its line ends read
+/// as the reader reads them), and whether that is all of it: what the delimiter and an Excel `sep=` line are
 /// told from.
 pub(crate) fn head(path: &Path, encoding: Encoding) -> io::Result<(Vec<u8>, bool)> {
-    let (mut input, _) = open(path, encoding)?;
-    let mut head = vec![0u8; 64 << 10];
+    let (mut input, ..) = open_text(path, encoding)?;
+    let mut head = vec![0u8; HEAD_BYTES];
     let filled = read_up_to(&mut input, &mut head)?;
     head.truncate(filled);
-    let whole = filled < 64 << 10;
-    Ok((head, whole))
+    Ok((head, filled < HEAD_BYTES))
 }
 
 /// Longest Excel `sep=` line: a byte order mark, `sep=`, the delimiter and CRLF.

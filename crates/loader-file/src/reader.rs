@@ -220,7 +220,7 @@ impl BatchReader {
             path: path.to_path_buf(),
             source,
         };
-        let (input, compression) = input::open(path, options.get_encoding()).map_err(io)?;
+        let (input, compression, _) = input::open_text(path, options.get_encoding()).map_err(io)?;
         let policy = options.get_bad_rows();
         // A row is held up to three times while it is read (parser, batch, raw copy): it
         // must fit in the budget that many times over.

@@ -932,3 +932,28 @@ fn an_excel_sep_line_names_the_delimiter_and_is_neither_header_nor_row() {
     assert_eq!((given.delimiter, given.headers.len()), (b',', 1));
     assert_eq!(given.headers, ["1|a"]);
 }
+
+#[test]
+fn lines_ended_by_bare_crs_are_counted_as_lines_plain_or_compressed() {
+    let text = b"id,name\r1,ann\r2,bob,x\r3,\"c\ry\"\r4,dee,e\r";
+    let budget = MemoryBudget::new(8 << 20);
+    for compression in [None, Some(crate::Compression::Gzip)] {
+        let bytes = compression.map_or(text.to_vec(), |c| compressed(text, c));
+        let f = fixture(&bytes);
+        let sample = sample_file(&f.path, &CsvOptions::default()).unwrap();
+        assert_eq!(sample.headers, ["id", "name"]);
+        assert_eq!(
+            sample.rows_sampled, 2,
+            "ragged rows are left out of the sample"
+        );
+        let (batches, error) = read_all(&f.path, &skipping(CsvOptions::default()), &budget);
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(rows_of(&batches), [["1", "ann"], ["3", "c\ny"]]);
+        let rejected: Vec<(u64, u64)> = batches
+            .iter()
+            .flat_map(|b| b.rejects().iter().map(|r| (r.line, r.byte)))
+            .collect();
+        // Byte offsets stay the file's: line 3 starts at byte 14, line 6 at byte 30.
+        assert_eq!(rejected, [(3, 14), (6, 30)], "{compression:?}");
+    }
+}
