@@ -448,11 +448,11 @@ fn rejected_line(file: &loader_strategy::FileReport) -> Option<String> {
 fn print_plan(plan: &LoadPlan) {
     let total: u64 = plan.files.iter().map(|f| f.size).sum();
     crate::outln!(
-        "{} files, {}, {} workers, {} COPY stream(s) per file into PostgreSQL; memory limit {} ({}), budget {}",
-        plan.files.len(),
+        "{}, {}, {}, {} per file if loaded into PostgreSQL; memory limit {} ({}), budget {}",
+        counted(plan.files.len() as u64, "file"),
         bytes(total),
-        plan.workers,
-        plan.streams_per_file,
+        counted(plan.workers as u64, "worker"),
+        counted(plan.streams_per_file as u64, "COPY stream"),
         bytes(plan.limit.bytes),
         plan.limit.source.as_str(),
         bytes(plan.budget),
