@@ -106,7 +106,10 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     drop(head);
     let options = &options.clone().delimiter(delimiter);
     let (input, compression, utf16) = input::open_text(path, options.get_encoding()).map_err(io)?;
-    let plain = matches!(input, input::Input::Plain(_));
+    let (plain, cr_lines) = match &input {
+        input::Input::Plain(file) => (true, file.translates()),
+        input::Input::Decoded(_) => (false, false),
+    };
     // The header is read as a record, after the `sep=` line when there is one.
     let mut reader = options.clone().has_headers(false).csv_reader(input);
     let mut record = csv::ByteRecord::new();
@@ -167,7 +170,14 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     // Places past the head of a plain file, which can be read anywhere; the head alone of
     // a compressed or transcoded one.
     let rows_probed = if !whole_file && columns > 0 && plain {
-        probes::probe(path, options, head_end, file_size, &mut candidates).map_err(io)?
+        probes::probe(
+            path,
+            options,
+            cr_lines,
+            head_end..file_size,
+            &mut candidates,
+        )
+        .map_err(io)?
     } else {
         0
     };

@@ -70,17 +70,28 @@ impl<R> CrLines<R> {
             translate: false,
         }
     }
+
+    /// Whether CRs are read as LFs: bytes of the file read around this reader (the type
+    /// probes past the head) must be read so too.
+    pub(crate) fn translates(&self) -> bool {
+        self.translate
+    }
+}
+
+/// Each CR of `bytes` made an LF (see [`CrLines`]).
+pub(crate) fn cr_to_lf(bytes: &mut [u8]) {
+    for byte in bytes {
+        if *byte == b'\r' {
+            *byte = b'\n';
+        }
+    }
 }
 
 impl<R: Read> Read for CrLines<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if self.translate {
-            for byte in &mut buf[..n] {
-                if *byte == b'\r' {
-                    *byte = b'\n';
-                }
-            }
+            cr_to_lf(&mut buf[..n]);
         }
         Ok(n)
     }

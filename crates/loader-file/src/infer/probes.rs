@@ -29,12 +29,16 @@ const PLACE_BYTES: u64 = 16 << 10;
 
 /// Narrows `candidates` (one type mask per column) with the records found at places spread
 /// evenly over bytes `from..size` of the plain file at `path` (see [`BYTES_PER_PLACE`]);
-/// returns the rows that counted.
+/// returns the rows that counted. `cr_lines`: the file's lines end in bare CRs, read as LFs
+/// (see [`CrLines`](crate::input::CrLines)).
 pub(super) fn probe(
     path: &Path,
     options: &CsvOptions,
-    from: u64,
-    size: u64,
+    cr_lines: bool,
+    std::ops::Range {
+        start: from,
+        end: size,
+    }: std::ops::Range<u64>,
     candidates: &mut [u8],
 ) -> std::io::Result<usize> {
     let span = size.saturating_sub(from);
@@ -47,6 +51,9 @@ pub(super) fn probe(
         file.seek(SeekFrom::Start(at))?;
         bytes.clear();
         (&mut file).take(PLACE_BYTES).read_to_end(&mut bytes)?;
+        if cr_lines {
+            crate::input::cr_to_lf(&mut bytes);
+        }
         let at_end = at + bytes.len() as u64 >= size;
         // From the line start after `at`: the line `at` fell in is partial.
         let Some(newline) = memchr::memchr(b'\n', &bytes) else {
@@ -148,6 +155,28 @@ mod tests {
         let (sampled, truth) = sampled_and_true(&path);
         assert_eq!(truth[1], ColumnType::Text);
         assert_eq!(sampled[0], truth[0]);
+    }
+
+    /// Lines ended by bare CRs are lines at the places too: decimals in the last third of
+    /// such a file type their column.
+    #[test]
+    fn places_in_a_file_of_bare_cr_lines_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mac.csv");
+        let mut text = String::from("id,amount\r");
+        for i in 0..300_000 {
+            let amount = if i >= 200_000 {
+                format!("{i}.5")
+            } else {
+                i.to_string()
+            };
+            text.push_str(&format!("{i},{amount}\r"));
+        }
+        std::fs::write(&path, text).unwrap();
+        let sample = sample_file(&path, &CsvOptions::default()).unwrap();
+        let types: Vec<_> = sample.schema.columns().iter().map(|c| c.ty).collect();
+        assert_eq!(types, [ColumnType::Integer, ColumnType::Real]);
+        assert!(sample.rows_probed > 500, "{}", sample.rows_probed);
     }
 
     /// 300,000 rows of an integer id and the quoted text `note` makes of it: the types
