@@ -122,7 +122,8 @@ pub struct LoadArgs {
     /// Where to load: sqlite:FILE, a .db/.sqlite path, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
     /// (also postgresql://; parts left out come from PGHOST, PGPORT, PGUSER, PGPASSWORD,
     /// PGDATABASE). TLS as libpq: `?sslmode=prefer` (default), require, verify-ca or
-    /// verify-full with `&sslrootcert=FILE`, or disable. Passwords are never printed.
+    /// verify-full with `&sslrootcert=FILE`, or disable; `&sslcert=FILE&sslkey=FILE` for a client
+    /// certificate. Passwords are never printed.
     #[arg(
         long,
         value_name = "TARGET",

@@ -10,14 +10,18 @@
 //! | `verify-full`        | always                       | the chain and the host name   |
 //!
 //! `sslrootcert=FILE` (PEM) names the certificates to trust; without it the verifying modes
-//! use `~/.postgresql/root.crt`, as libpq does. `PGSSLMODE` and `PGSSLROOTCERT` stand in for
-//! parameters the URL leaves out. tokio-postgres itself knows only the first three modes and
-//! no root certificates, so these two parameters are taken out of the URL before it parses.
+//! use `~/.postgresql/root.crt`, as libpq does. `sslcert=FILE` and `sslkey=FILE` (PEM) are
+//! the client's certificate and key, for servers that ask for one (`clientcert` in
+//! `pg_hba.conf`); without them `~/.postgresql/postgresql.crt` and `postgresql.key` when
+//! they exist, as libpq does. `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT` and `PGSSLKEY`
+//! stand in for parameters the URL leaves out. tokio-postgres itself knows only the first
+//! three modes and no certificates, so these parameters are taken out of the URL before it
+//! parses.
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,17 +29,22 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// What a URL asks of TLS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct TlsSettings {
     pub mode: TlsMode,
     /// Certificates to trust, in PEM.
     pub root_cert: Option<PathBuf>,
+    /// The client's certificate (with the chain up to what the server trusts), in PEM.
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key, in PEM.
+    pub client_key: Option<PathBuf>,
 }
 
 /// libpq's `sslmode` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum TlsMode {
     Disable,
+    #[default]
     Prefer,
     Require,
     VerifyCa,
@@ -65,19 +74,28 @@ impl TlsMode {
     }
 }
 
-/// `url` without its `sslmode` and `sslrootcert` parameters, and what they (or `PGSSLMODE`
-/// and `PGSSLROOTCERT`) asked; the error says which value is wrong.
+/// `url` without its `sslmode`, `sslrootcert`, `sslcert` and `sslkey` parameters, and what
+/// they (or `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT` and `PGSSLKEY`) asked; the error says
+/// which value is wrong.
 pub(crate) fn split_tls(url: &str) -> Result<(String, TlsSettings), String> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let (mut mode, mut root_cert) = (env("PGSSLMODE"), env("PGSSLROOTCERT"));
+    let (mut client_cert, mut client_key) = (env("PGSSLCERT"), env("PGSSLKEY"));
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("sslmode", value)) => mode = Some(percent_decoded(value)),
-            Some(("sslrootcert", value)) => root_cert = Some(percent_decoded(value)),
-            _ => kept.push(pair),
-        }
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match name {
+            "sslmode" => &mut mode,
+            "sslrootcert" => &mut root_cert,
+            "sslcert" => &mut client_cert,
+            "sslkey" => &mut client_key,
+            _ => {
+                kept.push(pair);
+                continue;
+            }
+        };
+        *slot = Some(percent_decoded(value));
     }
     let mode = match mode {
         Some(value) => TlsMode::parse(&value).ok_or_else(|| {
@@ -96,6 +114,8 @@ pub(crate) fn split_tls(url: &str) -> Result<(String, TlsSettings), String> {
     let settings = TlsSettings {
         mode,
         root_cert: root_cert.map(PathBuf::from),
+        client_cert: client_cert.map(PathBuf::from),
+        client_key: client_key.map(PathBuf::from),
     };
     Ok((url, settings))
 }
@@ -124,14 +144,59 @@ fn percent_decoded(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// libpq's default for a certificate file: `~/.postgresql/NAME`, when it exists.
+fn default_file(name: &str) -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let default = PathBuf::from(home).join(".postgresql").join(name);
+    default.exists().then_some(default)
+}
+
+/// The client certificate chain and key `settings` name (or libpq's defaults), if any; the
+/// error names the file that is missing or holds no certificate or key.
+fn client_identity(
+    settings: &TlsSettings,
+) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>, String> {
+    let Some(cert) = settings
+        .client_cert
+        .clone()
+        .or_else(|| default_file("postgresql.crt"))
+    else {
+        return Ok(None);
+    };
+    let key = settings
+        .client_key
+        .clone()
+        .or_else(|| default_file("postgresql.key"))
+        .ok_or_else(|| {
+            format!(
+                "sslcert {} needs its private key: sslkey=FILE (PEM), or \
+                 ~/.postgresql/postgresql.key",
+                cert.display()
+            )
+        })?;
+    let chain = CertificateDer::pem_file_iter(&cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("sslcert {}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("sslcert {}: no certificate in it", cert.display()));
+    }
+    // An encrypted key (libpq's `sslpassword`) is not PEM rustls reads: it is "no key".
+    let key = PrivateKeyDer::from_pem_file(&key).map_err(|e| {
+        format!(
+            "sslkey {}: {e} (an unencrypted PKCS#8, PKCS#1 or SEC1 key is needed)",
+            key.display()
+        )
+    })?;
+    Ok(Some((chain, key)))
+}
+
 /// The connector for `settings`; the error says what is missing or unreadable.
 pub(crate) fn connector(settings: &TlsSettings) -> Result<MakeRustlsConnect, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let root_cert = settings.root_cert.clone().or_else(|| {
-        let home = std::env::var_os("HOME")?;
-        let default = PathBuf::from(home).join(".postgresql/root.crt");
-        default.exists().then_some(default)
-    });
+    let root_cert = settings
+        .root_cert
+        .clone()
+        .or_else(|| default_file("root.crt"));
     let verifier = match (settings.mode, root_cert) {
         (TlsMode::Disable | TlsMode::Prefer, _) | (TlsMode::Require, None) => Verifier {
             chain: None,
@@ -172,8 +237,13 @@ pub(crate) fn connector(settings: &TlsSettings) -> Result<MakeRustlsConnect, Str
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(verifier));
+    let config = match client_identity(settings)? {
+        Some((chain, key)) => config
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| format!("sslcert and sslkey: {e}"))?,
+        None => config.with_no_client_auth(),
+    };
     Ok(MakeRustlsConnect::new(config))
 }
 
@@ -237,46 +307,4 @@ impl ServerCertVerifier for Verifier {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tls_parameters_leave_the_url_and_keep_libpq_meanings() {
-        let (url, tls) = split_tls(
-            "postgres://u@h/db?sslmode=verify-full&connect_timeout=5&sslrootcert=%2Fetc%2Fca.pem",
-        )
-        .unwrap();
-        assert_eq!(url, "postgres://u@h/db?connect_timeout=5");
-        assert_eq!(tls.mode, TlsMode::VerifyFull);
-        assert_eq!(tls.root_cert, Some(PathBuf::from("/etc/ca.pem")));
-        let (url, tls) = split_tls("postgres://u@h/db?sslmode=require").unwrap();
-        assert_eq!(
-            (url.as_str(), tls.mode),
-            ("postgres://u@h/db", TlsMode::Require)
-        );
-        assert_eq!(TlsMode::parse("allow"), Some(TlsMode::Prefer));
-        let wrong = split_tls("postgres://u@h/db?sslmode=on").unwrap_err();
-        assert!(wrong.contains("sslmode=on is not one of"), "{wrong}");
-    }
-
-    #[test]
-    fn verifying_modes_need_certificates_to_trust() {
-        let settings = |mode, root_cert| TlsSettings { mode, root_cert };
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        if home.is_some_and(|h| h.join(".postgresql/root.crt").exists()) {
-            return;
-        }
-        let missing = connector(&settings(TlsMode::VerifyFull, None))
-            .err()
-            .unwrap();
-        assert!(missing.contains("sslrootcert=FILE"), "{missing}");
-        let dir = tempfile::tempdir().unwrap();
-        let empty = dir.path().join("empty.pem");
-        std::fs::write(&empty, "not a certificate\n").unwrap();
-        let none = connector(&settings(TlsMode::VerifyCa, Some(empty)))
-            .err()
-            .unwrap();
-        assert!(none.contains("no certificate in it"), "{none}");
-        assert!(connector(&settings(TlsMode::Require, None)).is_ok());
-    }
-}
+mod tests;
