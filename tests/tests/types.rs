@@ -355,3 +355,43 @@ fn a_column_an_existing_postgres_table_lacks_is_named_before_any_row() {
         &check_a_column_not_in_the_table_is_named,
     );
 }
+
+/// Spaces around header names are not part of the column names: `id , Name ` loads into a
+/// table's `id` and `name`, and into a table made before names were trimmed, whose column
+/// kept them.
+fn check_spaced_header_names_match(dir: &Path, into: &[&str], rows: &dyn Fn(&str) -> Rows) {
+    std::fs::write(dir.join("t.csv"), "id , Name \n1,ann\n").unwrap();
+    let output = load_into_t(dir, "t.csv", into, &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(rows("SELECT count(*) FROM t"), [[Some("1".to_owned())]]);
+}
+
+#[test]
+fn spaces_around_header_names_are_not_part_of_the_column_names() {
+    for create in [
+        "CREATE TABLE t (id INTEGER, name TEXT)",
+        "CREATE TABLE t (id INTEGER, \" Name \" TEXT)",
+    ] {
+        on_sqlite_table(create, &check_spaced_header_names_match);
+    }
+    on_postgres_table(
+        "spaced_names",
+        "id int8, \" name\" text",
+        &check_spaced_header_names_match,
+    );
+    // A new table takes the trimmed names.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.csv"), "id , Name \n1,ann\n").unwrap();
+    let output = load_into_t(dir.path(), "t.csv", &["--into", "new.db"], &[]);
+    assert_eq!(output.status.code(), Some(0));
+    let db = dir.path().join("new.db");
+    assert_eq!(
+        sqlite_rows(&db, "SELECT name FROM pragma_table_info('t') ORDER BY cid"),
+        [[Some("id".to_owned())], [Some("Name".to_owned())]]
+    );
+}

@@ -353,10 +353,10 @@ fn unique_names(raw: &[String]) -> (Vec<String>, Vec<(usize, String, String)>) {
     let mut names = Vec::with_capacity(raw.len());
     let mut renamed = Vec::new();
     for (index, name) in raw.iter().enumerate() {
-        let base = if name.is_empty() {
-            format!("column_{}", index + 1)
-        } else {
-            name.clone()
+        // Spaces around a name (`id, name`) would make a column only a quoted ` name` reaches.
+        let base = match name.trim() {
+            "" => format!("column_{}", index + 1),
+            trimmed => trimmed.to_owned(),
         };
         let mut candidate = base.clone();
         let mut suffix = 2;
@@ -438,6 +438,20 @@ mod tests {
         let s = sample(text, CsvOptions::default()).unwrap();
         use ColumnType::*;
         assert_eq!(types(&s), [Text, Integer, Real]);
+    }
+
+    #[test]
+    fn spaces_around_header_names_are_trimmed_and_said() {
+        let s = sample("id , name ,\t\n1,a,b\n", CsvOptions::default()).unwrap();
+        assert_eq!(s.headers, ["id", "name", "column_3"]);
+        assert_eq!(
+            s.renamed,
+            [
+                (1, "id ".to_owned(), "id".to_owned()),
+                (2, " name ".to_owned(), "name".to_owned()),
+                (3, "\t".to_owned(), "column_3".to_owned())
+            ]
+        );
     }
 
     #[test]

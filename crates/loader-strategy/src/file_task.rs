@@ -602,6 +602,9 @@ fn matched_to_table(
                     .join(", "),
             });
         };
+        // Written under the table's own name: a header matched by case (PostgreSQL's are
+        // case-sensitive quoted) or by trimmed spaces names the column otherwise.
+        column.name.clone_from(&named.name);
         if let Some(ty) = named.ty
             && file.csv.is_inferred(index)
             && ty != column.ty
@@ -640,9 +643,11 @@ fn table_column<'t>(table: &'t [TableColumn], name: &str) -> Option<&'t TableCol
     if let Some(same) = table.iter().find(|c| c.name == name) {
         return Some(same);
     }
+    // Case aside, and the spaces around a header name that a table made before header names
+    // were trimmed kept.
     let mut folded = table
         .iter()
-        .filter(|c| c.name.to_lowercase() == name.to_lowercase());
+        .filter(|c| c.name.trim().to_lowercase() == name.to_lowercase());
     match (folded.next(), folded.next()) {
         (Some(only), None) => Some(only),
         // A table PostgreSQL made from a longer header lists the name it cut.
