@@ -395,3 +395,45 @@ fn spaces_around_header_names_are_not_part_of_the_column_names() {
         [[Some("id".to_owned())], [Some("Name".to_owned())]]
     );
 }
+
+/// A file of `columns` text columns and one row.
+fn write_wide(dir: &Path, columns: usize) {
+    let header: Vec<String> = (1..=columns).map(|i| format!("c{i}")).collect();
+    let row = vec!["a"; columns];
+    let text = format!("{}\n{}\n", header.join(","), row.join(","));
+    std::fs::write(dir.join("wide.csv"), text).unwrap();
+}
+
+/// The widest table each database holds loads; one column more stops the file naming both
+/// counts, before the database's own "too many columns".
+#[test]
+fn one_column_past_what_a_database_holds_is_named_with_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg_url();
+    let schema = url.as_ref().map(|url| ScratchSchema::new(url, "wide"));
+    let mut targets: Vec<(Vec<&str>, usize, &str)> = vec![(
+        vec!["--into", "wide.db"],
+        2000,
+        "a SQLite table holds at most 2000",
+    )];
+    if let (Some(url), Some(schema)) = (&url, &schema) {
+        targets.push((
+            vec!["--into", url, "--schema", &schema.name],
+            1600,
+            "a PostgreSQL table holds at most 1600",
+        ));
+    }
+    for (into, most, message) in targets {
+        write_wide(dir.path(), most + 1);
+        let output = load_into_t(dir.path(), "wide.csv", &into, &["--force"]);
+        assert_failed_saying(&output, &format!("{} columns, and {message}", most + 1));
+        write_wide(dir.path(), most);
+        let output = load_into_t(dir.path(), "wide.csv", &into, &["--force"]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

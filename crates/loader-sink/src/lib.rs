@@ -67,9 +67,9 @@ pub use postgres_ledger::PgAudit;
 pub use sqlite::SqliteSink;
 #[cfg(feature = "sqlite")]
 pub use sqlite_ledger::SqliteAudit;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) use target::create_table_sql;
 pub use target::{Target, quote_identifier};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use target::{check_width, create_table_sql};
 
 /// With the `mock` feature: mocks of the traits this crate implements, so a service that
 /// depends only on `loader-sink` can stand in for a database in its tests.

@@ -641,6 +641,8 @@ impl BatchSink for PgSink {
         {
             return Ok(());
         }
+        // MaxHeapAttributeNumber.
+        crate::check_width(&target.table, target.schema.len(), 1600, "PostgreSQL")?;
         let table =
             crate::create_table_sql(&self.qualified(&target.table), &target.schema, sql_type);
         let quarantine = crate::postgres_ledger::quarantine_sql(self);

@@ -116,6 +116,25 @@ impl fmt::Debug for Target {
     }
 }
 
+/// Whether a new table of `columns` columns fits `database`'s limit of `most`: said before
+/// the statement, with both counts (SQLite's own message is "too many columns on t").
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn check_width(
+    table: &str,
+    columns: usize,
+    most: usize,
+    database: &str,
+) -> crate::Result<()> {
+    if columns <= most {
+        return Ok(());
+    }
+    Err(crate::Error::Database {
+        kind: loader_batch::SinkErrorKind::Terminal,
+        table: table.to_owned(),
+        message: format!("{columns} columns, and a {database} table holds at most {most}"),
+    })
+}
+
 /// `CREATE TABLE IF NOT EXISTS name (col type, ...)` for `schema`, with every identifier
 /// quoted; `name` comes already qualified and quoted, `sql_type` names each column's type in
 /// the target's dialect.
