@@ -232,6 +232,45 @@ fn a_stopped_file_names_the_flags_that_get_past_its_row() {
             .unwrap();
         assert_eq!(rows, if exit == 3 { 2999 } else { 3000 }, "{flags:?}");
     }
+    // A file in Windows-1252 read as UTF-8: the bytes are shown, the encoding named, and
+    // following the advice loads the text as written.
+    std::fs::write(
+        dir.path().join("latin.csv"),
+        b"id,name\n1,Jos\xe9\n2,\x80 5\n",
+    )
+    .unwrap();
+    let output = run_loader(dir.path(), &["load", "latin.csv", "--into", "l.db"]);
+    assert_eq!(output.status.code(), Some(1));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(
+        stderr.contains("latin.csv:2: column 2 (\"name\"): expected text, found \"Jos\\xE9\", which is not UTF-8"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("to get past it: --encoding windows-1252"),
+        "{stdout}"
+    );
+    let args = [
+        "load",
+        "latin.csv",
+        "--into",
+        "l.db",
+        "--encoding",
+        "windows-1252",
+    ];
+    assert_eq!(run_loader(dir.path(), &args).status.code(), Some(0));
+    let names: Vec<String> = rusqlite::Connection::open(dir.path().join("l.db"))
+        .unwrap()
+        .prepare("SELECT name FROM latin ORDER BY id")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(names, ["José", "€ 5"]);
 }
 
 #[test]

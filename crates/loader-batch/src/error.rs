@@ -43,29 +43,51 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A field that does not hold a value of its column's type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", describe_value_error(*.expected, .found))]
+#[error("{}", describe_value_error(self))]
 pub struct ValueError {
     /// The column type.
     pub expected: ColumnType,
-    /// The field text (lossily decoded, cut to 64 characters).
+    /// The field text, cut to 64 characters; bytes that are not UTF-8 written `\xE9`.
     pub found: String,
+    /// The field is not UTF-8: most likely the file is in another encoding (Latin-1,
+    /// Windows-1252) read as UTF-8.
+    pub not_utf8: bool,
 }
 
 impl ValueError {
     pub(crate) fn new(expected: ColumnType, field: &[u8]) -> Self {
-        let text = String::from_utf8_lossy(field);
+        let mut text = String::with_capacity(field.len().min(256));
+        let mut not_utf8 = false;
+        for chunk in field.utf8_chunks() {
+            text.push_str(chunk.valid());
+            for byte in chunk.invalid() {
+                text.push_str(&format!("\\x{byte:02X}"));
+                not_utf8 = true;
+            }
+        }
         let found = match text.char_indices().nth(64) {
             Some((cut, _)) => format!("{}...", &text[..cut]),
-            None => text.into_owned(),
+            None => text,
         };
-        ValueError { expected, found }
+        ValueError {
+            expected,
+            found,
+            not_utf8,
+        }
     }
 }
 
 /// `expected integer, found "x"`; a real written as one but beyond a double's range says so,
-/// since it looks like a real.
-fn describe_value_error(expected: ColumnType, found: &str) -> String {
-    if expected == ColumnType::Real && crate::value::has_real_shape(found.as_bytes()) {
+/// since it looks like a real; text that is not UTF-8 shows its bytes (`"Jos\xE9"`).
+fn describe_value_error(error: &ValueError) -> String {
+    let ValueError {
+        expected,
+        found,
+        not_utf8,
+    } = error;
+    if *not_utf8 {
+        format!("expected {expected}, found \"{found}\", which is not UTF-8")
+    } else if *expected == ColumnType::Real && crate::value::has_real_shape(found.as_bytes()) {
         format!("{found:?} is out of range for real")
     } else {
         format!("expected {expected}, found {found:?}")

@@ -13,6 +13,12 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
     let skip = "--on-error skip sets such rows aside in the quarantine, with their text, and \
                 loads the rest";
     match error {
+        // Bytes that are not UTF-8: a file written in Latin-1 or Windows-1252 (Excel on
+        // Windows), which no column type reads.
+        loader_file::Error::Value { source, .. } if source.not_utf8 => Some(format!(
+            "to get past it: --encoding windows-1252 reads the file as Windows-1252, as Excel \
+             on Windows writes it (--encoding latin1 for ISO-8859-1); {skip}"
+        )),
         loader_file::Error::Value { name, source, .. } => {
             let found = source.found.trim();
             // Files joined with `cat` keep every header but the first as a row.
@@ -113,6 +119,31 @@ mod tests {
         assert!(!word.contains("--null"), "{word}");
         let backslash = remedy(&value_error("n", ColumnType::Integer, r"\N")).unwrap();
         assert!(backslash.contains(r"--null '\N'"), "{backslash}");
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_gets_an_encoding() {
+        for expected in [ColumnType::Text, ColumnType::Integer] {
+            let error = Error::File(loader_file::Error::Value {
+                path: "latin.csv".into(),
+                line: 2,
+                byte: 8,
+                column: 2,
+                name: "name".to_owned(),
+                source: expected.check(b"Jos\xe9").unwrap_err(),
+            });
+            let message = error.to_string();
+            assert!(
+                message.ends_with(&format!(
+                    "expected {expected}, found \"Jos\\xE9\", which is not UTF-8"
+                )),
+                "{message}"
+            );
+            let remedy = remedy(&error).unwrap();
+            assert!(remedy.contains("--encoding windows-1252"), "{remedy}");
+            assert!(remedy.contains("--on-error skip"), "{remedy}");
+            assert!(!remedy.contains("--column"), "{remedy}");
+        }
     }
 
     #[test]
