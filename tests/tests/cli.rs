@@ -253,6 +253,20 @@ fn a_stopped_file_names_the_flags_that_get_past_its_row() {
         stdout.contains("to get past it: --encoding windows-1252"),
         "{stdout}"
     );
+    assert_eq!(
+        stdout.matches("--encoding windows-1252").count(),
+        1,
+        "{stdout}"
+    );
+    // Said before loading, and beside rows set aside.
+    let output = run_loader(dir.path(), &["schema", "latin.csv"]);
+    let note = "line 2 is not UTF-8: if the file is Windows-1252 (Excel on Windows) or Latin-1, \
+                --encoding windows-1252 or --encoding latin1 reads it";
+    assert!(String::from_utf8_lossy(&output.stdout).contains(note));
+    let args = ["load", "latin.csv", "--into", "s.db", "--on-error", "skip"];
+    let output = run_loader(dir.path(), &args);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stdout).contains(note));
     let args = [
         "load",
         "latin.csv",

@@ -492,7 +492,7 @@ fn print_plan(plan: &LoadPlan) {
         for (column, from, to) in &file.sample.renamed {
             crate::outln!("  column {column}: header {from:?} renamed to {to:?}");
         }
-        if let Some(note) = file.header_note() {
+        for note in file.sample_notes() {
             crate::outln!("  {note}");
         }
     }

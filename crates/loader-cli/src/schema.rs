@@ -92,7 +92,7 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
     for (column, from, to) in &sample.renamed {
         crate::outln!("  column {column}: header {from:?} renamed to {to:?}");
     }
-    if let Some(note) = file.header_note() {
+    for note in file.sample_notes() {
         crate::outln!("  {note}");
     }
 }
@@ -109,6 +109,7 @@ fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value 
         "separator_line": sample.separator_line,
         "header": csv.get_has_headers(),
         "header_like_data": sample.header_like_data,
+        "not_utf8_line": sample.not_utf8_line,
         "encoding": encoding(sample, csv),
         "compression": sample.compression.as_str(),
         "compression_ratio": sample.compression_ratio,

@@ -54,6 +54,9 @@ pub struct FileSample {
     /// name that is a value of its type (`1,ann,2024-01-02` over integers, text and dates).
     /// Most likely the file has no header, and its first row was taken as one.
     pub header_like_data: bool,
+    /// The first line sampled whose bytes are not UTF-8: most likely the file is in another
+    /// encoding (Latin-1, Windows-1252) and `--encoding` was not given.
+    pub not_utf8_line: Option<u64>,
 }
 
 impl FileSample {
@@ -130,6 +133,8 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     } else {
         (Vec::new(), reader.position().byte())
     };
+    // The first sampled line whose bytes are not UTF-8, header included.
+    let mut not_utf8_line = not_utf8(&record);
 
     let mut candidates: Vec<u8> = vec![ALL_TYPES; raw_names.len()];
     let mut columns = raw_names.len();
@@ -152,6 +157,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
             columns = record.len();
             candidates = vec![ALL_TYPES; columns];
         }
+        not_utf8_line = not_utf8_line.or_else(|| not_utf8(&record));
         if record.len() != columns {
             // A ragged record says nothing about the types; the reader reports it (or
             // quarantines it) with its exact line when the file is loaded.
@@ -240,7 +246,15 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         separator_line,
         converted_from: utf16.map(input::Utf16Order::name),
         header_like_data,
+        not_utf8_line,
     })
+}
+
+/// The line of `record` when its bytes are not UTF-8.
+fn not_utf8(record: &csv::ByteRecord) -> Option<u64> {
+    simdutf8::basic::from_utf8(record.as_slice())
+        .is_err()
+        .then(|| record.position().map_or(0, csv::Position::line))
 }
 
 const ALL_TYPES: u8 = 0b11_1111;
@@ -438,6 +452,22 @@ mod tests {
         let s = sample(text, CsvOptions::default()).unwrap();
         use ColumnType::*;
         assert_eq!(types(&s), [Text, Integer, Real]);
+    }
+
+    #[test]
+    fn the_first_line_that_is_not_utf8_is_found() {
+        let s = sample("id,name\n1,a\n2,Jos\u{e9}\n", CsvOptions::default()).unwrap();
+        assert_eq!(s.not_utf8_line, None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latin.csv");
+        std::fs::write(&path, b"id,name\n1,a\n2,Jos\xe9\n3,M\xfcller\n").unwrap();
+        let s = sample_file(&path, &CsvOptions::default()).unwrap();
+        assert_eq!(s.not_utf8_line, Some(3));
+        std::fs::write(&path, b"id,n\xe4me\n1,a\n").unwrap();
+        let s = sample_file(&path, &CsvOptions::default()).unwrap();
+        assert_eq!(s.not_utf8_line, Some(1));
+        let latin = CsvOptions::default().encoding(crate::Encoding::Latin1);
+        assert_eq!(sample_file(&path, &latin).unwrap().not_utf8_line, None);
     }
 
     #[test]

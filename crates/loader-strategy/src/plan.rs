@@ -48,15 +48,32 @@ pub struct PlannedFile {
 }
 
 impl PlannedFile {
-    /// Says so when the file's header line reads as a row (see
-    /// [`FileSample::header_like_data`]): it was taken as the header, and its values are in
-    /// no table.
-    pub fn header_note(&self) -> Option<String> {
+    /// What the sample says the operator may have meant otherwise: the file's header line
+    /// reads as a row (see [`FileSample::header_like_data`]), so it was taken as the header
+    /// and its values are in no table; a sampled line is not UTF-8 (see
+    /// [`FileSample::not_utf8_line`]), so the file is likely in another encoding.
+    pub fn sample_notes(&self) -> Vec<String> {
+        self.header_note()
+            .into_iter()
+            .chain(self.encoding_note())
+            .collect()
+    }
+
+    pub(crate) fn header_note(&self) -> Option<String> {
         self.sample.header_like_data.then(|| {
             format!(
                 "the first line ({}) reads as a row, not as column names: it was taken as the \
                  header and is not loaded; --no-header loads it as a row",
                 self.sample.headers.join(",")
+            )
+        })
+    }
+
+    pub(crate) fn encoding_note(&self) -> Option<String> {
+        self.sample.not_utf8_line.map(|line| {
+            format!(
+                "line {line} is not UTF-8: if the file is Windows-1252 (Excel on Windows) or \
+                 Latin-1, --encoding windows-1252 or --encoding latin1 reads it"
             )
         })
     }

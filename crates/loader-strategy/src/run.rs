@@ -551,9 +551,17 @@ fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
         first_reject: progress.first_reject.clone(),
         note: {
             let header = file.header_note();
+            // A file stopped by such a row has its remedy name the encoding already.
+            let encoding = file.encoding_note().filter(|_| {
+                progress
+                    .remedy
+                    .as_ref()
+                    .is_none_or(|r| !r.contains("--encoding"))
+            });
             let notes: Vec<&str> = [
                 &progress.skipped,
                 &header,
+                &encoding,
                 &progress.path_note,
                 &progress.table_note,
                 &progress.remedy,
