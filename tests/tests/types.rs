@@ -437,3 +437,64 @@ fn one_column_past_what_a_database_holds_is_named_with_the_limit() {
         );
     }
 }
+
+/// A file whose header names columns its existing table lacks stops, naming the flag that
+/// loads it; a dry run with the flag changes no table; with it the columns are added, typed
+/// as sampled, the file's rows carry them and the rows already there hold NULL.
+fn check_new_columns_are_added_when_asked(dir: &Path, into: &[&str], rows: &dyn Fn(&str) -> Rows) {
+    std::fs::write(
+        dir.join("t.csv"),
+        "id,name,score,joined\n1,ann,2.5,2024-01-02\n",
+    )
+    .unwrap();
+    let not_in_table = "t.csv: column \"score\" is not in table \"t\" (its columns: id, name)";
+    let output = load_into_t(dir, "t.csv", into, &[]);
+    assert_failed_saying(&output, not_in_table);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("--add-columns adds \"score\""), "{stdout}");
+    let output = load_into_t(dir, "t.csv", into, &["--add-columns", "--dry-run"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_failed_saying(&load_into_t(dir, "t.csv", into, &[]), not_in_table);
+    let output = load_into_t(dir, "t.csv", into, &["--add-columns"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("columns added to table \"t\": score real, joined date"),
+        "{stdout}"
+    );
+    let count = |sql: &str| rows(sql)[0][0].clone().unwrap();
+    assert_eq!(
+        count("SELECT count(*) FROM t WHERE score = 2.5 AND joined = '2024-01-02'"),
+        "1"
+    );
+    assert_eq!(count("SELECT count(*) FROM t WHERE score IS NULL"), "1");
+    // The columns are there now: another such file loads without the flag.
+    std::fs::write(dir.join("u.csv"), "id,score\n2,3.5\n").unwrap();
+    let output = load_into_t(dir, "u.csv", into, &[]);
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn columns_a_table_lacks_are_added_only_when_asked() {
+    on_sqlite_table(
+        "CREATE TABLE t (id INTEGER, name TEXT); INSERT INTO t VALUES (0, 'zed')",
+        &check_new_columns_are_added_when_asked,
+    );
+    let Some(url) = pg_url() else { return };
+    let schema = ScratchSchema::created(&url, "add_columns");
+    query_text(
+        &url,
+        &format!(
+            "CREATE TABLE \"{0}\".t (id int8, name text); INSERT INTO \"{0}\".t VALUES (0, 'zed')",
+            schema.name
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let into = ["--into", url.as_str(), "--schema", schema.name.as_str()];
+    check_new_columns_are_added_when_asked(dir.path(), &into, &|sql| {
+        query_text(
+            &url,
+            &format!("SET search_path TO \"{}\"; {sql}", schema.name),
+        )
+    });
+}

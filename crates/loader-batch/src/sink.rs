@@ -111,6 +111,27 @@ pub trait BatchSink: Send + Sync {
         Ok(None)
     }
 
+    /// Adds `columns` to the target's existing table, each nullable and of its
+    /// [`ColumnType`]: a file whose header names columns the table lacks, as exports gain
+    /// columns over time (`loader load --add-columns`). A column that exists by then
+    /// (another file added it) is left as it is. The default refuses: a sink that cannot
+    /// change a table says so.
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`] when the table cannot be changed.
+    async fn add_columns(
+        &self,
+        target: &LoadTarget,
+        columns: &[crate::Column],
+    ) -> Result<(), SinkError> {
+        let _ = columns;
+        Err(SinkError::terminal(format!(
+            "{}: this target cannot add columns to a table",
+            target.table
+        )))
+    }
+
     /// Stores rows `rows` of `batch` atomically and returns how many were stored.
     ///
     /// In the same transaction the sink quarantines the batch's rejects that belong with
@@ -277,6 +298,14 @@ impl<T: BatchSink + ?Sized> BatchSink for Arc<T> {
         target: &LoadTarget,
     ) -> Result<Option<Vec<TableColumn>>, SinkError> {
         (**self).table_columns(target).await
+    }
+
+    async fn add_columns(
+        &self,
+        target: &LoadTarget,
+        columns: &[crate::Column],
+    ) -> Result<(), SinkError> {
+        (**self).add_columns(target, columns).await
     }
 
     async fn write_setting_aside(

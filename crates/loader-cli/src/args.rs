@@ -152,6 +152,11 @@ pub struct LoadArgs {
     /// Load content again even if the ledger holds it as complete.
     #[arg(long, env = "LOADER_FORCE")]
     pub force: bool,
+    /// Add the columns a file's header names and its existing table lacks (nullable, typed
+    /// as sampled), as exports gain columns over time. Without this such a file stops before
+    /// a row is read, naming the column.
+    #[arg(long, env = "LOADER_ADD_COLUMNS")]
+    pub add_columns: bool,
     /// What to do with a row that does not fit its columns (wrong field count, a value not of
     /// the column's type, invalid UTF-8, a NUL byte PostgreSQL cannot store, a last row whose
     /// quoted field never closes): fail stops the

@@ -220,6 +220,7 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         Mode::Replace => LoadMode::Replace,
     };
     settings.force = args.force;
+    settings.add_columns = args.add_columns;
     // Only PostgreSQL overlaps the writes of one file; SQLite's single writer and a dry run
     // take them one at a time, so they are given one stream whatever the workers.
     let overlaps = matches!(target, Target::Postgres(_)) && !args.dry_run;
@@ -566,6 +567,15 @@ impl BatchSink for ValidateOnly {
             Some(tables) => tables.columns_of(&target.table).await,
             None => Ok(None),
         }
+    }
+
+    /// A dry run changes no table: the file's rows are checked as if its columns were added.
+    async fn add_columns(
+        &self,
+        _: &loader_batch::LoadTarget,
+        _: &[loader_batch::Column],
+    ) -> Result<(), loader_batch::SinkError> {
+        Ok(())
     }
 
     async fn write(

@@ -69,7 +69,7 @@ pub use sqlite::SqliteSink;
 pub use sqlite_ledger::SqliteAudit;
 pub use target::{Target, quote_identifier};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) use target::{check_width, create_table_sql};
+pub(crate) use target::{add_column_sql, check_width, create_table_sql};
 
 /// With the `mock` feature: mocks of the traits this crate implements, so a service that
 /// depends only on `loader-sink` can stand in for a database in its tests.

@@ -672,6 +672,27 @@ impl BatchSink for PgSink {
         self.columns_of(&target.table).await
     }
 
+    /// `ADD COLUMN IF NOT EXISTS`, so that files adding the same column at once both pass;
+    /// the table's remembered types are read again after.
+    async fn add_columns(
+        &self,
+        target: &LoadTarget,
+        columns: &[loader_batch::Column],
+    ) -> std::result::Result<(), SinkError> {
+        let table = self.qualified(&target.table);
+        let statements: Vec<String> = columns
+            .iter()
+            .map(|c| crate::add_column_sql(&table, c, sql_type, true) + ";")
+            .collect();
+        let client = self.client().await?;
+        let outcome = client.batch_execute(&statements.concat()).await;
+        self.table_types
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&target.table);
+        outcome.map_err(|e| pg_error(&target.table, &e))
+    }
+
     async fn write(
         &self,
         target: &LoadTarget,

@@ -403,6 +403,34 @@ impl BatchSink for SqliteSink {
         blocking(|| columns_in(&self.lock().connection, &target.table)).map_err(SinkError::from)
     }
 
+    /// One `ALTER TABLE ... ADD COLUMN` for each column the table lacks by then (SQLite has
+    /// no `IF NOT EXISTS` for it; the one connection makes look and change one step).
+    async fn add_columns(
+        &self,
+        target: &LoadTarget,
+        columns: &[loader_batch::Column],
+    ) -> Result<(), SinkError> {
+        blocking(|| {
+            let state = self.lock();
+            let existing = columns_in(&state.connection, &target.table)?.unwrap_or_default();
+            let table = quote_identifier(&target.table);
+            for column in columns {
+                // SQLite compares column names without regard to case.
+                let lower = column.name.to_lowercase();
+                if existing.iter().any(|c| c.name.to_lowercase() == lower) {
+                    continue;
+                }
+                let sql = crate::add_column_sql(&table, column, sql_type, false);
+                state
+                    .connection
+                    .execute_batch(&sql)
+                    .map_err(|e| database_error(&target.table, &e))?;
+            }
+            Ok::<(), Error>(())
+        })
+        .map_err(SinkError::from)
+    }
+
     async fn write(
         &self,
         target: &LoadTarget,

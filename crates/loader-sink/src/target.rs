@@ -135,6 +135,23 @@ pub(crate) fn check_width(
     })
 }
 
+/// `ALTER TABLE name ADD COLUMN col type` for `column`; `name` comes already qualified and
+/// quoted, `if_not_exists` for a database that takes it (PostgreSQL; SQLite does not).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn add_column_sql(
+    name: &str,
+    column: &loader_batch::Column,
+    sql_type: impl Fn(loader_batch::ColumnType) -> &'static str,
+    if_not_exists: bool,
+) -> String {
+    format!(
+        "ALTER TABLE {name} ADD COLUMN {}{} {}",
+        if if_not_exists { "IF NOT EXISTS " } else { "" },
+        quote_identifier(&column.name),
+        sql_type(column.ty)
+    )
+}
+
 /// `CREATE TABLE IF NOT EXISTS name (col type, ...)` for `schema`, with every identifier
 /// quoted; `name` comes already qualified and quoted, `sql_type` names each column's type in
 /// the target's dialect.

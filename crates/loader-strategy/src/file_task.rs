@@ -110,6 +110,8 @@ pub(crate) struct RunContext {
     pub rejects: Option<crate::rejects::RejectsFile>,
     /// Raised when the run is asked to stop: files stop between batches.
     pub stop: crate::StopSignal,
+    /// Columns a file's header names and its table lacks are added (`--add-columns`).
+    pub add_columns: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -637,6 +639,43 @@ fn retyped(sampled: &LoadTarget, matched: &LoadTarget) -> Option<String> {
     (!changes.is_empty()).then(|| format!("table {:?} types {}", matched.table, changes.join(", ")))
 }
 
+/// `table` with the columns the file's header names and it lacks added by the sink
+/// (`--add-columns`), and what was added, for the report. A file without a header takes the
+/// table's columns and adds none.
+async fn with_added_columns(
+    sink: &dyn loader_batch::BatchSink,
+    target: &LoadTarget,
+    file: &PlannedFile,
+    mut table: Vec<TableColumn>,
+) -> std::result::Result<(Option<Vec<TableColumn>>, Option<String>), loader_batch::SinkError> {
+    let missing: Vec<loader_batch::Column> = target
+        .schema
+        .columns()
+        .iter()
+        .filter(|c| file.csv.get_has_headers() && table_column(&table, &c.name).is_none())
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return Ok((Some(table), None));
+    }
+    sink.add_columns(target, &missing).await?;
+    let added: Vec<String> = missing
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.ty))
+        .collect();
+    tracing::info!(table = %target.table, columns = %added.join(", "), "columns added");
+    let note = format!(
+        "columns added to table {:?}: {}",
+        target.table,
+        added.join(", ")
+    );
+    table.extend(missing.into_iter().map(|c| TableColumn {
+        name: c.name,
+        ty: Some(c.ty),
+    }));
+    Ok((Some(table), Some(note)))
+}
+
 /// The table's column for a file's column: the one of the same name, else the only one whose
 /// name differs from it in letter case alone (a header `ID` for a column made as `id`).
 fn table_column<'t>(table: &'t [TableColumn], name: &str) -> Option<&'t TableColumn> {
@@ -681,8 +720,17 @@ async fn load_batches(
     };
     sink.prepare(target).await.map_err(sink_error)?;
     let table = sink.table_columns(target).await.map_err(sink_error)?;
+    let (table, added) = match table {
+        Some(table) if context.add_columns => with_added_columns(sink, target, file, table)
+            .await
+            .map_err(sink_error)?,
+        table => (table, None),
+    };
     let matched = matched_to_table(target, file, table)?;
-    lock(progress).table_note = retyped(target, &matched);
+    lock(progress).table_note = [added, retyped(target, &matched)]
+        .into_iter()
+        .flatten()
+        .reduce(|added, retyped| format!("{added}; {retyped}"));
     let target = &matched;
     let mut source = BatchSource::open(
         attempt.mode,

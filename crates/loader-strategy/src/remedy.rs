@@ -7,6 +7,12 @@ use loader_batch::ColumnType;
 /// The flags that get past `error`, for the errors of one row's data that a flag settles;
 /// `None` for the rest (a damaged file, a refused connection), which no flag fixes.
 pub(crate) fn remedy(error: &Error) -> Option<String> {
+    if let Error::ColumnNotInTable { column, .. } = error {
+        return Some(format!(
+            "to load it: --add-columns adds {column:?} to the table (nullable, typed as \
+             sampled; the rows already there get NULL)"
+        ));
+    }
     let Error::File(error) = error else {
         return None;
     };
@@ -161,6 +167,18 @@ mod tests {
         assert!(count(2).contains("--ragged-rows"), "{}", count(2));
         assert!(count(2).contains("--on-error skip"), "{}", count(2));
         assert!(!count(5).contains("--ragged-rows"), "{}", count(5));
+    }
+
+    #[test]
+    fn a_column_the_table_lacks_gets_add_columns() {
+        let error = Error::ColumnNotInTable {
+            path: "feb.csv".into(),
+            table: "people".into(),
+            column: "email".into(),
+            available: "id, name".into(),
+        };
+        let remedy = remedy(&error).unwrap();
+        assert!(remedy.contains("--add-columns adds \"email\""), "{remedy}");
     }
 
     #[test]

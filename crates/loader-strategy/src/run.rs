@@ -232,6 +232,7 @@ impl DataLoadingService {
             ledger: ledger.clone(),
             rejects,
             stop: self.stop.clone(),
+            add_columns: plan.settings.add_columns,
         });
         let files: Arc<Vec<PlannedFile>> = Arc::new(plan.files.clone());
         let progress: Arc<Vec<Mutex<Progress>>> = Arc::new(

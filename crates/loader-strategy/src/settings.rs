@@ -50,6 +50,10 @@ pub struct LoadSettings {
     pub force: bool,
     /// Column types that win over inference (`--column name:type`).
     pub columns: Vec<(String, ColumnType)>,
+    /// Add the columns a file's header names and its existing table lacks (`--add-columns`,
+    /// see [`BatchSink::add_columns`](loader_batch::BatchSink::add_columns)); by default
+    /// such a file stops before a row is read.
+    pub add_columns: bool,
     /// Where to write a CSV copy of the rows the bad-row policy quarantined (`--rejects`).
     pub rejects_file: Option<PathBuf>,
     /// Threads that read one large plain file in parts (see
@@ -83,6 +87,7 @@ impl Default for LoadSettings {
             mode: LoadMode::default(),
             force: false,
             columns: Vec::new(),
+            add_columns: false,
             rejects_file: None,
             read_threads: None,
             sink_cpus: 1,
