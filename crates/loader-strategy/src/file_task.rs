@@ -354,10 +354,16 @@ pub(crate) async fn load_file(
                 None,
             )
             .await?;
-            let note = format!(
+            let memory = format!(
                 "memory: estimated peak {} bytes, measured peak {measured} bytes",
                 file.estimate.peak
             );
+            // What the table was made to take (columns added, types the table decided)
+            // belongs in the trail beside what was loaded into it.
+            let note = match lock(progress).table_note.clone() {
+                Some(table) => format!("{memory}; {table}"),
+                None => memory,
+            };
             scope.commit_with_note(counts[1], bytes, note).await?;
             Ok(())
         }
