@@ -654,11 +654,14 @@ async fn with_added_columns(
     file: &PlannedFile,
     mut table: Vec<TableColumn>,
 ) -> std::result::Result<(Option<Vec<TableColumn>>, Option<String>), loader_batch::SinkError> {
+    if !file.csv.get_has_headers() {
+        return Ok((Some(table), None));
+    }
     let missing: Vec<loader_batch::Column> = target
         .schema
         .columns()
         .iter()
-        .filter(|c| file.csv.get_has_headers() && table_column(&table, &c.name).is_none())
+        .filter(|c| table_column(&table, &c.name).is_none())
         .cloned()
         .collect();
     if missing.is_empty() {

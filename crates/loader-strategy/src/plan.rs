@@ -59,7 +59,8 @@ impl PlannedFile {
             .collect()
     }
 
-    pub(crate) fn header_note(&self) -> Option<String> {
+    /// The first of [`sample_notes`](Self::sample_notes): the header line reads as a row.
+    pub fn header_note(&self) -> Option<String> {
         self.sample.header_like_data.then(|| {
             format!(
                 "the first line ({}) reads as a row, not as column names: it was taken as the \
@@ -69,7 +70,8 @@ impl PlannedFile {
         })
     }
 
-    pub(crate) fn encoding_note(&self) -> Option<String> {
+    /// The second of [`sample_notes`](Self::sample_notes): a sampled line is not UTF-8.
+    pub fn encoding_note(&self) -> Option<String> {
         self.sample.not_utf8_line.map(|line| {
             format!(
                 "line {line} is not UTF-8: if the file is Windows-1252 (Excel on Windows) or \
