@@ -454,6 +454,11 @@ fn check_new_columns_are_added_when_asked(dir: &Path, into: &[&str], rows: &dyn 
     assert!(stdout.contains("--add-columns adds \"score\""), "{stdout}");
     let output = load_into_t(dir, "t.csv", into, &["--add-columns", "--dry-run"]);
     assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("columns a load would add to table \"t\": score real, joined date"),
+        "{stdout}"
+    );
     assert_failed_saying(&load_into_t(dir, "t.csv", into, &[]), not_in_table);
     let output = load_into_t(dir, "t.csv", into, &["--add-columns"]);
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -114,8 +114,9 @@ pub trait BatchSink: Send + Sync {
     /// Adds `columns` to the target's existing table, each nullable and of its
     /// [`ColumnType`]: a file whose header names columns the table lacks, as exports gain
     /// columns over time (`loader load --add-columns`). A column that exists by then
-    /// (another file added it) is left as it is. The default refuses: a sink that cannot
-    /// change a table says so.
+    /// (another file added it) is left as it is. `Ok(true)` when the table has them now;
+    /// `Ok(false)` from a sink that changes no table but takes rows as if it had (a dry
+    /// run's). The default refuses: a sink that cannot change a table says so.
     ///
     /// # Errors
     ///
@@ -124,7 +125,7 @@ pub trait BatchSink: Send + Sync {
         &self,
         target: &LoadTarget,
         columns: &[crate::Column],
-    ) -> Result<(), SinkError> {
+    ) -> Result<bool, SinkError> {
         let _ = columns;
         Err(SinkError::terminal(format!(
             "{}: this target cannot add columns to a table",
@@ -304,7 +305,7 @@ impl<T: BatchSink + ?Sized> BatchSink for Arc<T> {
         &self,
         target: &LoadTarget,
         columns: &[crate::Column],
-    ) -> Result<(), SinkError> {
+    ) -> Result<bool, SinkError> {
         (**self).add_columns(target, columns).await
     }
 

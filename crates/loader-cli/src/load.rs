@@ -574,8 +574,8 @@ impl BatchSink for ValidateOnly {
         &self,
         _: &loader_batch::LoadTarget,
         _: &[loader_batch::Column],
-    ) -> Result<(), loader_batch::SinkError> {
-        Ok(())
+    ) -> Result<bool, loader_batch::SinkError> {
+        Ok(false)
     }
 
     async fn write(

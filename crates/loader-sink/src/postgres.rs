@@ -678,7 +678,7 @@ impl BatchSink for PgSink {
         &self,
         target: &LoadTarget,
         columns: &[loader_batch::Column],
-    ) -> std::result::Result<(), SinkError> {
+    ) -> std::result::Result<bool, SinkError> {
         let table = self.qualified(&target.table);
         let statements: Vec<String> = columns
             .iter()
@@ -690,7 +690,8 @@ impl BatchSink for PgSink {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&target.table);
-        outcome.map_err(|e| pg_error(&target.table, &e))
+        outcome.map_err(|e| pg_error(&target.table, &e))?;
+        Ok(true)
     }
 
     async fn write(

@@ -409,7 +409,7 @@ impl BatchSink for SqliteSink {
         &self,
         target: &LoadTarget,
         columns: &[loader_batch::Column],
-    ) -> Result<(), SinkError> {
+    ) -> Result<bool, SinkError> {
         blocking(|| {
             let state = self.lock();
             let existing = columns_in(&state.connection, &target.table)?.unwrap_or_default();
@@ -426,7 +426,7 @@ impl BatchSink for SqliteSink {
                     .execute_batch(&sql)
                     .map_err(|e| database_error(&target.table, &e))?;
             }
-            Ok::<(), Error>(())
+            Ok::<_, Error>(true)
         })
         .map_err(SinkError::from)
     }

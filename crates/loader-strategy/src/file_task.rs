@@ -667,14 +667,19 @@ async fn with_added_columns(
     if missing.is_empty() {
         return Ok((Some(table), None));
     }
-    sink.add_columns(target, &missing).await?;
+    let changed = sink.add_columns(target, &missing).await?;
     let added: Vec<String> = missing
         .iter()
         .map(|c| format!("{} {}", c.name, c.ty))
         .collect();
-    tracing::info!(table = %target.table, columns = %added.join(", "), "columns added");
+    tracing::info!(table = %target.table, columns = %added.join(", "), changed, "columns added");
     let note = format!(
-        "columns added to table {:?}: {}",
+        "{} {:?}: {}",
+        if changed {
+            "columns added to table"
+        } else {
+            "columns a load would add to table"
+        },
         target.table,
         added.join(", ")
     );
