@@ -62,6 +62,14 @@ const CASES: &[Case] = &[
         quarantined: &[(4, "field_count")],
     },
     Case {
+        // A report's title lines above its table: passed over, and counted as lines.
+        file: "report-title.csv",
+        args: &["--skip-lines", "3", "--on-error", "skip"],
+        expect: Expect::Rows(2),
+        check: Some(("SELECT group_concat(id) FROM t", "1,3")),
+        quarantined: &[(6, "field_count")],
+    },
+    Case {
         file: "tab.tsv",
         args: &[],
         expect: Expect::Rows(3),

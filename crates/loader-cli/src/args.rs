@@ -266,6 +266,10 @@ pub struct CommonArgs {
     /// that are not all empty is one either way.
     #[arg(long, env = "LOADER_RAGGED_ROWS")]
     pub ragged_rows: bool,
+    /// Lines to pass over at the start of each file, whatever they hold, before its header:
+    /// the title and blank lines a report puts above its table. Line numbers stay the file's.
+    #[arg(long, value_name = "N", default_value_t = 0, env = "LOADER_SKIP_LINES")]
+    pub skip_lines: u64,
     /// Text encoding of the files, converted to UTF-8.
     #[arg(long, value_enum, default_value_t = TextEncoding::Utf8, env = "LOADER_ENCODING")]
     pub encoding: TextEncoding,

@@ -105,6 +105,7 @@ fn csv_options(args: &CommonArgs) -> CsvOptions {
         .null_markers(args.null.iter().map(|m| m.as_bytes().to_vec()))
         .quoted_empty_is_null(args.quoted_empty_is_null)
         .ragged_rows(args.ragged_rows)
+        .skip_lines(args.skip_lines)
         .encoding(match args.encoding {
             TextEncoding::Utf8 => Encoding::Utf8,
             TextEncoding::Latin1 => Encoding::Latin1,

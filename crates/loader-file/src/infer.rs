@@ -100,11 +100,15 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     };
     let file_size = std::fs::metadata(path).map_err(io)?.len();
     let (head, whole_head) = input::head(path, options.get_encoding()).map_err(io)?;
-    let separator_line = input::separator_line(&head, whole_head).is_some();
+    // Lines asked to be skipped say nothing of the dialect; an Excel `sep=` line is the
+    // file's first or none.
+    let skip = options.get_skip_lines();
+    let text = input::after_lines(&head, skip);
+    let separator_line = skip == 0 && input::separator_line(text, whole_head).is_some();
     let delimiter = if options.has_delimiter() {
         options.get_delimiter()
     } else {
-        input::sniff_delimiter(&head, whole_head, options)
+        input::sniff_delimiter(text, whole_head, options)
     };
     drop(head);
     let options = &options.clone().delimiter(delimiter);
@@ -113,28 +117,29 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         input::Input::Plain(file) => (true, file.translates()),
         input::Input::Decoded(_) => (false, false),
     };
-    // The header is read as a record, after the `sep=` line when there is one.
+    // The header is read as a record, after the lines skipped or the `sep=` line. Positions
+    // of the reader are past the skipped lines: `skipped` makes them the file's.
+    let mut input = std::io::BufReader::with_capacity(64 << 10, input);
+    let skipped = input::skip_lines(&mut input, skip).map_err(io)?;
     let mut reader = options.clone().has_headers(false).csv_reader(input);
+    let byte = |reader: &csv::Reader<_>| skipped.bytes + reader.position().byte();
+    let csv_error = |e| skipped_csv_error(path, e, skipped);
     let mut record = csv::ByteRecord::new();
     if separator_line {
-        reader
-            .read_byte_record(&mut record)
-            .map_err(|e| csv_error(path, e))?;
+        reader.read_byte_record(&mut record).map_err(csv_error)?;
     }
     let (raw_names, header_bytes) = if options.get_has_headers() {
-        reader
-            .read_byte_record(&mut record)
-            .map_err(|e| csv_error(path, e))?;
+        reader.read_byte_record(&mut record).map_err(csv_error)?;
         let names: Vec<String> = record
             .iter()
             .map(|h| String::from_utf8_lossy(h).into_owned())
             .collect();
-        (names, reader.position().byte())
+        (names, byte(&reader))
     } else {
-        (Vec::new(), reader.position().byte())
+        (Vec::new(), byte(&reader))
     };
     // The first sampled line whose bytes are not UTF-8, header included.
-    let mut not_utf8_line = not_utf8(&record);
+    let mut not_utf8_line = not_utf8(&record, skipped);
 
     let mut candidates: Vec<u8> = vec![ALL_TYPES; raw_names.len()];
     let mut columns = raw_names.len();
@@ -146,10 +151,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let mut widest_field_bytes = 0;
     while records < options.get_sample_rows() {
         records += 1;
-        if !reader
-            .read_byte_record(&mut record)
-            .map_err(|e| csv_error(path, e))?
-        {
+        if !reader.read_byte_record(&mut record).map_err(csv_error)? {
             whole_file = true;
             break;
         }
@@ -157,7 +159,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
             columns = record.len();
             candidates = vec![ALL_TYPES; columns];
         }
-        not_utf8_line = not_utf8_line.or_else(|| not_utf8(&record));
+        not_utf8_line = not_utf8_line.or_else(|| not_utf8(&record, skipped));
         if record.len() != columns {
             // A ragged record says nothing about the types; the reader reports it (or
             // quarantines it) with its exact line when the file is loaded.
@@ -172,7 +174,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         widest_field_bytes = widest_field_bytes.max(record.as_slice().len() as u64);
         rows += 1;
     }
-    let head_end = reader.position().byte();
+    let head_end = byte(&reader);
     // Places past the head of a plain file, which can be read anywhere; the head alone of
     // a compressed or transcoded one.
     let rows_probed = if !whole_file && columns > 0 && plain {
@@ -193,7 +195,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
             path: path.to_path_buf(),
         });
     }
-    let sampled_bytes = reader.position().byte().saturating_sub(first_row_byte);
+    let sampled_bytes = byte(&reader).saturating_sub(first_row_byte);
     let (compression_ratio, decoded_size) =
         input::compression_ratio(path, compression).map_err(io)?;
     // A plain file read whole through a transcoder (latin1, UTF-16): its text's size is
@@ -201,7 +203,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     // latin1 file reserved a whole first batch, past the plan's estimate).
     let decoded_size = match decoded_size {
         None if !plain && whole_file && compression == input::Compression::None => {
-            Some(reader.position().byte())
+            Some(byte(&reader))
         }
         known => known,
     };
@@ -250,11 +252,29 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     })
 }
 
-/// The line of `record` when its bytes are not UTF-8.
-fn not_utf8(record: &csv::ByteRecord) -> Option<u64> {
+/// The line of `record` in the file (past the `skipped` lines) when its bytes are not UTF-8.
+fn not_utf8(record: &csv::ByteRecord, skipped: input::Skipped) -> Option<u64> {
     simdutf8::basic::from_utf8(record.as_slice())
         .is_err()
-        .then(|| record.position().map_or(0, csv::Position::line))
+        .then(|| skipped.lines + record.position().map_or(0, csv::Position::line))
+}
+
+/// [`csv_error`] with the line and byte of the file, past the `skipped` lines.
+fn skipped_csv_error(path: &Path, error: csv::Error, skipped: input::Skipped) -> Error {
+    match csv_error(path, error) {
+        Error::Csv {
+            path,
+            line,
+            byte,
+            message,
+        } => Error::Csv {
+            path,
+            line: line + skipped.lines,
+            byte: byte + skipped.bytes,
+            message,
+        },
+        other => other,
+    }
 }
 
 const ALL_TYPES: u8 = 0b11_1111;

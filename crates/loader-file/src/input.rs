@@ -463,6 +463,42 @@ pub(crate) fn head(path: &Path, encoding: Encoding) -> io::Result<(Vec<u8>, bool
     Ok((head, filled < HEAD_BYTES))
 }
 
+/// `head` after its first `lines` lines (see [`CsvOptions::skip_lines`](crate::CsvOptions::skip_lines));
+/// empty when it has fewer.
+pub(crate) fn after_lines(head: &[u8], lines: u64) -> &[u8] {
+    let mut rest = head;
+    for _ in 0..lines {
+        match memchr::memchr(b'\n', rest) {
+            Some(end) => rest = &rest[end + 1..],
+            None => return &[],
+        }
+    }
+    rest
+}
+
+/// Bytes and lines read past by [`skip_lines`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Skipped {
+    pub bytes: u64,
+    pub lines: u64,
+}
+
+/// Reads past the first `lines` lines of `input` (see
+/// [`CsvOptions::skip_lines`](crate::CsvOptions::skip_lines)), fewer when it ends first.
+pub(crate) fn skip_lines(input: &mut impl io::BufRead, lines: u64) -> io::Result<Skipped> {
+    let mut skipped = Skipped::default();
+    while skipped.lines < lines {
+        match input.skip_until(b'\n')? {
+            0 => break,
+            n => {
+                skipped.bytes += n as u64;
+                skipped.lines += 1;
+            }
+        }
+    }
+    Ok(skipped)
+}
+
 /// Longest Excel `sep=` line: a byte order mark, `sep=`, the delimiter and CRLF.
 pub(crate) const SEPARATOR_LINE_MAX: usize = 10;
 

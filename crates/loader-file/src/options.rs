@@ -169,6 +169,7 @@ pub struct CsvOptions {
     inferred_columns: Vec<bool>,
     quoted_empty_is_null: bool,
     ragged_rows: bool,
+    skip_lines: u64,
 }
 
 impl Default for CsvOptions {
@@ -192,6 +193,7 @@ impl Default for CsvOptions {
             inferred_columns: Vec::new(),
             quoted_empty_is_null: false,
             ragged_rows: false,
+            skip_lines: 0,
         }
     }
 }
@@ -332,6 +334,19 @@ impl CsvOptions {
     /// Whether ragged rows are read ([`ragged_rows`](Self::ragged_rows)).
     pub fn get_ragged_rows(&self) -> bool {
         self.ragged_rows
+    }
+
+    /// Passes over the first `lines` lines of each file, whatever they hold, before its
+    /// header (or first row): the title and blank lines a report puts above its table. They
+    /// count as lines, so line numbers stay the file's. Default 0.
+    pub fn skip_lines(mut self, lines: u64) -> Self {
+        self.skip_lines = lines;
+        self
+    }
+
+    /// Lines passed over before the header ([`skip_lines`](Self::skip_lines)).
+    pub fn get_skip_lines(&self) -> u64 {
+        self.skip_lines
     }
 
     /// The comment character, if lines starting with one are skipped.

@@ -246,9 +246,11 @@ impl BatchReader {
         // a directory of many small files should not clear 512 KiB for each.
         let capacity = READ_BUFFER_BYTES.min(file_size.saturating_add(64)) as usize;
         let mut records = options.records(input, capacity, max_row_bytes);
-        records
-            .skip_separator_line()
-            .map_err(|e| read_error(path, max_row_bytes, e))?;
+        let skipped = match options.get_skip_lines() {
+            0 => records.skip_separator_line(),
+            lines => records.skip_lines(lines),
+        };
+        skipped.map_err(|e| read_error(path, max_row_bytes, e))?;
         if options.get_has_headers() {
             records
                 .read()

@@ -238,6 +238,30 @@ impl<R: Read> Records<R> {
         start..end
     }
 
+    /// Passes over the input's first `lines` lines, whatever they hold (see
+    /// [`CsvOptions::skip_lines`](crate::CsvOptions::skip_lines)); fewer when it ends first.
+    /// Called before the first read.
+    pub(crate) fn skip_lines(&mut self, mut lines: u64) -> Result<(), ReadError> {
+        while lines > 0 {
+            // The skipped bytes need not be kept: `fill` lets go of what is before this.
+            self.record_at = self.position();
+            match memchr::memchr(b'\n', &self.buf[self.pos..self.filled]) {
+                Some(end) => {
+                    self.pos += end + 1;
+                    self.line += 1;
+                    lines -= 1;
+                }
+                None if self.eof => {
+                    self.pos = self.filled;
+                    break;
+                }
+                None => self.fill()?,
+            }
+        }
+        self.record_at = self.position();
+        Ok(())
+    }
+
     /// Passes over Excel's `sep=X` line when the input starts with one (see
     /// [`separator_line`](crate::input::separator_line)): it is neither header nor row, but
     /// a line, counted as one. Called before the first read.

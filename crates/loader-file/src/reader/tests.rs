@@ -957,3 +957,31 @@ fn lines_ended_by_bare_crs_are_counted_as_lines_plain_or_compressed() {
         assert_eq!(rejected, [(3, 14), (6, 30)], "{compression:?}");
     }
 }
+
+#[test]
+fn lines_skipped_before_the_header_are_counted_and_say_nothing_of_the_dialect() {
+    // A report's title lines: semicolons that are not its delimiter, a quote left open.
+    let text = b"Sales report; region; 2024\n\n\"draft\nid,name\n1,a\n2,b,c\n3,d\n";
+    let f = fixture(text);
+    let options = CsvOptions::default().skip_lines(3);
+    let sample = sample_file(&f.path, &options).unwrap();
+    assert_eq!(sample.delimiter, b',');
+    assert_eq!(sample.headers, ["id", "name"]);
+    assert_eq!(sample.header_bytes, 43);
+    assert!(!sample.separator_line);
+    let budget = MemoryBudget::new(8 << 20);
+    let (batches, error) = read_all(&f.path, &skipping(options.delimiter(b',')), &budget);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(rows_of(&batches), [["1", "a"], ["3", "d"]]);
+    let rejected: Vec<(u64, u64)> = batches
+        .iter()
+        .flat_map(|b| b.rejects().iter().map(|r| (r.line, r.byte)))
+        .collect();
+    assert_eq!(rejected, [(6, 47)]);
+    // More lines skipped than the file has: nothing is left to load.
+    let all = CsvOptions::default().skip_lines(10);
+    assert!(matches!(
+        sample_file(&f.path, &all),
+        Err(Error::Empty { .. })
+    ));
+}
