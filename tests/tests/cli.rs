@@ -773,3 +773,33 @@ fn a_first_row_taken_as_the_header_is_said_so() {
     assert!(stdout.contains("3 rows read, 3 loaded"), "{stdout}");
     assert!(!stdout.contains("reads as a row"), "{stdout}");
 }
+
+#[test]
+fn a_reports_title_lines_are_named_and_skipped_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = "Quarterly sales\nGenerated 2026-11-29\n\nid,region,amount\n1,n,2.5\n2,s,3\n";
+    std::fs::write(dir.path().join("sales.csv"), report).unwrap();
+    let note = "the first 3 lines do not look like the table below (a title?): --skip-lines 3 \
+                passes over them";
+    for command in ["schema", "plan"] {
+        let output = run_loader(dir.path(), &[command, "sales.csv"]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains(note), "{command}: {stdout}");
+    }
+    // Read as it is, the file is one column of lines (no delimiter on the first): the load
+    // says what it likely is.
+    let output = run_loader(dir.path(), &["load", "sales.csv", "--into", "a.db"]);
+    assert_succeeded(&output);
+    assert!(String::from_utf8_lossy(&output.stdout).contains(note));
+    let args = ["load", "sales.csv", "--into", "b.db", "--skip-lines", "3"];
+    let output = run_loader(dir.path(), &args);
+    assert_succeeded(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("2 rows read, 2 loaded"), "{stdout}");
+    assert!(!stdout.contains("--skip-lines"), "{stdout}");
+    let sum: f64 = rusqlite::Connection::open(dir.path().join("b.db"))
+        .unwrap()
+        .query_row("SELECT sum(amount) FROM sales", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(sum, 5.5);
+}

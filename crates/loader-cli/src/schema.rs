@@ -110,6 +110,7 @@ fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value 
         "header": csv.get_has_headers(),
         "header_like_data": sample.header_like_data,
         "not_utf8_line": sample.not_utf8_line,
+        "title_lines": sample.title_lines,
         "encoding": encoding(sample, csv),
         "compression": sample.compression.as_str(),
         "compression_ratio": sample.compression_ratio,

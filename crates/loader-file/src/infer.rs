@@ -57,6 +57,9 @@ pub struct FileSample {
     /// The first line sampled whose bytes are not UTF-8: most likely the file is in another
     /// encoding (Latin-1, Windows-1252) and `--encoding` was not given.
     pub not_utf8_line: Option<u64>,
+    /// Lines at the top that do not look like the table below them (a report's title and
+    /// blank lines), when `--skip-lines` was not given: what `skip_lines` would pass over.
+    pub title_lines: Option<u64>,
 }
 
 impl FileSample {
@@ -109,6 +112,17 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         options.get_delimiter()
     } else {
         input::sniff_delimiter(text, whole_head, options)
+    };
+    let title_lines = if skip == 0 && !separator_line {
+        let given = [delimiter];
+        let candidates = if options.has_delimiter() {
+            &given[..]
+        } else {
+            &input::CANDIDATES[..]
+        };
+        input::title_lines(text, whole_head, candidates, options.get_quote())
+    } else {
+        None
     };
     drop(head);
     let options = &options.clone().delimiter(delimiter);
@@ -249,6 +263,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         converted_from: utf16.map(input::Utf16Order::name),
         header_like_data,
         not_utf8_line,
+        title_lines,
     })
 }
 

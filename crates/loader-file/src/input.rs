@@ -476,6 +476,81 @@ pub(crate) fn after_lines(head: &[u8], lines: u64) -> &[u8] {
     rest
 }
 
+/// Lines above the table that are not part of it, as a report puts a title and a blank line
+/// above its table: when the records of `head` (quote-aware) do not all hold the same number
+/// of one delimiter, but from some line within the first few on at least three do and every
+/// record above it holds none, that line's index (lines to skip). `None` when the head
+/// reads as one table, or shows none. A header with fewer delimiters than its rows (an
+/// export's trailing delimiter) is no title: only lines without one are taken for titles.
+/// `delimiters`: the candidates (the given one alone).
+pub(crate) fn title_lines(head: &[u8], whole: bool, delimiters: &[u8], quote: u8) -> Option<u64> {
+    const MOST_TITLE_RECORDS: usize = 5;
+    let mut found: Option<(u64, usize)> = None;
+    for &delimiter in delimiters {
+        let mut records = delimiter_counts(head, delimiter, quote);
+        if !whole {
+            // The last record may be cut where the head ends.
+            records.pop();
+        }
+        let counts: Vec<(u64, usize)> = records
+            .into_iter()
+            .filter(|r| !r.2)
+            .map(|r| (r.0, r.1))
+            .collect();
+        if counts.windows(2).all(|w| w[0].1 == w[1].1) {
+            match counts.first() {
+                // One table as it is, with this delimiter.
+                Some(&(_, width)) if width > 0 => return None,
+                // This delimiter is nowhere.
+                _ => continue,
+            }
+        }
+        let table = (1..=MOST_TITLE_RECORDS.min(counts.len())).find(|&start| {
+            let (above, below) = counts.split_at(start);
+            let width = below.first().map_or(0, |r| r.1);
+            below.len() >= 3
+                && width > 0
+                && below.iter().all(|r| r.1 == width)
+                && above.iter().all(|r| r.1 == 0)
+        });
+        if let Some(start) = table {
+            let agreeing = counts.len() - start;
+            if found.is_none_or(|(_, best)| agreeing > best) {
+                found = Some((counts[start].0, agreeing));
+            }
+        }
+    }
+    found.map(|(line, _)| line)
+}
+
+/// Each record of `head` as (index of its first line, `delimiter`s outside quotes, blank).
+fn delimiter_counts(head: &[u8], delimiter: u8, quote: u8) -> Vec<(u64, usize, bool)> {
+    let mut records = Vec::new();
+    let (mut line, mut start_line, mut count, mut quoted, mut blank) = (0u64, 0u64, 0, false, true);
+    for &byte in head {
+        if byte == quote {
+            quoted = !quoted;
+        } else if byte == delimiter && !quoted {
+            count += 1;
+        }
+        if byte == b'\n' {
+            line += 1;
+            if !quoted {
+                records.push((start_line, count, blank));
+                (start_line, count, blank) = (line, 0, true);
+                continue;
+            }
+        }
+        if !matches!(byte, b'\n' | b'\r') {
+            blank = false;
+        }
+    }
+    if !blank {
+        records.push((start_line, count, blank));
+    }
+    records
+}
+
 /// Bytes and lines read past by [`skip_lines`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Skipped {
@@ -528,6 +603,9 @@ pub(crate) fn separator_line(head: &[u8], whole: bool) -> Option<(u8, usize)> {
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
+/// The delimiters [`sniff_delimiter`] chooses among.
+pub(crate) const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
+
 /// Picks the delimiter of a file from its first lines (`head`, comment lines left out):
 /// the one an Excel `sep=` line names; else, among comma, semicolon, tab and pipe, the one
 /// found the same non-zero number of times (outside quotes) on the most lines as on the
@@ -535,7 +613,6 @@ const BOM: &[u8] = b"\xef\xbb\xbf";
 /// line at all, so that a value holding a comma (`Smith, Jr.`) stays one value; comma when
 /// every one is found somewhere.
 pub(crate) fn sniff_delimiter(head: &[u8], whole: bool, options: &crate::CsvOptions) -> u8 {
-    const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
     if let Some((delimiter, _)) = separator_line(head, whole) {
         return delimiter;
     }

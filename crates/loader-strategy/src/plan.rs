@@ -53,10 +53,27 @@ impl PlannedFile {
     /// and its values are in no table; a sampled line is not UTF-8 (see
     /// [`FileSample::not_utf8_line`]), so the file is likely in another encoding.
     pub fn sample_notes(&self) -> Vec<String> {
-        self.header_note()
+        [self.title_note(), self.header_note(), self.encoding_note()]
             .into_iter()
-            .chain(self.encoding_note())
+            .flatten()
             .collect()
+    }
+
+    /// The first of [`sample_notes`](Self::sample_notes): lines above the table (see
+    /// [`FileSample::title_lines`]).
+    pub fn title_note(&self) -> Option<String> {
+        self.sample.title_lines.map(|lines| {
+            let these = if lines == 1 {
+                "the first line does".to_owned()
+            } else {
+                format!("the first {lines} lines do")
+            };
+            format!(
+                "{these} not look like the table below (a title?): --skip-lines {lines} passes \
+                 over {}",
+                if lines == 1 { "it" } else { "them" }
+            )
+        })
     }
 
     /// The first of [`sample_notes`](Self::sample_notes): the header line reads as a row.

@@ -551,6 +551,7 @@ fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
         },
         first_reject: progress.first_reject.clone(),
         note: {
+            let title = file.title_note();
             let header = file.header_note();
             // A file stopped by such a row has its remedy name the encoding already.
             let encoding = file.encoding_note().filter(|_| {
@@ -561,6 +562,7 @@ fn file_report(file: &PlannedFile, progress: &Progress) -> FileReport {
             });
             let notes: Vec<&str> = [
                 &progress.skipped,
+                &title,
                 &header,
                 &encoding,
                 &progress.path_note,
