@@ -107,7 +107,7 @@ impl<R: Seek> Seek for CrLines<R> {
 const HEAD_BYTES: usize = 64 << 10;
 
 /// Whether `head` ends its lines in bare CRs only: it has a CR and no LF.
-fn cr_line_ends(head: &[u8]) -> bool {
+pub(crate) fn cr_line_ends(head: &[u8]) -> bool {
     memchr::memchr(b'\r', head).is_some() && memchr::memchr(b'\n', head).is_none()
 }
 
