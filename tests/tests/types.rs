@@ -507,3 +507,45 @@ fn columns_a_table_lacks_are_added_only_when_asked() {
         )
     });
 }
+
+/// Values with spaces around them (`1, 42`) into a table's typed columns load as PostgreSQL's
+/// `COPY` and SQLite's type affinity take them: trimmed, text as written.
+fn check_padded_values_load_into_typed_columns(
+    dir: &Path,
+    into: &[&str],
+    rows: &dyn Fn(&str) -> Rows,
+) {
+    std::fs::write(
+        dir.join("t.csv"),
+        "id,qty,amount,code\n1, 42 , 2.5,\" x \"\n2,7 ,3 , y\n",
+    )
+    .unwrap();
+    let output = load_into_t(dir, "t.csv", into, &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        rows("SELECT sum(qty), sum(amount) FROM t"),
+        [[Some("49".to_owned()), Some("5.5".to_owned())]]
+    );
+    assert_eq!(
+        rows("SELECT code FROM t ORDER BY id"),
+        [[Some(" x ".to_owned())], [Some(" y".to_owned())]]
+    );
+}
+
+#[test]
+fn padded_values_load_into_typed_columns_as_the_databases_read_them() {
+    on_sqlite_table(
+        "CREATE TABLE t (id INTEGER, qty INTEGER, amount REAL, code TEXT)",
+        &check_padded_values_load_into_typed_columns,
+    );
+    on_postgres_table(
+        "padded",
+        "id int8, qty int4, amount float8, code text",
+        &check_padded_values_load_into_typed_columns,
+    );
+}

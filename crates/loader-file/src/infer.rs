@@ -305,6 +305,11 @@ fn narrow(mask: &mut u8, field: &[u8]) {
     if field.is_empty() {
         return;
     }
+    // Spaces around a value (`1, 42`) are not part of it, as the reader takes it.
+    let field = match field.trim_ascii() {
+        inside if !inside.is_empty() => inside,
+        _ => field,
+    };
     for ty in ColumnType::ALL {
         if *mask & bit(ty) != 0 && !ty.accepts(field) {
             *mask &= !bit(ty);
@@ -323,6 +328,17 @@ fn narrow(mask: &mut u8, field: &[u8]) {
             *mask &= !bit(ty);
         }
     }
+}
+
+/// The value inside the spaces around `field` when it is one of `ty` (not text, whose spaces
+/// are its own): `Some(b"42")` for `b" 42 "` in an integer column. Spaces alone are no value.
+pub(crate) fn padded_value(ty: ColumnType, field: &[u8]) -> Option<&[u8]> {
+    let inside = field.trim_ascii();
+    (ty != ColumnType::Text
+        && !inside.is_empty()
+        && inside.len() < field.len()
+        && ty.accepts(inside))
+    .then_some(inside)
 }
 
 /// Why a value of type `ty` would not be stored as written, when it would not: a leading
@@ -487,6 +503,23 @@ mod tests {
         let s = sample(text, CsvOptions::default()).unwrap();
         use ColumnType::*;
         assert_eq!(types(&s), [Text, Integer, Real]);
+    }
+
+    #[test]
+    fn spaces_around_values_do_not_make_a_column_text() {
+        let s = sample(
+            "id, n, amount, day, ok, name\n1, 42, 2.5, 2024-01-02, yes, ann\n2, 7 , 3, 2024-01-03, no, bo\n",
+            CsvOptions::default(),
+        )
+        .unwrap();
+        use ColumnType::*;
+        assert_eq!(types(&s), [Integer, Integer, Real, Date, Boolean, Text]);
+        // A code with a leading zero inside the spaces is still a code.
+        let s = sample("zip\n 02134\n 10001\n", CsvOptions::default()).unwrap();
+        assert_eq!(types(&s), [Text]);
+        // Spaces alone are no value.
+        let s = sample("n\n1\n   \n", CsvOptions::default()).unwrap();
+        assert_eq!(types(&s), [Text]);
     }
 
     #[test]

@@ -198,6 +198,13 @@ pub(crate) fn has_room_ahead(budget: &MemoryBudget, bytes: u64) -> bool {
 /// Field bytes of a reader's first batch (see `BatchReader::ramped_capacity`).
 const FIRST_BATCH_BYTES: usize = 256 << 10;
 
+/// Whether a record's typed values are as read, or some have spaces around them to drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Padded {
+    Exact,
+    Trimmed,
+}
+
 impl BatchReader {
     /// Opens `path` for reading from its first row, or from `resume`.
     ///
@@ -496,7 +503,7 @@ impl BatchReader {
         }
     }
 
-    fn check_record(&mut self) -> Result<()> {
+    fn check_record(&mut self) -> Result<Padded> {
         let columns = self.schema.columns();
         let path = || self.path.clone();
         if self.records.ends_in_open_quote() {
@@ -552,11 +559,14 @@ impl BatchReader {
 
     /// Checks each field against its column; text fields that start on a character
     /// boundary only when `record_is_text` is false, and text fields for a NUL byte only when
-    /// `check_nul` (the record holds one).
-    fn check_fields(&self, record_is_text: bool, check_nul: bool) -> Result<()> {
+    /// `check_nul` (the record holds one). A value with spaces around it (`1, 42`) in a typed
+    /// column is taken without them, as PostgreSQL and SQLite take it: then
+    /// [`Padded::Trimmed`], and [`push_record`](Self::push_record) drops them.
+    fn check_fields(&self, record_is_text: bool, check_nul: bool) -> Result<Padded> {
         let columns = self.schema.columns();
         let path = || self.path.clone();
         let null_markers = self.options.has_null_markers();
+        let mut padded = Padded::Exact;
         for (index, (column, field)) in columns.iter().zip(self.records.iter()).enumerate() {
             // An empty field is NULL already; only a marker needs looking up.
             let field = if null_markers && self.options.is_null(field) {
@@ -582,8 +592,23 @@ impl BatchReader {
                 }
                 ty => ty.accepts(field),
             };
+            // A typed value with spaces around it (`1, 42`) is the value inside them, as
+            // PostgreSQL's COPY and SQLite's type affinity read it; only a field that failed
+            // is looked at again.
+            let inside = if valid {
+                None
+            } else {
+                crate::infer::padded_value(column.ty, field)
+            };
+            let field = match inside {
+                Some(inside) => {
+                    padded = Padded::Trimmed;
+                    inside
+                }
+                None => field,
+            };
             // The error, which says what was wrong, only for a field that failed.
-            let checked = if valid {
+            let checked = if valid || inside.is_some() {
                 Ok(())
             } else {
                 column.ty.check(field)
@@ -615,7 +640,7 @@ impl BatchReader {
                 });
             }
         }
-        Ok(())
+        Ok(padded)
     }
 
     fn next_batch(&mut self) -> Result<Option<ReservedBatch>> {
@@ -668,8 +693,8 @@ impl BatchReader {
         batch.set_start(line, start);
         let counts_before = (self.rows_read, self.rows_rejected);
         loop {
-            if let Err(error) = self.check_record() {
-                match self.reject(error) {
+            match self.check_record() {
+                Err(error) => match self.reject(error) {
                     Ok(reject) => {
                         batch.push_reject(reject);
                         self.rows_rejected += 1;
@@ -680,9 +705,8 @@ impl BatchReader {
                         self.deferred = Some(error);
                         break;
                     }
-                }
-            } else {
-                self.push_record(&mut batch);
+                },
+                Ok(padded) => self.push_record(&mut batch, padded == Padded::Trimmed),
             }
             match self.read_record() {
                 Ok(true) if batch.has_room(self.records.bytes().len()) => {}
@@ -777,14 +801,22 @@ impl BatchReader {
         (rows, ramp)
     }
 
-    fn push_record(&mut self, batch: &mut RowBatch) {
+    /// Pushes the current record as the batch's next row; `trim`: a value in a typed column
+    /// has spaces around it, which go (see [`check_fields`](Self::check_fields)).
+    fn push_record(&mut self, batch: &mut RowBatch, trim: bool) {
         let Position { byte, line } = self.records.record_position();
         let options = &self.options;
-        let pushed = if options.has_null_markers() {
-            let fields = self
-                .records
-                .iter()
-                .map(|f| if options.is_null(f) { &[][..] } else { f });
+        let pushed = if trim || options.has_null_markers() {
+            let columns = self.schema.columns();
+            let fields = self.records.iter().zip(columns).map(|(f, column)| {
+                if options.is_null(f) {
+                    &[][..]
+                } else if trim && column.ty != loader_batch::ColumnType::Text {
+                    f.trim_ascii()
+                } else {
+                    f
+                }
+            });
             batch.push_row(line, byte, fields)
         } else {
             // No field becomes NULL but the empty ones, which stay empty: the record's

@@ -935,7 +935,7 @@ fn an_excel_sep_line_names_the_delimiter_and_is_neither_header_nor_row() {
 
 #[test]
 fn lines_ended_by_bare_crs_are_counted_as_lines_plain_or_compressed() {
-    let text = b"id,name\r1,ann\r2,bob,x\r3,\"c\ry\"\r4,dee,e\r";
+    let text = b"id,name\r1,ann\r2,bob,x\r3,\"c\ry\"\r4,\"d\re\",e\r";
     let budget = MemoryBudget::new(8 << 20);
     for compression in [None, Some(crate::Compression::Gzip)] {
         let bytes = compression.map_or(text.to_vec(), |c| compressed(text, c));
@@ -955,6 +955,12 @@ fn lines_ended_by_bare_crs_are_counted_as_lines_plain_or_compressed() {
             .collect();
         // Byte offsets stay the file's: line 3 starts at byte 14, line 6 at byte 30.
         assert_eq!(rejected, [(3, 14), (6, 30)], "{compression:?}");
+        // The text kept is the row as read: its CRs read as LFs.
+        let raw: Vec<&[u8]> = batches
+            .iter()
+            .flat_map(|b| b.rejects().iter().map(|r| &r.raw[..]))
+            .collect();
+        assert_eq!(raw, [&b"2,bob,x"[..], b"4,\"d\ne\",e"]);
     }
 }
 
@@ -984,4 +990,52 @@ fn lines_skipped_before_the_header_are_counted_and_say_nothing_of_the_dialect() 
         sample_file(&f.path, &all),
         Err(Error::Empty { .. })
     ));
+}
+
+#[test]
+fn spaces_around_a_typed_value_go_text_keeps_them() {
+    let f = fixture(b"id,n,day,ok,name\n1, 42 ,2024-01-02 ,\tyes, ann \n2,  ,2024-01-03,no,bo\n");
+    let schema = Arc::new(loader_batch::Schema::from_pairs([
+        ("id", ColumnType::Integer),
+        ("n", ColumnType::Integer),
+        ("day", ColumnType::Date),
+        ("ok", ColumnType::Boolean),
+        ("name", ColumnType::Text),
+    ]));
+    let budget = MemoryBudget::new(8 << 20);
+    let read = |options: &CsvOptions| {
+        let reader = BatchReader::open(
+            &f.path,
+            options,
+            Arc::clone(&schema),
+            4.0,
+            budget.clone(),
+            None,
+        )
+        .unwrap();
+        drain(reader)
+    };
+    // Trimmed, text kept as read. A field of spaces alone is no value of a type, and stays
+    // a bad one.
+    let (batches, error) = read(&skipping(CsvOptions::default()));
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(
+        rows_of(&batches),
+        [["1", "42", "2024-01-02", "yes", " ann "]]
+    );
+    let rejected: Vec<u64> = batches
+        .iter()
+        .flat_map(|b| b.rejects().iter().map(|r| r.line))
+        .collect();
+    assert_eq!(rejected, [3]);
+    // In an inferred column the value inside the spaces is held to what a number keeps.
+    let f = fixture(b"id,n,day,ok,name\n1, 042 ,2024-01-02,yes,ann\n");
+    let inferred = CsvOptions::default().inferred_columns(vec![true; 5]);
+    let reader =
+        BatchReader::open(&f.path, &inferred, Arc::clone(&schema), 4.0, budget, None).unwrap();
+    let message = drain(reader).1.unwrap().to_string();
+    assert!(
+        message.contains("input.csv:2: column 2 (\"n\"): \"042\" has a leading zero"),
+        "{message}"
+    );
 }
