@@ -4,7 +4,7 @@
 //! zero past the sample) is a bad row, never a silent change.
 
 use loader_tests::pg::{ScratchSchema, pg_url, query_text};
-use loader_tests::run_loader;
+use loader_tests::{assert_succeeded, run_loader};
 use std::path::Path;
 
 /// Rows before the values the sample does not see (it reads 1000).
@@ -362,12 +362,7 @@ fn a_column_an_existing_postgres_table_lacks_is_named_before_any_row() {
 fn check_spaced_header_names_match(dir: &Path, into: &[&str], rows: &dyn Fn(&str) -> Rows) {
     std::fs::write(dir.join("t.csv"), "id , Name \n1,ann\n").unwrap();
     let output = load_into_t(dir, "t.csv", into, &[]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     assert_eq!(rows("SELECT count(*) FROM t"), [[Some("1".to_owned())]]);
 }
 
@@ -429,12 +424,7 @@ fn one_column_past_what_a_database_holds_is_named_with_the_limit() {
         assert_failed_saying(&output, &format!("{} columns, and {message}", most + 1));
         write_wide(dir.path(), most);
         let output = load_into_t(dir.path(), "wide.csv", &into, &["--force"]);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_succeeded(&output);
     }
 }
 
@@ -521,12 +511,7 @@ fn check_padded_values_load_into_typed_columns(
     )
     .unwrap();
     let output = load_into_t(dir, "t.csv", into, &[]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     assert_eq!(
         rows("SELECT sum(qty), sum(amount) FROM t"),
         [[Some("49".to_owned()), Some("5.5".to_owned())]]
