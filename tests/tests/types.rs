@@ -467,6 +467,9 @@ fn check_new_columns_are_added_when_asked(dir: &Path, into: &[&str], rows: &dyn 
     let trail = "SELECT count(*) FROM _loader_audit WHERE scope = 'file' AND kind = 'committed' \
                  AND reason LIKE 'memory: %; columns added to table \"t\": score real, joined date'";
     assert_eq!(count(trail), "1");
+    // And the run's settings in the ledger name the flag.
+    let runs = "SELECT count(*) FROM _loader_runs WHERE settings LIKE '%\"add_columns\":true%'";
+    assert_eq!(count(runs), "1");
     // The columns are there now: another such file loads without the flag.
     std::fs::write(dir.join("u.csv"), "id,score\n2,3.5\n").unwrap();
     let output = load_into_t(dir, "u.csv", into, &[]);

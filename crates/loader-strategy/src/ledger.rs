@@ -361,6 +361,8 @@ fn settings_json(settings: &LoadSettings) -> String {
     serde_json::json!({
         "mode": settings.mode.as_str(),
         "force": settings.force,
+        "add_columns": settings.add_columns,
+        "skip_lines": settings.csv.get_skip_lines(),
         "workers": settings.workers,
         "memory_limit": settings.memory_limit,
         "budget_share": settings.budget_share,
