@@ -1,4 +1,4 @@
-use crate::{Compression, CsvOptions, Error, Result, error::csv_error, input};
+use crate::{Compression, CsvOptions, Error, Result, dialect, error::csv_error, input};
 use loader_batch::{Column, ColumnType, POSTGRES_NAME_BYTES, Schema, postgres_name};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -102,25 +102,25 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         source,
     };
     let file_size = std::fs::metadata(path).map_err(io)?.len();
-    let (head, whole_head) = input::head(path, options.get_encoding()).map_err(io)?;
+    let (head, whole_head) = dialect::head(path, options.get_encoding()).map_err(io)?;
     // Lines asked to be skipped say nothing of the dialect; an Excel `sep=` line is the
     // file's first or none.
     let skip = options.get_skip_lines();
-    let text = input::after_lines(&head, skip);
-    let separator_line = skip == 0 && input::separator_line(text, whole_head).is_some();
+    let text = dialect::after_lines(&head, skip);
+    let separator_line = skip == 0 && dialect::separator_line(text, whole_head).is_some();
     let delimiter = if options.has_delimiter() {
         options.get_delimiter()
     } else {
-        input::sniff_delimiter(text, whole_head, options)
+        dialect::sniff_delimiter(text, whole_head, options)
     };
     let title_lines = if skip == 0 && !separator_line {
         let given = [delimiter];
         let candidates = if options.has_delimiter() {
             &given[..]
         } else {
-            &input::CANDIDATES[..]
+            &dialect::CANDIDATES[..]
         };
-        input::title_lines(text, whole_head, candidates, options.get_quote())
+        dialect::title_lines(text, whole_head, candidates, options.get_quote())
     } else {
         None
     };
@@ -134,7 +134,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     // The header is read as a record, after the lines skipped or the `sep=` line. Positions
     // of the reader are past the skipped lines: `skipped` makes them the file's.
     let mut input = std::io::BufReader::with_capacity(64 << 10, input);
-    let skipped = input::skip_lines(&mut input, skip).map_err(io)?;
+    let skipped = dialect::skip_lines(&mut input, skip).map_err(io)?;
     let mut reader = options.clone().has_headers(false).csv_reader(input);
     let byte = |reader: &csv::Reader<_>| skipped.bytes + reader.position().byte();
     let csv_error = |e| skipped_csv_error(path, e, skipped);
@@ -268,14 +268,14 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
 }
 
 /// The line of `record` in the file (past the `skipped` lines) when its bytes are not UTF-8.
-fn not_utf8(record: &csv::ByteRecord, skipped: input::Skipped) -> Option<u64> {
+fn not_utf8(record: &csv::ByteRecord, skipped: dialect::Skipped) -> Option<u64> {
     simdutf8::basic::from_utf8(record.as_slice())
         .is_err()
         .then(|| skipped.lines + record.position().map_or(0, csv::Position::line))
 }
 
 /// [`csv_error`] with the line and byte of the file, past the `skipped` lines.
-fn skipped_csv_error(path: &Path, error: csv::Error, skipped: input::Skipped) -> Error {
+fn skipped_csv_error(path: &Path, error: csv::Error, skipped: dialect::Skipped) -> Error {
     match csv_error(path, error) {
         Error::Csv {
             path,

@@ -31,6 +31,7 @@
 //!   and column; none is dropped.
 //! - This crate never writes to a database and never prints.
 
+mod dialect;
 mod discover;
 mod error;
 #[cfg(test)]

@@ -263,15 +263,15 @@ impl<R: Read> Records<R> {
     }
 
     /// Passes over Excel's `sep=X` line when the input starts with one (see
-    /// [`separator_line`](crate::input::separator_line)): it is neither header nor row, but
+    /// [`separator_line`](crate::dialect::separator_line)): it is neither header nor row, but
     /// a line, counted as one. Called before the first read.
     pub(crate) fn skip_separator_line(&mut self) -> Result<(), ReadError> {
         debug_assert_eq!(self.position(), Position { byte: 0, line: 1 });
-        while self.filled < crate::input::SEPARATOR_LINE_MAX && !self.eof {
+        while self.filled < crate::dialect::SEPARATOR_LINE_MAX && !self.eof {
             self.fill()?;
         }
         let head = &self.buf[..self.filled];
-        if let Some((_, len)) = crate::input::separator_line(head, self.eof) {
+        if let Some((_, len)) = crate::dialect::separator_line(head, self.eof) {
             self.line += u64::from(head[len - 1] == b'\n');
             self.pos = len;
         }
