@@ -299,6 +299,13 @@ fn schema_shows_the_dialect_and_the_inferred_columns() {
         text.contains("semicolon-delimited (sniffed), header, utf8"),
         "{text}"
     );
+    let mac = corpus.join("cr-line-ends.csv");
+    let output = run_loader(dir.path(), &["schema", mac.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("header, utf8, lines ending in CR, ~"),
+        "{text}"
+    );
     let excel = corpus.join("excel-sep.csv");
     let output = run_loader(dir.path(), &["schema", excel.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&output.stdout);

@@ -73,7 +73,12 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
         } else {
             "no header"
         },
-        encoding(sample, csv),
+        encoding(sample, csv)
+            + if sample.cr_line_ends {
+                ", lines ending in CR"
+            } else {
+                ""
+            },
         count(sample.estimated_rows()),
         count(sample.rows_sampled as u64),
         if sample.rows_probed > 0 {
@@ -112,6 +117,7 @@ fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value 
         "not_utf8_line": sample.not_utf8_line,
         "title_lines": sample.title_lines,
         "encoding": encoding(sample, csv),
+        "cr_line_ends": sample.cr_line_ends,
         "compression": sample.compression.as_str(),
         "compression_ratio": sample.compression_ratio,
         "rows_sampled": sample.rows_sampled,

@@ -10,7 +10,7 @@ use std::path::Path;
 /// as the reader reads them), and whether that is all of it: what the delimiter and an Excel `sep=` line are
 /// told from.
 pub(crate) fn head(path: &Path, encoding: Encoding) -> io::Result<(Vec<u8>, bool)> {
-    let (mut input, ..) = open_text(path, encoding)?;
+    let mut input = open_text(path, encoding)?.input;
     let mut head = vec![0u8; HEAD_BYTES];
     let filled = read_up_to(&mut input, &mut head)?;
     head.truncate(filled);

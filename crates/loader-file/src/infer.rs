@@ -47,6 +47,8 @@ pub struct FileSample {
     /// The file starts with Excel's `sep=X` line, which names the delimiter (when none was
     /// given) and is read as neither header nor row.
     pub separator_line: bool,
+    /// The file's lines end in bare CRs (classic Mac OS), read as LFs.
+    pub cr_line_ends: bool,
     /// `utf-16le` or `utf-16be` when the text was converted from UTF-16, which its byte
     /// order mark says whatever the options' encoding.
     pub converted_from: Option<&'static str>,
@@ -126,11 +128,13 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     };
     drop(head);
     let options = &options.clone().delimiter(delimiter);
-    let (input, compression, utf16) = input::open_text(path, options.get_encoding()).map_err(io)?;
-    let (plain, cr_lines) = match &input {
-        input::Input::Plain(file) => (true, file.translates()),
-        input::Input::Decoded(_) => (false, false),
-    };
+    let input::Text {
+        input,
+        compression,
+        utf16,
+        cr_lines,
+    } = input::open_text(path, options.get_encoding()).map_err(io)?;
+    let plain = matches!(input, input::Input::Plain(_));
     // The header is read as a record, after the lines skipped or the `sep=` line. Positions
     // of the reader are past the skipped lines: `skipped` makes them the file's.
     let mut input = std::io::BufReader::with_capacity(64 << 10, input);
@@ -260,6 +264,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         decoded_size,
         delimiter,
         separator_line,
+        cr_line_ends: cr_lines,
         converted_from: utf16.map(input::Utf16Order::name),
         header_like_data,
         not_utf8_line,

@@ -70,12 +70,6 @@ impl<R> CrLines<R> {
             translate: false,
         }
     }
-
-    /// Whether CRs are read as LFs: bytes of the file read around this reader (the type
-    /// probes past the head) must be read so too.
-    pub(crate) fn translates(&self) -> bool {
-        self.translate
-    }
 }
 
 /// Each CR of `bytes` made an LF (see [`CrLines`]).
@@ -111,30 +105,46 @@ pub(crate) fn cr_line_ends(head: &[u8]) -> bool {
     memchr::memchr(b'\r', head).is_some() && memchr::memchr(b'\n', head).is_none()
 }
 
+/// A file opened for reading CSV (see [`open_text`]).
+pub(crate) struct Text {
+    pub input: Input,
+    pub compression: Compression,
+    /// The UTF-16 order the text was converted from, if it was.
+    pub utf16: Option<Utf16Order>,
+    /// Its lines end in bare CRs, read as LFs (see [`CrLines`]).
+    pub cr_lines: bool,
+}
+
 /// [`open_marked`] for reading CSV: text whose head ends its lines in bare CRs only is
 /// read with them as LFs (see [`CrLines`]).
-pub(crate) fn open_text(
-    path: &Path,
-    encoding: Encoding,
-) -> io::Result<(Input, Compression, Option<Utf16Order>)> {
+pub(crate) fn open_text(path: &Path, encoding: Encoding) -> io::Result<Text> {
     let (input, compression, utf16) = open_marked(path, encoding)?;
     let mut head = vec![0u8; HEAD_BYTES];
-    let input = match input {
+    let (input, cr_lines) = match input {
         Input::Plain(mut file) => {
             let filled = read_up_to(&mut file, &mut head)?;
             file.seek(SeekFrom::Start(0))?;
             file.translate = cr_line_ends(&head[..filled]);
-            Input::Plain(file)
+            let translate = file.translate;
+            (Input::Plain(file), translate)
         }
         Input::Decoded(mut text) => {
             let filled = read_up_to(&mut text, &mut head)?;
             head.truncate(filled);
             let translate = cr_line_ends(&head);
             let inner = io::Cursor::new(head).chain(text);
-            Input::Decoded(Box::new(CrLines { inner, translate }))
+            (
+                Input::Decoded(Box::new(CrLines { inner, translate })),
+                translate,
+            )
         }
     };
-    Ok((input, compression, utf16))
+    Ok(Text {
+        input,
+        compression,
+        utf16,
+        cr_lines,
+    })
 }
 
 impl Read for Input {

@@ -227,7 +227,9 @@ impl BatchReader {
             path: path.to_path_buf(),
             source,
         };
-        let (input, compression, _) = input::open_text(path, options.get_encoding()).map_err(io)?;
+        let input::Text {
+            input, compression, ..
+        } = input::open_text(path, options.get_encoding()).map_err(io)?;
         let policy = options.get_bad_rows();
         // A row is held up to three times while it is read (parser, batch, raw copy): it
         // must fit in the budget that many times over.
