@@ -383,3 +383,28 @@ fn a_quote_left_open_near_the_end_swallows_the_parts_after_it_as_one_reader_does
         assert_eq!(many.counts, counts);
     }
 }
+
+/// Lines before the header (skipped title lines, an Excel `sep=` line) are before the first
+/// cut: parts give what one reader gives, with the file's own line numbers.
+#[test]
+fn lines_before_the_header_leave_the_parts_as_one_reader_reads_them() {
+    let mut titled = b"Sales report\n\"draft\n\n".to_vec();
+    titled.extend_from_slice(&numbered(20_000, "\n"));
+    let options = CsvOptions::default().batch_rows(1000).skip_lines(3);
+    let many = same_as_one_reader(&titled, &options, 3);
+    assert!(many.parts > 10, "{}", many.parts);
+    assert_eq!(many.rows.len(), 20_000);
+    assert_eq!(many.lines.first(), Some(&5));
+    let mut excel = b"sep=,\r\n".to_vec();
+    excel.extend_from_slice(&numbered(20_000, "\r\n"));
+    let options = CsvOptions::default().batch_rows(1000);
+    let many = same_as_one_reader(&excel, &options, 3);
+    assert!(many.parts > 10, "{}", many.parts);
+    // A row after a CRLF is placed at its LF, as the csv crate places it: one line more
+    // than the same rows without the `sep=` line.
+    let plain = read(&numbered(20_000, "\r\n"), &options, 1, |_| None);
+    assert_eq!(
+        many.lines.first(),
+        plain.lines.first().map(|line| line + 1).as_ref()
+    );
+}
