@@ -810,3 +810,69 @@ fn a_reports_title_lines_are_named_and_skipped_when_asked() {
         .unwrap();
     assert_eq!(sum, 5.5);
 }
+
+/// `schema --ddl` prints the CREATE TABLE loader would run: run by hand (in SQLite and in
+/// PostgreSQL), it makes a table the file then loads into, types and all.
+#[test]
+fn schema_ddl_makes_the_table_a_load_then_fills() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "id,price,day,paid,at,note\n1,2.5,2024-01-02,yes,2024-01-02 10:00:00,\"a, b\"\n";
+    std::fs::write(dir.path().join("orders.csv"), csv).unwrap();
+    let ddl = |database: &str| {
+        let output = run_loader(dir.path(), &["schema", "orders.csv", "--ddl", database]);
+        assert_succeeded(&output);
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let sqlite = ddl("sqlite");
+    assert_eq!(
+        sqlite,
+        "CREATE TABLE IF NOT EXISTS \"orders\" (\"id\" INTEGER, \"price\" REAL, \"day\" DATE, \
+         \"paid\" BOOLEAN, \"at\" TIMESTAMP, \"note\" TEXT);\n"
+    );
+    let db = dir.path().join("made.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(&sqlite)
+        .unwrap();
+    assert_succeeded(&run_loader(
+        dir.path(),
+        &["load", "orders.csv", "--into", "made.db"],
+    ));
+    let note: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT note FROM orders WHERE price = 2.5", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(note, "a, b");
+    let postgres = ddl("postgres");
+    assert!(
+        postgres.contains("\"id\" BIGINT, \"price\" DOUBLE PRECISION"),
+        "{postgres}"
+    );
+    let Some(url) = loader_tests::pg::pg_url() else {
+        return;
+    };
+    let schema = loader_tests::pg::ScratchSchema::created(&url, "ddl");
+    loader_tests::pg::query_text(
+        &url,
+        &format!("SET search_path TO \"{}\"; {postgres}", schema.name),
+    );
+    let args = [
+        "load",
+        "orders.csv",
+        "--into",
+        &url,
+        "--schema",
+        &schema.name,
+    ];
+    assert_succeeded(&run_loader(dir.path(), &args));
+    let rows = loader_tests::pg::query_text(
+        &url,
+        &format!("SELECT note, day::text FROM \"{}\".orders", schema.name),
+    );
+    assert_eq!(
+        rows,
+        [[Some("a, b".to_owned()), Some("2024-01-02".to_owned())]]
+    );
+}

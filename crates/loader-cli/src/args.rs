@@ -56,8 +56,10 @@ pub enum Command {
     History(HistoryArgs),
     /// Show a file's dialect (delimiter, quote, header, encoding, compression) and the schema
     /// inferred from a sample, with the types --column or --schema-file would override.
-    #[command(after_help = "Example:\n  loader schema exports/orders.csv.gz --null NA")]
-    Schema(CommonArgs),
+    #[command(
+        after_help = "Examples:\n  loader schema exports/orders.csv.gz --null NA\n  loader schema exports/orders.csv --ddl postgres > orders.sql"
+    )]
+    Schema(SchemaArgs),
     /// Write the report of a past run: an HTML page with charts from its audit trail
     /// (throughput, memory against the budget and the limit, per-file bars, events), or JSON.
     #[command(
@@ -70,6 +72,26 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `loader schema`'s arguments.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Print instead the CREATE TABLE statement loader would run for each table, in this
+    /// database's types: to make the table first (with constraints of your own) and load
+    /// into it. A table several files go to (--table) is shown once, from the first file
+    /// planned for it (the largest, in the default order).
+    #[arg(long, value_enum, value_name = "DATABASE")]
+    pub ddl: Option<Ddl>,
+}
+
+/// The database a `CREATE TABLE` statement is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Ddl {
+    Sqlite,
+    Postgres,
 }
 
 /// Where a ledger is read from (`history`, `report`).

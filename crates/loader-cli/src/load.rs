@@ -19,7 +19,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Load(args) => load(args, cli.quiet).await,
         Command::Plan(args) => plan(args),
         Command::History(args) => crate::history::run(args).await,
-        Command::Schema(args) => crate::schema::run(&args, settings(&args)?),
+        Command::Schema(args) => crate::schema::run(&args, settings(&args.common)?),
         Command::Report(args) => crate::report::run(args).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

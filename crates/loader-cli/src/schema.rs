@@ -1,16 +1,30 @@
 //! `loader schema FILE...`: what loader makes of a file before loading it: its dialect and the
 //! schema inferred from a sample (with `--column` and `--schema-file` applied).
 
-use crate::args::CommonArgs;
+use crate::args::{Ddl, SchemaArgs};
 use crate::format::{bytes, count};
 use anyhow::Result;
 use loader_strategy::{LoadSettings, PlannedFile};
 use std::process::ExitCode;
 
-pub fn run(args: &CommonArgs, settings: LoadSettings) -> Result<ExitCode> {
+pub fn run(args: &SchemaArgs, settings: LoadSettings) -> Result<ExitCode> {
     let csv = settings.csv.clone();
-    let plan = crate::load::planner(settings)?.plan(&args.paths)?;
-    if args.json {
+    let plan = crate::load::planner(settings)?.plan(&args.common.paths)?;
+    if let Some(database) = args.ddl {
+        // A table several files go to is shown from the first file planned for it.
+        let mut shown = std::collections::HashSet::new();
+        for file in plan.files.iter().filter(|f| shown.insert(f.table.clone())) {
+            let statement = match database {
+                Ddl::Sqlite => loader_sink::sqlite_create_table(&file.table, &file.sample.schema),
+                Ddl::Postgres => {
+                    loader_sink::postgres_create_table(&file.table, &file.sample.schema)
+                }
+            };
+            crate::outln!("{statement};");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.common.json {
         let files: Vec<_> = plan
             .files
             .iter()

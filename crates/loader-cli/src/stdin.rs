@@ -29,7 +29,8 @@ pub(crate) fn spool_for(command: &mut crate::args::Command) -> Result<Spooled> {
     use crate::args::Command;
     match command {
         Command::Load(args) => spool(&mut args.common.paths),
-        Command::Plan(args) | Command::Schema(args) => spool(&mut args.paths),
+        Command::Plan(args) => spool(&mut args.paths),
+        Command::Schema(args) => spool(&mut args.common.paths),
         _ => Ok(Spooled { dir: None }),
     }
 }

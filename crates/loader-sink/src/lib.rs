@@ -67,6 +67,10 @@ pub use postgres_ledger::PgAudit;
 pub use sqlite::SqliteSink;
 #[cfg(feature = "sqlite")]
 pub use sqlite_ledger::SqliteAudit;
+#[cfg(feature = "postgres")]
+pub use target::postgres_create_table;
+#[cfg(feature = "sqlite")]
+pub use target::sqlite_create_table;
 pub use target::{Target, quote_identifier};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use target::{add_column_sql, check_width, create_table_sql};

@@ -159,7 +159,7 @@ impl loader_memory::CleanupHook for ShrinkMemory {
     }
 }
 
-fn sql_type(ty: ColumnType) -> &'static str {
+pub(crate) fn sql_type(ty: ColumnType) -> &'static str {
     match ty {
         ColumnType::Integer => "INTEGER",
         ColumnType::Real => "REAL",

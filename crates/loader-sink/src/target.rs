@@ -135,6 +135,32 @@ pub(crate) fn check_width(
     })
 }
 
+/// The `CREATE TABLE` statement loader runs for a new SQLite table `table` of `schema`: to
+/// make the table first (with constraints of one's own) and load into it.
+///
+/// # Example
+///
+/// ```
+/// use loader_batch::{ColumnType, Schema};
+/// let schema = Schema::from_pairs([("id", ColumnType::Integer), ("note", ColumnType::Text)]);
+/// assert_eq!(
+///     loader_sink::sqlite_create_table("t", &schema),
+///     r#"CREATE TABLE IF NOT EXISTS "t" ("id" INTEGER, "note" TEXT)"#
+/// );
+/// ```
+#[cfg(feature = "sqlite")]
+pub fn sqlite_create_table(table: &str, schema: &loader_batch::Schema) -> String {
+    create_table_sql(&quote_identifier(table), schema, crate::sqlite::sql_type)
+}
+
+/// The `CREATE TABLE` statement loader runs for a new PostgreSQL table `table` of `schema`
+/// (unqualified: it goes to the first schema of the `search_path`, or name one with
+/// `--schema` when loading); see [`sqlite_create_table`].
+#[cfg(feature = "postgres")]
+pub fn postgres_create_table(table: &str, schema: &loader_batch::Schema) -> String {
+    create_table_sql(&quote_identifier(table), schema, crate::postgres::sql_type)
+}
+
 /// `ALTER TABLE name ADD COLUMN col type` for `column`; `name` comes already qualified and
 /// quoted, `if_not_exists` for a database that takes it (PostgreSQL; SQLite does not).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
