@@ -56,6 +56,14 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
             ));
             Some(format!("to get past it: {}", ways.join("; ")))
         }
+        // A line without a single delimiter in a table of several columns is no short row
+        // but a title, a total or a note: reading it as a row with NULLs would load it.
+        loader_file::Error::FieldCount {
+            expected, found: 1, ..
+        } if *expected > 2 => Some(format!(
+            "the line has no delimiter at all (a title, a total or a note?): --skip-lines N \
+             passes over such lines above the table; {skip}"
+        )),
         // Exports that leave a row's trailing empty fields out: --ragged-rows reads them.
         loader_file::Error::FieldCount {
             expected, found, ..
@@ -167,6 +175,14 @@ mod tests {
         assert!(count(2).contains("--ragged-rows"), "{}", count(2));
         assert!(count(2).contains("--on-error skip"), "{}", count(2));
         assert!(!count(5).contains("--ragged-rows"), "{}", count(5));
+        // One field of four: a line of text, not a short row.
+        assert!(
+            count(1).starts_with("the line has no delimiter at all"),
+            "{}",
+            count(1)
+        );
+        assert!(!count(1).contains("--ragged-rows"), "{}", count(1));
+        assert!(count(1).contains("--on-error skip"), "{}", count(1));
     }
 
     #[test]
