@@ -2,7 +2,8 @@
 //! Excel `sep=` line), title lines above its table, and the lines `--skip-lines` passes over.
 
 use crate::Encoding;
-use crate::input::{HEAD_BYTES, open_text, read_up_to};
+use crate::input::{HEAD_BYTES, cr_line_ends, cr_to_lf, open_marked, read_up_to};
+use crate::quoted::BOM;
 use std::io;
 use std::path::Path;
 
@@ -10,10 +11,14 @@ use std::path::Path;
 /// as the reader reads them), and whether that is all of it: what the delimiter and an Excel `sep=` line are
 /// told from.
 pub(crate) fn head(path: &Path, encoding: Encoding) -> io::Result<(Vec<u8>, bool)> {
-    let mut input = open_text(path, encoding)?.input;
+    // Read once, with bare CRs made LFs as `open_text` would on the same bytes.
+    let (mut input, ..) = open_marked(path, encoding)?;
     let mut head = vec![0u8; HEAD_BYTES];
     let filled = read_up_to(&mut input, &mut head)?;
     head.truncate(filled);
+    if cr_line_ends(&head) {
+        cr_to_lf(&mut head);
+    }
     Ok((head, filled < HEAD_BYTES))
 }
 
@@ -155,21 +160,16 @@ pub(crate) fn separator_line(head: &[u8], whole: bool) -> Option<(u8, usize)> {
     Some((delimiter, bom + end))
 }
 
-const BOM: &[u8] = b"\xef\xbb\xbf";
-
 /// The delimiters [`sniff_delimiter`] chooses among.
 pub(crate) const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
 
-/// Picks the delimiter of a file from its first lines (`head`, comment lines left out):
-/// the one an Excel `sep=` line names; else, among comma, semicolon, tab and pipe, the one
-/// found the same non-zero number of times (outside quotes) on the most lines as on the
-/// first. When none is on the first line, the file has one column: then one found on no
+/// Picks the delimiter of a file from its first lines (`head`, comment lines left out; an
+/// Excel `sep=` line, which names it, is the caller's to look for): among comma, semicolon,
+/// tab and pipe, the one found the same non-zero number of times (outside quotes) on the
+/// most lines as on the first. When none is on the first line, the file has one column: then one found on no
 /// line at all, so that a value holding a comma (`Smith, Jr.`) stays one value; comma when
 /// every one is found somewhere.
-pub(crate) fn sniff_delimiter(head: &[u8], whole: bool, options: &crate::CsvOptions) -> u8 {
-    if let Some((delimiter, _)) = separator_line(head, whole) {
-        return delimiter;
-    }
+pub(crate) fn sniff_delimiter(head: &[u8], options: &crate::CsvOptions) -> u8 {
     let (quote, comment) = (options.get_quote(), options.get_comment());
     let lines: Vec<&[u8]> = head
         .split(|&b| b == b'\n')

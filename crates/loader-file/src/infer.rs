@@ -32,8 +32,8 @@ pub struct FileSample {
     /// Field bytes of the widest row sampled: a row wider than a batch's byte limit is a
     /// batch of its own, that wide.
     pub widest_field_bytes: u64,
-    /// Bytes before the first row: the header line and an Excel `sep=` line (0 without
-    /// either).
+    /// Bytes before the first row: the header line, and the lines skipped or an Excel
+    /// `sep=` line before it (0 without any).
     pub header_bytes: u64,
     /// How the file is stored (detected from its first bytes).
     pub compression: Compression,
@@ -109,11 +109,12 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     // file's first or none.
     let skip = options.get_skip_lines();
     let text = dialect::after_lines(&head, skip);
-    let separator_line = skip == 0 && dialect::separator_line(text, whole_head).is_some();
-    let delimiter = if options.has_delimiter() {
-        options.get_delimiter()
-    } else {
-        dialect::sniff_delimiter(text, whole_head, options)
+    let separator = dialect::separator_line(text, whole_head).filter(|_| skip == 0);
+    let separator_line = separator.is_some();
+    let delimiter = match separator {
+        _ if options.has_delimiter() => options.get_delimiter(),
+        Some((named, _)) => named,
+        None => dialect::sniff_delimiter(text, options),
     };
     let title_lines = if skip == 0 && !separator_line {
         let given = [delimiter];

@@ -16,7 +16,8 @@ pub(crate) struct Dialect {
     pub comment: Option<u8>,
 }
 
-const BOM: &[u8] = b"\xef\xbb\xbf";
+/// UTF-8's byte order mark.
+pub(crate) const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Sets `quoted` to whether each field of `raw` (one record as read, comment and blank
 /// lines before it included, its line terminator not) starts with the quote byte.
