@@ -131,8 +131,7 @@ impl SqliteSink {
     fn create_table(&self, target: &LoadTarget) -> Result<()> {
         // SQLITE_MAX_COLUMN as the bundled SQLite is built.
         crate::check_width(&target.table, target.schema.len(), 2000, "SQLite")?;
-        let sql =
-            crate::create_table_sql(&quote_identifier(&target.table), &target.schema, sql_type);
+        let sql = crate::sqlite_create_table(&target.table, &target.schema);
         let state = self.lock();
         state
             .connection
