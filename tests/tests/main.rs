@@ -12,6 +12,7 @@ mod empty_strings;
 mod examples;
 mod grown;
 mod library;
+mod names;
 mod postgres;
 mod ragged;
 mod refused;

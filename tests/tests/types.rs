@@ -528,3 +528,57 @@ fn padded_values_load_into_typed_columns_as_the_databases_read_them() {
         &check_padded_values_load_into_typed_columns,
     );
 }
+
+/// An export that names a column otherwise than its table stops with advice naming the
+/// rename; `--rename` loads it into the table's column, and the run's settings say so.
+fn check_renamed_columns_load_into_the_tables(
+    dir: &Path,
+    into: &[&str],
+    rows: &dyn Fn(&str) -> Rows,
+) {
+    std::fs::write(dir.join("t.csv"), "ID,full name,amt\n1,ann,2.5\n").unwrap();
+    let output = load_into_t(dir, "t.csv", into, &["--rename", "amt=amount"]);
+    assert_failed_saying(&output, "column \"full name\" is not in table \"t\"");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("--rename 'full name=name' loads it into the table's \"name\""),
+        "{stdout}"
+    );
+    let output = load_into_t(
+        dir,
+        "t.csv",
+        into,
+        &["--rename", "full name=name", "--rename", "amt=amount"],
+    );
+    assert_succeeded(&output);
+    let plan = run_loader(dir, &["plan", "t.csv", "--rename", "full name=name"]);
+    let stdout = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        stdout.contains("column 2: header \"full name\" renamed to \"name\""),
+        "{stdout}"
+    );
+    assert_eq!(
+        rows("SELECT id, name, amount FROM t"),
+        [[
+            Some("1".to_owned()),
+            Some("ann".to_owned()),
+            Some("2.5".to_owned())
+        ]]
+    );
+    let runs = "SELECT count(*) FROM _loader_runs WHERE settings LIKE \
+                '%\"renames\":[[\"full name\",\"name\"],[\"amt\",\"amount\"]]%'";
+    assert_eq!(rows(runs), [[Some("1".to_owned())]]);
+}
+
+#[test]
+fn renamed_columns_load_into_the_tables_columns() {
+    on_sqlite_table(
+        "CREATE TABLE t (id INTEGER, name TEXT, amount REAL)",
+        &check_renamed_columns_load_into_the_tables,
+    );
+    on_postgres_table(
+        "renamed",
+        "id int8, name text, amount float8",
+        &check_renamed_columns_load_into_the_tables,
+    );
+}

@@ -51,9 +51,11 @@ pub(crate) fn fresh_schema(url: &str, schema: &str) -> Result<(), String> {
 /// The server to measure against (`LOADER_BENCH_PG_URL`, else `LOADER_TEST_PG_URL`, else the
 /// local one), or `None`, said, when it does not answer.
 pub(crate) fn server_url() -> Option<String> {
-    let url = std::env::var("LOADER_BENCH_PG_URL")
-        .or_else(|_| std::env::var("LOADER_TEST_PG_URL"))
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    // An empty variable is an unset one (psql would take "" for its own defaults).
+    let set = |name: &str| std::env::var(name).ok().filter(|url| !url.is_empty());
+    let url = set("LOADER_BENCH_PG_URL")
+        .or_else(|| set("LOADER_TEST_PG_URL"))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
     if psql(&url, "SELECT 1").is_err() {
         println!("\npostgres: skipped, no server at {url} (set LOADER_BENCH_PG_URL)");
         return None;

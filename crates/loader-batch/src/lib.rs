@@ -68,7 +68,7 @@ pub use processor::{
     SubBatchLimits, split_rows,
 };
 pub use reject::{RejectKind, RejectedRow};
-pub use schema::{Column, POSTGRES_NAME_BYTES, Schema, postgres_name};
+pub use schema::{Column, POSTGRES_NAME_BYTES, Schema, name_key, postgres_name, snake_case};
 pub use set_aside::{
     PartWriter, SetAside, SetAsideLimits, SetAsideTurn, refused_parts, write_in_parts,
 };

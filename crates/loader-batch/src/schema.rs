@@ -38,6 +38,60 @@ pub fn postgres_name(name: &str) -> &str {
     &name[..name.floor_char_boundary(POSTGRES_NAME_BYTES)]
 }
 
+/// What two column names of one table must not share: letter case aside (SQLite compares
+/// names so, and a header `ID` beside `id` would make one column there), within the bytes
+/// PostgreSQL keeps of a name (see [`postgres_name`]).
+///
+/// ```
+/// assert_eq!(loader_batch::name_key("Order_ID"), loader_batch::name_key("order_id"));
+/// ```
+pub fn name_key(name: &str) -> String {
+    postgres_name(name).to_lowercase()
+}
+
+/// `name` in snake case, as a column or table name a query can give without quotes: words
+/// (runs of letters and digits, split where a lowercase letter or digit meets an uppercase
+/// one, and before the last capital of a run followed by a lowercase letter) lowercased and
+/// joined by `_`; everything else dropped. Empty when `name` holds no letter or digit.
+///
+/// ```
+/// use loader_batch::snake_case;
+/// assert_eq!(snake_case("Order ID"), "order_id");
+/// assert_eq!(snake_case("customerEmail"), "customer_email");
+/// assert_eq!(snake_case("HTTPStatus"), "http_status");
+/// assert_eq!(snake_case("Total ($)"), "total");
+/// assert_eq!(snake_case("Größe 2024"), "größe_2024");
+/// assert_eq!(snake_case("already_snake"), "already_snake");
+/// assert_eq!(snake_case("--"), "");
+/// ```
+pub fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len());
+    for (index, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !out.is_empty() && !out.ends_with('_') {
+                out.push('_');
+            }
+            continue;
+        }
+        if c.is_uppercase() && index > 0 {
+            let before = chars[index - 1];
+            let lower_after = chars.get(index + 1).is_some_and(|n| n.is_lowercase());
+            let starts_word = before.is_lowercase()
+                || before.is_numeric()
+                || (before.is_uppercase() && lower_after);
+            if starts_word && !out.is_empty() && !out.ends_with('_') {
+                out.push('_');
+            }
+        }
+        out.extend(c.to_lowercase());
+    }
+    while out.ends_with('_') {
+        out.pop();
+    }
+    out
+}
+
 /// The columns of a table, in order.
 ///
 /// # Example

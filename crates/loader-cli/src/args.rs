@@ -299,6 +299,16 @@ pub struct CommonArgs {
     /// timestamp, text); repeat for several.
     #[arg(long = "column", value_name = "NAME:TYPE", value_parser = column_type)]
     pub columns: Vec<(String, ColumnType)>,
+    /// Load a column under another name, as FROM=TO: FROM as the header names it (as
+    /// `loader schema` shows it; column_N without a header), TO the table's column. Repeat
+    /// for several; they apply together (a=b with b=a swaps). `--column` takes either name.
+    #[arg(long = "rename", value_name = "FROM=TO", value_parser = rename)]
+    pub renames: Vec<(String, String)>,
+    /// Name columns and the tables made from file names in snake case, as queries can give
+    /// them without quotes: header `Order ID` makes column order_id, `Sales Report.csv`
+    /// table sales_report. --rename and --column take the header's name or this one.
+    #[arg(long, env = "LOADER_SNAKE_CASE_NAMES")]
+    pub snake_case_names: bool,
     /// Column types from a TOML file with a `[columns]` table (`amount = "real"`); `--column`
     /// wins over the file, and both win over inference.
     #[arg(long, value_name = "FILE", env = "LOADER_SCHEMA_FILE")]
@@ -379,6 +389,20 @@ fn column_type(text: &str) -> Result<(String, ColumnType), String> {
         format!("unknown type {ty:?} (integer, real, boolean, date, timestamp, text)")
     })?;
     Ok((name.to_owned(), ty))
+}
+
+fn rename(text: &str) -> Result<(String, String), String> {
+    // At the last `=`: a header may hold one, and a table column named with one is rarer.
+    // Trimmed, as header names are.
+    match text
+        .rsplit_once('=')
+        .map(|(from, to)| (from.trim(), to.trim()))
+    {
+        Some((from, to)) if !from.is_empty() && !to.is_empty() => {
+            Ok((from.to_owned(), to.to_owned()))
+        }
+        _ => Err("expected FROM=TO, e.g. \"Order ID=order_id\"".to_owned()),
+    }
 }
 
 fn one_char(text: &str) -> Result<u8, String> {

@@ -84,6 +84,7 @@ pub(crate) fn settings(args: &CommonArgs) -> Result<LoadSettings> {
         },
         table: args.table.clone(),
         columns: column_types(args)?,
+        renames: args.renames.clone(),
         thresholds: match args.pressure_thresholds {
             Some([elevated, high, critical]) => loader_memory::PressureThresholds {
                 elevated,
@@ -106,6 +107,7 @@ fn csv_options(args: &CommonArgs) -> CsvOptions {
         .quoted_empty_is_null(args.quoted_empty_is_null)
         .ragged_rows(args.ragged_rows)
         .skip_lines(args.skip_lines)
+        .snake_case_names(args.snake_case_names)
         .encoding(match args.encoding {
             TextEncoding::Utf8 => Encoding::Utf8,
             TextEncoding::Latin1 => Encoding::Latin1,

@@ -1,8 +1,8 @@
 use crate::{Compression, CsvOptions, Error, Result, dialect, error::csv_error, input};
-use loader_batch::{Column, ColumnType, POSTGRES_NAME_BYTES, Schema, postgres_name};
-use std::collections::HashSet;
+use loader_batch::{Column, ColumnType, Schema};
 use std::path::{Path, PathBuf};
 
+mod names;
 mod probes;
 
 /// What a sample of a file says about it.
@@ -231,7 +231,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     } else {
         vec![String::new(); columns]
     };
-    let (headers, renamed) = unique_names(&raw_names);
+    let (headers, renamed) = names::unique_names(&raw_names, options.get_snake_case_names());
     let header_like_data = options.get_has_headers() && looks_like_data(&raw_names, &candidates);
     let schema = Schema::new(
         headers
@@ -418,37 +418,10 @@ fn looks_like_data(names: &[String], candidates: &[u8]) -> bool {
             .all(|(name, ty)| !name.is_empty() && ty.accepts(name.as_bytes()))
 }
 
-fn unique_names(raw: &[String]) -> (Vec<String>, Vec<(usize, String, String)>) {
-    let key = |name: &str| postgres_name(name).to_lowercase();
-    let mut taken: HashSet<String> = HashSet::new();
-    let mut names = Vec::with_capacity(raw.len());
-    let mut renamed = Vec::new();
-    for (index, name) in raw.iter().enumerate() {
-        // Spaces around a name (`id, name`) would make a column only a quoted ` name` reaches.
-        let base = match name.trim() {
-            "" => format!("column_{}", index + 1),
-            trimmed => trimmed.to_owned(),
-        };
-        let mut candidate = base.clone();
-        let mut suffix = 2;
-        while !taken.insert(key(&candidate)) {
-            let tail = format!("_{suffix}");
-            // Cut where the suffix still falls within the bytes PostgreSQL keeps.
-            let end = base.floor_char_boundary(POSTGRES_NAME_BYTES - tail.len());
-            candidate = format!("{}{tail}", &base[..end]);
-            suffix += 1;
-        }
-        if &candidate != name {
-            renamed.push((index + 1, name.clone(), candidate.clone()));
-        }
-        names.push(candidate);
-    }
-    (names, renamed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loader_batch::postgres_name;
 
     fn sample(text: &str, options: CsvOptions) -> Result<FileSample> {
         let dir = tempfile::tempdir().unwrap();

@@ -170,6 +170,7 @@ pub struct CsvOptions {
     quoted_empty_is_null: bool,
     ragged_rows: bool,
     skip_lines: u64,
+    snake_case_names: bool,
 }
 
 impl Default for CsvOptions {
@@ -194,6 +195,7 @@ impl Default for CsvOptions {
             quoted_empty_is_null: false,
             ragged_rows: false,
             skip_lines: 0,
+            snake_case_names: false,
         }
     }
 }
@@ -241,6 +243,19 @@ impl CsvOptions {
     pub fn has_headers(mut self, yes: bool) -> Self {
         self.has_headers = yes;
         self
+    }
+
+    /// Column names from the header in snake case (`Order ID` is `order_id`, see
+    /// [`loader_batch::snake_case`]), so queries need no quotes (default false: the names
+    /// as written, spaces around them trimmed).
+    pub fn snake_case_names(mut self, yes: bool) -> Self {
+        self.snake_case_names = yes;
+        self
+    }
+
+    /// Whether header names are snake_cased ([`snake_case_names`](Self::snake_case_names)).
+    pub fn get_snake_case_names(&self) -> bool {
+        self.snake_case_names
     }
 
     /// Most rows in a batch (default 100,000; at least 1).

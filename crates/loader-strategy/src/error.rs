@@ -50,15 +50,28 @@ pub enum Error {
     /// The audit trail could not be written.
     #[error(transparent)]
     Audit(#[from] loader_batch::AuditError),
-    /// A `--column` override names a column the file does not have.
-    #[error("{path}: --column {column}: the file has no such column (it has {available})")]
+    /// A `--column` type or a `--rename` names a column no file of the run has.
+    #[error("--{flag} {column}: no file has such a column ({available})")]
     UnknownColumn {
-        /// The file.
-        path: String,
+        /// The option: `column` or `rename`.
+        flag: &'static str,
         /// The column asked for.
         column: String,
-        /// The columns it has.
+        /// The columns the first files have, each as `PATH has A, B`.
         available: String,
+    },
+    /// A `--rename` gives a column the name another column of the file has already (or
+    /// takes by another rename), letter case aside.
+    #[error("{path}: --rename {from}={to}: column {other:?} of the file has that name already")]
+    RenameTaken {
+        /// The file.
+        path: String,
+        /// The renamed column's header name.
+        from: String,
+        /// The name asked for.
+        to: String,
+        /// The column that has it.
+        other: String,
     },
     /// A file has a column its existing table lacks.
     #[error("{path}: column {column:?} is not in table {table:?} (its columns: {available})")]
@@ -71,6 +84,8 @@ pub enum Error {
         column: String,
         /// The table's columns.
         available: String,
+        /// The table's columns the file names none of (by name, letter case aside).
+        unmatched: Box<[String]>,
     },
     /// A file without a header has more columns than the existing table it goes to, whose
     /// columns it takes in order.

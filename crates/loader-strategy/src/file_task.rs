@@ -608,6 +608,17 @@ fn matched_to_table(
                     .map(|c| c.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
+                unmatched: table
+                    .iter()
+                    .filter(|t| {
+                        !target
+                            .schema
+                            .columns()
+                            .iter()
+                            .any(|c| table_column(std::slice::from_ref(*t), &c.name).is_some())
+                    })
+                    .map(|t| t.name.clone())
+                    .collect(),
             });
         };
         // Written under the table's own name: a header matched by case (PostgreSQL's are

@@ -363,6 +363,8 @@ fn settings_json(settings: &LoadSettings) -> String {
         "force": settings.force,
         "add_columns": settings.add_columns,
         "skip_lines": settings.csv.get_skip_lines(),
+        "renames": settings.renames,
+        "snake_case_names": settings.csv.get_snake_case_names(),
         "workers": settings.workers,
         "memory_limit": settings.memory_limit,
         "budget_share": settings.budget_share,

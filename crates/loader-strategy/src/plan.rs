@@ -4,6 +4,8 @@ use loader_file::{BatchReader, CsvOptions, FileSample, Parallelism, discover, sa
 use loader_memory::{EffectiveLimit, MemoryProbe};
 use std::path::{Path, PathBuf};
 
+mod columns;
+
 /// Batches of one file that can be alive at once: one being filled by the reader, one
 /// queued between reader and writer, one being written.
 pub(crate) const BATCHES_IN_FLIGHT: u64 = 3;
@@ -194,11 +196,16 @@ pub(crate) fn make_plan(
     let reading = probe.read()?;
     let limit = reading.effective_limit(settings.memory_limit);
     let budget = budget_for(&limit, settings.budget_share);
-    let table_for = |path: &Path| {
-        settings
-            .table
-            .clone()
-            .unwrap_or_else(|| table_name_for(path))
+    let table_for = |path: &Path| match &settings.table {
+        Some(table) => table.clone(),
+        // `Sales Report 2024.csv` goes to `sales_report_2024`, as its columns are named.
+        None if settings.csv.get_snake_case_names() => {
+            match loader_batch::snake_case(&table_name_for(path)) {
+                snake if snake.is_empty() => "data".to_owned(),
+                snake => snake,
+            }
+        }
+        None => table_name_for(path),
     };
     // Every file is sampled first: the ones with nothing in them take no worker and no
     // share of the budget.
@@ -224,27 +231,14 @@ pub(crate) fn make_plan(
     });
     let per_batch = per_worker.saturating_sub(BatchReader::BUFFER_BYTES) / BATCHES_IN_FLIGHT;
     let mut files = Vec::with_capacity(sampled.len());
+    let mut asked = columns::NamesAsked::new(settings);
     for (index, (input, mut sample)) in sampled.into_iter().enumerate() {
-        for (column, ty) in &settings.columns {
-            if !sample.schema.set_type(column, *ty) {
-                return Err(Error::UnknownColumn {
-                    path: input.path.display().to_string(),
-                    column: column.clone(),
-                    available: sample.headers.join(", "),
-                });
-            }
-        }
+        // Columns the user gave no type for: a later value their inferred type would not
+        // store as written is a bad row, not a silent change.
+        let inferred = asked.apply(&input.path, &mut sample)?;
         let columns = sample.schema.len();
         let batch_bytes =
             batch_bytes_for(&settings.csv, columns, sample.mean_field_bytes, per_batch);
-        // Columns the user gave no type for: a later value their inferred type would not
-        // store as written is a bad row, not a silent change.
-        let inferred = sample
-            .schema
-            .columns()
-            .iter()
-            .map(|c| !settings.columns.iter().any(|(name, _)| *name == c.name))
-            .collect();
         // Files start in this order. The first one on each worker ramps its batches up, as
         // the writer waits for it; a later one starts while other workers' files keep the
         // writer busy, and full batches from the start spare it small transactions. One
@@ -277,6 +271,7 @@ pub(crate) fn make_plan(
                 .min_file_bytes(settings.parallel_min_file_bytes),
         });
     }
+    asked.check()?;
     unify_table_types(&mut files);
     // Each file being read holds its least at all times: the budget must hold that for every
     // worker, or readers wait on each other for ever; fewer workers when it cannot.
@@ -517,7 +512,7 @@ mod tests {
         let exactly = "t".repeat(POSTGRES_NAME_BYTES);
         assert_eq!(table_name_for(format!("{exactly}.csv").as_ref()), exactly);
     }
-    fn probe() -> FixedProbe {
+    pub(super) fn probe() -> FixedProbe {
         FixedProbe(MemoryReading {
             total: 16 << 30,
             available: 8 << 30,

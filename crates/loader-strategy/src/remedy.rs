@@ -7,10 +7,25 @@ use loader_batch::ColumnType;
 /// The flags that get past `error`, for the errors of one row's data that a flag settles;
 /// `None` for the rest (a damaged file, a refused connection), which no flag fixes.
 pub(crate) fn remedy(error: &Error) -> Option<String> {
-    if let Error::ColumnNotInTable { column, .. } = error {
+    if let Error::ColumnNotInTable {
+        column, unmatched, ..
+    } = error
+    {
+        // The export renamed a column the table has: the one column the file leaves
+        // unfilled is most likely it.
+        let rename = match &unmatched[..] {
+            [only] => format!(
+                "--rename {} loads it into the table's {only:?}",
+                shell_word(&format!("{column}={only}"))
+            ),
+            _ => format!(
+                "--rename {}=COLUMN loads it into a column the table has",
+                shell_word(column)
+            ),
+        };
         return Some(format!(
             "to load it: --add-columns adds {column:?} to the table (nullable, typed as \
-             sampled; the rows already there get NULL)"
+             sampled; the rows already there get NULL); {rename}"
         ));
     }
     let Error::File(error) = error else {
@@ -191,10 +206,29 @@ mod tests {
             path: "feb.csv".into(),
             table: "people".into(),
             column: "email".into(),
-            available: "id, name".into(),
+            available: "id, name, mail address".into(),
+            unmatched: Box::new(["mail address".into()]),
         };
-        let remedy = remedy(&error).unwrap();
-        assert!(remedy.contains("--add-columns adds \"email\""), "{remedy}");
+        let advice = remedy(&error).unwrap();
+        assert!(advice.contains("--add-columns adds \"email\""), "{advice}");
+        assert!(
+            advice.contains(
+                "--rename 'email=mail address' loads it into the table's \"mail address\""
+            ),
+            "{advice}"
+        );
+        let error = Error::ColumnNotInTable {
+            path: "feb.csv".into(),
+            table: "people".into(),
+            column: "email".into(),
+            available: "id, name, a, b".into(),
+            unmatched: Box::new(["a".into(), "b".into()]),
+        };
+        let advice = remedy(&error).unwrap();
+        assert!(
+            advice.contains("--rename email=COLUMN loads it into a column the table has"),
+            "{advice}"
+        );
     }
 
     #[test]

@@ -48,8 +48,15 @@ pub struct LoadSettings {
     pub mode: LoadMode,
     /// Load content again even when the ledger holds it as complete (a new generation).
     pub force: bool,
-    /// Column types that win over inference (`--column name:type`).
+    /// Column types that win over inference (`--column name:type`), by the name a column
+    /// is loaded under or, for one [renamed](Self::renames), its header's. A name no file
+    /// of the run has fails the plan; a file without it is fine.
     pub columns: Vec<(String, ColumnType)>,
+    /// Columns loaded under another name (`--rename from=to`): `from` as the header names
+    /// it (spaces around it trimmed, repeats numbered, as `loader schema` shows), `to` the
+    /// table's column. Applied together, so two renames may swap names. A name no file of
+    /// the run has fails the plan.
+    pub renames: Vec<(String, String)>,
     /// Add the columns a file's header names and its existing table lacks (`--add-columns`,
     /// see [`BatchSink::add_columns`](loader_batch::BatchSink::add_columns)); by default
     /// such a file stops before a row is read.
@@ -87,6 +94,7 @@ impl Default for LoadSettings {
             mode: LoadMode::default(),
             force: false,
             columns: Vec::new(),
+            renames: Vec::new(),
             add_columns: false,
             rejects_file: None,
             read_threads: None,
