@@ -11,13 +11,18 @@ use crate::reject_room::RejectRoom;
 use crate::{Error, PlannedFile, Result};
 use loader_batch::{
     AuditEvent, AuditScope, BatchProcessor, ContextId, EventKind, FileLedgerState, LoadTarget,
-    RowBatch, Scope, TableColumn,
+    RowBatch, Scope,
 };
-use loader_file::{BatchReader, ParallelReader, ReservedBatch, ResumePoint, content_hash};
+use loader_file::{ResumePoint, content_hash};
 use loader_memory::{MemoryBudget, Tally};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::sync::mpsc;
+
+mod source;
+mod table_match;
+
+use source::{BatchSource, ReadCount};
+use table_match::{matched_to_table, retyped, with_added_columns};
 
 /// Where one file stands, updated after every commit so that a fallback resumes exactly
 /// after the last committed row.
@@ -161,105 +166,6 @@ pub(crate) fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-text panic payload".to_owned())
-}
-
-/// Batches come from a reader thread (pool mode) or straight from the reader (sequential
-/// mode, which must not depend on spawning anything).
-pub(crate) enum BatchSource {
-    Thread {
-        receiver: mpsc::Receiver<loader_file::Result<ReservedBatch>>,
-        thread: tokio::task::JoinHandle<loader_file::Result<ReadCount>>,
-    },
-    Inline(Box<BatchReader>),
-}
-
-impl BatchSource {
-    async fn open(
-        mode: Mode,
-        file: &PlannedFile,
-        schema: Arc<loader_batch::Schema>,
-        budget: &MemoryBudget,
-        resume: Option<ResumePoint>,
-    ) -> Result<BatchSource> {
-        let (path, csv, mean) = (
-            file.path.clone(),
-            file.csv.clone(),
-            file.sample.mean_field_bytes,
-        );
-        let budget = budget.clone();
-        match mode {
-            Mode::Sequential => Ok(BatchSource::Inline(Box::new(BatchReader::open(
-                &path, &csv, schema, mean, budget, resume,
-            )?))),
-            Mode::Pool => {
-                let (sender, receiver) = mpsc::channel(1);
-                let parallelism = file.parallelism;
-                let thread = tokio::task::spawn_blocking(move || {
-                    let mut reader = ParallelReader::open(
-                        &path,
-                        &csv,
-                        schema,
-                        mean,
-                        budget,
-                        resume,
-                        parallelism,
-                    )?;
-                    tracing::debug!(file = %path.display(), parts = reader.parts(), "reading");
-                    for batch in reader.by_ref() {
-                        if sender.blocking_send(batch).is_err() {
-                            break;
-                        }
-                    }
-                    Ok(ReadCount {
-                        rows: reader.rows_read(),
-                        rejected: reader.rows_rejected(),
-                    })
-                });
-                Ok(BatchSource::Thread { receiver, thread })
-            }
-        }
-    }
-
-    async fn next(&mut self) -> Option<loader_file::Result<ReservedBatch>> {
-        match self {
-            BatchSource::Thread { receiver, .. } => receiver.recv().await,
-            BatchSource::Inline(reader) => reader.next(),
-        }
-    }
-
-    /// Rows the reader handed out.
-    async fn finish(self) -> Result<ReadCount> {
-        match self {
-            BatchSource::Inline(reader) => Ok(ReadCount::of(&reader)),
-            BatchSource::Thread { receiver, thread } => {
-                drop(receiver);
-                match thread.await {
-                    Ok(result) => Ok(result?),
-                    Err(e) if e.is_panic() => Err(Error::Worker(format!(
-                        "reader thread panicked: {}",
-                        panic_text(e.into_panic())
-                    ))),
-                    Err(_) => Err(Error::Worker("reader thread cancelled".into())),
-                }
-            }
-        }
-    }
-}
-
-/// Records one attempt's reader handed out: good rows and rejects.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct ReadCount {
-    rows: u64,
-    rejected: u64,
-}
-
-impl ReadCount {
-    fn of(reader: &BatchReader) -> Self {
-        ReadCount {
-            rows: reader.rows_read(),
-            rejected: reader.rows_rejected(),
-        }
-    }
 }
 
 /// Loads one file (or the rest of it), under its own audit context.
@@ -568,158 +474,6 @@ fn reconcile(file: &PlannedFile, progress: &Mutex<Progress>, read_now: u64) -> R
         rejected: p.rows_rejected,
         skipped: p.rows_skipped,
     })
-}
-
-/// `target` as its table has it, when the table existed (or was made by another file): a
-/// file without a header takes the table's column names in order, as `psql`'s `\copy`
-/// does, and each column the user gave no type takes the table's type rather than the
-/// sample's (a text column whose sample held only numbers still takes `abc`).
-fn matched_to_table(
-    target: &LoadTarget,
-    file: &PlannedFile,
-    table: Option<Vec<TableColumn>>,
-) -> Result<LoadTarget> {
-    let Some(table) = table else {
-        return Ok(target.clone());
-    };
-    let mut columns = target.schema.columns().to_vec();
-    if !file.csv.get_has_headers() {
-        if columns.len() > table.len() {
-            return Err(Error::MoreColumnsThanTable {
-                path: file.path.display().to_string(),
-                table: target.table.clone(),
-                file_columns: columns.len(),
-                table_columns: table.len(),
-            });
-        }
-        for (column, named) in columns.iter_mut().zip(&table) {
-            column.name.clone_from(&named.name);
-        }
-    }
-    for (index, column) in columns.iter_mut().enumerate() {
-        // Said before a row is read: the database would refuse the first write anyway.
-        let Some(named) = table_column(&table, &column.name) else {
-            return Err(Error::ColumnNotInTable {
-                path: file.path.display().to_string(),
-                table: target.table.clone(),
-                column: column.name.clone(),
-                available: table
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                unmatched: table
-                    .iter()
-                    .filter(|t| {
-                        !target
-                            .schema
-                            .columns()
-                            .iter()
-                            .any(|c| table_column(std::slice::from_ref(*t), &c.name).is_some())
-                    })
-                    .map(|t| t.name.clone())
-                    .collect(),
-            });
-        };
-        // Written under the table's own name: a header matched by case (PostgreSQL's are
-        // case-sensitive quoted) or by trimmed spaces names the column otherwise.
-        column.name.clone_from(&named.name);
-        if let Some(ty) = named.ty
-            && file.csv.is_inferred(index)
-            && ty != column.ty
-        {
-            tracing::debug!(column = %column.name, sampled = %column.ty, table = %ty, "the table's type wins");
-            column.ty = ty;
-        }
-    }
-    let schema = loader_batch::Schema::new(columns);
-    if schema == *target.schema {
-        return Ok(target.clone());
-    }
-    Ok(LoadTarget {
-        schema: Arc::new(schema),
-        ..target.clone()
-    })
-}
-
-/// The columns whose type `matched` took from the table, as the report says it: `table "t"
-/// types qty as integer (sampled text)`; none when every type is the sample's.
-fn retyped(sampled: &LoadTarget, matched: &LoadTarget) -> Option<String> {
-    let changes: Vec<String> = sampled
-        .schema
-        .columns()
-        .iter()
-        .zip(matched.schema.columns())
-        .filter(|(before, after)| before.ty != after.ty)
-        .map(|(before, after)| format!("{} as {} (sampled {})", after.name, after.ty, before.ty))
-        .collect();
-    (!changes.is_empty()).then(|| format!("table {:?} types {}", matched.table, changes.join(", ")))
-}
-
-/// `table` with the columns the file's header names and it lacks added by the sink
-/// (`--add-columns`), and what was added, for the report. A file without a header takes the
-/// table's columns and adds none.
-async fn with_added_columns(
-    sink: &dyn loader_batch::BatchSink,
-    target: &LoadTarget,
-    file: &PlannedFile,
-    mut table: Vec<TableColumn>,
-) -> std::result::Result<(Option<Vec<TableColumn>>, Option<String>), loader_batch::SinkError> {
-    if !file.csv.get_has_headers() {
-        return Ok((Some(table), None));
-    }
-    let missing: Vec<loader_batch::Column> = target
-        .schema
-        .columns()
-        .iter()
-        .filter(|c| table_column(&table, &c.name).is_none())
-        .cloned()
-        .collect();
-    if missing.is_empty() {
-        return Ok((Some(table), None));
-    }
-    let changed = sink.add_columns(target, &missing).await?;
-    let added: Vec<String> = missing
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.ty))
-        .collect();
-    tracing::info!(table = %target.table, columns = %added.join(", "), changed, "columns added");
-    let note = format!(
-        "{} {:?}: {}",
-        if changed {
-            "columns added to table"
-        } else {
-            "columns a load would add to table"
-        },
-        target.table,
-        added.join(", ")
-    );
-    table.extend(missing.into_iter().map(|c| TableColumn {
-        name: c.name,
-        ty: Some(c.ty),
-    }));
-    Ok((Some(table), Some(note)))
-}
-
-/// The table's column for a file's column: the one of the same name, else the only one whose
-/// name differs from it in letter case alone (a header `ID` for a column made as `id`).
-fn table_column<'t>(table: &'t [TableColumn], name: &str) -> Option<&'t TableColumn> {
-    if let Some(same) = table.iter().find(|c| c.name == name) {
-        return Some(same);
-    }
-    // Case aside, and the spaces around a header name that a table made before header names
-    // were trimmed kept.
-    let mut folded = table
-        .iter()
-        .filter(|c| c.name.trim().to_lowercase() == name.to_lowercase());
-    match (folded.next(), folded.next()) {
-        (Some(only), None) => Some(only),
-        // A table PostgreSQL made from a longer header lists the name it cut.
-        _ if loader_batch::postgres_name(name).len() < name.len() => {
-            table_column(table, loader_batch::postgres_name(name))
-        }
-        _ => None,
-    }
 }
 
 /// One go at a file: how to read it, from where, and under which audit context.
