@@ -8,6 +8,7 @@ mod cgroup;
 mod cli;
 mod corpus;
 mod crash;
+mod decimal_comma;
 mod empty_strings;
 mod examples;
 mod grown;

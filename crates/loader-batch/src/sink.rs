@@ -37,6 +37,10 @@ pub struct TableColumn {
     pub name: String,
     /// The type a reader checks values for it against; `None` when any value goes.
     pub ty: Option<ColumnType>,
+    /// The database reads the column's values from text as exact decimals (PostgreSQL's
+    /// `numeric`): checked as text here, as only the database can judge them, but numbers
+    /// all the same, which a decimal comma converts as it does an integer's or a real's.
+    pub decimal_text: bool,
 }
 
 impl PartialEq for LedgerKey {

@@ -43,6 +43,16 @@ impl ColumnType {
         ColumnType::Text,
     ];
 
+    /// Whether values of this type are numbers: integer or real.
+    ///
+    /// ```
+    /// use loader_batch::ColumnType;
+    /// assert!(ColumnType::Real.is_numeric() && !ColumnType::Date.is_numeric());
+    /// ```
+    pub fn is_numeric(self) -> bool {
+        matches!(self, ColumnType::Integer | ColumnType::Real)
+    }
+
     /// Lower-case name, as used in schema files and `--column name:type`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -292,6 +292,11 @@ pub struct CommonArgs {
     /// the title and blank lines a report puts above its table. Line numbers stay the file's.
     #[arg(long, value_name = "N", default_value_t = 0, env = "LOADER_SKIP_LINES")]
     pub skip_lines: u64,
+    /// Numbers are written with a decimal comma, as spreadsheets in most of Europe export
+    /// them: 1.234,5 is 1234.5 in integer and real columns (and when types are inferred),
+    /// a point only groups thousands, and a point that groups none (1.5) is a bad row.
+    #[arg(long, env = "LOADER_DECIMAL_COMMA")]
+    pub decimal_comma: bool,
     /// Text encoding of the files, converted to UTF-8.
     #[arg(long, value_enum, default_value_t = TextEncoding::Utf8, env = "LOADER_ENCODING")]
     pub encoding: TextEncoding,

@@ -108,6 +108,7 @@ fn csv_options(args: &CommonArgs) -> CsvOptions {
         .ragged_rows(args.ragged_rows)
         .skip_lines(args.skip_lines)
         .snake_case_names(args.snake_case_names)
+        .decimal_comma(args.decimal_comma)
         .encoding(match args.encoding {
             TextEncoding::Utf8 => Encoding::Utf8,
             TextEncoding::Latin1 => Encoding::Latin1,

@@ -92,6 +92,11 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
                 ", lines ending in CR"
             } else {
                 ""
+            }
+            + if csv.get_decimal_comma() {
+                ", decimal comma"
+            } else {
+                ""
             },
         count(sample.estimated_rows()),
         count(sample.rows_sampled as u64),

@@ -119,6 +119,27 @@ pub enum Error {
         /// What the type would change.
         reason: &'static str,
     },
+    /// With `--decimal-comma`, a field of an integer or real column that is no number
+    /// written with a decimal comma (`1.5`, whose point groups no thousands).
+    #[error(
+        "{path}:{line}: column {column} ({name:?}): expected a number written with a decimal comma (--decimal-comma: 1.234,5 is 1234.5, a point only groups thousands), found {found:?}"
+    )]
+    NotDecimalComma {
+        /// The file.
+        path: PathBuf,
+        /// Line of the record.
+        line: u64,
+        /// Byte offset of the record.
+        byte: u64,
+        /// Column number, from 1.
+        column: usize,
+        /// Column name.
+        name: String,
+        /// The field as read, cut to 64 bytes.
+        found: String,
+        /// The column's type (text for a column the table keeps as exact decimals).
+        ty: loader_batch::ColumnType,
+    },
     /// A text field holds a NUL byte, which the target cannot store.
     #[error(
         "{path}:{line}: column {column} ({name:?}): a NUL byte, which the target's text cannot hold"
@@ -222,6 +243,7 @@ impl Error {
             | Error::FieldCount { line, .. }
             | Error::Value { line, .. }
             | Error::NotAsWritten { line, .. }
+            | Error::NotDecimalComma { line, .. }
             | Error::Nul { line, .. }
             | Error::UnterminatedQuote { line, .. }
             | Error::TooManyRejects { line, .. }
@@ -239,6 +261,7 @@ impl Error {
                 | Error::FieldCount { .. }
                 | Error::Value { .. }
                 | Error::NotAsWritten { .. }
+                | Error::NotDecimalComma { .. }
                 | Error::Nul { .. }
                 | Error::UnterminatedQuote { .. }
                 | Error::TooManyRejects { .. }
@@ -275,6 +298,13 @@ impl Error {
                 column,
                 name,
                 ..
+            }
+            | Error::NotDecimalComma {
+                line,
+                byte,
+                column,
+                name,
+                ..
             } => (*line, *byte, Some((*column, name)), RejectKind::Type),
             Error::Nul {
                 line,
@@ -304,6 +334,7 @@ impl Error {
             Error::FieldCount { path, .. }
             | Error::Value { path, .. }
             | Error::NotAsWritten { path, .. }
+            | Error::NotDecimalComma { path, .. }
             | Error::Nul { path, .. }
             | Error::UnterminatedQuote { path, .. } => path,
             _ => return None,

@@ -186,7 +186,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         }
         for (mask, field) in candidates.iter_mut().zip(record.iter()) {
             if !options.is_null(field) {
-                narrow(mask, field);
+                narrow(mask, field, options.get_decimal_comma());
             }
         }
         field_bytes += record.as_slice().len() as u64;
@@ -307,7 +307,9 @@ fn bit(ty: ColumnType) -> u8 {
         .expect("type in ALL")
 }
 
-fn narrow(mask: &mut u8, field: &[u8]) {
+/// Drops from `mask` the types `field` is no value of; with `decimal_comma`, numbers are
+/// read as [`crate::decimal_comma`] says.
+fn narrow(mask: &mut u8, field: &[u8], decimal_comma: bool) {
     if field.is_empty() {
         return;
     }
@@ -316,8 +318,18 @@ fn narrow(mask: &mut u8, field: &[u8]) {
         inside if !inside.is_empty() => inside,
         _ => field,
     };
+    let converted: Vec<u8>;
+    let number = if !decimal_comma || !field.iter().any(|b| matches!(b, b',' | b'.')) {
+        Some(field)
+    } else if crate::decimal_comma::is_number(field) {
+        converted = crate::decimal_comma::to_point(field).collect();
+        Some(&converted[..])
+    } else {
+        None
+    };
     for ty in ColumnType::ALL {
-        if *mask & bit(ty) != 0 && !ty.accepts(field) {
+        let value = if ty.is_numeric() { number } else { Some(field) };
+        if *mask & bit(ty) != 0 && !value.is_some_and(|value| ty.accepts(value)) {
             *mask &= !bit(ty);
         }
     }
@@ -330,7 +342,7 @@ fn narrow(mask: &mut u8, field: &[u8]) {
     // real: loaded as numbers they would change without a word, so their column stays text.
     // `--column NAME:integer` still reads them as numbers when that is what is meant.
     for ty in [ColumnType::Integer, ColumnType::Real] {
-        if not_stored_as_written(ty, field).is_some() {
+        if number.is_some_and(|number| not_stored_as_written(ty, number).is_some()) {
             *mask &= !bit(ty);
         }
     }

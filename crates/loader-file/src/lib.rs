@@ -31,6 +31,7 @@
 //!   and column; none is dropped.
 //! - This crate never writes to a database and never prints.
 
+mod decimal_comma;
 mod dialect;
 mod discover;
 mod error;
@@ -45,6 +46,7 @@ mod quoted;
 mod reader;
 mod records;
 
+pub use decimal_comma::is_number as is_decimal_comma_number;
 pub use discover::{FileOrder, InputFile, discover};
 pub use error::{Error, Result};
 pub use hash::{content_hash, decompressed_from, decompressed_hash, grew_from};

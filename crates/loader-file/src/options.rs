@@ -171,6 +171,8 @@ pub struct CsvOptions {
     ragged_rows: bool,
     skip_lines: u64,
     snake_case_names: bool,
+    decimal_comma: bool,
+    decimal_text_columns: Vec<bool>,
 }
 
 impl Default for CsvOptions {
@@ -196,6 +198,8 @@ impl Default for CsvOptions {
             ragged_rows: false,
             skip_lines: 0,
             snake_case_names: false,
+            decimal_comma: false,
+            decimal_text_columns: Vec::new(),
         }
     }
 }
@@ -256,6 +260,38 @@ impl CsvOptions {
     /// Whether header names are snake_cased ([`snake_case_names`](Self::snake_case_names)).
     pub fn get_snake_case_names(&self) -> bool {
         self.snake_case_names
+    }
+
+    /// Numbers are written with a decimal comma, as spreadsheets in most of Europe export
+    /// them (default false): in integer and real columns, and when types are inferred,
+    /// `1.234,5` is 1234.5, a point only groups thousands, and a point that groups none
+    /// (`1.5`) makes the field a bad row rather than a number read another way.
+    pub fn decimal_comma(mut self, yes: bool) -> Self {
+        self.decimal_comma = yes;
+        self
+    }
+
+    /// Whether numbers have a decimal comma ([`decimal_comma`](Self::decimal_comma)).
+    pub fn get_decimal_comma(&self) -> bool {
+        self.decimal_comma
+    }
+
+    /// The text columns whose table keeps exact decimals read from text, by position
+    /// (PostgreSQL's `numeric`, see `loader_batch::TableColumn::decimal_text`): with
+    /// [`decimal_comma`](Self::decimal_comma) their numbers are converted as an integer or
+    /// real column's are. Columns past the list are not.
+    pub fn decimal_text_columns(mut self, columns: Vec<bool>) -> Self {
+        self.decimal_text_columns = columns;
+        self
+    }
+
+    /// Whether column `index` holds decimals read from text
+    /// ([`decimal_text_columns`](Self::decimal_text_columns)).
+    pub fn is_decimal_text(&self, index: usize) -> bool {
+        self.decimal_text_columns
+            .get(index)
+            .copied()
+            .unwrap_or(false)
     }
 
     /// Most rows in a batch (default 100,000; at least 1).

@@ -537,6 +537,27 @@ impl BatchReader {
                 found: self.records.len(),
             });
         }
+        if self.options.get_decimal_comma() {
+            let options = &self.options;
+            let numeric = |index: usize, field: &[u8]| {
+                let ty = columns[index].ty;
+                (ty.is_numeric() || options.is_decimal_text(index)) && !options.is_null(field)
+            };
+            if let Err(index) = self.records.decimal_commas_to_points(numeric) {
+                let found = self.records.iter().nth(index).unwrap_or_default();
+                let found = String::from_utf8_lossy(&found[..found.len().min(64)]).into_owned();
+                let (line, byte) = self.record_start();
+                return Err(Error::NotDecimalComma {
+                    path: path(),
+                    line,
+                    byte,
+                    column: index + 1,
+                    name: columns[index].name.clone(),
+                    found,
+                    ty: columns[index].ty,
+                });
+            }
+        }
         // One UTF-8 check of the whole record stands for those of its text fields: valid
         // fields make a valid record, and a valid record whose field ends inside a character
         // has the next non-empty field start on a continuation byte, which is checked. Such a
@@ -907,6 +928,8 @@ fn without_terminator(raw: &[u8]) -> &[u8] {
     raw.strip_suffix(b"\r").unwrap_or(raw)
 }
 
+#[cfg(test)]
+mod decimal_comma_tests;
 #[cfg(test)]
 mod tests;
 

@@ -171,6 +171,47 @@ impl<R: Read> Records<R> {
         self.len == columns
     }
 
+    /// Rewrites in place the current record's fields that `numeric` picks (by index and
+    /// text) from numbers written with a decimal comma to numbers as every type reads them
+    /// (`1.234,5` to `1234.5`, spaces around them dropped), shortening the record. Fails
+    /// with the index of the first picked field that is no such number, leaving the record
+    /// as read.
+    pub(crate) fn decimal_commas_to_points(
+        &mut self,
+        numeric: impl Fn(usize, &[u8]) -> bool,
+    ) -> Result<(), usize> {
+        let picked = |index: usize, field: &[u8]| !field.is_empty() && numeric(index, field);
+        if let Some(bad) = self.iter().enumerate().position(|(index, field)| {
+            picked(index, field) && !crate::decimal_comma::is_number(field.trim_ascii())
+        }) {
+            return Err(bad);
+        }
+        // Bytes only move back: writing at `to` never reaches a byte not yet read, so each
+        // field is still as read when it is looked at.
+        let (mut from, mut to) = (0, 0);
+        for index in 0..self.len {
+            let end = self.ends[index];
+            let field = &self.fields[from..end];
+            if picked(index, field) {
+                let lead = field.len() - field.trim_ascii_start().len();
+                let len = field.trim_ascii().len();
+                for at in from + lead..from + lead + len {
+                    let byte = self.fields[at];
+                    if byte != b'.' {
+                        self.fields[to] = if byte == b',' { b'.' } else { byte };
+                        to += 1;
+                    }
+                }
+            } else {
+                self.fields.copy_within(from..end, to);
+                to += end - from;
+            }
+            from = end;
+            self.ends[index] = to;
+        }
+        Ok(())
+    }
+
     /// The current record's fields back to back.
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.fields[..self.ends().last().copied().unwrap_or(0)]

@@ -118,6 +118,7 @@ impl TableTypes {
             .map(|(name, type_name)| loader_batch::TableColumn {
                 name: name.clone(),
                 ty: Some(Wire::from_pg(type_name).map_or(ColumnType::Text, Wire::reads_as)),
+                decimal_text: type_name == "numeric",
             })
             .collect()
     }

@@ -181,6 +181,8 @@ pub(crate) fn columns_in(connection: &Connection, table: &str) -> Result<Option<
             Ok(TableColumn {
                 name: row.get(0)?,
                 ty: declared_type(&row.get::<_, String>(1)?),
+                // NUMERIC and DECIMAL are reals here, checked as such.
+                decimal_text: false,
             })
         })
         .and_then(Iterator::collect)

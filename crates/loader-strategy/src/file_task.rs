@@ -505,7 +505,7 @@ async fn load_batches(
             .map_err(sink_error)?,
         table => (table, None),
     };
-    let matched = matched_to_table(target, file, table)?;
+    let (matched, decimal_text) = matched_to_table(target, file, table)?;
     lock(progress).table_note = [added, retyped(target, &matched)]
         .into_iter()
         .flatten()
@@ -514,6 +514,7 @@ async fn load_batches(
     let mut source = BatchSource::open(
         attempt.mode,
         file,
+        file.csv.clone().decimal_text_columns(decimal_text),
         Arc::clone(&target.schema),
         &attempt.budget,
         attempt.resume,

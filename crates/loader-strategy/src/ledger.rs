@@ -365,6 +365,7 @@ fn settings_json(settings: &LoadSettings) -> String {
         "skip_lines": settings.csv.get_skip_lines(),
         "renames": settings.renames,
         "snake_case_names": settings.csv.get_snake_case_names(),
+        "decimal_comma": settings.csv.get_decimal_comma(),
         "workers": settings.workers,
         "memory_limit": settings.memory_limit,
         "budget_share": settings.budget_share,

@@ -50,6 +50,22 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
                 ));
             }
             let mut ways = vec![skip.to_owned()];
+            // `12,5` in a real column, `1.000` in an integer one: a European spreadsheet's
+            // decimal comma and thousands points.
+            let european = found.contains(',')
+                || (source.expected == ColumnType::Integer && found.contains('.'));
+            if source.expected.is_numeric()
+                && european
+                && loader_file::is_decimal_comma_number(found.as_bytes())
+            {
+                ways.insert(
+                    0,
+                    format!(
+                        "--decimal-comma reads {found:?} as {:?}",
+                        found.replace('.', "").replace(',', ".")
+                    ),
+                );
+            }
             // A marker such as N/A, NULL or "-" stands for no value; anything else is a
             // value written another way, which NULL would lose.
             if NULL_MARKERS.iter().any(|m| m.eq_ignore_ascii_case(found)) {
@@ -87,6 +103,10 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
              ones past the header's); {skip}"
         )),
         loader_file::Error::FieldCount { .. } => Some(format!("to get past it: {skip}")),
+        loader_file::Error::NotDecimalComma { name, .. } => Some(format!(
+            "to get past it: --column {} keeps the column's values as written; {skip}",
+            shell_word(&format!("{name}:text"))
+        )),
         _ => None,
     }
 }
@@ -148,6 +168,43 @@ mod tests {
         assert!(!word.contains("--null"), "{word}");
         let backslash = remedy(&value_error("n", ColumnType::Integer, r"\N")).unwrap();
         assert!(backslash.contains(r"--null '\N'"), "{backslash}");
+        // A European spreadsheet's number.
+        let comma = remedy(&value_error("price", ColumnType::Real, "1.234,5")).unwrap();
+        assert!(
+            comma.starts_with("to get past it: --decimal-comma reads \"1.234,5\" as \"1234.5\""),
+            "{comma}"
+        );
+        let list = remedy(&value_error("price", ColumnType::Real, "1,2,3")).unwrap();
+        assert!(!list.contains("--decimal-comma"), "{list}");
+        let thousands = remedy(&value_error("qty", ColumnType::Integer, "1.000")).unwrap();
+        assert!(
+            thousands.contains("--decimal-comma reads \"1.000\" as \"1000\""),
+            "{thousands}"
+        );
+    }
+
+    #[test]
+    fn a_number_without_a_decimal_comma_gets_a_text_column() {
+        let error = Error::File(loader_file::Error::NotDecimalComma {
+            path: "prices.csv".into(),
+            line: 3,
+            byte: 40,
+            column: 2,
+            name: "unit price".into(),
+            found: "1.5".into(),
+            ty: ColumnType::Real,
+        });
+        let advice = remedy(&error).unwrap();
+        assert!(
+            advice.contains("--column 'unit price:text' keeps the column's values as written"),
+            "{advice}"
+        );
+        assert!(
+            error.to_string().contains(
+                "column 2 (\"unit price\"): expected a number written with a decimal comma"
+            ),
+            "{error}"
+        );
     }
 
     #[test]

@@ -2,19 +2,19 @@ use super::*;
 use crate::sample_file;
 use loader_batch::ColumnType;
 
-struct Fixture {
+pub(super) struct Fixture {
     _dir: tempfile::TempDir,
-    path: PathBuf,
+    pub(super) path: PathBuf,
 }
 
-fn fixture(text: &[u8]) -> Fixture {
+pub(super) fn fixture(text: &[u8]) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("input.csv");
     std::fs::write(&path, text).unwrap();
     Fixture { _dir: dir, path }
 }
 
-fn open(
+pub(super) fn open(
     f: &Fixture,
     options: &CsvOptions,
     budget: &MemoryBudget,
@@ -32,7 +32,7 @@ fn open(
     .unwrap()
 }
 
-fn rows_of(batches: &[RowBatch]) -> Vec<Vec<String>> {
+pub(super) fn rows_of(batches: &[RowBatch]) -> Vec<Vec<String>> {
     batches
         .iter()
         .flat_map(|b| {

@@ -22,15 +22,12 @@ impl BatchSource {
     pub(super) async fn open(
         mode: Mode,
         file: &PlannedFile,
+        csv: loader_file::CsvOptions,
         schema: Arc<loader_batch::Schema>,
         budget: &MemoryBudget,
         resume: Option<ResumePoint>,
     ) -> Result<BatchSource> {
-        let (path, csv, mean) = (
-            file.path.clone(),
-            file.csv.clone(),
-            file.sample.mean_field_bytes,
-        );
+        let (path, mean) = (file.path.clone(), file.sample.mean_field_bytes);
         let budget = budget.clone();
         match mode {
             Mode::Sequential => Ok(BatchSource::Inline(Box::new(BatchReader::open(

@@ -9,15 +9,17 @@ use std::sync::Arc;
 /// `target` as its table has it, when the table existed (or was made by another file): a
 /// file without a header takes the table's column names in order, as `psql`'s `\copy`
 /// does, and each column the user gave no type takes the table's type rather than the
-/// sample's (a text column whose sample held only numbers still takes `abc`).
+/// sample's (a text column whose sample held only numbers still takes `abc`). With it, which
+/// columns the table keeps as exact decimals read from text ([`TableColumn::decimal_text`]).
 pub(super) fn matched_to_table(
     target: &LoadTarget,
     file: &PlannedFile,
     table: Option<Vec<TableColumn>>,
-) -> Result<LoadTarget> {
+) -> Result<(LoadTarget, Vec<bool>)> {
     let Some(table) = table else {
-        return Ok(target.clone());
+        return Ok((target.clone(), Vec::new()));
     };
+    let mut decimal_text = Vec::with_capacity(table.len());
     let mut columns = target.schema.columns().to_vec();
     if !file.csv.get_has_headers() {
         if columns.len() > table.len() {
@@ -60,6 +62,7 @@ pub(super) fn matched_to_table(
         // Written under the table's own name: a header matched by case (PostgreSQL's are
         // case-sensitive quoted) or by trimmed spaces names the column otherwise.
         column.name.clone_from(&named.name);
+        decimal_text.push(named.decimal_text);
         if let Some(ty) = named.ty
             && file.csv.is_inferred(index)
             && ty != column.ty
@@ -70,12 +73,13 @@ pub(super) fn matched_to_table(
     }
     let schema = loader_batch::Schema::new(columns);
     if schema == *target.schema {
-        return Ok(target.clone());
+        return Ok((target.clone(), decimal_text));
     }
-    Ok(LoadTarget {
+    let matched = LoadTarget {
         schema: Arc::new(schema),
         ..target.clone()
-    })
+    };
+    Ok((matched, decimal_text))
 }
 
 /// The columns whose type `matched` took from the table, as the report says it: `table "t"
@@ -133,6 +137,7 @@ pub(super) async fn with_added_columns(
     table.extend(missing.into_iter().map(|c| TableColumn {
         name: c.name,
         ty: Some(c.ty),
+        decimal_text: false,
     }));
     Ok((Some(table), Some(note)))
 }

@@ -1,0 +1,124 @@
+//! `--decimal-comma` through the binary, into a real SQLite file and the real PostgreSQL:
+//! a European spreadsheet's export loads with its numbers as numbers, and without the flag
+//! the stopped file's advice names it.
+
+use loader_tests::pg::{ScratchSchema, pg_url, query_text};
+use loader_tests::{assert_succeeded, run_loader};
+use std::path::Path;
+
+/// Excel's "CSV (semicolon)" from a German locale: decimal commas, points grouping thousands.
+const EXPORT: &str = "Artikel;Preis;Menge;Notiz\n\
+                      1;1.234,50;1.000;groß, rot\n\
+                      2;0,99;12;\n\
+                      3;-12,5;2.500;1.5 m\n";
+
+fn write_export(dir: &Path) {
+    std::fs::write(dir.join("preise.csv"), EXPORT).unwrap();
+}
+
+type Rows = Vec<Vec<Option<String>>>;
+
+/// The export's rows as loaded, and the sum of its prices and quantities.
+fn check_loaded(rows: &dyn Fn(&str) -> Rows) {
+    let text = |v: &str| Some(v.to_owned());
+    assert_eq!(
+        rows("SELECT CAST(round(sum(\"Preis\") * 100) AS INTEGER), sum(\"Menge\") FROM preise"),
+        [[text("122299"), text("3512")]]
+    );
+    assert_eq!(
+        rows("SELECT \"Notiz\" FROM preise ORDER BY \"Artikel\""),
+        [[text("groß, rot")], [None], [text("1.5 m")]]
+    );
+}
+
+#[test]
+fn a_decimal_comma_export_loads_into_sqlite_with_numbers_as_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    write_export(dir.path());
+    // Without the flag: the columns are text, as written.
+    assert_succeeded(&run_loader(
+        dir.path(),
+        &["load", "preise.csv", "--into", "plain.db"],
+    ));
+    let output = run_loader(
+        dir.path(),
+        &["load", "preise.csv", "--into", "out.db", "--decimal-comma"],
+    );
+    assert_succeeded(&output);
+    let db = rusqlite::Connection::open(dir.path().join("out.db")).unwrap();
+    let types: Vec<String> = db
+        .prepare("SELECT type FROM pragma_table_info('preise') ORDER BY cid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(types, ["INTEGER", "REAL", "INTEGER", "TEXT"]);
+    check_loaded(&|sql| {
+        let mut statement = db.prepare(sql).unwrap();
+        let columns = statement.column_count();
+        statement
+            .query_map([], |r| {
+                (0..columns)
+                    .map(|i| {
+                        Ok(match r.get_ref(i)? {
+                            rusqlite::types::ValueRef::Null => None,
+                            rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                            rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
+                            rusqlite::types::ValueRef::Text(t)
+                            | rusqlite::types::ValueRef::Blob(t) => {
+                                Some(String::from_utf8_lossy(t).into_owned())
+                            }
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    });
+}
+
+#[test]
+fn a_decimal_comma_export_loads_into_an_existing_postgres_table_or_names_the_flag() {
+    let Some(url) = pg_url() else {
+        return;
+    };
+    let schema = ScratchSchema::created(&url, "decimal_comma");
+    schema.create_table(
+        "preise",
+        "\"Artikel\" int8, \"Preis\" numeric(10,2), \"Menge\" int4, \"Notiz\" text",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_export(dir.path());
+    let load = |extra: &[&str]| {
+        let mut args = vec![
+            "load",
+            "preise.csv",
+            "--into",
+            &url,
+            "--schema",
+            &schema.name,
+        ];
+        args.extend_from_slice(extra);
+        run_loader(dir.path(), &args)
+    };
+    let output = load(&[]);
+    assert_eq!(output.status.code(), Some(1));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        said.contains("--decimal-comma reads \"1.000\" as \"1000\""),
+        "{said}"
+    );
+    assert_succeeded(&load(&["--decimal-comma"]));
+    check_loaded(&|sql| {
+        query_text(
+            &url,
+            &format!("SET search_path TO \"{}\"; {sql}", schema.name),
+        )
+    });
+}
