@@ -387,3 +387,30 @@ pub fn thousands(n: u64) -> String {
     }
     out
 }
+
+/// Rows of a query, each value as text (numbers as Rust prints them), NULL as `None`.
+pub type Rows = Vec<Vec<Option<String>>>;
+
+/// The rows `sql` gives in the SQLite database at `db`, as [`Rows`].
+pub fn sqlite_rows(db: &Path, sql: &str) -> Rows {
+    let db = Connection::open(db).unwrap();
+    let mut statement = db.prepare(sql).unwrap();
+    let columns = statement.column_count();
+    let rows = statement
+        .query_map([], |r| {
+            (0..columns)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        ValueRef::Null => None,
+                        ValueRef::Integer(v) => Some(v.to_string()),
+                        ValueRef::Real(v) => Some(v.to_string()),
+                        ValueRef::Text(t) | ValueRef::Blob(t) => {
+                            Some(String::from_utf8_lossy(t).into_owned())
+                        }
+                    })
+                })
+                .collect()
+        })
+        .unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}

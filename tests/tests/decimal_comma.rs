@@ -3,7 +3,7 @@
 //! the stopped file's advice names it.
 
 use loader_tests::pg::{ScratchSchema, pg_url, query_text};
-use loader_tests::{assert_succeeded, run_loader};
+use loader_tests::{Rows, assert_succeeded, run_loader, sqlite_rows};
 use std::path::Path;
 
 /// Excel's "CSV (semicolon)" from a German locale: decimal commas, points grouping thousands.
@@ -15,8 +15,6 @@ const EXPORT: &str = "Artikel;Preis;Menge;Notiz\n\
 fn write_export(dir: &Path) {
     std::fs::write(dir.join("preise.csv"), EXPORT).unwrap();
 }
-
-type Rows = Vec<Vec<Option<String>>>;
 
 /// The export's rows as loaded, and the sum of its prices and quantities.
 fn check_loaded(rows: &dyn Fn(&str) -> Rows) {
@@ -45,38 +43,14 @@ fn a_decimal_comma_export_loads_into_sqlite_with_numbers_as_numbers() {
         &["load", "preise.csv", "--into", "out.db", "--decimal-comma"],
     );
     assert_succeeded(&output);
-    let db = rusqlite::Connection::open(dir.path().join("out.db")).unwrap();
-    let types: Vec<String> = db
-        .prepare("SELECT type FROM pragma_table_info('preise') ORDER BY cid")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let db = dir.path().join("out.db");
+    let types = sqlite_rows(
+        &db,
+        "SELECT type FROM pragma_table_info('preise') ORDER BY cid",
+    );
+    let types: Vec<&str> = types.iter().flat_map(|r| r[0].as_deref()).collect();
     assert_eq!(types, ["INTEGER", "REAL", "INTEGER", "TEXT"]);
-    check_loaded(&|sql| {
-        let mut statement = db.prepare(sql).unwrap();
-        let columns = statement.column_count();
-        statement
-            .query_map([], |r| {
-                (0..columns)
-                    .map(|i| {
-                        Ok(match r.get_ref(i)? {
-                            rusqlite::types::ValueRef::Null => None,
-                            rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
-                            rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
-                            rusqlite::types::ValueRef::Text(t)
-                            | rusqlite::types::ValueRef::Blob(t) => {
-                                Some(String::from_utf8_lossy(t).into_owned())
-                            }
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    });
+    check_loaded(&|sql| sqlite_rows(&db, sql));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! zero past the sample) is a bad row, never a silent change.
 
 use loader_tests::pg::{ScratchSchema, pg_url, query_text};
-use loader_tests::{assert_succeeded, run_loader};
+use loader_tests::{assert_succeeded, run_loader, sqlite_rows};
 use std::path::Path;
 
 /// Rows before the values the sample does not see (it reads 1000).
@@ -85,34 +85,11 @@ fn check_table_types_win(dir: &Path, into: &[&str], rows: &dyn Fn(&str) -> Rows)
     assert_eq!(quarantined, [text(&["2", "qty", "type"])]);
 }
 
-fn sqlite_rows(db: &Path, sql: &str) -> Rows {
-    let db = rusqlite::Connection::open(db).unwrap();
-    let mut statement = db.prepare(sql).unwrap();
-    let columns = statement.column_count();
-    let rows = statement
-        .query_map([], |r| {
-            (0..columns)
-                .map(|i| {
-                    Ok(match r.get_ref(i)? {
-                        rusqlite::types::ValueRef::Null => None,
-                        rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
-                        rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
-                        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                            Some(String::from_utf8_lossy(t).into_owned())
-                        }
-                    })
-                })
-                .collect()
-        })
-        .unwrap();
-    rows.collect::<Result<_, _>>().unwrap()
-}
-
 /// What a check is given: the scratch directory, the `--into` arguments, and a query on
 /// the target whose values come back as text.
 type Check<'a> = &'a dyn Fn(&Path, &[&str], &dyn Fn(&str) -> Rows);
 
-type Rows = Vec<Vec<Option<String>>>;
+use loader_tests::Rows;
 
 /// Runs `check` into a fresh SQLite file holding the table `create` makes; returns the
 /// scratch directory (`out.db` in it) for more checks.
