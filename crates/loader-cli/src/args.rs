@@ -297,6 +297,15 @@ pub struct CommonArgs {
     /// a point only groups thousands, and a point that groups none (1.5) is a bad row.
     #[arg(long, env = "LOADER_DECIMAL_COMMA")]
     pub decimal_comma: bool,
+    /// The format dates are written in when not as 2024-01-31, in chrono's strftime terms:
+    /// %d.%m.%Y (31.01.2024), %m/%d/%Y (1/31/2024). Such values are dates, inferred and
+    /// loaded as such; ISO dates are read too.
+    #[arg(long, value_name = "FORMAT", value_parser = date_format, env = "LOADER_DATE_FORMAT")]
+    pub date_format: Option<String>,
+    /// The format timestamps are written in when not as 2024-01-31 13:45:00, as for
+    /// --date-format: "%d.%m.%Y %H:%M", "%m/%d/%Y %I:%M %p"; with %z, an offset.
+    #[arg(long, value_name = "FORMAT", value_parser = timestamp_format, env = "LOADER_TIMESTAMP_FORMAT")]
+    pub timestamp_format: Option<String>,
     /// Text encoding of the files, converted to UTF-8.
     #[arg(long, value_enum, default_value_t = TextEncoding::Utf8, env = "LOADER_ENCODING")]
     pub encoding: TextEncoding,
@@ -408,6 +417,14 @@ fn rename(text: &str) -> Result<(String, String), String> {
         }
         _ => Err("expected FROM=TO, e.g. \"Order ID=order_id\"".to_owned()),
     }
+}
+
+fn date_format(text: &str) -> Result<String, String> {
+    loader_file::check_format(text, false).map(|()| text.to_owned())
+}
+
+fn timestamp_format(text: &str) -> Result<String, String> {
+    loader_file::check_format(text, true).map(|()| text.to_owned())
 }
 
 fn one_char(text: &str) -> Result<u8, String> {

@@ -109,6 +109,8 @@ fn csv_options(args: &CommonArgs) -> CsvOptions {
         .skip_lines(args.skip_lines)
         .snake_case_names(args.snake_case_names)
         .decimal_comma(args.decimal_comma)
+        .date_format(args.date_format.clone())
+        .timestamp_format(args.timestamp_format.clone())
         .encoding(match args.encoding {
             TextEncoding::Utf8 => Encoding::Utf8,
             TextEncoding::Latin1 => Encoding::Latin1,

@@ -97,7 +97,15 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
                 ", decimal comma"
             } else {
                 ""
-            },
+            }
+            + &csv
+                .get_date_format()
+                .map(|f| format!(", dates as {f}"))
+                .unwrap_or_default()
+            + &csv
+                .get_timestamp_format()
+                .map(|f| format!(", timestamps as {f}"))
+                .unwrap_or_default(),
         count(sample.estimated_rows()),
         count(sample.rows_sampled as u64),
         if sample.rows_probed > 0 {

@@ -119,12 +119,10 @@ pub enum Error {
         /// What the type would change.
         reason: &'static str,
     },
-    /// With `--decimal-comma`, a field of an integer or real column that is no number
-    /// written with a decimal comma (`1.5`, whose point groups no thousands).
-    #[error(
-        "{path}:{line}: column {column} ({name:?}): expected a number written with a decimal comma (--decimal-comma: 1.234,5 is 1234.5, a point only groups thousands), found {found:?}"
-    )]
-    NotDecimalComma {
+    /// A typed field not written as the options say it is: no number written with a
+    /// decimal comma (`--decimal-comma`), no date in the `--date-format` given.
+    #[error("{path}:{line}: column {column} ({name:?}): expected {expected}, found {found:?}")]
+    NotInFormat {
         /// The file.
         path: PathBuf,
         /// Line of the record.
@@ -137,8 +135,9 @@ pub enum Error {
         name: String,
         /// The field as read, cut to 64 bytes.
         found: String,
-        /// The column's type (text for a column the table keeps as exact decimals).
-        ty: loader_batch::ColumnType,
+        /// What the options say such a value is written as (boxed: every error of this
+        /// crate is as large as its largest).
+        expected: Box<str>,
     },
     /// A text field holds a NUL byte, which the target cannot store.
     #[error(
@@ -243,7 +242,7 @@ impl Error {
             | Error::FieldCount { line, .. }
             | Error::Value { line, .. }
             | Error::NotAsWritten { line, .. }
-            | Error::NotDecimalComma { line, .. }
+            | Error::NotInFormat { line, .. }
             | Error::Nul { line, .. }
             | Error::UnterminatedQuote { line, .. }
             | Error::TooManyRejects { line, .. }
@@ -261,7 +260,7 @@ impl Error {
                 | Error::FieldCount { .. }
                 | Error::Value { .. }
                 | Error::NotAsWritten { .. }
-                | Error::NotDecimalComma { .. }
+                | Error::NotInFormat { .. }
                 | Error::Nul { .. }
                 | Error::UnterminatedQuote { .. }
                 | Error::TooManyRejects { .. }
@@ -299,7 +298,7 @@ impl Error {
                 name,
                 ..
             }
-            | Error::NotDecimalComma {
+            | Error::NotInFormat {
                 line,
                 byte,
                 column,
@@ -334,7 +333,7 @@ impl Error {
             Error::FieldCount { path, .. }
             | Error::Value { path, .. }
             | Error::NotAsWritten { path, .. }
-            | Error::NotDecimalComma { path, .. }
+            | Error::NotInFormat { path, .. }
             | Error::Nul { path, .. }
             | Error::UnterminatedQuote { path, .. } => path,
             _ => return None,

@@ -186,7 +186,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         }
         for (mask, field) in candidates.iter_mut().zip(record.iter()) {
             if !options.is_null(field) {
-                narrow(mask, field, options.get_decimal_comma());
+                narrow(mask, field, options);
             }
         }
         field_bytes += record.as_slice().len() as u64;
@@ -307,9 +307,9 @@ fn bit(ty: ColumnType) -> u8 {
         .expect("type in ALL")
 }
 
-/// Drops from `mask` the types `field` is no value of; with `decimal_comma`, numbers are
-/// read as [`crate::decimal_comma`] says.
-fn narrow(mask: &mut u8, field: &[u8], decimal_comma: bool) {
+/// Drops from `mask` the types `field` is no value of, read as `options` say values are
+/// written (decimal commas, a date format: see [`crate::formats`]).
+fn narrow(mask: &mut u8, field: &[u8], options: &CsvOptions) {
     if field.is_empty() {
         return;
     }
@@ -318,33 +318,36 @@ fn narrow(mask: &mut u8, field: &[u8], decimal_comma: bool) {
         inside if !inside.is_empty() => inside,
         _ => field,
     };
-    let converted: Vec<u8>;
-    let number = if !decimal_comma || !field.iter().any(|b| matches!(b, b',' | b'.')) {
-        Some(field)
-    } else if crate::decimal_comma::is_number(field) {
-        converted = crate::decimal_comma::to_point(field).collect();
-        Some(&converted[..])
-    } else {
-        None
-    };
+    let formats = crate::formats::any(options);
+    let mut rewritten = Vec::new();
     for ty in ColumnType::ALL {
-        let value = if ty.is_numeric() { number } else { Some(field) };
-        if *mask & bit(ty) != 0 && !value.is_some_and(|value| ty.accepts(value)) {
+        if *mask & bit(ty) == 0 {
+            continue;
+        }
+        rewritten.clear();
+        let value = if !formats {
+            Some(field)
+        } else {
+            match crate::formats::rewrite(ty, false, field, options, &mut rewritten) {
+                crate::formats::Rewrite::Keep => Some(field),
+                crate::formats::Rewrite::Rewritten => Some(&rewritten[..]),
+                crate::formats::Rewrite::Invalid(_) => None,
+            }
+        };
+        // A number written with a leading zero (`02134`, `-007`) is a code, not a quantity,
+        // and a whole number too large for a 64-bit integer (a 20-digit id) would be rounded
+        // as a real: loaded as numbers they would change without a word, so their column
+        // stays text. `--column NAME:integer` still reads them as numbers when that is meant.
+        let fits = value.is_some_and(|value| {
+            ty.accepts(value) && !(ty.is_numeric() && not_stored_as_written(ty, value).is_some())
+        });
+        if !fits {
             *mask &= !bit(ty);
         }
     }
     // Digits alone are numbers, not flags: a column of 0s and 1s is an integer column.
     if field.iter().all(u8::is_ascii_digit) {
         *mask &= !bit(ColumnType::Boolean);
-    }
-    // A number written with a leading zero (`02134`, `-007`) is a code, not a quantity, and
-    // a whole number too large for a 64-bit integer (a 20-digit id) would be rounded as a
-    // real: loaded as numbers they would change without a word, so their column stays text.
-    // `--column NAME:integer` still reads them as numbers when that is what is meant.
-    for ty in [ColumnType::Integer, ColumnType::Real] {
-        if number.is_some_and(|number| not_stored_as_written(ty, number).is_some()) {
-            *mask &= !bit(ty);
-        }
     }
 }
 

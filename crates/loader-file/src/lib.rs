@@ -35,6 +35,7 @@ mod decimal_comma;
 mod dialect;
 mod discover;
 mod error;
+mod formats;
 #[cfg(test)]
 mod fuzz;
 mod hash;
@@ -49,6 +50,7 @@ mod records;
 pub use decimal_comma::is_number as is_decimal_comma_number;
 pub use discover::{FileOrder, InputFile, discover};
 pub use error::{Error, Result};
+pub use formats::check_format;
 pub use hash::{content_hash, decompressed_from, decompressed_hash, grew_from};
 pub use infer::{FileSample, sample_file};
 pub use input::Compression;

@@ -173,6 +173,8 @@ pub struct CsvOptions {
     snake_case_names: bool,
     decimal_comma: bool,
     decimal_text_columns: Vec<bool>,
+    date_format: Option<String>,
+    timestamp_format: Option<String>,
 }
 
 impl Default for CsvOptions {
@@ -200,6 +202,8 @@ impl Default for CsvOptions {
             snake_case_names: false,
             decimal_comma: false,
             decimal_text_columns: Vec::new(),
+            date_format: None,
+            timestamp_format: None,
         }
     }
 }
@@ -274,6 +278,32 @@ impl CsvOptions {
     /// Whether numbers have a decimal comma ([`decimal_comma`](Self::decimal_comma)).
     pub fn get_decimal_comma(&self) -> bool {
         self.decimal_comma
+    }
+
+    /// The format dates are written in, in chrono's strftime terms (`%d.%m.%Y`,
+    /// `%m/%d/%Y`), when not as `2024-01-31` (default none): such values are dates in
+    /// inference and in date columns, read as such; ISO dates are read as well. Check a
+    /// user's format with [`check_format`](crate::check_format) first.
+    pub fn date_format(mut self, format: Option<String>) -> Self {
+        self.date_format = format;
+        self
+    }
+
+    /// The format dates are written in ([`date_format`](Self::date_format)).
+    pub fn get_date_format(&self) -> Option<&str> {
+        self.date_format.as_deref()
+    }
+
+    /// The format timestamps are written in (`%d.%m.%Y %H:%M`, `%m/%d/%Y %I:%M %p`; with
+    /// `%z`, an offset), as [`date_format`](Self::date_format) for dates.
+    pub fn timestamp_format(mut self, format: Option<String>) -> Self {
+        self.timestamp_format = format;
+        self
+    }
+
+    /// The format timestamps are written in ([`timestamp_format`](Self::timestamp_format)).
+    pub fn get_timestamp_format(&self) -> Option<&str> {
+        self.timestamp_format.as_deref()
     }
 
     /// The text columns whose table keeps exact decimals read from text, by position

@@ -537,24 +537,29 @@ impl BatchReader {
                 found: self.records.len(),
             });
         }
-        if self.options.get_decimal_comma() {
+        // Values written as the options say (decimal commas, a date format) are rewritten
+        // as every type reads them before anything looks at them.
+        if crate::formats::any(&self.options) {
             let options = &self.options;
-            let numeric = |index: usize, field: &[u8]| {
-                let ty = columns[index].ty;
-                (ty.is_numeric() || options.is_decimal_text(index)) && !options.is_null(field)
-            };
-            if let Err(index) = self.records.decimal_commas_to_points(numeric) {
+            let rewritten = self.records.rewrite_fields(|index, field, out| {
+                if options.is_null(field) {
+                    return crate::formats::Rewrite::Keep;
+                }
+                let (ty, decimal_text) = (columns[index].ty, options.is_decimal_text(index));
+                crate::formats::rewrite(ty, decimal_text, field, options, out)
+            });
+            if let Err((index, expected)) = rewritten {
                 let found = self.records.iter().nth(index).unwrap_or_default();
                 let found = String::from_utf8_lossy(&found[..found.len().min(64)]).into_owned();
                 let (line, byte) = self.record_start();
-                return Err(Error::NotDecimalComma {
+                return Err(Error::NotInFormat {
                     path: path(),
                     line,
                     byte,
                     column: index + 1,
                     name: columns[index].name.clone(),
                     found,
-                    ty: columns[index].ty,
+                    expected: expected.into(),
                 });
             }
         }

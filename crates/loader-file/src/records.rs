@@ -13,6 +13,7 @@
 
 mod plain;
 
+use crate::formats::Rewrite;
 use plain::{Block, Plain, Split};
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -66,6 +67,9 @@ pub(crate) struct Records<R> {
     /// at least as long as `buf`, so that the fast path never runs out of room.
     fields: Vec<u8>,
     ends: Vec<usize>,
+    /// Where [`rewrite_fields`](Self::rewrite_fields) builds a record, kept between records.
+    rewritten: Vec<u8>,
+    rewritten_ends: Vec<usize>,
     len: usize,
     /// Where the current record's read began (before any blank lines it skipped).
     record_at: Position,
@@ -111,6 +115,8 @@ impl<R: Read> Records<R> {
             block: None,
             fields: vec![0; capacity],
             ends: vec![0; 16],
+            rewritten: Vec::new(),
+            rewritten_ends: Vec::new(),
             len: 0,
             record_at: Position { byte: 0, line: 1 },
             utf8_valid: 0..0,
@@ -171,45 +177,46 @@ impl<R: Read> Records<R> {
         self.len == columns
     }
 
-    /// Rewrites in place the current record's fields that `numeric` picks (by index and
-    /// text) from numbers written with a decimal comma to numbers as every type reads them
-    /// (`1.234,5` to `1234.5`, spaces around them dropped), shortening the record. Fails
-    /// with the index of the first picked field that is no such number, leaving the record
-    /// as read.
-    pub(crate) fn decimal_commas_to_points(
+    /// Rewrites the current record's fields as `rewrite` says (see [`crate::formats`]),
+    /// which is given each field's index and bytes and appends a field it rewrites to the
+    /// output it is given. Fails with the index of the first field it finds invalid and what
+    /// was expected there, leaving the record as read.
+    pub(crate) fn rewrite_fields(
         &mut self,
-        numeric: impl Fn(usize, &[u8]) -> bool,
-    ) -> Result<(), usize> {
-        let picked = |index: usize, field: &[u8]| !field.is_empty() && numeric(index, field);
-        if let Some(bad) = self.iter().enumerate().position(|(index, field)| {
-            picked(index, field) && !crate::decimal_comma::is_number(field.trim_ascii())
-        }) {
-            return Err(bad);
-        }
-        // Bytes only move back: writing at `to` never reaches a byte not yet read, so each
-        // field is still as read when it is looked at.
-        let (mut from, mut to) = (0, 0);
+        mut rewrite: impl FnMut(usize, &[u8], &mut Vec<u8>) -> Rewrite,
+    ) -> Result<(), (usize, String)> {
+        // Kept between records: no allocation once they are as long as a record.
+        let (mut out, mut ends) = (
+            std::mem::take(&mut self.rewritten),
+            std::mem::take(&mut self.rewritten_ends),
+        );
+        out.clear();
+        ends.clear();
+        let (mut from, mut changed, mut result) = (0, false, Ok(()));
         for index in 0..self.len {
             let end = self.ends[index];
             let field = &self.fields[from..end];
-            if picked(index, field) {
-                let lead = field.len() - field.trim_ascii_start().len();
-                let len = field.trim_ascii().len();
-                for at in from + lead..from + lead + len {
-                    let byte = self.fields[at];
-                    if byte != b'.' {
-                        self.fields[to] = if byte == b',' { b'.' } else { byte };
-                        to += 1;
-                    }
+            match rewrite(index, field, &mut out) {
+                Rewrite::Keep => out.extend_from_slice(field),
+                Rewrite::Rewritten => changed = true,
+                Rewrite::Invalid(expected) => {
+                    result = Err((index, expected));
+                    break;
                 }
-            } else {
-                self.fields.copy_within(from..end, to);
-                to += end - from;
             }
+            ends.push(out.len());
             from = end;
-            self.ends[index] = to;
         }
-        Ok(())
+        if result.is_ok() && changed {
+            // A date may grow (`1.2.2024` is `2024-02-01`); `fields` only ever grows.
+            if self.fields.len() < out.len() {
+                self.fields.resize(out.len(), 0);
+            }
+            self.fields[..out.len()].copy_from_slice(&out);
+            self.ends[..self.len].copy_from_slice(&ends);
+        }
+        (self.rewritten, self.rewritten_ends) = (out, ends);
+        result
     }
 
     /// The current record's fields back to back.

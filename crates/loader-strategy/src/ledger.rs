@@ -366,6 +366,8 @@ fn settings_json(settings: &LoadSettings) -> String {
         "renames": settings.renames,
         "snake_case_names": settings.csv.get_snake_case_names(),
         "decimal_comma": settings.csv.get_decimal_comma(),
+        "date_format": settings.csv.get_date_format(),
+        "timestamp_format": settings.csv.get_timestamp_format(),
         "workers": settings.workers,
         "memory_limit": settings.memory_limit,
         "budget_share": settings.budget_share,

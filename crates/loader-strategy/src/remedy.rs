@@ -66,6 +66,9 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
                     ),
                 );
             }
+            if let Some(formats) = date_formats_reading(source.expected, found) {
+                ways.insert(0, formats);
+            }
             // A marker such as N/A, NULL or "-" stands for no value; anything else is a
             // value written another way, which NULL would lose.
             if NULL_MARKERS.iter().any(|m| m.eq_ignore_ascii_case(found)) {
@@ -103,7 +106,7 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
              ones past the header's); {skip}"
         )),
         loader_file::Error::FieldCount { .. } => Some(format!("to get past it: {skip}")),
-        loader_file::Error::NotDecimalComma { name, .. } => Some(format!(
+        loader_file::Error::NotInFormat { name, .. } => Some(format!(
             "to get past it: --column {} keeps the column's values as written; {skip}",
             shell_word(&format!("{name}:text"))
         )),
@@ -112,6 +115,45 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
 }
 
 /// Text that exports write for no value.
+/// Dates as spreadsheets and exports write them when not as ISO: day first (most of the
+/// world), month first (the United States), and year first with slashes.
+const DATE_FORMATS: &[&str] = &["%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%Y/%m/%d"];
+/// Times after such a date.
+const TIME_FORMATS: &[&str] = &["%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M:%S %p"];
+
+/// The `--date-format` (or `--timestamp-format`) that reads `found` in a column of type
+/// `ty`, when one of the usual ones does; both, when day and month could be either way.
+fn date_formats_reading(ty: ColumnType, found: &str) -> Option<String> {
+    let (flag, reading): (&str, Vec<String>) = match ty {
+        ColumnType::Date => (
+            "--date-format",
+            DATE_FORMATS
+                .iter()
+                .filter(|f| chrono::NaiveDate::parse_from_str(found, f).is_ok())
+                .map(|f| (*f).to_owned())
+                .collect(),
+        ),
+        ColumnType::Timestamp => (
+            "--timestamp-format",
+            DATE_FORMATS
+                .iter()
+                .flat_map(|d| TIME_FORMATS.iter().map(move |t| format!("{d} {t}")))
+                .filter(|f| chrono::NaiveDateTime::parse_from_str(found, f).is_ok())
+                .collect(),
+        ),
+        _ => return None,
+    };
+    match &reading[..] {
+        [] => None,
+        [only] => Some(format!("{flag} {} reads {found:?}", shell_word(only))),
+        [first, other, ..] => Some(format!(
+            "{flag} {} reads {found:?} (or {}: the file's other dates tell which)",
+            shell_word(first),
+            shell_word(other)
+        )),
+    }
+}
+
 const NULL_MARKERS: &[&str] = &[
     "NA", "N/A", "#N/A", "NULL", "(null)", "None", "nil", "-", "--", "?", r"\N", "missing",
     "unknown",
@@ -176,6 +218,26 @@ mod tests {
         );
         let list = remedy(&value_error("price", ColumnType::Real, "1,2,3")).unwrap();
         assert!(!list.contains("--decimal-comma"), "{list}");
+        let day_first = remedy(&value_error("paid", ColumnType::Date, "31.01.2024")).unwrap();
+        assert!(
+            day_first.starts_with("to get past it: --date-format %d.%m.%Y reads \"31.01.2024\""),
+            "{day_first}"
+        );
+        let either = remedy(&value_error("paid", ColumnType::Date, "01/02/2024")).unwrap();
+        assert!(
+            either.contains("--date-format %d/%m/%Y reads \"01/02/2024\" (or %m/%d/%Y: the"),
+            "{either}"
+        );
+        let us = remedy(&value_error(
+            "at",
+            ColumnType::Timestamp,
+            "1/31/2024 1:45 PM",
+        ))
+        .unwrap();
+        assert!(
+            us.contains("--timestamp-format '%m/%d/%Y %I:%M %p' reads \"1/31/2024 1:45 PM\""),
+            "{us}"
+        );
         let thousands = remedy(&value_error("qty", ColumnType::Integer, "1.000")).unwrap();
         assert!(
             thousands.contains("--decimal-comma reads \"1.000\" as \"1000\""),
@@ -185,14 +247,16 @@ mod tests {
 
     #[test]
     fn a_number_without_a_decimal_comma_gets_a_text_column() {
-        let error = Error::File(loader_file::Error::NotDecimalComma {
+        let error = Error::File(loader_file::Error::NotInFormat {
             path: "prices.csv".into(),
             line: 3,
             byte: 40,
             column: 2,
             name: "unit price".into(),
             found: "1.5".into(),
-            ty: ColumnType::Real,
+            expected: "a number written with a decimal comma (--decimal-comma: 1.234,5 is \
+                       1234.5, a point only groups thousands)"
+                .into(),
         });
         let advice = remedy(&error).unwrap();
         assert!(

@@ -64,7 +64,7 @@ pub(super) fn probe(
             for record in &records {
                 for (mask, field) in candidates.iter_mut().zip(record.iter()) {
                     if !options.is_null(field) {
-                        narrow(mask, field, options.get_decimal_comma());
+                        narrow(mask, field, options);
                     }
                 }
             }

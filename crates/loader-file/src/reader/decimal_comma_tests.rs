@@ -63,7 +63,7 @@ fn a_point_that_groups_no_thousands_is_a_bad_row_named_by_line_and_column() {
     let (batches, error) = drain(typed_as_prices(&f, &options()));
     let error = error.expect("the last row stops the file");
     assert!(
-        matches!(error, Error::NotDecimalComma { line: 6, column: 2, ref found, .. } if found == "1.5"),
+        matches!(error, Error::NotInFormat { line: 6, column: 2, ref found, .. } if found == "1.5"),
         "{error}"
     );
     assert_eq!(rows_of(&batches).len(), 4, "the rows before it");

@@ -1,6 +1,7 @@
-//! `--decimal-comma` through the binary, into a real SQLite file and the real PostgreSQL:
-//! a European spreadsheet's export loads with its numbers as numbers, and without the flag
-//! the stopped file's advice names it.
+//! Values written as locales write them, through the binary into a real SQLite file and
+//! the real PostgreSQL: `--decimal-comma` loads a European spreadsheet's numbers as numbers,
+//! `--date-format` and `--timestamp-format` an American export's dates as dates; without the
+//! flags the stopped file's advice names them.
 
 use loader_tests::pg::{ScratchSchema, pg_url, query_text};
 use loader_tests::{Rows, assert_succeeded, run_loader, sqlite_rows};
@@ -90,6 +91,71 @@ fn a_decimal_comma_export_loads_into_an_existing_postgres_table_or_names_the_fla
     );
     assert_succeeded(&load(&["--decimal-comma"]));
     check_loaded(&|sql| {
+        query_text(
+            &url,
+            &format!("SET search_path TO \"{}\"; {sql}", schema.name),
+        )
+    });
+}
+
+/// Excel's CSV from a United States locale: month first, 12-hour clock.
+const US_EXPORT: &str = "id,paid,at\n1,1/31/2024,1/31/2024 1:45 PM\n2,2/1/2024,2/1/2024 9:05 AM\n";
+
+const US_FORMATS: [&str; 4] = [
+    "--date-format",
+    "%m/%d/%Y",
+    "--timestamp-format",
+    "%m/%d/%Y %I:%M %p",
+];
+
+fn check_us_dates(rows: &dyn Fn(&str) -> Rows) {
+    let text = |v: &str| Some(v.to_owned());
+    assert_eq!(
+        rows("SELECT CAST(paid AS TEXT), CAST(at AS TEXT) FROM us ORDER BY id"),
+        [
+            [text("2024-01-31"), text("2024-01-31 13:45:00")],
+            [text("2024-02-01"), text("2024-02-01 09:05:00")]
+        ]
+    );
+}
+
+#[test]
+fn dates_in_a_format_of_their_own_load_as_dates_into_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("us.csv"), US_EXPORT).unwrap();
+    let mut args = vec!["load", "us.csv", "--into", "out.db"];
+    args.extend_from_slice(&US_FORMATS);
+    assert_succeeded(&run_loader(dir.path(), &args));
+    let db = dir.path().join("out.db");
+    let types = sqlite_rows(&db, "SELECT type FROM pragma_table_info('us') ORDER BY cid");
+    let types: Vec<&str> = types.iter().flat_map(|r| r[0].as_deref()).collect();
+    assert_eq!(types, ["INTEGER", "DATE", "TIMESTAMP"]);
+    check_us_dates(&|sql| sqlite_rows(&db, sql));
+}
+
+#[test]
+fn dates_in_a_format_of_their_own_load_into_postgres_or_name_the_flag() {
+    let Some(url) = pg_url() else {
+        return;
+    };
+    let schema = ScratchSchema::created(&url, "date_format");
+    schema.create_table("us", "id int8, paid date, at timestamp");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("us.csv"), US_EXPORT).unwrap();
+    let load = |extra: &[&str]| {
+        let mut args = vec!["load", "us.csv", "--into", &url, "--schema", &schema.name];
+        args.extend_from_slice(extra);
+        run_loader(dir.path(), &args)
+    };
+    let output = load(&[]);
+    assert_eq!(output.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.contains("--date-format %m/%d/%Y reads \"1/31/2024\""),
+        "{said}"
+    );
+    assert_succeeded(&load(&US_FORMATS));
+    check_us_dates(&|sql| {
         query_text(
             &url,
             &format!("SET search_path TO \"{}\"; {sql}", schema.name),
