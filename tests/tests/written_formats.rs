@@ -34,11 +34,27 @@ fn check_loaded(rows: &dyn Fn(&str) -> Rows) {
 fn a_decimal_comma_export_loads_into_sqlite_with_numbers_as_numbers() {
     let dir = tempfile::tempdir().unwrap();
     write_export(dir.path());
-    // Without the flag: the columns are text, as written.
+    // Without the flag: the columns are text, as written, and `schema` names the flag.
     assert_succeeded(&run_loader(
         dir.path(),
         &["load", "preise.csv", "--into", "plain.db"],
     ));
+    let schema = run_loader(dir.path(), &["schema", "preise.csv"]);
+    let said = String::from_utf8_lossy(&schema.stdout);
+    for note in [
+        "column \"Preis\" is text as written, but values such as \"1.234,50\" read as numbers \
+         with --decimal-comma",
+        "column \"Menge\" is real as written, but with --decimal-comma, which column \"Preis\" \
+         needs, \"1.000\" is 1000",
+    ] {
+        assert!(said.contains(note), "{said}");
+    }
+    let json = run_loader(dir.path(), &["schema", "preise.csv", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        json[0]["written_hints"][0],
+        serde_json::json!({"column": 2, "type": "text", "options": ["--decimal-comma"], "example": "1.234,50"})
+    );
     let output = run_loader(
         dir.path(),
         &["load", "preise.csv", "--into", "out.db", "--decimal-comma"],
@@ -123,6 +139,15 @@ fn check_us_dates(rows: &dyn Fn(&str) -> Rows) {
 fn dates_in_a_format_of_their_own_load_as_dates_into_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("us.csv"), US_EXPORT).unwrap();
+    let plan = run_loader(dir.path(), &["plan", "us.csv"]);
+    let said = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        said.contains(
+            "column \"at\" is text as written, but values such as \"1/31/2024 1:45 PM\" \
+             read as timestamps with --timestamp-format '%m/%d/%Y %I:%M %p'"
+        ),
+        "{said}"
+    );
     let mut args = vec!["load", "us.csv", "--into", "out.db"];
     args.extend_from_slice(&US_FORMATS);
     assert_succeeded(&run_loader(dir.path(), &args));

@@ -156,6 +156,12 @@ fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value 
         "renamed": sample.renamed.iter().map(|(column, from, to)| serde_json::json!({
             "column": column, "header": from, "name": to,
         })).collect::<Vec<_>>(),
+        // Columns written as a locale writes them, with the options that read them.
+        "written_hints": sample.written_hints.iter().map(|hint| serde_json::json!({
+            "column": hint.column + 1, "type": hint.ty.as_str(), "options": hint.options,
+            "example": hint.example,
+        })).collect::<Vec<_>>(),
+        "notes": file.sample_notes(),
     })
 }
 

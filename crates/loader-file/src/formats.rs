@@ -9,6 +9,35 @@ use crate::CsvOptions;
 use loader_batch::ColumnType;
 use std::io::Write as _;
 
+/// Dates as spreadsheets and exports write them when not as ISO: day first (most of the
+/// world), month first (the United States), and year first with slashes.
+pub const DATE_FORMATS: [&str; 5] = ["%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%Y/%m/%d"];
+
+/// Timestamps as they write them: each of [`DATE_FORMATS`] with a time of day, 24-hour or
+/// 12-hour, with or without seconds.
+pub const TIMESTAMP_FORMATS: [&str; 20] = [
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %I:%M %p",
+    "%d.%m.%Y %I:%M:%S %p",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %I:%M %p",
+    "%d/%m/%Y %I:%M:%S %p",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %I:%M %p",
+    "%d-%m-%Y %I:%M:%S %p",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %I:%M %p",
+    "%Y/%m/%d %I:%M:%S %p",
+];
+
 /// What became of a field.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Rewrite {

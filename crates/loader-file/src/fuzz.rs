@@ -69,9 +69,10 @@ fn options() -> impl Strategy<Value = CsvOptions> {
         prop::option::of(prop::sample::select(b",;\t|".to_vec())),
         1usize..50,
         (0u8..3, any::<bool>(), 16usize..4096),
+        (any::<bool>(), any::<bool>()),
     )
         .prop_map(
-            |(headers, backslash, delimiter, rows, (policy, nul, row_bytes))| {
+            |(headers, backslash, delimiter, rows, (policy, nul, row_bytes), (comma, dates))| {
                 let policy = match policy {
                     0 => crate::BadRowPolicy::fail(),
                     1 => crate::BadRowPolicy::skip(),
@@ -85,7 +86,11 @@ fn options() -> impl Strategy<Value = CsvOptions> {
                     .batch_bytes(1 << 10)
                     .bad_rows(policy)
                     .allow_nul(nul)
-                    .max_row_bytes(row_bytes);
+                    .max_row_bytes(row_bytes)
+                    // Fields rewritten as written otherwise: decimal commas, local dates.
+                    .decimal_comma(comma)
+                    .date_format(dates.then(|| "%d.%m.%Y".to_owned()))
+                    .timestamp_format(dates.then(|| "%d.%m.%Y %H:%M".to_owned()));
                 match delimiter {
                     Some(d) => options.delimiter(d),
                     None => options,

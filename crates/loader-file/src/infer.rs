@@ -2,7 +2,10 @@ use crate::{Compression, CsvOptions, Error, Result, dialect, error::csv_error, i
 use loader_batch::{Column, ColumnType, Schema};
 use std::path::{Path, PathBuf};
 
+mod hints;
 mod names;
+
+pub use hints::WrittenHint;
 mod probes;
 
 /// What a sample of a file says about it.
@@ -62,6 +65,9 @@ pub struct FileSample {
     /// Lines at the top that do not look like the table below them (a report's title and
     /// blank lines), when `--skip-lines` was not given: what `skip_lines` would pass over.
     pub title_lines: Option<u64>,
+    /// Text columns whose sampled values all read as numbers or dates under an option the
+    /// load was not given (`--decimal-comma`, `--date-format %d.%m.%Y`), by column.
+    pub written_hints: Vec<WrittenHint>,
 }
 
 impl FileSample {
@@ -161,6 +167,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let mut not_utf8_line = not_utf8(&record, skipped);
 
     let mut candidates: Vec<u8> = vec![ALL_TYPES; raw_names.len()];
+    let mut hints = hints::Hints::new(raw_names.len(), options);
     let mut columns = raw_names.len();
     let mut rows = 0usize;
     let mut field_bytes = 0u64;
@@ -177,6 +184,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         if rows == 0 && !options.get_has_headers() {
             columns = record.len();
             candidates = vec![ALL_TYPES; columns];
+            hints = hints::Hints::new(columns, options);
         }
         not_utf8_line = not_utf8_line.or_else(|| not_utf8(&record, skipped));
         if record.len() != columns {
@@ -184,9 +192,10 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
             // quarantines it) with its exact line when the file is loaded.
             continue;
         }
-        for (mask, field) in candidates.iter_mut().zip(record.iter()) {
-            if !options.is_null(field) {
+        for (column, (mask, field)) in candidates.iter_mut().zip(record.iter()).enumerate() {
+            if !field.is_empty() && !options.is_null(field) {
                 narrow(mask, field, options);
+                hints.look(column, field);
             }
         }
         field_bytes += record.as_slice().len() as u64;
@@ -247,6 +256,12 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
             total as f64 / rows as f64
         }
     };
+    let written_hints = hints.finish(|column| {
+        schema
+            .columns()
+            .get(column)
+            .map_or(ColumnType::Text, |c| c.ty)
+    });
     Ok(FileSample {
         path: path.to_path_buf(),
         file_size,
@@ -270,6 +285,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         header_like_data,
         not_utf8_line,
         title_lines,
+        written_hints,
     })
 }
 

@@ -58,6 +58,7 @@ impl PlannedFile {
         [self.title_note(), self.header_note(), self.encoding_note()]
             .into_iter()
             .flatten()
+            .chain(self.written_notes())
             .collect()
     }
 
@@ -97,6 +98,59 @@ impl PlannedFile {
                  Latin-1, --encoding windows-1252 or --encoding latin1 reads it"
             )
         })
+    }
+
+    /// The last of [`sample_notes`](Self::sample_notes): text columns whose values read as
+    /// numbers or dates under an option the load was not given (see
+    /// [`FileSample::written_hints`]), and, in a file that has decimal commas, real columns
+    /// whose points the flag reads as thousands.
+    pub fn written_notes(&self) -> Vec<String> {
+        let hints = &self.sample.written_hints;
+        let name = |column: usize| self.sample.headers.get(column).map_or("", String::as_str);
+        let commas = hints
+            .iter()
+            .find(|h| h.ty == ColumnType::Text && h.options.iter().any(|o| o == "--decimal-comma"));
+        hints
+            .iter()
+            .filter_map(|hint| {
+                if hint.ty != ColumnType::Text {
+                    // Only worth saying where the flag is likely: `1.000` is one as well.
+                    let commas = commas?;
+                    return Some(format!(
+                        "column {:?} is real as written, but with --decimal-comma, which column \
+                         {:?} needs, {:?} is {}: its points group thousands",
+                        name(hint.column),
+                        name(commas.column),
+                        hint.example,
+                        hint.example.replace('.', "").replace(',', ".")
+                    ));
+                }
+                let what = if hint.options.iter().all(|o| o == "--decimal-comma") {
+                    "numbers"
+                } else if hint.options.iter().any(|o| o.starts_with("--timestamp")) {
+                    "timestamps"
+                } else {
+                    "dates"
+                };
+                let (first, others) = match hint.options.split_first() {
+                    Some((first, [])) => (first.as_str(), String::new()),
+                    Some((first, others)) => (
+                        first.as_str(),
+                        format!(
+                            " (or {}: the file's other values tell which)",
+                            others.join(", or ")
+                        ),
+                    ),
+                    None => return None,
+                };
+                Some(format!(
+                    "column {:?} is text as written, but values such as {:?} read as {what} \
+                     with {first}{others}",
+                    name(hint.column),
+                    hint.example,
+                ))
+            })
+            .collect()
     }
 }
 

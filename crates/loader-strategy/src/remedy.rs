@@ -115,19 +115,13 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
 }
 
 /// Text that exports write for no value.
-/// Dates as spreadsheets and exports write them when not as ISO: day first (most of the
-/// world), month first (the United States), and year first with slashes.
-const DATE_FORMATS: &[&str] = &["%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%Y/%m/%d"];
-/// Times after such a date.
-const TIME_FORMATS: &[&str] = &["%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M:%S %p"];
-
 /// The `--date-format` (or `--timestamp-format`) that reads `found` in a column of type
 /// `ty`, when one of the usual ones does; both, when day and month could be either way.
 fn date_formats_reading(ty: ColumnType, found: &str) -> Option<String> {
     let (flag, reading): (&str, Vec<String>) = match ty {
         ColumnType::Date => (
             "--date-format",
-            DATE_FORMATS
+            loader_file::DATE_FORMATS
                 .iter()
                 .filter(|f| chrono::NaiveDate::parse_from_str(found, f).is_ok())
                 .map(|f| (*f).to_owned())
@@ -135,10 +129,10 @@ fn date_formats_reading(ty: ColumnType, found: &str) -> Option<String> {
         ),
         ColumnType::Timestamp => (
             "--timestamp-format",
-            DATE_FORMATS
+            loader_file::TIMESTAMP_FORMATS
                 .iter()
-                .flat_map(|d| TIME_FORMATS.iter().map(move |t| format!("{d} {t}")))
                 .filter(|f| chrono::NaiveDateTime::parse_from_str(found, f).is_ok())
+                .map(|f| (*f).to_owned())
                 .collect(),
         ),
         _ => return None,

@@ -1,0 +1,220 @@
+//! What a sample says of columns it found to be text whose values are numbers or dates
+//! written as a locale writes them (`1.234,50`, `31.01.2024`, `1/31/2024 1:45 PM`): the
+//! option that would read them as such, for `plan` and `schema` to name before a load.
+
+use crate::CsvOptions;
+use crate::formats::{DATE_FORMATS, TIMESTAMP_FORMATS};
+use loader_batch::ColumnType;
+
+/// A column of a sample whose values all read as numbers or dates under an option the load
+/// was not given: a text column, or a real one whose points would group thousands under
+/// `--decimal-comma` (`1.000`, a real as written, is 1000 there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenHint {
+    /// The column, from 0.
+    pub column: usize,
+    /// Its type as sampled: text, or real.
+    pub ty: ColumnType,
+    /// The option and its value that read the column's values: `--decimal-comma`,
+    /// `--date-format %d.%m.%Y`; several when the values read under each (day and month
+    /// either way round).
+    pub options: Vec<String>,
+    /// A value sampled: the first with a point or comma, else the first.
+    pub example: String,
+}
+
+/// Per column, the readings still possible as values are sampled: one bit for the decimal
+/// comma, then one per date format, then one per timestamp format.
+pub(super) struct Hints {
+    possible: Vec<u64>,
+    seen: Vec<Option<String>>,
+}
+
+const DECIMAL_COMMA: u64 = 1;
+
+fn date_bit(index: usize) -> u64 {
+    1 << (1 + index)
+}
+
+fn timestamp_bit(index: usize) -> u64 {
+    1 << (1 + DATE_FORMATS.len() + index)
+}
+
+impl Hints {
+    /// Readings worth looking for under `options`: none the load already has.
+    pub(super) fn new(columns: usize, options: &CsvOptions) -> Self {
+        let mut all = 0;
+        if !options.get_decimal_comma() {
+            all |= DECIMAL_COMMA;
+        }
+        if options.get_date_format().is_none() {
+            all |= (0..DATE_FORMATS.len()).map(date_bit).fold(0, |a, b| a | b);
+        }
+        if options.get_timestamp_format().is_none() {
+            all |= (0..TIMESTAMP_FORMATS.len())
+                .map(timestamp_bit)
+                .fold(0, |a, b| a | b);
+        }
+        Hints {
+            possible: vec![all; columns],
+            seen: vec![None; columns],
+        }
+    }
+
+    /// Looks at a non-empty, non-NULL `field` of `column`.
+    pub(super) fn look(&mut self, column: usize, field: &[u8]) {
+        let Some(possible) = self.possible.get_mut(column) else {
+            return;
+        };
+        if *possible == 0 {
+            return;
+        }
+        let value = field.trim_ascii();
+        let Ok(text) = std::str::from_utf8(value) else {
+            *possible = 0;
+            return;
+        };
+        if *possible & DECIMAL_COMMA != 0 && !crate::decimal_comma::is_number(value) {
+            *possible &= !DECIMAL_COMMA;
+        }
+        for (index, format) in DATE_FORMATS.iter().enumerate() {
+            if *possible & date_bit(index) != 0
+                && chrono::NaiveDate::parse_from_str(text, format).is_err()
+            {
+                *possible &= !date_bit(index);
+            }
+        }
+        for (index, format) in TIMESTAMP_FORMATS.iter().enumerate() {
+            if *possible & timestamp_bit(index) != 0
+                && chrono::NaiveDateTime::parse_from_str(text, format).is_err()
+            {
+                *possible &= !timestamp_bit(index);
+            }
+        }
+        // The first value, unless a later one shows a point or comma the first lacked.
+        let telling = |value: &str| value.contains(['.', ',']);
+        let better = match self.seen[column].as_deref() {
+            None => true,
+            Some(seen) => !telling(seen) && telling(text),
+        };
+        if *possible != 0 && better {
+            self.seen[column] = Some(text.to_owned());
+        }
+    }
+
+    /// The hints for the columns, typed as `type_of` says, each with the readings every
+    /// value it looked at took: text columns, and real ones with a point in a value that
+    /// `--decimal-comma` reads otherwise.
+    pub(super) fn finish(self, type_of: impl Fn(usize) -> ColumnType) -> Vec<WrittenHint> {
+        let mut hints = Vec::new();
+        for (column, (possible, seen)) in self.possible.into_iter().zip(self.seen).enumerate() {
+            let ty = type_of(column);
+            let hinted = match ty {
+                ColumnType::Text => possible != 0,
+                ColumnType::Real => {
+                    possible & DECIMAL_COMMA != 0
+                        && seen.as_deref().is_some_and(|s| s.contains('.'))
+                }
+                _ => false,
+            };
+            let Some(example) = seen.filter(|_| hinted) else {
+                continue;
+            };
+            let possible = if ty == ColumnType::Text {
+                possible
+            } else {
+                DECIMAL_COMMA
+            };
+            let mut options = Vec::new();
+            if possible & DECIMAL_COMMA != 0 {
+                options.push("--decimal-comma".to_owned());
+            }
+            for (index, format) in DATE_FORMATS.iter().enumerate() {
+                if possible & date_bit(index) != 0 {
+                    options.push(format!("--date-format {format}"));
+                }
+            }
+            for (index, format) in TIMESTAMP_FORMATS.iter().enumerate() {
+                if possible & timestamp_bit(index) != 0 {
+                    options.push(format!("--timestamp-format '{format}'"));
+                }
+            }
+            hints.push(WrittenHint {
+                column,
+                ty,
+                options,
+                example,
+            });
+        }
+        hints
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{CsvOptions, WrittenHint, sample_file};
+    use loader_batch::ColumnType::{Real, Text};
+
+    fn hints(text: &str, options: &CsvOptions) -> Vec<WrittenHint> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, text).unwrap();
+        sample_file(&path, options).unwrap().written_hints
+    }
+
+    fn hint(
+        column: usize,
+        ty: loader_batch::ColumnType,
+        options: &[&str],
+        example: &str,
+    ) -> WrittenHint {
+        WrittenHint {
+            column,
+            ty,
+            options: options.iter().map(|o| (*o).to_owned()).collect(),
+            example: example.to_owned(),
+        }
+    }
+
+    #[test]
+    fn text_columns_of_local_numbers_and_dates_name_the_option_that_reads_them() {
+        let text = "id;price;qty;day;note\n1;12,5;1.000;31.01.2024;a\n2;1.234,50;7;01.02.2024;b\n";
+        assert_eq!(
+            hints(text, &CsvOptions::default()),
+            [
+                hint(1, Text, &["--decimal-comma"], "12,5"),
+                hint(2, Real, &["--decimal-comma"], "1.000"),
+                hint(3, Text, &["--date-format %d.%m.%Y"], "31.01.2024"),
+            ]
+        );
+        // Day and month either way round: both, until a value tells.
+        let us = "paid\n01/02/2024\n03/04/2024\n";
+        assert_eq!(
+            hints(us, &CsvOptions::default()),
+            [hint(
+                0,
+                Text,
+                &["--date-format %d/%m/%Y", "--date-format %m/%d/%Y"],
+                "01/02/2024"
+            )]
+        );
+        let told = "paid\n01/02/2024\n1/31/2024\n";
+        assert_eq!(
+            hints(told, &CsvOptions::default()),
+            [hint(0, Text, &["--date-format %m/%d/%Y"], "01/02/2024")]
+        );
+    }
+
+    #[test]
+    fn options_given_and_plain_text_give_no_hints() {
+        let text = "id;price;day;name\n1;12,5;31.01.2024;ann\n";
+        let given = CsvOptions::default()
+            .decimal_comma(true)
+            .date_format(Some("%d.%m.%Y".into()));
+        assert_eq!(hints(text, &given), []);
+        assert_eq!(
+            hints("name,price\nann,2.5\nbob,3\n", &CsvOptions::default()),
+            []
+        );
+    }
+}
