@@ -94,6 +94,9 @@ pub struct BatchReader {
     /// The text columns, where a quoted empty field is an empty string (none when
     /// `quoted_empty_is_null`).
     text_columns: Vec<usize>,
+    /// Fields may be written otherwise than types read them (see [`crate::formats`]): each
+    /// record is rewritten before it is checked. Decided once, not per record.
+    rewrites: bool,
     /// Per column: whether a number its type would not store as written is a bad row (a
     /// number column the user gave no type; see [`CsvOptions::inferred_columns`]).
     guarded: Vec<bool>,
@@ -328,6 +331,7 @@ impl BatchReader {
             rows_read: 0,
             quoted: Vec::new(),
             text_columns,
+            rewrites: crate::formats::any(options),
             guarded,
             stop_at: None,
             stopped_at: None,
@@ -539,7 +543,7 @@ impl BatchReader {
         }
         // Values written as the options say (decimal commas, a date format) are rewritten
         // as every type reads them before anything looks at them.
-        if crate::formats::any(&self.options) {
+        if self.rewrites {
             let options = &self.options;
             let rewritten = self.records.rewrite_fields(|index, field, out| {
                 if options.is_null(field) {
