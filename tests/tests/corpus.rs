@@ -244,6 +244,30 @@ const CASES: &[Case] = &[
         quarantined: &[],
     },
     Case {
+        // A European spreadsheet's numbers: decimal commas, points grouping thousands.
+        file: "decimal-comma.csv",
+        args: &["--decimal-comma"],
+        expect: Expect::Rows(2),
+        check: Some(("SELECT group_concat(qty) FROM t", "1000,2")),
+        quarantined: &[],
+    },
+    Case {
+        // An American export's dates and 12-hour times, stored as ISO.
+        file: "us-dates.csv",
+        args: &[
+            "--date-format",
+            "%m/%d/%Y",
+            "--timestamp-format",
+            "%m/%d/%Y %I:%M %p",
+        ],
+        expect: Expect::Rows(2),
+        check: Some((
+            "SELECT group_concat(at) FROM t",
+            "2024-01-31 13:45:00,2024-02-01 09:05:00",
+        )),
+        quarantined: &[],
+    },
+    Case {
         file: "schema-file.csv",
         args: &["--schema-file", "{root}/tests/fixtures/codes.toml"],
         expect: Expect::Rows(2),
