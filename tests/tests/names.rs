@@ -1,7 +1,8 @@
 //! Names a load makes, through the binary on a real SQLite file: `--snake-case-names` makes
 //! a table and columns a query names without quotes, and its runs find them again.
 
-use loader_tests::{assert_succeeded, run_loader};
+use loader_tests::pg::{ScratchSchema, pg_url, query_text};
+use loader_tests::{assert_succeeded, run_loader, sqlite_rows};
 
 #[test]
 fn snake_case_names_make_a_table_queries_name_without_quotes() {
@@ -58,4 +59,61 @@ fn snake_case_names_make_a_table_queries_name_without_quotes() {
         .query_row("SELECT count(*) FROM sales_report", [], |r| r.get(0))
         .unwrap();
     assert_eq!(rows, 3);
+}
+
+/// A file with a column its table lacks (`ssn`) stops, advising `--skip-column`; with it the
+/// other columns load, in SQLite and PostgreSQL alike, and the run's settings say so.
+#[test]
+fn a_skipped_column_is_not_loaded_and_the_others_are() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("people.csv"),
+        "id,ssn,name\n1,123-45-6789,ann\n2,987-65-4321,\"bob, jr\"\n",
+    )
+    .unwrap();
+    let db = dir.path().join("out.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE people (id INTEGER, name TEXT)")
+        .unwrap();
+    let mut targets = vec![vec!["--into".to_owned(), "out.db".to_owned()]];
+    let scratch = pg_url().map(|url| {
+        let schema = ScratchSchema::created(&url, "skip_column");
+        schema.create_table("people", "id int8, name text");
+        targets.push(vec![
+            "--into".to_owned(),
+            url.clone(),
+            "--schema".to_owned(),
+            schema.name.clone(),
+        ]);
+        (url, schema)
+    });
+    for target in &targets {
+        let load = |extra: &[&str]| {
+            let mut args = vec!["load", "people.csv"];
+            args.extend(target.iter().map(String::as_str));
+            args.extend_from_slice(extra);
+            run_loader(dir.path(), &args)
+        };
+        let output = load(&[]);
+        assert_eq!(output.status.code(), Some(1));
+        let said = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            said.contains("or --skip-column ssn leaves it out"),
+            "{said}"
+        );
+        assert_succeeded(&load(&["--skip-column", "ssn"]));
+    }
+    let names = |rows: Vec<Vec<Option<String>>>| -> Vec<String> {
+        rows.into_iter().flatten().flatten().collect()
+    };
+    let sql = "SELECT name FROM people ORDER BY id";
+    assert_eq!(names(sqlite_rows(&db, sql)), ["ann", "bob, jr"]);
+    let runs =
+        "SELECT count(*) FROM _loader_runs WHERE settings LIKE '%\"skip_columns\":[\"ssn\"]%'";
+    assert_eq!(names(sqlite_rows(&db, runs)), ["1"]);
+    if let Some((url, schema)) = scratch {
+        let in_schema = |sql: &str| format!("SET search_path TO \"{}\"; {sql}", schema.name);
+        assert_eq!(names(query_text(&url, &in_schema(sql))), ["ann", "bob, jr"]);
+    }
 }

@@ -318,6 +318,10 @@ pub struct CommonArgs {
     /// for several; they apply together (a=b with b=a swaps). `--column` takes either name.
     #[arg(long = "rename", value_name = "FROM=TO", value_parser = rename)]
     pub renames: Vec<(String, String)>,
+    /// A column not to load, by the header's name (or the name it is loaded under): the
+    /// files that have it load their other columns. Repeat for several.
+    #[arg(long = "skip-column", value_name = "NAME")]
+    pub skip_columns: Vec<String>,
     /// Name columns and the tables made from file names in snake case, as queries can give
     /// them without quotes: header `Order ID` makes column order_id, `Sales Report.csv`
     /// table sales_report. --rename and --column take the header's name or this one.

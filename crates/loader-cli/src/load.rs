@@ -85,6 +85,7 @@ pub(crate) fn settings(args: &CommonArgs) -> Result<LoadSettings> {
         table: args.table.clone(),
         columns: column_types(args)?,
         renames: args.renames.clone(),
+        skip_columns: args.skip_columns.clone(),
         thresholds: match args.pressure_thresholds {
             Some([elevated, high, critical]) => loader_memory::PressureThresholds {
                 elevated,

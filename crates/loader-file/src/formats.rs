@@ -47,6 +47,8 @@ pub(crate) enum Rewrite {
     Rewritten,
     /// Not a value of the column written as the options say: what was expected.
     Invalid(String),
+    /// Left out of the record: a column not loaded.
+    Drop,
 }
 
 /// Whether `options` ask for any rewriting.

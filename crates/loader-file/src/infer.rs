@@ -68,6 +68,10 @@ pub struct FileSample {
     /// Text columns whose sampled values all read as numbers or dates under an option the
     /// load was not given (`--decimal-comma`, `--date-format %d.%m.%Y`), by column.
     pub written_hints: Vec<WrittenHint>,
+    /// Columns of the file left out of the load (`--skip-column`, set by the planner), as
+    /// (column number from 1, name): not in [`schema`](Self::schema) nor
+    /// [`headers`](Self::headers).
+    pub skipped: Vec<(usize, String)>,
 }
 
 impl FileSample {
@@ -286,6 +290,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         not_utf8_line,
         title_lines,
         written_hints,
+        skipped: Vec::new(),
     })
 }
 
@@ -347,7 +352,7 @@ fn narrow(mask: &mut u8, field: &[u8], options: &CsvOptions) {
             match crate::formats::rewrite(ty, false, field, options, &mut rewritten) {
                 crate::formats::Rewrite::Keep => Some(field),
                 crate::formats::Rewrite::Rewritten => Some(&rewritten[..]),
-                crate::formats::Rewrite::Invalid(_) => None,
+                crate::formats::Rewrite::Invalid(_) | crate::formats::Rewrite::Drop => None,
             }
         };
         // A number written with a leading zero (`02134`, `-007`) is a code, not a quantity,

@@ -175,6 +175,7 @@ pub struct CsvOptions {
     decimal_text_columns: Vec<bool>,
     date_format: Option<String>,
     timestamp_format: Option<String>,
+    skipped_columns: Vec<bool>,
 }
 
 impl Default for CsvOptions {
@@ -204,6 +205,7 @@ impl Default for CsvOptions {
             decimal_text_columns: Vec::new(),
             date_format: None,
             timestamp_format: None,
+            skipped_columns: Vec::new(),
         }
     }
 }
@@ -304,6 +306,20 @@ impl CsvOptions {
     /// The format timestamps are written in ([`timestamp_format`](Self::timestamp_format)).
     pub fn get_timestamp_format(&self) -> Option<&str> {
         self.timestamp_format.as_deref()
+    }
+
+    /// The file's columns, by position, that are not loaded (`--skip-column`): a reader
+    /// checks a record's field count against the file's width and leaves these fields out
+    /// of its rows; the schema it is given holds the other columns, in order. Columns past
+    /// the list are loaded.
+    pub fn skipped_columns(mut self, skipped: Vec<bool>) -> Self {
+        self.skipped_columns = skipped;
+        self
+    }
+
+    /// The file's columns left out of its rows ([`skipped_columns`](Self::skipped_columns)).
+    pub fn get_skipped_columns(&self) -> &[bool] {
+        &self.skipped_columns
     }
 
     /// The text columns whose table keeps exact decimals read from text, by position

@@ -94,9 +94,13 @@ pub struct BatchReader {
     /// The text columns, where a quoted empty field is an empty string (none when
     /// `quoted_empty_is_null`).
     text_columns: Vec<usize>,
-    /// Fields may be written otherwise than types read them (see [`crate::formats`]): each
-    /// record is rewritten before it is checked. Decided once, not per record.
+    /// Fields may be written otherwise than types read them (see [`crate::formats`]), or
+    /// columns are left out (`--skip-column`): each record is rewritten before it is
+    /// checked. Decided once, not per record.
     rewrites: bool,
+    /// The file's columns (its records' width, skipped columns included) and, per column of
+    /// the schema, its place among them (from 0): what errors count columns by.
+    columns: FileColumns,
     /// Per column: whether a number its type would not store as written is a bad row (a
     /// number column the user gave no type; see [`CsvOptions::inferred_columns`]).
     guarded: Vec<bool>,
@@ -285,6 +289,7 @@ impl BatchReader {
             sequence = resume.sequence;
         }
         let batch_bytes = options.get_batch_bytes();
+        let file_columns = FileColumns::new(schema.len(), options.get_skipped_columns());
         // Fixed for the file: which columns take empty strings, which numbers are guarded.
         let text_columns: Vec<usize> = if options.get_quoted_empty_is_null() {
             Vec::new()
@@ -331,7 +336,8 @@ impl BatchReader {
             rows_read: 0,
             quoted: Vec::new(),
             text_columns,
-            rewrites: crate::formats::any(options),
+            rewrites: crate::formats::any(options) || options.get_skipped_columns().contains(&true),
+            columns: file_columns,
             guarded,
             stop_at: None,
             stopped_at: None,
@@ -499,11 +505,12 @@ impl BatchReader {
         crate::quoted::quoted_fields(raw, self.options.dialect(), &mut self.quoted);
         // The scan and the parser agree on the fields (a property test holds them together);
         // were they ever not to, the record's empty fields stay NULL rather than be guessed.
-        if self.quoted.len() != ends.len() {
+        // The scan counts the file's fields, skipped ones included.
+        if self.quoted.len() != self.columns.width() {
             return;
         }
         for &i in &self.text_columns {
-            if self.quoted[i] && is_empty(i) {
+            if self.quoted[self.columns.number(i) - 1] && is_empty(i) {
                 batch.set_empty_text(i);
             }
         }
@@ -524,44 +531,52 @@ impl BatchReader {
                 column,
                 name: column
                     .checked_sub(1)
+                    .and_then(|at| self.columns.loaded(at))
                     .and_then(|i| columns.get(i))
                     .map(|c| c.name.clone())
                     .unwrap_or_default(),
             });
         }
-        if self.records.len() != columns.len()
-            && !(self.options.get_ragged_rows() && self.records.fit_to(columns.len()))
+        let width = self.columns.width();
+        if self.records.len() != width
+            && !(self.options.get_ragged_rows() && self.records.fit_to(width))
         {
             let (line, byte) = self.record_start();
             return Err(Error::FieldCount {
                 path: path(),
                 line,
                 byte,
-                expected: columns.len(),
+                expected: width,
                 found: self.records.len(),
             });
         }
         // Values written as the options say (decimal commas, a date format) are rewritten
         // as every type reads them before anything looks at them.
         if self.rewrites {
-            let options = &self.options;
-            let rewritten = self.records.rewrite_fields(|index, field, out| {
+            let (options, file_columns) = (&self.options, &self.columns);
+            let rewritten = self.records.rewrite_fields(|at, field, out| {
+                let Some(index) = file_columns.loaded(at) else {
+                    return crate::formats::Rewrite::Drop;
+                };
                 if options.is_null(field) {
                     return crate::formats::Rewrite::Keep;
                 }
                 let (ty, decimal_text) = (columns[index].ty, options.is_decimal_text(index));
                 crate::formats::rewrite(ty, decimal_text, field, options, out)
             });
-            if let Err((index, expected)) = rewritten {
-                let found = self.records.iter().nth(index).unwrap_or_default();
+            if let Err((at, expected)) = rewritten {
+                let found = self.records.iter().nth(at).unwrap_or_default();
                 let found = String::from_utf8_lossy(&found[..found.len().min(64)]).into_owned();
                 let (line, byte) = self.record_start();
                 return Err(Error::NotInFormat {
                     path: path(),
                     line,
                     byte,
-                    column: index + 1,
-                    name: columns[index].name.clone(),
+                    column: at + 1,
+                    name: self
+                        .columns
+                        .loaded(at)
+                        .map_or_else(String::new, |i| columns[i].name.clone()),
                     found,
                     expected: expected.into(),
                 });
@@ -612,7 +627,7 @@ impl BatchReader {
                     path: path(),
                     line,
                     byte,
-                    column: index + 1,
+                    column: self.columns.number(index),
                     name: column.name.clone(),
                 });
             }
@@ -651,7 +666,7 @@ impl BatchReader {
                     path: path(),
                     line,
                     byte,
-                    column: index + 1,
+                    column: self.columns.number(index),
                     name: column.name.clone(),
                     source,
                 });
@@ -664,7 +679,7 @@ impl BatchReader {
                     path: path(),
                     line,
                     byte,
-                    column: index + 1,
+                    column: self.columns.number(index),
                     name: column.name.clone(),
                     found: String::from_utf8_lossy(&field[..field.len().min(64)]).into_owned(),
                     ty: column.ty,
@@ -938,7 +953,51 @@ fn without_terminator(raw: &[u8]) -> &[u8] {
 }
 
 #[cfg(test)]
-mod decimal_comma_tests;
+mod rewrite_tests;
+/// A file's columns against the schema's: the schema holds the loaded ones, in order; the
+/// file may have more (`--skip-column`), which records carry and rows do not.
+#[derive(Debug)]
+struct FileColumns {
+    /// Per column of the file, its place in the schema; `None` when it is not loaded.
+    loaded: Vec<Option<usize>>,
+    /// Per column of the schema, its number in the file (from 1).
+    numbers: Vec<usize>,
+}
+
+impl FileColumns {
+    fn new(loaded_columns: usize, skipped: &[bool]) -> Self {
+        let (mut loaded, mut numbers) = (Vec::new(), Vec::with_capacity(loaded_columns));
+        let mut at = 0;
+        while numbers.len() < loaded_columns {
+            if skipped.get(at).copied().unwrap_or(false) {
+                loaded.push(None);
+            } else {
+                loaded.push(Some(numbers.len()));
+                numbers.push(at + 1);
+            }
+            at += 1;
+        }
+        // Skipped columns after the last loaded one.
+        loaded.extend(skipped.iter().skip(at).filter(|&&s| s).map(|_| None));
+        FileColumns { loaded, numbers }
+    }
+
+    /// Fields in the file's records.
+    fn width(&self) -> usize {
+        self.loaded.len()
+    }
+
+    /// The schema's column for the file's column `at` (from 0), if it is loaded.
+    fn loaded(&self, at: usize) -> Option<usize> {
+        self.loaded.get(at).copied().flatten()
+    }
+
+    /// The file's column number (from 1) of the schema's column `index`.
+    fn number(&self, index: usize) -> usize {
+        self.numbers.get(index).copied().unwrap_or(index + 1)
+    }
+}
+
 #[cfg(test)]
 mod tests;
 

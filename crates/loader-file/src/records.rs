@@ -179,8 +179,8 @@ impl<R: Read> Records<R> {
 
     /// Rewrites the current record's fields as `rewrite` says (see [`crate::formats`]),
     /// which is given each field's index and bytes and appends a field it rewrites to the
-    /// output it is given. Fails with the index of the first field it finds invalid and what
-    /// was expected there, leaving the record as read.
+    /// output it is given, or drops it from the record. Fails with the index of the first
+    /// field it finds invalid and what was expected there, leaving the record as read.
     pub(crate) fn rewrite_fields(
         &mut self,
         mut rewrite: impl FnMut(usize, &[u8], &mut Vec<u8>) -> Rewrite,
@@ -199,6 +199,11 @@ impl<R: Read> Records<R> {
             match rewrite(index, field, &mut out) {
                 Rewrite::Keep => out.extend_from_slice(field),
                 Rewrite::Rewritten => changed = true,
+                Rewrite::Drop => {
+                    changed = true;
+                    from = end;
+                    continue;
+                }
                 Rewrite::Invalid(expected) => {
                     result = Err((index, expected));
                     break;
@@ -213,6 +218,7 @@ impl<R: Read> Records<R> {
                 self.fields.resize(out.len(), 0);
             }
             self.fields[..out.len()].copy_from_slice(&out);
+            self.len = ends.len();
             self.ends[..self.len].copy_from_slice(&ends);
         }
         (self.rewritten, self.rewritten_ends) = (out, ends);

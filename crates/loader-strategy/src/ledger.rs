@@ -364,6 +364,7 @@ fn settings_json(settings: &LoadSettings) -> String {
         "add_columns": settings.add_columns,
         "skip_lines": settings.csv.get_skip_lines(),
         "renames": settings.renames,
+        "skip_columns": settings.skip_columns,
         "snake_case_names": settings.csv.get_snake_case_names(),
         "decimal_comma": settings.csv.get_decimal_comma(),
         "date_format": settings.csv.get_date_format(),

@@ -105,14 +105,32 @@ impl PlannedFile {
     /// [`FileSample::written_hints`]), and, in a file that has decimal commas, real columns
     /// whose points the flag reads as thousands.
     pub fn written_notes(&self) -> Vec<String> {
-        let hints = &self.sample.written_hints;
-        let name = |column: usize| self.sample.headers.get(column).map_or("", String::as_str);
+        // Hints count the file's columns; headers leave the skipped ones out.
+        let skipped = &self.sample.skipped;
+        let hints: Vec<_> = self
+            .sample
+            .written_hints
+            .iter()
+            .filter(|h| !skipped.iter().any(|(number, _)| *number == h.column + 1))
+            .collect();
+        let name = |column: usize| {
+            let before = skipped
+                .iter()
+                .filter(|(number, _)| *number <= column)
+                .count();
+            self.sample
+                .headers
+                .get(column - before)
+                .map_or("", String::as_str)
+        };
         let commas = hints
             .iter()
             .find(|h| h.ty == ColumnType::Text && h.options.iter().any(|o| o == "--decimal-comma"));
-        hints
-            .iter()
-            .filter_map(|hint| {
+        let skips = skipped.iter().map(|(number, name)| {
+            format!("column {number} ({name:?}) is not loaded (--skip-column)")
+        });
+        skips
+            .chain(hints.iter().filter_map(|hint| {
                 if hint.ty != ColumnType::Text {
                     // Only worth saying where the flag is likely: `1.000` is one as well.
                     let commas = commas?;
@@ -149,7 +167,7 @@ impl PlannedFile {
                     name(hint.column),
                     hint.example,
                 ))
-            })
+            }))
             .collect()
     }
 }
@@ -289,7 +307,7 @@ pub(crate) fn make_plan(
     for (index, (input, mut sample)) in sampled.into_iter().enumerate() {
         // Columns the user gave no type for: a later value their inferred type would not
         // store as written is a bad row, not a silent change.
-        let inferred = asked.apply(&input.path, &mut sample)?;
+        let (inferred, skipped) = asked.apply(&input.path, &mut sample)?;
         let columns = sample.schema.len();
         let batch_bytes =
             batch_bytes_for(&settings.csv, columns, sample.mean_field_bytes, per_batch);
@@ -305,6 +323,7 @@ pub(crate) fn make_plan(
             .batch_bytes(batch_bytes)
             .ramp_up(ramp_up && settings.csv.get_ramp_up())
             .inferred_columns(inferred)
+            .skipped_columns(skipped)
             .decoded_size(sample.decoded_size);
         let batch_heap = largest_batch_heap(&csv, &sample);
         let in_flight = batches_in_flight(&sample, &csv);

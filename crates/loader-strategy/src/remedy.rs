@@ -25,7 +25,9 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
         };
         return Some(format!(
             "to load it: --add-columns adds {column:?} to the table (nullable, typed as \
-             sampled; the rows already there get NULL); {rename}"
+             sampled; the rows already there get NULL); {rename}; or --skip-column {} leaves \
+             it out",
+            shell_word(column)
         ));
     }
     let Error::File(error) = error else {
@@ -326,6 +328,10 @@ mod tests {
         };
         let advice = remedy(&error).unwrap();
         assert!(advice.contains("--add-columns adds \"email\""), "{advice}");
+        assert!(
+            advice.ends_with("or --skip-column email leaves it out"),
+            "{advice}"
+        );
         assert!(
             advice.contains(
                 "--rename 'email=mail address' loads it into the table's \"mail address\""

@@ -57,6 +57,9 @@ pub struct LoadSettings {
     /// table's column. Applied together, so two renames may swap names. A name no file of
     /// the run has fails the plan.
     pub renames: Vec<(String, String)>,
+    /// Columns not loaded (`--skip-column`), by the header's name or the loaded one: the
+    /// files that have them load the other columns. A name no file has fails the plan.
+    pub skip_columns: Vec<String>,
     /// Add the columns a file's header names and its existing table lacks (`--add-columns`,
     /// see [`BatchSink::add_columns`](loader_batch::BatchSink::add_columns)); by default
     /// such a file stops before a row is read.
@@ -95,6 +98,7 @@ impl Default for LoadSettings {
             force: false,
             columns: Vec::new(),
             renames: Vec::new(),
+            skip_columns: Vec::new(),
             add_columns: false,
             rejects_file: None,
             read_threads: None,

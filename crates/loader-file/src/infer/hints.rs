@@ -126,7 +126,9 @@ impl Hints {
                 DECIMAL_COMMA
             };
             let mut options = Vec::new();
-            if possible & DECIMAL_COMMA != 0 {
+            // Only where a value shows the notation: codes such as `02134` are text
+            // because of their zeros, which a decimal comma would not keep either.
+            if possible & DECIMAL_COMMA != 0 && example.contains(['.', ',']) {
                 options.push("--decimal-comma".to_owned());
             }
             for (index, format) in DATE_FORMATS.iter().enumerate() {
@@ -138,6 +140,9 @@ impl Hints {
                 if possible & timestamp_bit(index) != 0 {
                     options.push(format!("--timestamp-format '{format}'"));
                 }
+            }
+            if options.is_empty() {
+                continue;
             }
             hints.push(WrittenHint {
                 column,
@@ -216,5 +221,7 @@ mod tests {
             hints("name,price\nann,2.5\nbob,3\n", &CsvOptions::default()),
             []
         );
+        // Codes kept text for their zeros use no notation a flag would read.
+        assert_eq!(hints("zip\n02134\n00501\n", &CsvOptions::default()), []);
     }
 }

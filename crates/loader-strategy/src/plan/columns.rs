@@ -13,6 +13,7 @@ pub(super) struct NamesAsked<'s> {
     settings: &'s LoadSettings,
     renamed: Vec<bool>,
     typed: Vec<bool>,
+    skipped: Vec<bool>,
     /// The first few files' columns, for the error naming a name no file has.
     seen: Vec<String>,
 }
@@ -26,13 +27,19 @@ impl<'s> NamesAsked<'s> {
             settings,
             renamed: vec![false; settings.renames.len()],
             typed: vec![false; settings.columns.len()],
+            skipped: vec![false; settings.skip_columns.len()],
             seen: Vec::new(),
         }
     }
 
-    /// Renames `sample`'s columns and gives them the types asked for. Returns, per column,
-    /// whether its type is the sample's (inferred) rather than one given.
-    pub(super) fn apply(&mut self, path: &Path, sample: &mut FileSample) -> Result<Vec<bool>> {
+    /// Renames `sample`'s columns, gives them the types asked for and takes out the ones
+    /// not loaded. Returns, per column loaded, whether its type is the sample's (inferred)
+    /// rather than one given, and per column of the file whether it is skipped.
+    pub(super) fn apply(
+        &mut self,
+        path: &Path,
+        sample: &mut FileSample,
+    ) -> Result<(Vec<bool>, Vec<bool>)> {
         if self.seen.len() < FILES_LISTED {
             self.seen.push(format!(
                 "{} has {}",
@@ -50,7 +57,45 @@ impl<'s> NamesAsked<'s> {
                 self.typed[asked] = true;
             }
         }
-        Ok(given.into_iter().map(|given| !given).collect())
+        let skipped = self.skip(sample);
+        let inferred = given
+            .into_iter()
+            .zip(&skipped)
+            .filter(|(_, skipped)| !**skipped)
+            .map(|(given, _)| !given)
+            .collect();
+        Ok((inferred, skipped))
+    }
+
+    /// Takes the columns asked not to be loaded out of `sample` (into
+    /// [`FileSample::skipped`]); per column of the file, whether it was.
+    fn skip(&mut self, sample: &mut FileSample) -> Vec<bool> {
+        let mut skipped = vec![false; sample.headers.len()];
+        for (asked, name) in self.settings.skip_columns.iter().enumerate() {
+            if let Some(index) = column_named(sample, name) {
+                skipped[index] = true;
+                self.skipped[asked] = true;
+            }
+        }
+        if !skipped.contains(&true) {
+            return skipped;
+        }
+        let kept = |index: &usize| !skipped[*index];
+        sample.skipped = (0..skipped.len())
+            .filter(|i| skipped[*i])
+            .map(|i| (i + 1, sample.headers[i].clone()))
+            .collect();
+        let columns = sample.schema.columns();
+        let schema = (0..columns.len())
+            .filter(kept)
+            .map(|i| columns[i].clone())
+            .collect();
+        sample.schema = loader_batch::Schema::new(schema);
+        sample.headers = (0..skipped.len())
+            .filter(kept)
+            .map(|i| sample.headers[i].clone())
+            .collect();
+        skipped
     }
 
     /// Fails naming the first rename or type asked for whose column no file had.
@@ -68,6 +113,10 @@ impl<'s> NamesAsked<'s> {
         }
         if let Some((name, _)) = first_unseen(&self.settings.columns, &self.typed) {
             return Err(unknown("column", name));
+        }
+        let skips = &self.settings.skip_columns;
+        if let Some((name, _)) = skips.iter().zip(&self.skipped).find(|(_, seen)| !**seen) {
+            return Err(unknown("skip-column", name));
         }
         Ok(())
     }
@@ -246,6 +295,41 @@ mod tests {
                 (2, "customerEmail".to_owned(), "email".to_owned()),
                 (3, "Total ($)".to_owned(), "total".to_owned()),
             ]
+        );
+    }
+
+    #[test]
+    fn skipped_columns_leave_the_schema_and_the_rest_keep_their_types_given() {
+        let files = [("a.csv", "id,SSN,zip\n1,123,02134\n")];
+        let settings = LoadSettings {
+            csv: loader_file::CsvOptions::default().snake_case_names(true),
+            skip_columns: vec!["SSN".to_owned()],
+            columns: vec![("zip".to_owned(), Text)],
+            ..LoadSettings::default()
+        };
+        let plan = planned(&files, settings).unwrap();
+        assert_eq!(
+            columns(&plan, "a.csv"),
+            named(&[("id", Integer), ("zip", Text)])
+        );
+        let file = &plan.files[0];
+        assert_eq!(file.sample.skipped, [(2, "ssn".to_owned())]);
+        assert_eq!(file.csv.get_skipped_columns(), [false, true, false]);
+        assert!(file.csv.is_inferred(0) && !file.csv.is_inferred(1));
+        assert_eq!(
+            file.sample_notes(),
+            ["column 2 (\"ssn\") is not loaded (--skip-column)"]
+        );
+        let settings = LoadSettings {
+            skip_columns: vec!["ssn_".to_owned()],
+            ..LoadSettings::default()
+        };
+        let error = planned(&files, settings).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("--skip-column ssn_: no file has such a column"),
+            "{error}"
         );
     }
 

@@ -1,5 +1,7 @@
-//! `--decimal-comma` through the reader: numbers as a European spreadsheet writes them reach
-//! the batch as every type reads numbers; text and NULL markers are left as they are.
+//! Records rewritten by the reader before their checks: `--decimal-comma` (numbers as a
+//! European spreadsheet writes them reach the batch as every type reads numbers; text and
+//! NULL markers are left as they are) and `--skip-column` (fields out of the rows, errors
+//! still counting the file's columns).
 
 use super::tests::{Fixture, drain, fixture, open, rows_of};
 use super::*;
@@ -81,4 +83,55 @@ fn a_point_that_groups_no_thousands_is_a_bad_row_named_by_line_and_column() {
         "{}",
         rejects[0].message
     );
+}
+
+/// `id,ssn,amount,note`, its `ssn` left out, typed from the rows before the last one.
+fn without_ssn(text: &[u8], options: &CsvOptions) -> (Vec<RowBatch>, Option<Error>) {
+    let f = fixture(text);
+    let schema =
+        loader_batch::Schema::from_pairs([("id", Integer), ("amount", Real), ("note", Text)]);
+    let options = options.clone().skipped_columns(vec![false, true]);
+    let reader = BatchReader::open(
+        &f.path,
+        &options,
+        Arc::new(schema),
+        8.0,
+        MemoryBudget::new(8 << 20),
+        None,
+    )
+    .unwrap();
+    drain(reader)
+}
+
+#[test]
+fn a_skipped_column_is_left_out_of_the_rows_and_errors_count_the_files_columns() {
+    let text = b"id,ssn,amount,note\n1,123,2.5,\"\"\n2,\"4,5\",3,x\n3,6,abc,y\n";
+    let (batches, error) = without_ssn(text, &CsvOptions::default());
+    assert_eq!(rows_of(&batches), [["1", "2.5", ""], ["2", "3", "x"]]);
+    // The quoted empty note is an empty string still, found at the file's fourth field.
+    assert!(batches[0].is_empty_text(0, 2));
+    let error = error.expect("abc is no real");
+    assert!(
+        matches!(error, Error::Value { line: 4, column: 3, ref name, .. } if name == "amount"),
+        "{error}"
+    );
+    // A short row is short of the file's four fields, not the three loaded.
+    let (_, error) = without_ssn(b"id,ssn,amount,note\n1,2,3\n", &CsvOptions::default());
+    assert!(
+        matches!(
+            error,
+            Some(Error::FieldCount {
+                expected: 4,
+                found: 3,
+                ..
+            })
+        ),
+        "{error:?}"
+    );
+    // With decimal commas too: the rewrite and the skip are one pass.
+    let text = b"id;ssn;amount;note\n1;1.5;1.234,5;a\n";
+    let options = CsvOptions::default().delimiter(b';').decimal_comma(true);
+    let (batches, error) = without_ssn(text, &options);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(rows_of(&batches), [["1", "1234.5", "a"]]);
 }
