@@ -325,6 +325,18 @@ pub fn assert_succeeded(output: &Output) {
     );
 }
 
+/// The load stopped a file (exit code 1) and its summary advised `advice`.
+pub fn assert_stopped_advising(output: &Output, advice: &str) {
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(said.contains(advice), "{said}");
+}
+
 /// Three files for one table that name its columns in different orders (`a.csv`: id, first,
 /// last; `b.csv`: last, first, id; `c.csv`: first and id only), 250 rows each, written into
 /// `dir`; and the rows the table must then hold as `(id, first, last)`, `last` empty where

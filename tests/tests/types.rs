@@ -4,7 +4,7 @@
 //! zero past the sample) is a bad row, never a silent change.
 
 use loader_tests::pg::{ScratchSchema, pg_url, query_text};
-use loader_tests::{assert_succeeded, run_loader, sqlite_rows};
+use loader_tests::{assert_stopped_advising, assert_succeeded, run_loader, sqlite_rows};
 use std::path::Path;
 
 /// Rows before the values the sample does not see (it reads 1000).
@@ -516,10 +516,9 @@ fn check_renamed_columns_load_into_the_tables(
     std::fs::write(dir.join("t.csv"), "ID,full name,amt\n1,ann,2.5\n").unwrap();
     let output = load_into_t(dir, "t.csv", into, &["--rename", "amt=amount"]);
     assert_failed_saying(&output, "column \"full name\" is not in table \"t\"");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains("--rename 'full name=name' loads it into the table's \"name\""),
-        "{stdout}"
+    assert_stopped_advising(
+        &output,
+        "--rename 'full name=name' loads it into the table's \"name\"",
     );
     let output = load_into_t(
         dir,

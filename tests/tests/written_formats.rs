@@ -4,7 +4,7 @@
 //! flags the stopped file's advice names them.
 
 use loader_tests::pg::{ScratchSchema, pg_url, query_text};
-use loader_tests::{Rows, assert_succeeded, run_loader, sqlite_rows};
+use loader_tests::{Rows, assert_stopped_advising, assert_succeeded, run_loader, sqlite_rows};
 use std::path::Path;
 
 /// Excel's "CSV (semicolon)" from a German locale: decimal commas, points grouping thousands.
@@ -94,17 +94,7 @@ fn a_decimal_comma_export_loads_into_an_existing_postgres_table_or_names_the_fla
         args.extend_from_slice(extra);
         run_loader(dir.path(), &args)
     };
-    let output = load(&[]);
-    assert_eq!(output.status.code(), Some(1));
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        said.contains("--decimal-comma reads \"1.000\" as \"1000\""),
-        "{said}"
-    );
+    assert_stopped_advising(&load(&[]), "--decimal-comma reads \"1.000\" as \"1000\"");
     assert_succeeded(&load(&["--decimal-comma"]));
     check_loaded(&|sql| {
         query_text(
@@ -172,13 +162,7 @@ fn dates_in_a_format_of_their_own_load_into_postgres_or_name_the_flag() {
         args.extend_from_slice(extra);
         run_loader(dir.path(), &args)
     };
-    let output = load(&[]);
-    assert_eq!(output.status.code(), Some(1));
-    let said = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        said.contains("--date-format %m/%d/%Y reads \"1/31/2024\""),
-        "{said}"
-    );
+    assert_stopped_advising(&load(&[]), "--date-format %m/%d/%Y reads \"1/31/2024\"");
     assert_succeeded(&load(&US_FORMATS));
     check_us_dates(&|sql| {
         query_text(
