@@ -1,12 +1,14 @@
-//! The columns a file is loaded as: header names renamed as asked (`--rename`) and types
-//! given (`--column`), and the check that every name asked for is some file's.
+//! The columns a file is loaded as: header names renamed as asked (`--rename`), types given
+//! (`--column`) and columns left out (`--skip-column`), and the check that every name asked
+//! for is some file's.
 
 use crate::{Error, LoadSettings, Result};
 use loader_file::FileSample;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Which of a run's `--rename` and `--column` names some file had, as its files are planned:
+/// Which of a run's `--rename`, `--column` and `--skip-column` names some file had, as its
+/// files are planned:
 /// a directory of different exports takes `--column zip:text` in the files with a `zip`
 /// column, and only a name no file has (a typo) fails the plan.
 pub(super) struct NamesAsked<'s> {
@@ -98,7 +100,7 @@ impl<'s> NamesAsked<'s> {
         skipped
     }
 
-    /// Fails naming the first rename or type asked for whose column no file had.
+    /// Fails naming the first rename, type or skip asked for whose column no file had.
     pub(super) fn check(&self) -> Result<()> {
         if self.seen.is_empty() {
             return Ok(());
