@@ -171,3 +171,32 @@ fn dates_in_a_format_of_their_own_load_into_postgres_or_name_the_flag() {
         )
     });
 }
+
+/// An American report's numbers, grouped in thousands by commas (quoted, as they must be in
+/// a comma-separated file), load as numbers with `--thousands ,`; a decimal mark given as
+/// the thousands mark is refused before anything is read.
+#[test]
+fn numbers_grouped_in_thousands_load_as_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("totals.csv"),
+        "region,amount,units\nwest,\"1,234,567.89\",\"12,000\"\neast,0.11,7\n",
+    )
+    .unwrap();
+    let load = |extra: &[&str]| {
+        let mut args = vec!["load", "totals.csv", "--into", "out.db"];
+        args.extend_from_slice(extra);
+        run_loader(dir.path(), &args)
+    };
+    let refused = load(&["--thousands", "."]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_succeeded(&load(&["--thousands", ","]));
+    let db = dir.path().join("out.db");
+    assert_eq!(
+        sqlite_rows(
+            &db,
+            "SELECT CAST(round(sum(amount) * 100) AS INTEGER), sum(units) FROM totals"
+        ),
+        [[Some("123456800".to_owned()), Some("12007".to_owned())]]
+    );
+}

@@ -297,6 +297,12 @@ pub struct CommonArgs {
     /// a point only groups thousands, and a point that groups none (1.5) is a bad row.
     #[arg(long, env = "LOADER_DECIMAL_COMMA")]
     pub decimal_comma: bool,
+    /// The character that groups the digits of numbers in thousands: , for 1,234.5, or a
+    /// space (' ') for 1 234,5 with --decimal-comma (whose own is a point). Read in integer
+    /// and real columns and when types are inferred; one that groups no thousands is a bad
+    /// row.
+    #[arg(long, value_name = "CHAR", value_parser = one_char, env = "LOADER_THOUSANDS")]
+    pub thousands: Option<u8>,
     /// The format dates are written in when not as 2024-01-31, in chrono's strftime terms:
     /// %d.%m.%Y (31.01.2024), %m/%d/%Y (1/31/2024). Such values are dates, inferred and
     /// loaded as such; ISO dates are read too.

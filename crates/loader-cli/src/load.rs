@@ -70,6 +70,20 @@ fn column_types(args: &CommonArgs) -> Result<Vec<(String, loader_batch::ColumnTy
 
 pub(crate) fn settings(args: &CommonArgs) -> Result<LoadSettings> {
     let defaults = LoadSettings::default();
+    let decimal_mark = if args.decimal_comma { b',' } else { b'.' };
+    if args.thousands == Some(decimal_mark) {
+        return Err(crate::UsageError(format!(
+            "--thousands {}: that is the decimal mark{}; thousands are grouped by another \
+             character",
+            char::from(decimal_mark),
+            if args.decimal_comma {
+                " with --decimal-comma"
+            } else {
+                " (--decimal-comma makes it a comma)"
+            }
+        ))
+        .into());
+    }
     Ok(LoadSettings {
         workers: args.workers.map_or(defaults.workers, usize::from),
         read_threads: args.read_threads.map(usize::from),
@@ -110,6 +124,7 @@ fn csv_options(args: &CommonArgs) -> CsvOptions {
         .skip_lines(args.skip_lines)
         .snake_case_names(args.snake_case_names)
         .decimal_comma(args.decimal_comma)
+        .thousands(args.thousands)
         .date_format(args.date_format.clone())
         .timestamp_format(args.timestamp_format.clone())
         .encoding(match args.encoding {

@@ -53,7 +53,7 @@ pub(crate) enum Rewrite {
 
 /// Whether `options` ask for any rewriting.
 pub(crate) fn any(options: &CsvOptions) -> bool {
-    options.get_decimal_comma()
+    options.number_notation().is_some()
         || options.get_date_format().is_some()
         || options.get_timestamp_format().is_some()
 }
@@ -72,16 +72,15 @@ pub(crate) fn rewrite(
     match ty {
         _ if value.is_empty() => Rewrite::Keep,
         ColumnType::Integer | ColumnType::Real | ColumnType::Text
-            if options.get_decimal_comma() && (ty.is_numeric() || decimal_text) =>
+            if ty.is_numeric() || decimal_text =>
         {
-            if !crate::decimal_comma::is_number(value) {
-                return Rewrite::Invalid(
-                    "a number written with a decimal comma (--decimal-comma: 1.234,5 is 1234.5, \
-                     a point only groups thousands)"
-                        .to_owned(),
-                );
+            let Some(notation) = options.number_notation() else {
+                return Rewrite::Keep;
+            };
+            if !notation.is_number(value) {
+                return Rewrite::Invalid(expected_number(notation));
             }
-            out.extend(crate::decimal_comma::to_point(value));
+            out.extend(notation.to_point(value));
             Rewrite::Rewritten
         }
         ColumnType::Date => match options.get_date_format() {
@@ -112,6 +111,24 @@ pub(crate) fn rewrite(
             _ => Rewrite::Keep,
         },
         _ => Rewrite::Keep,
+    }
+}
+
+/// What a number in `notation` looks like, for the error naming a field that is none.
+fn expected_number(notation: crate::Notation) -> String {
+    let group = notation.group.map(char::from);
+    match (notation.decimal, group) {
+        (b',', Some('.')) => "a number written with a decimal comma (--decimal-comma: 1.234,5 is \
+                              1234.5, a point only groups thousands)"
+            .to_owned(),
+        (b',', Some(group)) => format!(
+            "a number written with a decimal comma, {group:?} grouping thousands (--decimal-comma \
+             --thousands: 1{group}234,5 is 1234.5)"
+        ),
+        (_, Some(group)) => format!(
+            "a number whose {group:?} only groups thousands (--thousands: 1{group}234.5 is 1234.5)"
+        ),
+        _ => "a number".to_owned(),
     }
 }
 
@@ -241,6 +258,24 @@ mod tests {
             Rewrite::Rewritten
         );
         assert_eq!(out, b"1.5");
+    }
+
+    #[test]
+    fn thousands_marks_are_dropped_and_a_mark_grouping_none_is_invalid() {
+        let commas = CsvOptions::default().thousands(Some(b','));
+        assert_eq!(rewritten(Real, "1,234.5", &commas), Ok("1234.5".into()));
+        assert_eq!(rewritten(Integer, "-12,345", &commas), Ok("-12345".into()));
+        assert!(
+            matches!(rewritten(Real, "1,5", &commas), Err(Rewrite::Invalid(e)) if e.contains("--thousands"))
+        );
+        let spaces = CsvOptions::default()
+            .decimal_comma(true)
+            .thousands(Some(b' '));
+        assert_eq!(rewritten(Real, "1 234,5", &spaces), Ok("1234.5".into()));
+        assert!(matches!(
+            rewritten(Real, "1.234,5", &spaces),
+            Err(Rewrite::Invalid(_))
+        ));
     }
 
     #[test]

@@ -31,7 +31,6 @@
 //!   and column; none is dropped.
 //! - This crate never writes to a database and never prints.
 
-mod decimal_comma;
 mod dialect;
 mod discover;
 mod error;
@@ -41,19 +40,20 @@ mod fuzz;
 mod hash;
 mod infer;
 mod input;
+mod notation;
 mod options;
 mod parallel;
 mod quoted;
 mod reader;
 mod records;
 
-pub use decimal_comma::is_number as is_decimal_comma_number;
 pub use discover::{FileOrder, InputFile, discover};
 pub use error::{Error, Result};
 pub use formats::{DATE_FORMATS, TIMESTAMP_FORMATS, check_format};
 pub use hash::{content_hash, decompressed_from, decompressed_hash, grew_from};
 pub use infer::{FileSample, WrittenHint, sample_file};
 pub use input::Compression;
+pub use notation::Notation;
 pub use options::{BadRowPolicy, CsvOptions, Encoding, OnError};
 pub use parallel::{ParallelReader, Parallelism};
 pub use reader::{BatchReader, ReservedBatch, ResumePoint};

@@ -176,6 +176,7 @@ pub struct CsvOptions {
     date_format: Option<String>,
     timestamp_format: Option<String>,
     skipped_columns: Vec<bool>,
+    thousands: Option<u8>,
 }
 
 impl Default for CsvOptions {
@@ -206,6 +207,7 @@ impl Default for CsvOptions {
             date_format: None,
             timestamp_format: None,
             skipped_columns: Vec::new(),
+            thousands: None,
         }
     }
 }
@@ -280,6 +282,36 @@ impl CsvOptions {
     /// Whether numbers have a decimal comma ([`decimal_comma`](Self::decimal_comma)).
     pub fn get_decimal_comma(&self) -> bool {
         self.decimal_comma
+    }
+
+    /// The byte that groups the digits of numbers in thousands (`,` in `1,234.5`; a space
+    /// in `1 234,5` with [`decimal_comma`](Self::decimal_comma), whose default is a
+    /// point), read as [`decimal_comma`](Self::decimal_comma) says: in integer and real
+    /// columns and in inference; a group mark that groups no thousands makes a bad row.
+    pub fn thousands(mut self, group: Option<u8>) -> Self {
+        self.thousands = group;
+        self
+    }
+
+    /// The thousands mark given ([`thousands`](Self::thousands)).
+    pub fn get_thousands(&self) -> Option<u8> {
+        self.thousands
+    }
+
+    /// How numbers are written, when not as every type reads them: with a decimal comma, or
+    /// grouped in thousands; `None` for plain numbers.
+    pub fn number_notation(&self) -> Option<crate::Notation> {
+        match (self.decimal_comma, self.thousands) {
+            (false, None) => None,
+            (true, group) => Some(crate::Notation {
+                decimal: b',',
+                group: group.or(Some(b'.')),
+            }),
+            (false, group) => Some(crate::Notation {
+                decimal: b'.',
+                group,
+            }),
+        }
     }
 
     /// The format dates are written in, in chrono's strftime terms (`%d.%m.%Y`,

@@ -143,7 +143,8 @@ impl PlannedFile {
                         hint.example.replace('.', "").replace(',', ".")
                     ));
                 }
-                let what = if hint.options.iter().all(|o| o == "--decimal-comma") {
+                let number = |o: &String| o == "--decimal-comma" || o.starts_with("--thousands");
+                let what = if hint.options.iter().all(number) {
                     "numbers"
                 } else if hint.options.iter().any(|o| o.starts_with("--timestamp")) {
                     "timestamps"

@@ -3,6 +3,7 @@
 
 use crate::Error;
 use loader_batch::ColumnType;
+use loader_file::Notation;
 
 /// The flags that get past `error`, for the errors of one row's data that a flag settles;
 /// `None` for the rest (a damaged file, a refused connection), which no flag fixes.
@@ -53,20 +54,25 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
             }
             let mut ways = vec![skip.to_owned()];
             // `12,5` in a real column, `1.000` in an integer one: a European spreadsheet's
-            // decimal comma and thousands points.
+            // decimal comma and thousands points; `1,234.5`: thousands commas.
             let european = found.contains(',')
                 || (source.expected == ColumnType::Integer && found.contains('.'));
-            if source.expected.is_numeric()
-                && european
-                && loader_file::is_decimal_comma_number(found.as_bytes())
-            {
-                ways.insert(
-                    0,
-                    format!(
-                        "--decimal-comma reads {found:?} as {:?}",
-                        found.replace('.', "").replace(',', ".")
-                    ),
-                );
+            let readings = [
+                (european, Notation::DECIMAL_COMMA, "--decimal-comma"),
+                (
+                    found.contains(','),
+                    Notation::THOUSANDS_COMMA,
+                    "--thousands ,",
+                ),
+            ];
+            for (flag, notation, option) in readings.into_iter().rev() {
+                if source.expected.is_numeric() && flag && notation.is_number(found.as_bytes()) {
+                    let read: String = notation
+                        .to_point(found.as_bytes())
+                        .map(char::from)
+                        .collect();
+                    ways.insert(0, format!("{option} reads {found:?} as {read:?}"));
+                }
             }
             if let Some(formats) = date_formats_reading(source.expected, found) {
                 ways.insert(0, formats);
@@ -214,6 +220,19 @@ mod tests {
         );
         let list = remedy(&value_error("price", ColumnType::Real, "1,2,3")).unwrap();
         assert!(!list.contains("--decimal-comma"), "{list}");
+        let us = remedy(&value_error("price", ColumnType::Real, "1,234.5")).unwrap();
+        assert!(
+            us.starts_with("to get past it: --thousands , reads \"1,234.5\" as \"1234.5\""),
+            "{us}"
+        );
+        assert!(!us.contains("--decimal-comma"), "{us}");
+        let either = remedy(&value_error("qty", ColumnType::Integer, "1,234")).unwrap();
+        assert!(
+            either.starts_with(
+                "to get past it: --decimal-comma reads \"1,234\" as \"1.234\"; --thousands , reads \"1,234\" as \"1234\""
+            ),
+            "{either}"
+        );
         let day_first = remedy(&value_error("paid", ColumnType::Date, "31.01.2024")).unwrap();
         assert!(
             day_first.starts_with("to get past it: --date-format %d.%m.%Y reads \"31.01.2024\""),

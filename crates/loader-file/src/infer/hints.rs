@@ -2,8 +2,8 @@
 //! written as a locale writes them (`1.234,50`, `31.01.2024`, `1/31/2024 1:45 PM`): the
 //! option that would read them as such, for `plan` and `schema` to name before a load.
 
-use crate::CsvOptions;
 use crate::formats::{DATE_FORMATS, TIMESTAMP_FORMATS};
+use crate::{CsvOptions, Notation};
 use loader_batch::ColumnType;
 
 /// A column of a sample whose values all read as numbers or dates under an option the load
@@ -31,21 +31,22 @@ pub(super) struct Hints {
 }
 
 const DECIMAL_COMMA: u64 = 1;
+const THOUSANDS_COMMA: u64 = 1 << 1;
 
 fn date_bit(index: usize) -> u64 {
-    1 << (1 + index)
+    1 << (2 + index)
 }
 
 fn timestamp_bit(index: usize) -> u64 {
-    1 << (1 + DATE_FORMATS.len() + index)
+    1 << (2 + DATE_FORMATS.len() + index)
 }
 
 impl Hints {
     /// Readings worth looking for under `options`: none the load already has.
     pub(super) fn new(columns: usize, options: &CsvOptions) -> Self {
         let mut all = 0;
-        if !options.get_decimal_comma() {
-            all |= DECIMAL_COMMA;
+        if options.number_notation().is_none() {
+            all |= DECIMAL_COMMA | THOUSANDS_COMMA;
         }
         if options.get_date_format().is_none() {
             all |= (0..DATE_FORMATS.len()).map(date_bit).fold(0, |a, b| a | b);
@@ -74,8 +75,13 @@ impl Hints {
             *possible = 0;
             return;
         };
-        if *possible & DECIMAL_COMMA != 0 && !crate::decimal_comma::is_number(value) {
-            *possible &= !DECIMAL_COMMA;
+        for (bit, notation) in [
+            (DECIMAL_COMMA, Notation::DECIMAL_COMMA),
+            (THOUSANDS_COMMA, Notation::THOUSANDS_COMMA),
+        ] {
+            if *possible & bit != 0 && !notation.is_number(value) {
+                *possible &= !bit;
+            }
         }
         for (index, format) in DATE_FORMATS.iter().enumerate() {
             if *possible & date_bit(index) != 0
@@ -130,6 +136,10 @@ impl Hints {
             // because of their zeros, which a decimal comma would not keep either.
             if possible & DECIMAL_COMMA != 0 && example.contains(['.', ',']) {
                 options.push("--decimal-comma".to_owned());
+            }
+            // `1,234`: thousands, or a decimal comma; the other values may tell.
+            if possible & THOUSANDS_COMMA != 0 && example.contains(',') {
+                options.push("--thousands ,".to_owned());
             }
             for (index, format) in DATE_FORMATS.iter().enumerate() {
                 if possible & date_bit(index) != 0 {
@@ -190,6 +200,15 @@ mod tests {
                 hint(1, Text, &["--decimal-comma"], "12,5"),
                 hint(2, Real, &["--decimal-comma"], "1.000"),
                 hint(3, Text, &["--date-format %d.%m.%Y"], "31.01.2024"),
+            ]
+        );
+        // Thousands grouped by commas, and values that read either way.
+        let us = "amount,qty\n\"1,234.50\",\"1,000\"\n7.25,12\n";
+        assert_eq!(
+            hints(us, &CsvOptions::default()),
+            [
+                hint(0, Text, &["--thousands ,"], "1,234.50"),
+                hint(1, Text, &["--decimal-comma", "--thousands ,"], "1,000"),
             ]
         );
         // Day and month either way round: both, until a value tells.
