@@ -100,6 +100,42 @@ impl Notation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// `whole` and `cents` written with `decimal` as the mark and `group` between each
+    /// three digits of the whole part.
+    fn written(whole: u64, cents: u8, decimal: char, group: char) -> String {
+        let digits = whole.to_string();
+        let mut grouped = String::new();
+        for (i, digit) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                grouped.push(group);
+            }
+            grouped.push(digit);
+        }
+        format!("{grouped}{decimal}{cents:02}")
+    }
+
+    proptest! {
+        /// A number written in a notation reads back as the same value as the plain
+        /// `1234567.89`, through the parser every type uses.
+        #[test]
+        fn numbers_written_in_a_notation_read_back_as_written(whole in 0u64..10_000_000_000, cents in 0u8..100) {
+            let plain = format!("{whole}.{cents:02}");
+            let value = loader_batch::ColumnType::Real.parse(plain.as_bytes()).unwrap();
+            for (notation, decimal, group) in [
+                (Notation::DECIMAL_COMMA, ',', '.'),
+                (Notation::THOUSANDS_COMMA, '.', ','),
+                (Notation { decimal: b',', group: Some(b' ') }, ',', ' '),
+            ] {
+                let text = written(whole, cents, decimal, group);
+                prop_assert!(notation.is_number(text.as_bytes()), "{text}");
+                let read: Vec<u8> = notation.to_point(text.as_bytes()).collect();
+                let parsed = loader_batch::ColumnType::Real.parse(&read).unwrap();
+                prop_assert_eq!(&parsed, &value, "{}", text);
+            }
+        }
+    }
 
     #[test]
     fn commas_are_points_and_points_group_thousands() {
