@@ -13,7 +13,9 @@
 //! use `~/.postgresql/root.crt`, as libpq does. `sslcert=FILE` and `sslkey=FILE` (PEM) are
 //! the client's certificate and key, for servers that ask for one (`clientcert` in
 //! `pg_hba.conf`); without them `~/.postgresql/postgresql.crt` and `postgresql.key` when
-//! they exist, as libpq does. `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT` and `PGSSLKEY`
+//! they exist, as libpq does; a key encrypted with a password (PKCS#8, `BEGIN ENCRYPTED
+//! PRIVATE KEY`) takes it as `sslpassword=...`, as libpq does, and the password is never
+//! shown. `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT` and `PGSSLKEY`
 //! stand in for parameters the URL leaves out. tokio-postgres itself knows only the first
 //! three modes and no certificates, so these parameters are taken out of the URL before it
 //! parses.
@@ -38,6 +40,18 @@ pub(crate) struct TlsSettings {
     pub client_cert: Option<PathBuf>,
     /// The client certificate's private key, in PEM.
     pub client_key: Option<PathBuf>,
+    /// The password the key is encrypted with (libpq's `sslpassword`).
+    pub client_key_password: Option<Password>,
+}
+
+/// A password, which no `Debug` shows.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 /// libpq's `sslmode` values.
@@ -74,7 +88,7 @@ impl TlsMode {
     }
 }
 
-/// `url` without its `sslmode`, `sslrootcert`, `sslcert` and `sslkey` parameters, and what
+/// `url` without its `sslmode`, `sslrootcert`, `sslcert`, `sslkey` and `sslpassword` parameters, and what
 /// they (or `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT` and `PGSSLKEY`) asked; the error says
 /// which value is wrong.
 pub(crate) fn split_tls(url: &str) -> Result<(String, TlsSettings), String> {
@@ -82,6 +96,8 @@ pub(crate) fn split_tls(url: &str) -> Result<(String, TlsSettings), String> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let (mut mode, mut root_cert) = (env("PGSSLMODE"), env("PGSSLROOTCERT"));
     let (mut client_cert, mut client_key) = (env("PGSSLCERT"), env("PGSSLKEY"));
+    // libpq reads it from the connection string alone.
+    let mut password = None;
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -90,6 +106,7 @@ pub(crate) fn split_tls(url: &str) -> Result<(String, TlsSettings), String> {
             "sslrootcert" => &mut root_cert,
             "sslcert" => &mut client_cert,
             "sslkey" => &mut client_key,
+            "sslpassword" => &mut password,
             _ => {
                 kept.push(pair);
                 continue;
@@ -116,6 +133,7 @@ pub(crate) fn split_tls(url: &str) -> Result<(String, TlsSettings), String> {
         root_cert: root_cert.map(PathBuf::from),
         client_cert: client_cert.map(PathBuf::from),
         client_key: client_key.map(PathBuf::from),
+        client_key_password: password.map(Password),
     };
     Ok((url, settings))
 }
@@ -180,14 +198,45 @@ fn client_identity(
     if chain.is_empty() {
         return Err(format!("sslcert {}: no certificate in it", cert.display()));
     }
-    // An encrypted key (libpq's `sslpassword`) is not PEM rustls reads: it is "no key".
-    let key = PrivateKeyDer::from_pem_file(&key).map_err(|e| {
-        format!(
-            "sslkey {}: {e} (an unencrypted PKCS#8, PKCS#1 or SEC1 key is needed)",
-            key.display()
-        )
-    })?;
+    let key = private_key(&key, settings.client_key_password.as_ref())?;
     Ok(Some((chain, key)))
+}
+
+/// The private key in the PEM file `path`: unencrypted (PKCS#8, PKCS#1 or SEC1), or an
+/// encrypted PKCS#8 key decrypted with `password`. The error names the file and what it
+/// needs, never the password.
+fn private_key(
+    path: &std::path::Path,
+    password: Option<&Password>,
+) -> Result<PrivateKeyDer<'static>, String> {
+    let text = std::fs::read(path).map_err(|e| format!("sslkey {}: {e}", path.display()))?;
+    let shown = path.display();
+    if memchr::memmem::find(&text, b"-----BEGIN ENCRYPTED PRIVATE KEY-----").is_some() {
+        let Some(Password(password)) = password else {
+            return Err(format!(
+                "sslkey {shown} is encrypted: give its password as sslpassword=... in the URL"
+            ));
+        };
+        let (_, der) = pkcs8::der::pem::decode_vec(&text)
+            .map_err(|e| format!("sslkey {shown}: not PEM ({e})"))?;
+        let encrypted = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
+            .map_err(|e| format!("sslkey {shown}: {e}"))?;
+        let decrypted = encrypted.decrypt(password).map_err(|_| {
+            format!("sslkey {shown}: sslpassword does not decrypt it (or its cipher is not PBES2 with AES)")
+        })?;
+        let der = decrypted.as_bytes().to_vec();
+        return Ok(PrivateKeyDer::Pkcs8(der.into()));
+    }
+    // OpenSSL's older encrypted form: a PKCS#1 or SEC1 key with `Proc-Type: 4,ENCRYPTED`.
+    if memchr::memmem::find(&text, b"Proc-Type: 4,ENCRYPTED").is_some() {
+        return Err(format!(
+            "sslkey {shown} is encrypted in OpenSSL's legacy form, which loader does not read: \
+             `openssl pkcs8 -topk8 -v2 aes-256-cbc -in {shown} -out KEY` makes a PKCS#8 key \
+             that sslpassword decrypts"
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(&text)
+        .map_err(|e| format!("sslkey {shown}: {e} (a PKCS#8, PKCS#1 or SEC1 key in PEM is needed)"))
 }
 
 /// The connector for `settings`; the error says what is missing or unreadable.

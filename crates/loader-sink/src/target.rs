@@ -66,14 +66,19 @@ fn bad(text: &str, reason: &str) -> Error {
 }
 
 /// Replaces the password of a URL (`scheme://user:password@host`, and a `password=`
-/// parameter, which libpq takes too) with `***`.
+/// parameter, which libpq takes too, and `sslpassword=`, a client key's) with `***`.
 fn redact(url: &str) -> String {
     let url = match url.split_once('?') {
         Some((base, query)) => {
             let query: Vec<String> = query
                 .split('&')
                 .map(|pair| match pair.split_once('=') {
-                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    Some((key, _))
+                        if key.eq_ignore_ascii_case("password")
+                            || key.eq_ignore_ascii_case("sslpassword") =>
+                    {
+                        format!("{key}=***")
+                    }
                     _ => pair.to_owned(),
                 })
                 .collect();
@@ -243,6 +248,10 @@ mod tests {
         assert_eq!(
             redact("postgres://ann@h/db?password=x&sslmode=require"),
             "postgres://ann@h/db?password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://ann@h/db?sslkey=k.pem&sslpassword=s3cr3t"),
+            "postgres://ann@h/db?sslkey=k.pem&sslpassword=***"
         );
     }
 

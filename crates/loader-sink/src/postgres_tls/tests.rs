@@ -53,6 +53,10 @@ fn client_certificate_parameters_are_taken_out_of_the_url() {
     assert_eq!(url, "postgres://u@h/db?application_name=x");
     assert_eq!(tls.client_cert, Some(PathBuf::from("/k/c.pem")));
     assert_eq!(tls.client_key, Some(PathBuf::from("/k/c.key")));
+    let (url, tls) = split_tls("postgres://u@h/db?sslkey=/k/c.key&sslpassword=s%40cret").unwrap();
+    assert_eq!(url, "postgres://u@h/db");
+    assert_eq!(tls.client_key_password, Some(Password("s@cret".into())));
+    assert!(!format!("{tls:?}").contains("cret"), "{tls:?}");
 }
 
 /// A certificate authority, a server certificate for `localhost` and a client certificate,
@@ -250,4 +254,72 @@ fn a_client_certificate_is_presented_to_a_server_that_asks() {
             .unwrap();
         assert!(not_cert.contains("no certificate in it"), "{not_cert}");
     }
+}
+
+/// A client key encrypted with a password (PKCS#8, as `openssl pkcs8 -topk8 -v2` and
+/// `openssl genpkey -aes256` write it) is presented with `sslpassword`; without it, or with
+/// a wrong one, the error says so and shows no password.
+#[test]
+fn an_encrypted_client_key_is_read_with_sslpassword() {
+    let dir = tempfile::tempdir().unwrap();
+    if certificates(dir.path()).is_none() {
+        return;
+    }
+    let encrypt = std::process::Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            "pass:s3cr3t!",
+            "-in",
+            "client.key",
+            "-out",
+            "client.enc.key",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        encrypt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&encrypt.stderr)
+    );
+    let ours = CertificateDer::from_pem_file(dir.path().join("client.crt")).unwrap();
+    let params = |password: &str| {
+        format!(
+            "&sslcert={}&sslkey={}{password}",
+            dir.path().join("client.crt").display(),
+            dir.path().join("client.enc.key").display()
+        )
+    };
+    let presented = server_saw(dir.path(), &params("&sslpassword=s3cr3t%21")).unwrap();
+    assert_eq!(presented, [ours]);
+    let settings = |password: Option<&str>| TlsSettings {
+        client_cert: Some(dir.path().join("client.crt")),
+        client_key: Some(dir.path().join("client.enc.key")),
+        client_key_password: password.map(|p| Password(p.into())),
+        ..TlsSettings::default()
+    };
+    let none = connector(&settings(None)).err().unwrap();
+    assert!(
+        none.contains("is encrypted: give its password as sslpassword="),
+        "{none}"
+    );
+    let wrong = connector(&settings(Some("guess"))).err().unwrap();
+    assert!(wrong.contains("sslpassword does not decrypt it"), "{wrong}");
+    assert!(!wrong.contains("guess"), "{wrong}");
+    // OpenSSL's legacy encrypted form is named, with the command that converts it.
+    let legacy = dir.path().join("legacy.key");
+    std::fs::write(
+        &legacy,
+        "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nAA==\n-----END EC PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let error = private_key(&legacy, None).err().unwrap();
+    assert!(
+        error.contains("`openssl pkcs8 -topk8 -v2 aes-256-cbc"),
+        "{error}"
+    );
 }
