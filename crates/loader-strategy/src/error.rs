@@ -60,6 +60,12 @@ pub enum Error {
         /// The columns the first files have, each as `PATH has A, B`.
         available: String,
     },
+    /// Every column of a file is skipped (`--skip-column`): it would make a table of none.
+    #[error("{path}: every column of the file is skipped (--skip-column): nothing would be loaded")]
+    NothingLoaded {
+        /// The file.
+        path: String,
+    },
     /// A `--rename` gives a column the name another column of the file has already (or
     /// takes by another rename), letter case aside.
     #[error("{path}: --rename {from}={to}: column {other:?} of the file has that name already")]

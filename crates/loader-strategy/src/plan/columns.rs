@@ -60,6 +60,11 @@ impl<'s> NamesAsked<'s> {
             }
         }
         let skipped = self.skip(sample);
+        if sample.schema.is_empty() {
+            return Err(Error::NothingLoaded {
+                path: path.display().to_string(),
+            });
+        }
         let inferred = given
             .into_iter()
             .zip(&skipped)
@@ -322,6 +327,12 @@ mod tests {
             file.sample_notes(),
             ["column 2 (\"ssn\") is not loaded (--skip-column)"]
         );
+        let settings = LoadSettings {
+            skip_columns: vec!["id".to_owned(), "SSN".to_owned(), "zip".to_owned()],
+            ..LoadSettings::default()
+        };
+        let error = planned(&files, settings).unwrap_err();
+        assert!(matches!(error, Error::NothingLoaded { .. }), "{error}");
         let settings = LoadSettings {
             skip_columns: vec!["ssn_".to_owned()],
             ..LoadSettings::default()
