@@ -51,9 +51,26 @@ fn a_decimal_comma_export_loads_into_sqlite_with_numbers_as_numbers() {
     }
     let json = run_loader(dir.path(), &["schema", "preise.csv", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json[0]["decimal_comma"], false);
     assert_eq!(
         json[0]["written_hints"][0],
         serde_json::json!({"column": 2, "type": "text", "options": ["--decimal-comma"], "example": "1.234,50"})
+    );
+    let json = run_loader(
+        dir.path(),
+        &[
+            "schema",
+            "preise.csv",
+            "--json",
+            "--decimal-comma",
+            "--thousands",
+            " ",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        (&json[0]["decimal_comma"], &json[0]["thousands"]),
+        (&serde_json::json!(true), &serde_json::json!(" "))
     );
     let output = run_loader(
         dir.path(),

@@ -293,8 +293,9 @@ pub struct CommonArgs {
     #[arg(long, value_name = "N", default_value_t = 0, env = "LOADER_SKIP_LINES")]
     pub skip_lines: u64,
     /// Numbers are written with a decimal comma, as spreadsheets in most of Europe export
-    /// them: 1.234,5 is 1234.5 in integer and real columns (and when types are inferred),
-    /// a point only groups thousands, and a point that groups none (1.5) is a bad row.
+    /// them: 1.234,5 is 1234.5 in integer, real and PostgreSQL numeric columns (and when
+    /// types are inferred), a point only groups thousands, and a point that groups none
+    /// (1.5) is a bad row.
     #[arg(long, env = "LOADER_DECIMAL_COMMA")]
     pub decimal_comma: bool,
     /// The character that groups the digits of numbers in thousands: , for 1,234.5, or a

@@ -99,6 +99,10 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
                 ""
             }
             + &csv
+                .get_thousands()
+                .map(|mark| format!(", thousands grouped by {:?}", char::from(mark)))
+                .unwrap_or_default()
+            + &csv
                 .get_date_format()
                 .map(|f| format!(", dates as {f}"))
                 .unwrap_or_default()
@@ -145,6 +149,14 @@ fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value 
         "title_lines": sample.title_lines,
         "encoding": encoding(sample, csv),
         "cr_line_ends": sample.cr_line_ends,
+        // How values are written, as the options say (null when as every type reads them).
+        "decimal_comma": csv.get_decimal_comma(),
+        "thousands": csv.get_thousands().map(|mark| char::from(mark).to_string()),
+        "date_format": csv.get_date_format(),
+        "timestamp_format": csv.get_timestamp_format(),
+        "skipped": sample.skipped.iter().map(|(column, name)| serde_json::json!({
+            "column": column, "name": name,
+        })).collect::<Vec<_>>(),
         "compression": sample.compression.as_str(),
         "compression_ratio": sample.compression_ratio,
         "rows_sampled": sample.rows_sampled,
