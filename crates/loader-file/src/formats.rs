@@ -1,9 +1,10 @@
 //! Typed values written otherwise than every type reads them, as a file's options say:
-//! numbers with a decimal comma (`--decimal-comma`, see [`crate::decimal_comma`]) and dates
-//! and timestamps in a format of their own (`--date-format %d.%m.%Y`,
-//! `--timestamp-format "%m/%d/%Y %H:%M"`). A reader rewrites such a field to the form every
-//! type reads (`1234.5`, `2024-01-31`, `2024-01-31 13:45:00`) before checking it, and
-//! inference reads it the same way, so the rest of the load never sees the file's notation.
+//! numbers with a decimal comma or thousands marks (`--decimal-comma`, `--thousands`, see
+//! [`crate::Notation`]) and dates and timestamps in a format of their own (`--date-format
+//! %d.%m.%Y`, `--timestamp-format "%m/%d/%Y %H:%M"`). A reader rewrites such a field to the
+//! form every type reads (`1234.5`, `2024-01-31`, `2024-01-31 13:45:00`) before checking it,
+//! and inference reads it the same way, so the rest of the load never sees the file's
+//! notation.
 
 use crate::CsvOptions;
 use loader_batch::ColumnType;

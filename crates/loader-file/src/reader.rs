@@ -100,7 +100,7 @@ pub struct BatchReader {
     rewrites: bool,
     /// The file's columns (its records' width, skipped columns included) and, per column of
     /// the schema, its place among them (from 0): what errors count columns by.
-    columns: FileColumns,
+    file_columns: FileColumns,
     /// Per column: whether a number its type would not store as written is a bad row (a
     /// number column the user gave no type; see [`CsvOptions::inferred_columns`]).
     guarded: Vec<bool>,
@@ -337,7 +337,7 @@ impl BatchReader {
             quoted: Vec::new(),
             text_columns,
             rewrites: crate::formats::any(options) || options.get_skipped_columns().contains(&true),
-            columns: file_columns,
+            file_columns,
             guarded,
             stop_at: None,
             stopped_at: None,
@@ -506,11 +506,11 @@ impl BatchReader {
         // The scan and the parser agree on the fields (a property test holds them together);
         // were they ever not to, the record's empty fields stay NULL rather than be guessed.
         // The scan counts the file's fields, skipped ones included.
-        if self.quoted.len() != self.columns.width() {
+        if self.quoted.len() != self.file_columns.width() {
             return;
         }
         for &i in &self.text_columns {
-            if self.quoted[self.columns.number(i) - 1] && is_empty(i) {
+            if self.quoted[self.file_columns.number(i) - 1] && is_empty(i) {
                 batch.set_empty_text(i);
             }
         }
@@ -531,13 +531,13 @@ impl BatchReader {
                 column,
                 name: column
                     .checked_sub(1)
-                    .and_then(|at| self.columns.loaded(at))
+                    .and_then(|at| self.file_columns.loaded(at))
                     .and_then(|i| columns.get(i))
                     .map(|c| c.name.clone())
                     .unwrap_or_default(),
             });
         }
-        let width = self.columns.width();
+        let width = self.file_columns.width();
         if self.records.len() != width
             && !(self.options.get_ragged_rows() && self.records.fit_to(width))
         {
@@ -553,7 +553,7 @@ impl BatchReader {
         // Values written as the options say (decimal commas, a date format) are rewritten
         // as every type reads them before anything looks at them.
         if self.rewrites {
-            let (options, file_columns) = (&self.options, &self.columns);
+            let (options, file_columns) = (&self.options, &self.file_columns);
             let rewritten = self.records.rewrite_fields(|at, field, out| {
                 let Some(index) = file_columns.loaded(at) else {
                     return crate::formats::Rewrite::Drop;
@@ -574,7 +574,7 @@ impl BatchReader {
                     byte,
                     column: at + 1,
                     name: self
-                        .columns
+                        .file_columns
                         .loaded(at)
                         .map_or_else(String::new, |i| columns[i].name.clone()),
                     found,
@@ -627,7 +627,7 @@ impl BatchReader {
                     path: path(),
                     line,
                     byte,
-                    column: self.columns.error_number(index),
+                    column: self.file_columns.error_number(index),
                     name: column.name.clone(),
                 });
             }
@@ -666,7 +666,7 @@ impl BatchReader {
                     path: path(),
                     line,
                     byte,
-                    column: self.columns.error_number(index),
+                    column: self.file_columns.error_number(index),
                     name: column.name.clone(),
                     source,
                 });
@@ -679,7 +679,7 @@ impl BatchReader {
                     path: path(),
                     line,
                     byte,
-                    column: self.columns.error_number(index),
+                    column: self.file_columns.error_number(index),
                     name: column.name.clone(),
                     found: String::from_utf8_lossy(&field[..field.len().min(64)]).into_owned(),
                     ty: column.ty,
