@@ -18,4 +18,5 @@ mod ragged;
 mod refused;
 mod stop;
 mod types;
+mod upsert;
 mod written_formats;

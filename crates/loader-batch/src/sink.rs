@@ -16,6 +16,12 @@ pub struct LoadTarget {
     /// When set, each write also records its byte range in the ledger, in the same
     /// transaction as its rows (and, for `--mode replace`, the first write empties the table).
     pub ledger: Option<Arc<LedgerKey>>,
+    /// When set, the columns (indices into `schema`) that identify a row, and the write is an
+    /// upsert (`--mode upsert`): a row whose key the table holds already replaces that row's
+    /// other columns (those of `schema`), and of two rows with one key the later wins. The
+    /// table needs a unique index on exactly these columns; sinks create new tables with
+    /// them as the primary key.
+    pub upsert_key: Option<Arc<[usize]>>,
 }
 
 impl LoadTarget {
@@ -26,7 +32,19 @@ impl LoadTarget {
             schema,
             source: source.into(),
             ledger: None,
+            upsert_key: None,
         }
+    }
+
+    /// The names of the [upsert key](Self::upsert_key)'s columns, in its order; empty without
+    /// one.
+    pub fn upsert_key_names(&self) -> Vec<&str> {
+        let columns = self.schema.columns();
+        self.upsert_key
+            .iter()
+            .flat_map(|key| key.iter())
+            .filter_map(|&index| columns.get(index).map(|c| c.name.as_str()))
+            .collect()
     }
 }
 

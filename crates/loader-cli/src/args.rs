@@ -168,9 +168,21 @@ pub struct LoadArgs {
     #[arg(long, env = "LOADER_NO_AUDIT_TABLE")]
     pub no_audit_table: bool,
     /// append: add rows, skipping content already loaded and resuming a load that died;
-    /// replace: empty each target table first (in the same transaction as the first write).
+    /// replace: empty each target table first (in the same transaction as the first write);
+    /// upsert: as append, but a row whose --key the table holds replaces that row (files then
+    /// load one at a time, in the order given, so the last file's row wins).
     #[arg(long, value_enum, default_value_t = Mode::Append, env = "LOADER_MODE")]
     pub mode: Mode,
+    /// The column(s) that identify a row, for --mode upsert (comma-separated or repeated:
+    /// `--key region,id`). A new table gets them as its primary key; an existing table needs
+    /// a unique index on exactly them.
+    #[arg(
+        long = "key",
+        value_name = "COLUMN",
+        value_delimiter = ',',
+        env = "LOADER_KEY"
+    )]
+    pub upsert_key: Vec<String>,
     /// Load content again even if the ledger holds it as complete.
     #[arg(long, env = "LOADER_FORCE")]
     pub force: bool,
@@ -220,6 +232,7 @@ pub enum OnError {
 pub enum Mode {
     Append,
     Replace,
+    Upsert,
 }
 
 #[derive(Debug, Args)]
@@ -258,9 +271,10 @@ pub struct CommonArgs {
     /// Most rows in one sub-batch, i.e. one transaction.
     #[arg(long, value_name = "N", default_value_t = loader_batch::DEFAULT_SUB_BATCH_ROWS as u64, value_parser = clap::value_parser!(u64).range(1..), env = "LOADER_SUB_BATCH_ROWS")]
     pub sub_batch_rows: u64,
-    /// File order: largest first (best on a pool), smallest first, or as given.
-    #[arg(long, value_enum, default_value_t = Order::Largest, env = "LOADER_ORDER")]
-    pub order: Order,
+    /// File order: largest first (best on a pool), smallest first, or as given (paths in the
+    /// order named, a directory's files by name) [default: largest; given with --mode upsert].
+    #[arg(long, value_enum, env = "LOADER_ORDER")]
+    pub order: Option<Order>,
     /// Field delimiter, one ASCII character ('\t' or tab for tab). Sniffed from each file
     /// (comma, semicolon, tab, pipe) when not given.
     #[arg(long, value_name = "CHAR", value_parser = one_char, env = "LOADER_DELIMITER")]

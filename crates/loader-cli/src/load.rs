@@ -91,7 +91,7 @@ pub(crate) fn settings(args: &CommonArgs) -> Result<LoadSettings> {
         budget_share: args.budget_share,
         csv: csv_options(args),
         sub_batch_rows: args.sub_batch_rows as usize,
-        order: match args.order {
+        order: match args.order.unwrap_or(Order::Largest) {
             Order::Largest => FileOrder::LargestFirst,
             Order::Smallest => FileOrder::SmallestFirst,
             Order::Given => FileOrder::AsGiven,
@@ -111,6 +111,20 @@ pub(crate) fn settings(args: &CommonArgs) -> Result<LoadSettings> {
         },
         ..defaults
     })
+}
+
+/// `--mode upsert` and `--key` go together: a usage error (exit 2) before anything is opened.
+fn check_upsert_key(args: &LoadArgs) -> Result<()> {
+    let problem = match (args.mode, args.upsert_key.is_empty()) {
+        (Mode::Upsert, true) => {
+            "--mode upsert needs --key COLUMN: the column(s) that identify a row"
+        }
+        (Mode::Append | Mode::Replace, false) => {
+            "--key names the column(s) an upsert matches rows by: give --mode upsert too"
+        }
+        _ => return Ok(()),
+    };
+    Err(crate::UsageError(problem.to_owned()).into())
 }
 
 fn csv_options(args: &CommonArgs) -> CsvOptions {
@@ -186,6 +200,7 @@ fn plan(args: CommonArgs) -> Result<ExitCode> {
 async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     // Arguments first: a usage error must not leave a database file behind.
     let policy = bad_row_policy(&args)?;
+    check_upsert_key(&args)?;
     if let Some(address) = args.metrics_listen {
         metrics_exporter_prometheus::PrometheusBuilder::new()
             .with_http_listener(address)
@@ -240,7 +255,19 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     settings.mode = match args.mode {
         Mode::Append => LoadMode::Append,
         Mode::Replace => LoadMode::Replace,
+        Mode::Upsert => LoadMode::Upsert,
     };
+    settings.upsert_key.clone_from(&args.upsert_key);
+    if settings.mode == LoadMode::Upsert {
+        // A key in several files ends with the row of the file written last: one file at a
+        // time, in the order given, makes that the last file named unless asked otherwise.
+        if args.common.workers.is_none() {
+            settings.workers = 1;
+        }
+        if args.common.order.is_none() {
+            settings.order = loader_file::FileOrder::AsGiven;
+        }
+    }
     settings.force = args.force;
     settings.add_columns = args.add_columns;
     // Only PostgreSQL overlaps the writes of one file; SQLite's single writer and a dry run

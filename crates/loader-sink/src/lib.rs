@@ -73,7 +73,9 @@ pub use target::postgres_create_table;
 pub use target::sqlite_create_table;
 pub use target::{Target, quote_identifier};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) use target::{add_column_sql, check_width, create_table_sql};
+pub(crate) use target::{
+    add_column_sql, check_width, create_table_sql, no_unique_key, on_conflict_sql, quoted_list,
+};
 
 /// With the `mock` feature: mocks of the traits this crate implements, so a service that
 /// depends only on `loader-sink` can stand in for a database in its tests.

@@ -423,7 +423,8 @@ impl PgSink {
         Ok((written, set_aside))
     }
 
-    /// Sends `rows` through COPY in `transaction`.
+    /// Sends `rows` through COPY in `transaction`: into the target's table, or, for an upsert,
+    /// into a table of its own from which they are merged (see [`Self::upsert_rows`]).
     pub(crate) async fn copy_rows(
         &self,
         target: &LoadTarget,
@@ -431,7 +432,82 @@ impl PgSink {
         batch: &RowBatch,
         rows: Range<usize>,
     ) -> std::result::Result<u64, SinkError> {
-        let fail = |e: tokio_postgres::Error| copy_error(&target.table, &e, batch, rows.start);
+        match crate::on_conflict_sql(target) {
+            Some(on_conflict) => {
+                self.upsert_rows(target, transaction, batch, rows, &on_conflict)
+                    .await
+            }
+            None => self.copy_into(None, target, transaction, batch, rows).await,
+        }
+    }
+
+    /// An upsert of `rows`: COPY cannot take `ON CONFLICT`, so they are copied into a
+    /// temporary table of the file's columns and inserted from there. Of two rows with one
+    /// key the later wins: only the last of each key is inserted (it is in the temporary
+    /// table after the other, so at a higher `ctid`), as one `INSERT` may not touch a row
+    /// twice. A row with a NULL in its key stands alone, as it conflicts with none. The
+    /// temporary table is dropped before returning, so that the next part of a write set
+    /// aside in savepoints makes it again.
+    async fn upsert_rows(
+        &self,
+        target: &LoadTarget,
+        transaction: &deadpool_postgres::Transaction<'_>,
+        batch: &RowBatch,
+        rows: Range<usize>,
+        on_conflict: &str,
+    ) -> std::result::Result<u64, SinkError> {
+        let table = self.qualified(&target.table);
+        let fail = |e: tokio_postgres::Error| upsert_error(target, &table, &e);
+        let names: Vec<&str> = target
+            .schema
+            .columns()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        let columns = crate::quoted_list(&names);
+        let key = target.upsert_key_names();
+        let keys = crate::quoted_list(&key);
+        let null_key: Vec<String> = key
+            .iter()
+            .map(|name| format!("{} IS NULL", quote_identifier(name)))
+            .collect();
+        let alone = format!("CASE WHEN {} THEN ctid END", null_key.join(" OR "));
+        // Typed as the table's columns are, so the rows travel as they would into it.
+        transaction
+            .batch_execute(&format!(
+                "CREATE TABLE {UPSERT_STAGE} AS SELECT {columns} FROM {table} WITH NO DATA"
+            ))
+            .await
+            .map_err(fail)?;
+        self.copy_into(Some(UPSERT_STAGE), target, transaction, batch, rows.clone())
+            .await?;
+        transaction
+            .batch_execute(&format!(
+                "INSERT INTO {table} ({columns}) SELECT {columns} FROM \
+                 (SELECT DISTINCT ON ({keys}, {alone}) * FROM {UPSERT_STAGE} \
+                  ORDER BY {keys}, {alone}, ctid DESC) AS latest{on_conflict}; \
+                 DROP TABLE {UPSERT_STAGE}"
+            ))
+            .await
+            .map_err(fail)?;
+        Ok(rows.len() as u64)
+    }
+
+    /// Sends `rows` through COPY in `transaction`, into the target's table or into `stage`.
+    async fn copy_into(
+        &self,
+        stage: Option<&str>,
+        target: &LoadTarget,
+        transaction: &deadpool_postgres::Transaction<'_>,
+        batch: &RowBatch,
+        rows: Range<usize>,
+    ) -> std::result::Result<u64, SinkError> {
+        let copied = match stage {
+            Some(stage) => stage.rsplit('.').next().unwrap_or(stage).trim_matches('"'),
+            None => &target.table,
+        };
+        let fail =
+            |e: tokio_postgres::Error| copy_error(&target.table, copied, &e, batch, rows.start);
         let table_copy = self.format_for(target).await?;
         let format = &table_copy.format;
         let columns: Vec<String> = table_copy
@@ -441,12 +517,17 @@ impl PgSink {
             .collect();
         let statement = format!(
             "COPY {} ({}) FROM STDIN (FORMAT {})",
-            self.qualified(&target.table),
+            stage.map_or_else(|| self.qualified(&target.table), str::to_owned),
             columns.join(", "),
             format.sql()
         );
         // Prepared once per connection: a refused sub-batch is written again in many parts.
-        let statement = transaction.prepare_cached(&statement).await.map_err(fail)?;
+        // Not a temporary table's, made again by each write.
+        let statement = match stage {
+            Some(_) => transaction.prepare(&statement).await,
+            None => transaction.prepare_cached(&statement).await,
+        }
+        .map_err(fail)?;
         let copy = transaction
             .copy_in::<_, Bytes>(&statement)
             .await
@@ -524,15 +605,39 @@ async fn wait_unblocking(
     }
 }
 
-/// A failure of a COPY of rows from `first` of `batch` on: when the server says which row
+/// The temporary table an upsert's rows are copied into first (see `PgSink::upsert_rows`).
+const UPSERT_STAGE: &str = "pg_temp.\"_loader_upsert\"";
+
+/// A failure of an upsert's statements: without a unique index on the key, PostgreSQL
+/// cannot tell a conflict, and says so in its own terms; the rest as [`pg_error`].
+fn upsert_error(target: &LoadTarget, table: &str, e: &tokio_postgres::Error) -> SinkError {
+    // invalid_column_reference: no unique index or constraint matches ON CONFLICT.
+    if e.code().is_some_and(|c| c.code() == "42P10") {
+        return SinkError::terminal(format!(
+            "{}: {}",
+            target.table,
+            crate::no_unique_key(target, table)
+        ));
+    }
+    pg_error(&target.table, e)
+}
+
+/// A failure of a COPY of rows from `first` of `batch` on (into `copied`, the target's
+/// table or an upsert's temporary one): when the server says which row
 /// of the COPY it refused (`COPY t, line 3`, counting rows in binary format too), the error
 /// names that row of the batch, and its message the row's line in the file.
-fn copy_error(table: &str, e: &tokio_postgres::Error, batch: &RowBatch, first: usize) -> SinkError {
+fn copy_error(
+    table: &str,
+    copied: &str,
+    e: &tokio_postgres::Error,
+    batch: &RowBatch,
+    first: usize,
+) -> SinkError {
     let error = pg_error(table, e);
     let Some(row) = e
         .as_db_error()
         .and_then(|db| db.where_())
-        .and_then(|context| copy_row(context, table))
+        .and_then(|context| copy_row(context, copied))
         .map(|copied| first + copied)
         .filter(|row| *row < batch.len())
     else {
@@ -643,8 +748,13 @@ impl BatchSink for PgSink {
         }
         // MaxHeapAttributeNumber.
         crate::check_width(&target.table, target.schema.len(), 1600, "PostgreSQL")?;
-        let table =
-            crate::create_table_sql(&self.qualified(&target.table), &target.schema, sql_type);
+        let table = crate::create_table_sql(
+            &self.qualified(&target.table),
+            &target.schema,
+            sql_type,
+            &target.upsert_key_names(),
+            "PRIMARY KEY",
+        );
         let quarantine = crate::postgres_ledger::quarantine_sql(self);
         {
             let _creating = self.create_lock.lock().await;

@@ -131,7 +131,15 @@ impl SqliteSink {
     fn create_table(&self, target: &LoadTarget) -> Result<()> {
         // SQLITE_MAX_COLUMN as the bundled SQLite is built.
         crate::check_width(&target.table, target.schema.len(), 2000, "SQLite")?;
-        let sql = crate::sqlite_create_table(&target.table, &target.schema);
+        let sql = crate::create_table_sql(
+            &quote_identifier(&target.table),
+            &target.schema,
+            sql_type,
+            &target.upsert_key_names(),
+            // Not `PRIMARY KEY`: a primary key of one `INTEGER` column is the rowid, which
+            // takes a NULL as "the next number" where a row without its key must be refused.
+            "UNIQUE",
+        );
         let state = self.lock();
         state
             .connection
@@ -219,6 +227,10 @@ pub(crate) fn columns_key(target: &LoadTarget) -> String {
     for column in target.schema.columns() {
         let _ = write!(key, "{}:{}", column.name.len(), column.name);
     }
+    // An upsert's statement differs from an insert's of the same columns.
+    for index in target.upsert_key.iter().flat_map(|k| k.iter()) {
+        let _ = write!(key, "/key{index}");
+    }
     key
 }
 
@@ -268,6 +280,11 @@ fn insert_sql(target: &LoadTarget, rows: usize) -> String {
             }
             sql.push_str(&placeholders);
         }
+        // SQLite applies the rows of one statement in order: of two with one key, the later
+        // updates the row the earlier inserted.
+        if let Some(on_conflict) = crate::on_conflict_sql(target) {
+            sql.push_str(&on_conflict);
+        }
         sql
     }
 }
@@ -280,7 +297,10 @@ pub(crate) fn bind_and_run(
 ) -> Result<u64> {
     let columns = target.schema.columns();
     let fail = |e: rusqlite::Error| database_error(&target.table, &e);
-    statement.run(
+    // An upsert's row that finds its key applied all the same, updating or, in a table of
+    // key columns alone, keeping the row there: each row of the statement is loaded.
+    let upserted = target.upsert_key.is_some().then_some(rows.len() as u64);
+    let changed = statement.run(
         |bind| {
             let mut index = 1;
             let mut timestamp_text = String::new();
@@ -330,7 +350,8 @@ pub(crate) fn bind_and_run(
             Ok(())
         },
         fail,
-    )
+    )?;
+    Ok(upserted.unwrap_or(changed))
 }
 
 /// Dates and text are bound before parsing; reaching here with one is a logic error, reported
@@ -473,6 +494,7 @@ mod tests {
             schema: Arc::new(schema),
             source: "t.csv".into(),
             ledger: None,
+            upsert_key: None,
         }
     }
 

@@ -77,7 +77,7 @@ impl SqliteSink {
                 &columns_key,
                 count,
             )
-            .map_err(fail)?;
+            .map_err(|e| statement_error(target, &e))?;
             // Setting rows aside, each statement has a savepoint: a constraint declared
             // `ON CONFLICT FAIL` keeps the rows a refused statement inserted before the
             // refused one, which would otherwise go in again.
@@ -173,6 +173,22 @@ impl SqliteSink {
         }
         Ok((written, setting_aside))
     }
+}
+
+/// A statement SQLite would not prepare: for an upsert into a table without a unique index on
+/// its key, the remedy; else as [`database_error`].
+pub(crate) fn statement_error(target: &LoadTarget, error: &rusqlite::Error) -> Error {
+    let unmatched = error
+        .to_string()
+        .contains("does not match any PRIMARY KEY or UNIQUE constraint");
+    if target.upsert_key.is_some() && unmatched {
+        return Error::Database {
+            kind: SinkErrorKind::Terminal,
+            table: target.table.clone(),
+            message: crate::no_unique_key(target, &crate::quote_identifier(&target.table)),
+        };
+    }
+    database_error(&target.table, error)
 }
 
 /// The error for a multi-row INSERT of `rows` that SQLite refused, naming the row it refused:

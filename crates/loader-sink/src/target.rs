@@ -155,7 +155,13 @@ pub(crate) fn check_width(
 /// ```
 #[cfg(feature = "sqlite")]
 pub fn sqlite_create_table(table: &str, schema: &loader_batch::Schema) -> String {
-    create_table_sql(&quote_identifier(table), schema, crate::sqlite::sql_type)
+    create_table_sql(
+        &quote_identifier(table),
+        schema,
+        crate::sqlite::sql_type,
+        &[],
+        "",
+    )
 }
 
 /// The `CREATE TABLE` statement loader runs for a new PostgreSQL table `table` of `schema`
@@ -163,7 +169,13 @@ pub fn sqlite_create_table(table: &str, schema: &loader_batch::Schema) -> String
 /// `--schema` when loading); see [`sqlite_create_table`].
 #[cfg(feature = "postgres")]
 pub fn postgres_create_table(table: &str, schema: &loader_batch::Schema) -> String {
-    create_table_sql(&quote_identifier(table), schema, crate::postgres::sql_type)
+    create_table_sql(
+        &quote_identifier(table),
+        schema,
+        crate::postgres::sql_type,
+        &[],
+        "",
+    )
 }
 
 /// `ALTER TABLE name ADD COLUMN col type` for `column`; `name` comes already qualified and
@@ -185,19 +197,83 @@ pub(crate) fn add_column_sql(
 
 /// `CREATE TABLE IF NOT EXISTS name (col type, ...)` for `schema`, with every identifier
 /// quoted; `name` comes already qualified and quoted, `sql_type` names each column's type in
-/// the target's dialect.
+/// the target's dialect. Columns named in `key` (an upsert's) are `NOT NULL` and make the
+/// constraint `key_constraint` names (`PRIMARY KEY` or `UNIQUE`).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn create_table_sql(
     name: &str,
     schema: &loader_batch::Schema,
     sql_type: impl Fn(loader_batch::ColumnType) -> &'static str,
+    key: &[&str],
+    key_constraint: &str,
 ) -> String {
-    let columns: Vec<String> = schema
+    let mut columns: Vec<String> = schema
         .columns()
         .iter()
-        .map(|c| format!("{} {}", quote_identifier(&c.name), sql_type(c.ty)))
+        .map(|c| {
+            let not_null = if key.contains(&c.name.as_str()) {
+                " NOT NULL"
+            } else {
+                ""
+            };
+            format!("{} {}{not_null}", quote_identifier(&c.name), sql_type(c.ty))
+        })
         .collect();
+    if !key.is_empty() {
+        columns.push(format!("{key_constraint} ({})", quoted_list(key)));
+    }
     format!("CREATE TABLE IF NOT EXISTS {name} ({})", columns.join(", "))
+}
+
+/// The `ON CONFLICT` clause of an upsert into `target` (both databases take the same):
+/// every column of the target's schema outside the key takes the new row's value, and a
+/// table of key columns alone keeps the row it has. `None` when the target has no
+/// [upsert key](loader_batch::LoadTarget::upsert_key).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn on_conflict_sql(target: &loader_batch::LoadTarget) -> Option<String> {
+    let key = target.upsert_key_names();
+    if key.is_empty() {
+        return None;
+    }
+    let updates: Vec<String> = target
+        .schema
+        .columns()
+        .iter()
+        .filter(|c| !key.contains(&c.name.as_str()))
+        .map(|c| {
+            let column = quote_identifier(&c.name);
+            format!("{column} = excluded.{column}")
+        })
+        .collect();
+    let action = if updates.is_empty() {
+        "DO NOTHING".to_owned()
+    } else {
+        format!("DO UPDATE SET {}", updates.join(", "))
+    };
+    Some(format!(" ON CONFLICT ({}) {action}", quoted_list(&key)))
+}
+
+/// Why an upsert into `target`'s table (`table`, quoted and qualified as the database needs
+/// it named) cannot start, said after the table's name: the database finds no unique index on
+/// exactly the key's columns, which it needs to tell the rows a new row replaces.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn no_unique_key(target: &loader_batch::LoadTarget, table: &str) -> String {
+    let key = quoted_list(&target.upsert_key_names());
+    format!(
+        "--mode upsert replaces the rows whose key ({key}) a new row repeats, which needs a \
+         unique index on exactly those columns, and the table has none: \
+         CREATE UNIQUE INDEX ON {table} ({key}) makes one"
+    )
+}
+
+/// `names`, each quoted, separated by commas.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn quoted_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|name| quote_identifier(name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Quotes an SQL identifier: wraps it in double quotes and doubles any quote inside, so that

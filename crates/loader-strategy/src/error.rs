@@ -60,6 +60,21 @@ pub enum Error {
         /// The columns the first files have, each as `PATH has A, B`.
         available: String,
     },
+    /// An upsert without the columns that identify a row, or those columns without an upsert.
+    #[error("{0}")]
+    UpsertKey(&'static str),
+    /// A file lacks a column of the upsert key: its rows could not be matched to the table's.
+    #[error(
+        "{path}: --key {column}: the file has no such column to match its rows by (its columns: {available})"
+    )]
+    KeyNotInFile {
+        /// The file.
+        path: String,
+        /// The key's column.
+        column: String,
+        /// The file's columns, as loaded.
+        available: String,
+    },
     /// Every column of a file is skipped (`--skip-column`): it would make a table of none.
     #[error("{path}: every column of the file is skipped (--skip-column): nothing would be loaded")]
     NothingLoaded {

@@ -220,6 +220,7 @@ pub(crate) async fn load_file(
         schema: Arc::new(file.sample.schema.clone()),
         source: file.path.clone(),
         ledger: key,
+        upsert_key: file.upsert_key.clone(),
     };
     let scope = AuditScope::start(Arc::clone(context.processor.audit()), template).await?;
     let attempt = Attempt {

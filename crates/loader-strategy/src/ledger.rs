@@ -22,6 +22,11 @@ pub enum LoadMode {
     /// then load every file. A replace run that dies and is run again starts over, so the
     /// table ends with exactly the input either way.
     Replace,
+    /// As append, but a row whose key ([`LoadSettings::upsert_key`]) the table holds already
+    /// replaces that row's values (those of the file's columns): a corrected export loaded
+    /// again updates the rows it changed and adds the rest. Of rows with one key the one
+    /// written last wins, so files are best loaded one at a time, in order.
+    Upsert,
 }
 
 impl LoadMode {
@@ -30,6 +35,7 @@ impl LoadMode {
         match self {
             LoadMode::Append => "append",
             LoadMode::Replace => "replace",
+            LoadMode::Upsert => "upsert",
         }
     }
 }
@@ -256,7 +262,7 @@ impl RunLedger {
     /// Whether a file that grew since an earlier load resumes after that load's rows: not
     /// when every row is loaded anyway (`--force`, `--mode replace`).
     pub fn resumes_grown_files(&self) -> bool {
-        self.mode == LoadMode::Append && !self.force
+        self.mode != LoadMode::Replace && !self.force
     }
 
     /// The ledger key for writes of `hash` as `generation` into `table`.

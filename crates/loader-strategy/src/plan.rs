@@ -3,6 +3,7 @@ use loader_batch::{ColumnType, POSTGRES_NAME_BYTES};
 use loader_file::{BatchReader, CsvOptions, FileSample, Parallelism, discover, sample_file};
 use loader_memory::{EffectiveLimit, MemoryProbe};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 mod columns;
 
@@ -47,6 +48,9 @@ pub struct PlannedFile {
     /// only while the budget has as much again to spare, so the estimate is that of one
     /// reader.
     pub parallelism: Parallelism,
+    /// For an upsert, the indices of the key's columns in `sample.schema` (see
+    /// [`LoadTarget::upsert_key`](loader_batch::LoadTarget::upsert_key)).
+    pub upsert_key: Option<Arc<[usize]>>,
 }
 
 impl PlannedFile {
@@ -266,6 +270,19 @@ pub(crate) fn make_plan(
     settings: &LoadSettings,
     probe: &dyn MemoryProbe,
 ) -> Result<LoadPlan> {
+    match (settings.mode, settings.upsert_key.is_empty()) {
+        (crate::LoadMode::Upsert, true) => {
+            return Err(Error::UpsertKey(
+                "--mode upsert needs --key: the columns that identify a row",
+            ));
+        }
+        (crate::LoadMode::Append | crate::LoadMode::Replace, false) => {
+            return Err(Error::UpsertKey(
+                "--key names the columns an upsert matches rows by: give --mode upsert too",
+            ));
+        }
+        _ => {}
+    }
     let reading = probe.read()?;
     let limit = reading.effective_limit(settings.memory_limit);
     let budget = budget_for(&limit, settings.budget_share);
@@ -309,6 +326,7 @@ pub(crate) fn make_plan(
         // Columns the user gave no type for: a later value their inferred type would not
         // store as written is a bad row, not a silent change.
         let (inferred, skipped) = asked.apply(&input.path, &mut sample)?;
+        let upsert_key = asked.upsert_key(&input.path, &sample)?;
         let columns = sample.schema.len();
         let batch_bytes =
             batch_bytes_for(&settings.csv, columns, sample.mean_field_bytes, per_batch);
@@ -343,6 +361,7 @@ pub(crate) fn make_plan(
             },
             parallelism: Parallelism::new(read_threads)
                 .min_file_bytes(settings.parallel_min_file_bytes),
+            upsert_key,
         });
     }
     asked.check()?;

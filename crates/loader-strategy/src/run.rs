@@ -481,6 +481,7 @@ async fn apply_pending_replaces(
                 generation: 0,
                 replace: Some(replace),
             })),
+            upsert_key: None,
         };
         let empty = RowBatch::new(first.sample.schema.len(), 0);
         // A failure leaves the old rows; the run has already reported the files as loaded,

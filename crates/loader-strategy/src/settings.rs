@@ -44,8 +44,13 @@ pub struct LoadSettings {
     pub monitor_interval: Duration,
     /// Where pressure levels start.
     pub thresholds: PressureThresholds,
-    /// Append (default) or replace.
+    /// Append (default), replace or upsert.
     pub mode: LoadMode,
+    /// The columns that identify a row, for [`LoadMode::Upsert`] (which needs them; no other
+    /// mode takes them): named as [`columns`](Self::columns) are, each a column every file
+    /// loads. A new table gets them as its primary key; an existing one needs a unique index
+    /// on exactly them.
+    pub upsert_key: Vec<String>,
     /// Load content again even when the ledger holds it as complete (a new generation).
     pub force: bool,
     /// Column types that win over inference (`--column name:type`), by the name a column
@@ -95,6 +100,7 @@ impl Default for LoadSettings {
             monitor_interval: Duration::from_millis(250),
             thresholds: PressureThresholds::default(),
             mode: LoadMode::default(),
+            upsert_key: Vec::new(),
             force: false,
             columns: Vec::new(),
             renames: Vec::new(),

@@ -8,6 +8,7 @@ fn target() -> LoadTarget {
         schema: Arc::new(Schema::from_pairs([("c", ColumnType::Text)])),
         source: "input.csv".into(),
         ledger: None,
+        upsert_key: None,
     }
 }
 

@@ -105,6 +105,32 @@ impl<'s> NamesAsked<'s> {
         skipped
     }
 
+    /// The indices of the upsert key's columns among those `sample` loads (after
+    /// [`apply`](Self::apply)); `None` without a key. A file lacking one fails the plan: its
+    /// rows could not be matched to the table's.
+    pub(super) fn upsert_key(
+        &self,
+        path: &Path,
+        sample: &FileSample,
+    ) -> Result<Option<std::sync::Arc<[usize]>>> {
+        if self.settings.upsert_key.is_empty() {
+            return Ok(None);
+        }
+        let indices = self
+            .settings
+            .upsert_key
+            .iter()
+            .map(|name| {
+                column_named(sample, self.loaded_name(name)).ok_or_else(|| Error::KeyNotInFile {
+                    path: path.display().to_string(),
+                    column: name.clone(),
+                    available: sample.headers.join(", "),
+                })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        Ok(Some(indices.into()))
+    }
+
     /// Fails naming the first rename, type or skip asked for whose column no file had.
     pub(super) fn check(&self) -> Result<()> {
         if self.seen.is_empty() {
