@@ -198,17 +198,44 @@ fn a_table_without_a_unique_key_stops_naming_the_index_that_lets_it_upsert() {
                 &["people.csv", "--mode", "upsert", "--key", "id"],
             )
         };
-        let output = upsert();
-        let said = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{}: {said}", target.name());
-        assert!(
-            said.contains("a unique index on exactly those columns")
-                && said.contains("CREATE UNIQUE INDEX ON")
-                && said.contains("\"people\" (\"id\")"),
-            "{}: {said}",
-            target.name()
+        // A dry run finds it as the load does, before a row is read.
+        let dry_run = target.load(
+            dir.path(),
+            &["people.csv", "--mode", "upsert", "--key", "id", "--dry-run"],
         );
+        for output in [dry_run, upsert()] {
+            let said = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{}: {said}", target.name());
+            assert!(
+                said.contains("a unique index on exactly those columns")
+                    && said.contains("CREATE UNIQUE INDEX ON")
+                    && said.contains("\"people\" (\"id\")"),
+                "{}: {said}",
+                target.name()
+            );
+            assert!(
+                String::from_utf8_lossy(&output.stdout).contains("0 rows read"),
+                "{}",
+                String::from_utf8_lossy(&output.stdout)
+            );
+        }
         assert_eq!(target.query("SELECT count(*) FROM people"), text(&[&["0"]]));
+        // A primary key is such an index (in SQLite an INTEGER one is the rowid, with none
+        // of its own), whatever order the key names its columns in.
+        target.query(
+            "CREATE TABLE keyed (id INTEGER PRIMARY KEY, name TEXT); \
+             CREATE TABLE pair (a INTEGER, b INTEGER, name TEXT, PRIMARY KEY (b, a)); SELECT 1",
+        );
+        std::fs::write(dir.path().join("keyed.csv"), "id,name\n1,ann\n1,bob\n").unwrap();
+        std::fs::write(dir.path().join("pair.csv"), "a,b,name\n1,2,ann\n1,2,bob\n").unwrap();
+        for (file, key) in [("keyed.csv", "id"), ("pair.csv", "a,b")] {
+            let output = target.load(dir.path(), &[file, "--mode", "upsert", "--key", key]);
+            assert_succeeded(&output);
+        }
+        assert_eq!(
+            target.query("SELECT k.name, p.name FROM keyed k, pair p"),
+            text(&[&["bob", "bob"]])
+        );
         // With the index the same command loads; rows without a key stand alone, as a
         // unique index takes any number of NULLs, and none swallows another.
         target.query("CREATE UNIQUE INDEX people_id ON people (id); SELECT 1");

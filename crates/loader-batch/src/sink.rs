@@ -155,6 +155,22 @@ pub trait BatchSink: Send + Sync {
         )))
     }
 
+    /// Whether the target's table can take an upsert on its key
+    /// ([`LoadTarget::upsert_key`]): it needs a unique index on exactly those columns, or the
+    /// database cannot tell which row a new one replaces. Called once per file, after
+    /// [`prepare`](Self::prepare) and only for a target with a key, so that a file stops
+    /// before a row is read (a dry run's too). This default says it can: the first write
+    /// finds out.
+    ///
+    /// # Errors
+    ///
+    /// A terminal [`SinkError`] saying what index the table lacks, or one when the table
+    /// cannot be looked at.
+    async fn check_upsert_key(&self, target: &LoadTarget) -> Result<(), SinkError> {
+        let _ = target;
+        Ok(())
+    }
+
     /// Stores rows `rows` of `batch` atomically and returns how many were stored.
     ///
     /// In the same transaction the sink quarantines the batch's rejects that belong with

@@ -618,6 +618,16 @@ impl BatchSink for ValidateOnly {
         }
     }
 
+    async fn check_upsert_key(
+        &self,
+        target: &loader_batch::LoadTarget,
+    ) -> Result<(), loader_batch::SinkError> {
+        match &self.tables {
+            Some(tables) => tables.check_upsert_key(target).await,
+            None => Ok(()),
+        }
+    }
+
     /// A dry run changes no table: the file's rows are checked as if its columns were added.
     async fn add_columns(
         &self,

@@ -73,20 +73,48 @@ impl ReadOnlyTables {
             Kind::Postgres(sink) => sink.columns_of(table).await,
         }
     }
+
+    /// As [`BatchSink::check_upsert_key`](loader_batch::BatchSink::check_upsert_key): whether
+    /// `target`'s table, if there is one, has the unique index its upsert key needs.
+    ///
+    /// # Errors
+    ///
+    /// A terminal [`SinkError`] naming the index to make, or one when the database cannot
+    /// be read.
+    pub async fn check_upsert_key(
+        &self,
+        target: &loader_batch::LoadTarget,
+    ) -> std::result::Result<(), SinkError> {
+        match &self.0 {
+            Kind::Sqlite(path) => match read_only(path).map_err(SinkError::from)? {
+                Some(connection) => crate::upsert::sqlite_check(&connection, target),
+                None => Ok(()),
+            },
+            Kind::Postgres(sink) => sink.check_upsert_key(target).await,
+        }
+    }
 }
 
 fn sqlite_columns(path: &std::path::Path, table: &str) -> Result<Option<Vec<TableColumn>>> {
+    match read_only(path)? {
+        Some(connection) => crate::sqlite::columns_in(&connection, table),
+        None => Ok(None),
+    }
+}
+
+/// The SQLite file at `path` opened read only; none when there is no such file yet.
+fn read_only(path: &std::path::Path) -> Result<Option<rusqlite::Connection>> {
     use rusqlite::OpenFlags;
     if !path.exists() {
         return Ok(None);
     }
-    let connection = rusqlite::Connection::open_with_flags(
+    rusqlite::Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
+    .map(Some)
     .map_err(|e| Error::Open {
         path: path.to_path_buf(),
         message: e.to_string(),
-    })?;
-    crate::sqlite::columns_in(&connection, table)
+    })
 }

@@ -42,6 +42,8 @@ mod postgres_ledger;
 mod postgres_parts;
 #[cfg(feature = "postgres")]
 mod postgres_tls;
+#[cfg(feature = "postgres")]
+mod postgres_upsert;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
@@ -53,6 +55,8 @@ mod sqlite_ledger;
 #[cfg(feature = "sqlite")]
 mod sqlite_write;
 mod target;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod upsert;
 
 pub use error::{Error, Result};
 #[cfg(all(feature = "sqlite", feature = "postgres"))]
@@ -73,9 +77,9 @@ pub use target::postgres_create_table;
 pub use target::sqlite_create_table;
 pub use target::{Target, quote_identifier};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) use target::{
-    add_column_sql, check_width, create_table_sql, no_unique_key, on_conflict_sql, quoted_list,
-};
+pub(crate) use target::{add_column_sql, check_width, create_table_sql, quoted_list};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use upsert::{no_unique_key, on_conflict_sql};
 
 /// With the `mock` feature: mocks of the traits this crate implements, so a service that
 /// depends only on `loader-sink` can stand in for a database in its tests.

@@ -441,60 +441,8 @@ impl PgSink {
         }
     }
 
-    /// An upsert of `rows`: COPY cannot take `ON CONFLICT`, so they are copied into a
-    /// temporary table of the file's columns and inserted from there. Of two rows with one
-    /// key the later wins: only the last of each key is inserted (it is in the temporary
-    /// table after the other, so at a higher `ctid`), as one `INSERT` may not touch a row
-    /// twice. A row with a NULL in its key stands alone, as it conflicts with none. The
-    /// temporary table is dropped before returning, so that the next part of a write set
-    /// aside in savepoints makes it again.
-    async fn upsert_rows(
-        &self,
-        target: &LoadTarget,
-        transaction: &deadpool_postgres::Transaction<'_>,
-        batch: &RowBatch,
-        rows: Range<usize>,
-        on_conflict: &str,
-    ) -> std::result::Result<u64, SinkError> {
-        let table = self.qualified(&target.table);
-        let fail = |e: tokio_postgres::Error| upsert_error(target, &table, &e);
-        let names: Vec<&str> = target
-            .schema
-            .columns()
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
-        let columns = crate::quoted_list(&names);
-        let key = target.upsert_key_names();
-        let keys = crate::quoted_list(&key);
-        let null_key: Vec<String> = key
-            .iter()
-            .map(|name| format!("{} IS NULL", quote_identifier(name)))
-            .collect();
-        let alone = format!("CASE WHEN {} THEN ctid END", null_key.join(" OR "));
-        // Typed as the table's columns are, so the rows travel as they would into it.
-        transaction
-            .batch_execute(&format!(
-                "CREATE TABLE {UPSERT_STAGE} AS SELECT {columns} FROM {table} WITH NO DATA"
-            ))
-            .await
-            .map_err(fail)?;
-        self.copy_into(Some(UPSERT_STAGE), target, transaction, batch, rows.clone())
-            .await?;
-        transaction
-            .batch_execute(&format!(
-                "INSERT INTO {table} ({columns}) SELECT {columns} FROM \
-                 (SELECT DISTINCT ON ({keys}, {alone}) * FROM {UPSERT_STAGE} \
-                  ORDER BY {keys}, {alone}, ctid DESC) AS latest{on_conflict}; \
-                 DROP TABLE {UPSERT_STAGE}"
-            ))
-            .await
-            .map_err(fail)?;
-        Ok(rows.len() as u64)
-    }
-
     /// Sends `rows` through COPY in `transaction`, into the target's table or into `stage`.
-    async fn copy_into(
+    pub(crate) async fn copy_into(
         &self,
         stage: Option<&str>,
         target: &LoadTarget,
@@ -603,23 +551,6 @@ async fn wait_unblocking(
             }
         }
     }
-}
-
-/// The temporary table an upsert's rows are copied into first (see `PgSink::upsert_rows`).
-const UPSERT_STAGE: &str = "pg_temp.\"_loader_upsert\"";
-
-/// A failure of an upsert's statements: without a unique index on the key, PostgreSQL
-/// cannot tell a conflict, and says so in its own terms; the rest as [`pg_error`].
-fn upsert_error(target: &LoadTarget, table: &str, e: &tokio_postgres::Error) -> SinkError {
-    // invalid_column_reference: no unique index or constraint matches ON CONFLICT.
-    if e.code().is_some_and(|c| c.code() == "42P10") {
-        return SinkError::terminal(format!(
-            "{}: {}",
-            target.table,
-            crate::no_unique_key(target, table)
-        ));
-    }
-    pg_error(&target.table, e)
 }
 
 /// A failure of a COPY of rows from `first` of `batch` on (into `copied`, the target's
@@ -780,6 +711,10 @@ impl BatchSink for PgSink {
         target: &LoadTarget,
     ) -> std::result::Result<Option<Vec<TableColumn>>, SinkError> {
         self.columns_of(&target.table).await
+    }
+
+    async fn check_upsert_key(&self, target: &LoadTarget) -> std::result::Result<(), SinkError> {
+        PgSink::check_upsert_key(self, target).await
     }
 
     /// `ADD COLUMN IF NOT EXISTS`, so that files adding the same column at once both pass;

@@ -425,6 +425,10 @@ impl BatchSink for SqliteSink {
         blocking(|| columns_in(&self.lock().connection, &target.table)).map_err(SinkError::from)
     }
 
+    async fn check_upsert_key(&self, target: &LoadTarget) -> Result<(), SinkError> {
+        blocking(|| crate::upsert::sqlite_check(&self.lock().connection, target))
+    }
+
     /// One `ALTER TABLE ... ADD COLUMN` for each column the table lacks by then (SQLite has
     /// no `IF NOT EXISTS` for it; the one connection makes look and change one step).
     async fn add_columns(

@@ -225,47 +225,6 @@ pub(crate) fn create_table_sql(
     format!("CREATE TABLE IF NOT EXISTS {name} ({})", columns.join(", "))
 }
 
-/// The `ON CONFLICT` clause of an upsert into `target` (both databases take the same):
-/// every column of the target's schema outside the key takes the new row's value, and a
-/// table of key columns alone keeps the row it has. `None` when the target has no
-/// [upsert key](loader_batch::LoadTarget::upsert_key).
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn on_conflict_sql(target: &loader_batch::LoadTarget) -> Option<String> {
-    let key = target.upsert_key_names();
-    if key.is_empty() {
-        return None;
-    }
-    let updates: Vec<String> = target
-        .schema
-        .columns()
-        .iter()
-        .filter(|c| !key.contains(&c.name.as_str()))
-        .map(|c| {
-            let column = quote_identifier(&c.name);
-            format!("{column} = excluded.{column}")
-        })
-        .collect();
-    let action = if updates.is_empty() {
-        "DO NOTHING".to_owned()
-    } else {
-        format!("DO UPDATE SET {}", updates.join(", "))
-    };
-    Some(format!(" ON CONFLICT ({}) {action}", quoted_list(&key)))
-}
-
-/// Why an upsert into `target`'s table (`table`, quoted and qualified as the database needs
-/// it named) cannot start, said after the table's name: the database finds no unique index on
-/// exactly the key's columns, which it needs to tell the rows a new row replaces.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn no_unique_key(target: &loader_batch::LoadTarget, table: &str) -> String {
-    let key = quoted_list(&target.upsert_key_names());
-    format!(
-        "--mode upsert replaces the rows whose key ({key}) a new row repeats, which needs a \
-         unique index on exactly those columns, and the table has none: \
-         CREATE UNIQUE INDEX ON {table} ({key}) makes one"
-    )
-}
-
 /// `names`, each quoted, separated by commas.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn quoted_list(names: &[&str]) -> String {

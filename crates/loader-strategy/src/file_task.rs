@@ -512,6 +512,9 @@ async fn load_batches(
         .flatten()
         .reduce(|added, retyped| format!("{added}; {retyped}"));
     let target = &matched;
+    if target.upsert_key.is_some() {
+        sink.check_upsert_key(target).await.map_err(sink_error)?;
+    }
     let mut source = BatchSource::open(
         attempt.mode,
         file,

@@ -366,6 +366,7 @@ pub(crate) fn new_run_id() -> String {
 fn settings_json(settings: &LoadSettings) -> String {
     serde_json::json!({
         "mode": settings.mode.as_str(),
+        "upsert_key": settings.upsert_key,
         "force": settings.force,
         "add_columns": settings.add_columns,
         "skip_lines": settings.csv.get_skip_lines(),
