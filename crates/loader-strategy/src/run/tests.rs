@@ -453,3 +453,57 @@ async fn live_progress_and_metrics_match_the_report() {
         );
     }
 }
+
+/// An upsert asks the sink once per file, before any write, whether the table can take it,
+/// with the key as the indices of its columns among those loaded; a refusal stops the file
+/// with the sink's words and nothing is written. A key without the mode, or the mode
+/// without a key, fails the plan.
+#[tokio::test]
+async fn an_upsert_asks_whether_the_table_takes_its_key_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("people.csv"), "name,id\nann,1\n").unwrap();
+    let mut sink = loader_batch::MockBatchSink::new();
+    sink.expect_prepare().times(1).returning(|_| Ok(()));
+    sink.expect_table_columns().times(1).returning(|_| Ok(None));
+    sink.expect_check_upsert_key()
+        .times(1)
+        .withf(|target| target.upsert_key.as_deref() == Some(&[1][..]))
+        .returning(|_| Err(SinkError::terminal("people: no unique index on (\"id\")")));
+    sink.expect_write().never();
+    let upsert = LoadSettings {
+        mode: crate::LoadMode::Upsert,
+        upsert_key: vec!["id".into()],
+        table: None,
+        ..settings()
+    };
+    let service = DataLoadingService::new(
+        Arc::new(sink),
+        Arc::new(InMemoryAudit::new()),
+        probe(),
+        upsert.clone(),
+    );
+    let report = service.load(&[dir.path().to_path_buf()]).await.unwrap();
+    assert!(!report.is_success());
+    let error = report.files[0].error.as_deref().unwrap();
+    assert!(error.contains("no unique index on (\"id\")"), "{error}");
+
+    for settings in [
+        LoadSettings {
+            upsert_key: Vec::new(),
+            ..upsert.clone()
+        },
+        LoadSettings {
+            mode: crate::LoadMode::Append,
+            ..upsert
+        },
+    ] {
+        let service = DataLoadingService::new(
+            Arc::new(loader_batch::MockBatchSink::new()),
+            Arc::new(InMemoryAudit::new()),
+            probe(),
+            settings,
+        );
+        let refused = service.plan(&[dir.path().to_path_buf()]).unwrap_err();
+        assert!(matches!(refused, crate::Error::UpsertKey(_)), "{refused}");
+    }
+}
