@@ -47,6 +47,7 @@ struct Options {
     postgres: bool,
     validate: bool,
     refused: bool,
+    upsert: bool,
     memory_rows: Vec<u64>,
 }
 
@@ -59,6 +60,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         postgres: true,
         validate: true,
         refused: true,
+        upsert: true,
         memory_rows: vec![1_000_000, 5_000_000, 10_000_000],
     };
     let mut args = args.iter();
@@ -81,16 +83,18 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 options.postgres = value == "postgres" || value == "all";
                 options.validate = value == "validate" || value == "all";
                 options.refused = value == "refused" || value == "all";
+                options.upsert = value == "upsert" || value == "all";
                 let sections = [
                     options.speed,
                     options.memory,
                     options.postgres,
                     options.validate,
                     options.refused,
+                    options.upsert,
                 ];
                 if !sections.contains(&true) {
                     return Err(
-                        "--section: expected speed, memory, postgres, validate, refused or all"
+                        "--section: expected speed, memory, postgres, validate, refused, upsert or all"
                             .into(),
                     );
                 }
@@ -156,6 +160,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     if options.refused {
         crate::bench_refused::run(&loader, &dir, options.rows, options.runs, &mut report)?;
+    }
+    if options.upsert {
+        crate::bench_upsert::run(&loader, &dir, options.rows, options.runs, &mut report)?;
     }
     let header = format!(
         "{} rows per speed file, median of {} alternating rounds, release build; \

@@ -16,6 +16,7 @@ mod bench_pg;
 mod bench_pg_server;
 mod bench_refused;
 mod bench_report;
+mod bench_upsert;
 mod bench_validate;
 mod bench_waits;
 mod gen_data;
@@ -41,7 +42,9 @@ commands:
       --section S        speed (loader vs sqlite3 .import), validate (load --dry-run
                          vs a csv ByteRecord parse), memory (peak rss by input
                          size), postgres (loader vs psql \\copy, 1 worker vs 2 on
-                         16 files; LOADER_BENCH_PG_URL) or all; report in
+                         16 files; LOADER_BENCH_PG_URL), refused (rows the
+                         database refuses), upsert (--mode upsert vs a temporary
+                         table and INSERT ... ON CONFLICT) or all; report in
                          target/bench/report.md
       --rows N           rows of the speed file (default 1000000)
       --runs N           runs per tool, the median is reported (default 3)

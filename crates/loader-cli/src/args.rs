@@ -176,13 +176,8 @@ pub struct LoadArgs {
     /// The column(s) that identify a row, for --mode upsert (comma-separated or repeated:
     /// `--key region,id`). A new table gets them as its primary key; an existing table needs
     /// a unique index on exactly them.
-    #[arg(
-        long = "key",
-        value_name = "COLUMN",
-        value_delimiter = ',',
-        env = "LOADER_KEY"
-    )]
-    pub upsert_key: Vec<String>,
+    #[arg(long, value_name = "COLUMN", value_delimiter = ',', env = "LOADER_KEY")]
+    pub key: Vec<String>,
     /// Load content again even if the ledger holds it as complete.
     #[arg(long, env = "LOADER_FORCE")]
     pub force: bool,

@@ -115,7 +115,7 @@ pub(crate) fn settings(args: &CommonArgs) -> Result<LoadSettings> {
 
 /// `--mode upsert` and `--key` go together: a usage error (exit 2) before anything is opened.
 fn check_upsert_key(args: &LoadArgs) -> Result<()> {
-    let problem = match (args.mode, args.upsert_key.is_empty()) {
+    let problem = match (args.mode, args.key.is_empty()) {
         (Mode::Upsert, true) => {
             "--mode upsert needs --key COLUMN: the column(s) that identify a row"
         }
@@ -257,7 +257,7 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         Mode::Replace => LoadMode::Replace,
         Mode::Upsert => LoadMode::Upsert,
     };
-    settings.upsert_key.clone_from(&args.upsert_key);
+    settings.upsert_key.clone_from(&args.key);
     if settings.mode == LoadMode::Upsert {
         // A key in several files ends with the row of the file written last: one file at a
         // time, in the order given, makes that the last file named unless asked otherwise.
@@ -275,6 +275,12 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     let overlaps = matches!(target, Target::Postgres(_)) && !args.dry_run;
     settings.streams = match args.streams {
         Some(streams) => Streams::PerFile(usize::from(streams)),
+        // An upsert's files go one at a time; the writes of one file commit in order
+        // whatever their streams, so each file takes the streams the workers would have
+        // (1M rows into PostgreSQL: 3.0 s on two streams against 3.7 s on one).
+        None if overlaps && settings.mode == LoadMode::Upsert => {
+            Streams::PerFile(LoadSettings::default().workers)
+        }
         None if overlaps => Streams::IdleWorkers,
         None => Streams::PerFile(1),
     };
