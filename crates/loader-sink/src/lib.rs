@@ -44,6 +44,8 @@ mod postgres_parts;
 mod postgres_tls;
 #[cfg(feature = "postgres")]
 mod postgres_upsert;
+#[cfg(feature = "postgres")]
+mod postgres_write;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]

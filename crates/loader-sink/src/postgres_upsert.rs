@@ -39,10 +39,11 @@ impl PgSink {
             .map(|name| format!("{} IS NULL", quote_identifier(name)))
             .collect();
         let alone = format!("CASE WHEN {} THEN ctid END", null_key.join(" OR "));
+        let stage = format!("pg_temp.{}", quote_identifier(UPSERT_STAGE));
         // Typed as the table's columns are, so the rows travel as they would into it.
         transaction
             .batch_execute(&format!(
-                "CREATE TABLE {UPSERT_STAGE} AS SELECT {columns} FROM {table} WITH NO DATA"
+                "CREATE TABLE {stage} AS SELECT {columns} FROM {table} WITH NO DATA"
             ))
             .await
             .map_err(fail)?;
@@ -51,9 +52,9 @@ impl PgSink {
         transaction
             .batch_execute(&format!(
                 "INSERT INTO {table} ({columns}) SELECT {columns} FROM \
-                 (SELECT DISTINCT ON ({keys}, {alone}) * FROM {UPSERT_STAGE} \
+                 (SELECT DISTINCT ON ({keys}, {alone}) * FROM {stage} \
                   ORDER BY {keys}, {alone}, ctid DESC) AS latest{on_conflict}; \
-                 DROP TABLE {UPSERT_STAGE}"
+                 DROP TABLE {stage}"
             ))
             .await
             .map_err(fail)?;
@@ -97,7 +98,7 @@ impl PgSink {
 }
 
 /// The temporary table an upsert's rows are copied into first (see `PgSink::upsert_rows`).
-const UPSERT_STAGE: &str = "pg_temp.\"_loader_upsert\"";
+const UPSERT_STAGE: &str = "_loader_upsert";
 
 /// A failure of an upsert's statements: without a unique index on the key, PostgreSQL
 /// cannot tell a conflict, and says so in its own terms; the rest as [`pg_error`].
