@@ -334,7 +334,11 @@ pub fn assert_stopped_advising(output: &Output, advice: &str) {
         "{said}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(said.contains(advice), "{said}");
+    assert!(
+        said.contains(advice),
+        "{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Three files for one table that name its columns in different orders (`a.csv`: id, first,

@@ -217,3 +217,72 @@ fn numbers_grouped_in_thousands_load_as_numbers() {
         [[Some("123456800".to_owned()), Some("12007".to_owned())]]
     );
 }
+
+/// A payments export: dollar amounts with thousands commas, refunds in parentheses or
+/// with a minus before the sign.
+const PAYMENTS: &str = "id,amount,refund\n\
+                        1,\"$1,234.50\",($5.00)\n\
+                        2,$0.99,-$1\n\
+                        3,\"$12,000\",$0\n";
+
+/// `--currency '$' --thousands ,` loads the amounts as numbers, into SQLite (new table,
+/// real) and into an existing PostgreSQL table (numeric, exact, and double precision); without it `plan` names the
+/// flags, and the existing table stops the file advising them.
+#[test]
+fn amounts_with_a_currency_sign_load_as_numbers_or_name_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("payments.csv"), PAYMENTS).unwrap();
+    let plan = run_loader(dir.path(), &["plan", "payments.csv"]);
+    let said = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        said.contains(
+            "column \"amount\" is text as written, but values such as \"$1,234.50\" read as \
+             numbers with --currency '$' --thousands ,"
+        ) && said.contains("values such as \"($5.00)\" read as numbers with --currency '$'"),
+        "{said}"
+    );
+    let flags = ["--currency", "$", "--thousands", ","];
+    let mut load = vec!["load", "payments.csv", "--into", "out.db"];
+    load.extend_from_slice(&flags);
+    assert_succeeded(&run_loader(dir.path(), &load));
+    let text = |v: &str| Some(v.to_owned());
+    let sums = "SELECT CAST(round(sum(amount) * 100) AS INTEGER), \
+                CAST(round(sum(refund) * 100) AS INTEGER), typeof(min(amount)) FROM payments";
+    assert_eq!(
+        sqlite_rows(&dir.path().join("out.db"), sums),
+        [[text("1323549"), text("-600"), text("real")]]
+    );
+    let Some(url) = pg_url() else {
+        return;
+    };
+    let schema = ScratchSchema::created(&url, "currency");
+    schema.create_table(
+        "payments",
+        "id int8, amount numeric(12,2), refund double precision",
+    );
+    let load = |extra: &[&str]| {
+        let mut args = vec![
+            "load",
+            "payments.csv",
+            "--into",
+            &url,
+            "--schema",
+            &schema.name,
+        ];
+        args.extend_from_slice(extra);
+        run_loader(dir.path(), &args)
+    };
+    // The numeric column takes any text to the server, the real one is checked here.
+    assert_stopped_advising(&load(&[]), "--currency '$' reads \"($5.00)\" as \"-5.00\"");
+    assert_succeeded(&load(&flags));
+    assert_eq!(
+        query_text(
+            &url,
+            &format!(
+                "SET search_path TO \"{}\"; SELECT sum(amount)::text, sum(refund)::numeric(5,2)::text FROM payments",
+                schema.name
+            )
+        ),
+        [[text("13235.49"), text("-6.00")]]
+    );
+}

@@ -313,6 +313,12 @@ pub struct CommonArgs {
     /// row.
     #[arg(long, value_name = "CHAR", value_parser = one_char, env = "LOADER_THOUSANDS")]
     pub thousands: Option<u8>,
+    /// The currency sign amounts carry, before or after the number ($1,234.50, 12,50 €,
+    /// -$5 or ($5.00) for -5): read as numbers in integer, real and PostgreSQL numeric
+    /// columns and when types are inferred, in the notation --decimal-comma and --thousands
+    /// say (a value without the sign reads as a number too).
+    #[arg(long, value_name = "SIGN", value_parser = loader_file::Currency::new, env = "LOADER_CURRENCY")]
+    pub currency: Option<loader_file::Currency>,
     /// The format dates are written in when not as 2024-01-31, in chrono's strftime terms:
     /// %d.%m.%Y (31.01.2024), %m/%d/%Y (1/31/2024). Such values are dates, inferred and
     /// loaded as such; ISO dates are read too.

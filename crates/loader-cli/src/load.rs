@@ -139,6 +139,7 @@ fn csv_options(args: &CommonArgs) -> CsvOptions {
         .snake_case_names(args.snake_case_names)
         .decimal_comma(args.decimal_comma)
         .thousands(args.thousands)
+        .currency(args.currency)
         .date_format(args.date_format.clone())
         .timestamp_format(args.timestamp_format.clone())
         .encoding(match args.encoding {

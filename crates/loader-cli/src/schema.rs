@@ -103,6 +103,10 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
                 .map(|mark| format!(", thousands grouped by {:?}", char::from(mark)))
                 .unwrap_or_default()
             + &csv
+                .get_currency()
+                .map(|sign| format!(", amounts in {}", sign.as_str()))
+                .unwrap_or_default()
+            + &csv
                 .get_date_format()
                 .map(|f| format!(", dates as {f}"))
                 .unwrap_or_default()
@@ -152,6 +156,7 @@ fn json(file: &PlannedFile, csv: &loader_file::CsvOptions) -> serde_json::Value 
         // How values are written, as the options say (null when as every type reads them).
         "decimal_comma": csv.get_decimal_comma(),
         "thousands": csv.get_thousands().map(|mark| char::from(mark).to_string()),
+        "currency": csv.get_currency().map(|sign| sign.as_str().to_owned()),
         "date_format": csv.get_date_format(),
         "timestamp_format": csv.get_timestamp_format(),
         "skipped": sample.skipped.iter().map(|(column, name)| serde_json::json!({

@@ -117,6 +117,21 @@ pub(crate) fn rewrite(
 
 /// What a number in `notation` looks like, for the error naming a field that is none.
 fn expected_number(notation: crate::Notation) -> String {
+    let written = written_number(notation);
+    match notation.currency {
+        Some(currency) => {
+            let sign = currency.as_str();
+            format!(
+                "{written}, with or without the currency sign {sign} before or after it \
+                 (--currency {sign}: {sign}5 and 5{sign} are 5, ({sign}5) and -{sign}5 are -5)"
+            )
+        }
+        None => written,
+    }
+}
+
+/// What a number in `notation` looks like, its currency sign aside.
+fn written_number(notation: crate::Notation) -> String {
     let group = notation.group.map(char::from);
     match (notation.decimal, group) {
         (b',', Some('.')) => "a number written with a decimal comma (--decimal-comma: 1.234,5 is \

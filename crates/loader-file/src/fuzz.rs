@@ -16,8 +16,9 @@ fn csv_like_bytes() -> impl Strategy<Value = Vec<u8>> {
     let interesting = prop_oneof![
         4 => prop::sample::select(b",;\t|\"\\\r\n#".to_vec()),
         3 => prop::sample::select(b"0123456789-.+eE".to_vec()),
-        2 => prop::sample::select(b"abcxyzTZ: ".to_vec()),
-        1 => prop::sample::select(vec![0u8, 0x1f, 0x8b, 0x28, 0xb5, 0x2f, 0xfd, 0xef, 0xbb, 0xbf, 0xff, 0xc3, 0xa9]),
+        2 => prop::sample::select(b"abcxyzTZ: ()$".to_vec()),
+        // NUL, gzip's and zstd's magic, a BOM, bytes of `é` and of `€`.
+        1 => prop::sample::select(vec![0u8, 0x1f, 0x8b, 0x28, 0xb5, 0x2f, 0xfd, 0xef, 0xbb, 0xbf, 0xff, 0xc3, 0xa9, 0xe2, 0x82, 0xac]),
         1 => any::<u8>(),
     ];
     prop::collection::vec(interesting, 0..1500)
@@ -32,6 +33,12 @@ fn structured_bytes() -> impl Strategy<Value = Vec<u8>> {
         (-999.0f64..999.0).prop_map(|f| format!("{f:.3}")),
         Just("true".to_owned()),
         Just("NA".to_owned()),
+        // Amounts in euros, negative in parentheses, as `--currency €` reads them.
+        (0u32..99_999, any::<bool>()).prop_map(|(n, negative)| if negative {
+            format!("({n} €)")
+        } else {
+            format!("€{n}")
+        }),
         (1990u32..2030, 1u32..13, 1u32..29).prop_map(|(y, m, d)| format!("{y}-{m:02}-{d:02}")),
         (1u32..29, 0u32..24).prop_map(|(d, h)| format!("2024-01-{d:02}T{h:02}:00:00Z")),
         "[a-z ,\"\n]{0,8}".prop_map(|t| format!("\"{}\"", t.replace('"', "\"\""))),
@@ -69,10 +76,17 @@ fn options() -> impl Strategy<Value = CsvOptions> {
         prop::option::of(prop::sample::select(b",;\t|".to_vec())),
         1usize..50,
         (0u8..3, any::<bool>(), 16usize..4096),
-        (any::<bool>(), any::<bool>()),
+        (any::<bool>(), any::<bool>(), any::<bool>()),
     )
         .prop_map(
-            |(headers, backslash, delimiter, rows, (policy, nul, row_bytes), (comma, dates))| {
+            |(
+                headers,
+                backslash,
+                delimiter,
+                rows,
+                (policy, nul, row_bytes),
+                (comma, dates, currency),
+            )| {
                 let policy = match policy {
                     0 => crate::BadRowPolicy::fail(),
                     1 => crate::BadRowPolicy::skip(),
@@ -87,8 +101,10 @@ fn options() -> impl Strategy<Value = CsvOptions> {
                     .bad_rows(policy)
                     .allow_nul(nul)
                     .max_row_bytes(row_bytes)
-                    // Fields rewritten as written otherwise: decimal commas, local dates.
+                    // Fields rewritten as written otherwise: decimal commas, amounts in
+                    // euros, local dates.
                     .decimal_comma(comma)
+                    .currency(currency.then(|| crate::Currency::new("€").expect("a sign")))
                     .date_format(dates.then(|| "%d.%m.%Y".to_owned()))
                     .timestamp_format(dates.then(|| "%d.%m.%Y %H:%M".to_owned()));
                 match delimiter {

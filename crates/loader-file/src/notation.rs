@@ -1,6 +1,7 @@
 //! Numbers written as a locale writes them: a decimal comma, as spreadsheets in most of
-//! Europe export them (`1.234,5` for 1234.5, `--decimal-comma`), or digits grouped in
-//! thousands (`1,234.5`, `--thousands ,`). In integer and real columns such a number is
+//! Europe export them (`1.234,5` for 1234.5, `--decimal-comma`), digits grouped in
+//! thousands (`1,234.5`, `--thousands ,`), or amounts with a currency sign (`$1,234.50`,
+//! `12,50 €`, `($5.00)` for -5, `--currency`). In integer and real columns such a number is
 //! rewritten as every type reads numbers (see [`crate::formats`]).
 
 /// How numbers are written: the decimal mark, and the byte that groups the whole part's
@@ -19,6 +20,113 @@ pub struct Notation {
     pub decimal: u8,
     /// What groups thousands (`1.234.567`, `1,234,567`), if anything.
     pub group: Option<u8>,
+    /// The currency sign amounts may carry (`$1,234.50`, `12,50 €`), if any: see
+    /// [`Currency`].
+    pub currency: Option<Currency>,
+}
+
+/// A currency sign a number may carry before or after it (`$5`, `5 €`, `-$5`, `$-5`), with
+/// an amount in parentheses negative, as accounting exports write it (`($5.00)` is -5). At
+/// most [`Currency::MAX_BYTES`] bytes, with no digit, sign, point, comma, parenthesis,
+/// quote or space in it: `$`, `€`, `£`, `USD`, `kr`.
+///
+/// ```
+/// use loader_file::{Currency, Notation};
+/// let dollars = Notation { currency: Some(Currency::new("$").unwrap()), ..Notation::THOUSANDS_COMMA };
+/// let read = |text: &str| String::from_utf8(dollars.to_point(text.as_bytes()).collect()).unwrap();
+/// assert!(dollars.is_number(b"$1,234.50"));
+/// assert_eq!(read("$1,234.50"), "1234.50");
+/// assert_eq!(read("($5.00)"), "-5.00");
+/// assert_eq!(read("-$5"), "-5");
+/// assert!(!dollars.is_number(b"$"));
+/// assert!(Currency::new("1$").is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Currency {
+    bytes: [u8; Currency::MAX_BYTES],
+    len: u8,
+}
+
+impl Currency {
+    /// The longest sign taken, in bytes (`CHF`, `US$`, `zł` fit).
+    pub const MAX_BYTES: usize = 7;
+
+    /// The sign `symbol`, or why it cannot be one.
+    ///
+    /// # Errors
+    ///
+    /// When `symbol` is empty, longer than [`MAX_BYTES`](Self::MAX_BYTES), or holds a
+    /// character a number is written with or one that would make it ambiguous.
+    pub fn new(symbol: &str) -> Result<Currency, String> {
+        if symbol.is_empty() || symbol.len() > Self::MAX_BYTES {
+            return Err(format!(
+                "{symbol:?}: a currency sign is 1 to {} bytes",
+                Self::MAX_BYTES
+            ));
+        }
+        if let Some(c) = symbol
+            .chars()
+            .find(|c| c.is_ascii_digit() || c.is_whitespace() || "+-.,()'\"".contains(*c))
+        {
+            return Err(format!(
+                "{symbol:?}: a currency sign cannot hold {c:?}, which numbers are written with"
+            ));
+        }
+        let mut bytes = [0; Self::MAX_BYTES];
+        bytes[..symbol.len()].copy_from_slice(symbol.as_bytes());
+        Ok(Currency {
+            bytes,
+            len: symbol.len() as u8,
+        })
+    }
+
+    /// The sign's text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+
+    /// `field`'s amount without the sign: whether it is negative (a minus before or after
+    /// the sign, or parentheses around it) and the digits, with no sign of their own; a
+    /// field without the sign is taken as it is. `None` when the sign or a minus is where
+    /// no amount has it (`5$5`, `--$5`, `(-5)`).
+    fn amount(self, field: &[u8]) -> Option<(bool, &[u8])> {
+        let sign = self.as_str().as_bytes();
+        let (parenthesised, inner) = match field {
+            [b'(', inner @ .., b')'] => (true, inner.trim_ascii()),
+            _ => (false, field),
+        };
+        let (mut negative, mut rest, mut sign_taken) = match signed(inner) {
+            Some((negative, rest)) => (negative, rest, true),
+            None => (false, inner, false),
+        };
+        if let Some(after) = rest.strip_prefix(sign) {
+            rest = after.trim_ascii_start();
+        } else if let Some(before) = rest.strip_suffix(sign) {
+            rest = before.trim_ascii_end();
+        }
+        if let Some((minus, after)) = signed(rest)
+            && !sign_taken
+        {
+            (negative, rest, sign_taken) = (minus, after, true);
+        }
+        let unsigned = !matches!(rest, [b'-' | b'+', ..]);
+        (unsigned && !(parenthesised && sign_taken)).then_some((negative || parenthesised, rest))
+    }
+}
+
+/// A leading sign taken off `text`: whether it was a minus, and what follows it.
+fn signed(text: &[u8]) -> Option<(bool, &[u8])> {
+    match text {
+        [b'-', rest @ ..] => Some((true, rest)),
+        [b'+', rest @ ..] => Some((false, rest)),
+        _ => None,
+    }
+}
+
+impl std::fmt::Debug for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Currency({:?})", self.as_str())
+    }
 }
 
 impl Notation {
@@ -26,12 +134,23 @@ impl Notation {
     pub const DECIMAL_COMMA: Notation = Notation {
         decimal: b',',
         group: Some(b'.'),
+        currency: None,
     };
 
     /// A decimal point, commas grouping thousands: `1,234.5`.
     pub const THOUSANDS_COMMA: Notation = Notation {
         decimal: b'.',
         group: Some(b','),
+        currency: None,
+    };
+
+    /// Numbers as every type reads them: a decimal point, nothing grouping thousands. With
+    /// a [`currency`](Self::currency) sign, the notation of amounts written plainly
+    /// otherwise (`$1234.50`).
+    pub const PLAIN: Notation = Notation {
+        decimal: b'.',
+        group: None,
+        currency: None,
     };
 
     /// Whether `field` is a number in this notation: an optional sign, a whole part of
@@ -41,6 +160,15 @@ impl Notation {
     /// under a decimal comma) makes it no such number: in such a file it is a value of
     /// another notation, not the one it would be read as.
     pub fn is_number(self, field: &[u8]) -> bool {
+        if let Some(currency) = self.currency {
+            return currency.amount(field).is_some_and(|(_, amount)| {
+                Notation {
+                    currency: None,
+                    ..self
+                }
+                .is_number(amount)
+            });
+        }
         let field = match field {
             [b'+' | b'-', rest @ ..] => rest,
             _ => field,
@@ -89,11 +217,19 @@ impl Notation {
     /// The bytes of a number [`is_number`](Self::is_number) took, as
     /// [`ColumnType::parse`](loader_batch::ColumnType::parse) reads numbers: the group
     /// marks dropped, the decimal mark a point.
+    ///
+    /// With a currency sign, the sign dropped too and a negative amount led by a minus.
     pub fn to_point(self, field: &[u8]) -> impl Iterator<Item = u8> + '_ {
-        field
-            .iter()
-            .filter(move |&&b| Some(b) != self.group)
-            .map(move |&b| if b == self.decimal { b'.' } else { b })
+        let (negative, amount) = match self.currency {
+            Some(currency) => currency.amount(field).unwrap_or((false, field)),
+            None => (false, field),
+        };
+        negative.then_some(b'-').into_iter().chain(
+            amount
+                .iter()
+                .filter(move |&&b| Some(b) != self.group)
+                .map(move |&b| if b == self.decimal { b'.' } else { b }),
+        )
     }
 }
 
@@ -126,7 +262,7 @@ mod tests {
             for (notation, decimal, group) in [
                 (Notation::DECIMAL_COMMA, ',', '.'),
                 (Notation::THOUSANDS_COMMA, '.', ','),
-                (Notation { decimal: b',', group: Some(b' ') }, ',', ' '),
+                (Notation { decimal: b',', group: Some(b' '), currency: None }, ',', ' '),
             ] {
                 let text = written(whole, cents, decimal, group);
                 prop_assert!(notation.is_number(text.as_bytes()), "{text}");
@@ -199,8 +335,66 @@ mod tests {
         let spaces = Notation {
             decimal: b',',
             group: Some(b' '),
+            currency: None,
         };
         assert!(spaces.is_number(b"1 234 567,89"));
         assert!(!spaces.is_number(b"1.234,5"));
+    }
+
+    #[test]
+    fn amounts_with_a_currency_sign_before_or_after_are_numbers_without_it() {
+        let currency = |symbol: &str, notation: Notation| Notation {
+            currency: Some(Currency::new(symbol).unwrap()),
+            ..notation
+        };
+        let dollars = currency("$", Notation::THOUSANDS_COMMA);
+        let euros = currency("€", Notation::DECIMAL_COMMA);
+        let francs = currency("CHF", Notation::PLAIN);
+        for (notation, written, read) in [
+            (dollars, "$1,234.50", "1234.50"),
+            (dollars, "-$1,234.50", "-1234.50"),
+            (dollars, "$-5", "-5"),
+            (dollars, "+$5", "5"),
+            (dollars, "($1,234.50)", "-1234.50"),
+            (dollars, "( $5 )", "-5"),
+            (dollars, "1,234.50$", "1234.50"),
+            (dollars, "7.25", "7.25"),
+            (dollars, "-3", "-3"),
+            (euros, "12,50 €", "12.50"),
+            (euros, "-1.234,50€", "-1234.50"),
+            (euros, "€ 3", "3"),
+            (francs, "CHF 1234.5", "1234.5"),
+            (francs, "1234.5 CHF", "1234.5"),
+        ] {
+            assert!(notation.is_number(written.as_bytes()), "{written}");
+            let converted: Vec<u8> = notation.to_point(written.as_bytes()).collect();
+            assert_eq!(String::from_utf8(converted).unwrap(), read, "{written}");
+        }
+        for (notation, written) in [
+            (dollars, "$"),
+            (dollars, "$$5"),
+            (dollars, "5$5"),
+            (dollars, "--$5"),
+            (dollars, "-$-5"),
+            (dollars, "(-$5)"),
+            (dollars, "($-5)"),
+            (dollars, "$1,5"),
+            (dollars, "€5"),
+            (dollars, "()"),
+            (euros, "€1.5"),
+            (francs, "CH 5"),
+        ] {
+            assert!(!notation.is_number(written.as_bytes()), "{written}");
+        }
+    }
+
+    #[test]
+    fn currency_signs_are_refused_when_numbers_are_written_with_their_characters() {
+        for symbol in ["$", "€", "£", "USD", "EUR", "zł", "kr", "US$", "₹"] {
+            assert_eq!(Currency::new(symbol).unwrap().as_str(), symbol);
+        }
+        for symbol in ["", "1", "$ ", "-", "(", ",", ".", "TOOLONGX", "'"] {
+            assert!(Currency::new(symbol).is_err(), "{symbol:?}");
+        }
     }
 }

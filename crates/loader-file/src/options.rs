@@ -177,6 +177,7 @@ pub struct CsvOptions {
     timestamp_format: Option<String>,
     skipped_columns: Vec<bool>,
     thousands: Option<u8>,
+    currency: Option<crate::Currency>,
 }
 
 impl Default for CsvOptions {
@@ -208,6 +209,7 @@ impl Default for CsvOptions {
             timestamp_format: None,
             skipped_columns: Vec::new(),
             thousands: None,
+            currency: None,
         }
     }
 }
@@ -298,20 +300,40 @@ impl CsvOptions {
         self.thousands
     }
 
-    /// How numbers are written, when not as every type reads them: with a decimal comma, or
-    /// grouped in thousands; `None` for plain numbers.
+    /// The currency sign amounts may carry (`$1,234.50`, `12,50 €`, `($5.00)` for -5; see
+    /// [`Currency`](crate::Currency)), read in the notation
+    /// [`decimal_comma`](Self::decimal_comma) and [`thousands`](Self::thousands) say: in
+    /// integer and real columns and when types are inferred (default none).
+    pub fn currency(mut self, currency: Option<crate::Currency>) -> Self {
+        self.currency = currency;
+        self
+    }
+
+    /// The currency sign given ([`currency`](Self::currency)).
+    pub fn get_currency(&self) -> Option<crate::Currency> {
+        self.currency
+    }
+
+    /// How numbers are written, when not as every type reads them: with a decimal comma,
+    /// grouped in thousands, or with a currency sign; `None` for plain numbers.
     pub fn number_notation(&self) -> Option<crate::Notation> {
-        match (self.decimal_comma, self.thousands) {
-            (false, None) => None,
-            (true, group) => Some(crate::Notation {
+        let notation = match (self.decimal_comma, self.thousands) {
+            (false, None) if self.currency.is_none() => return None,
+            (true, group) => crate::Notation {
                 decimal: b',',
                 group: group.or(Some(b'.')),
-            }),
-            (false, group) => Some(crate::Notation {
+                currency: None,
+            },
+            (false, group) => crate::Notation {
                 decimal: b'.',
                 group,
-            }),
-        }
+                currency: None,
+            },
+        };
+        Some(crate::Notation {
+            currency: self.currency,
+            ..notation
+        })
     }
 
     /// The format dates are written in, in chrono's strftime terms (`%d.%m.%Y`,

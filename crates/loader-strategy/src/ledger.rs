@@ -375,6 +375,7 @@ fn settings_json(settings: &LoadSettings) -> String {
         "snake_case_names": settings.csv.get_snake_case_names(),
         "decimal_comma": settings.csv.get_decimal_comma(),
         "thousands": settings.csv.get_thousands().map(char::from),
+        "currency": settings.csv.get_currency().map(|sign| sign.as_str().to_owned()),
         "date_format": settings.csv.get_date_format(),
         "timestamp_format": settings.csv.get_timestamp_format(),
         "workers": settings.workers,

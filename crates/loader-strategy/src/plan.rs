@@ -147,7 +147,11 @@ impl PlannedFile {
                         hint.example.replace('.', "").replace(',', ".")
                     ));
                 }
-                let number = |o: &String| o == "--decimal-comma" || o.starts_with("--thousands");
+                let number = |o: &String| {
+                    o == "--decimal-comma"
+                        || o.starts_with("--thousands")
+                        || o.starts_with("--currency")
+                };
                 let what = if hint.options.iter().all(number) {
                     "numbers"
                 } else if hint.options.iter().any(|o| o.starts_with("--timestamp")) {

@@ -74,6 +74,9 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
                     ways.insert(0, format!("{option} reads {found:?} as {read:?}"));
                 }
             }
+            if let Some(amount) = amount_reading(source.expected, found) {
+                ways.insert(0, amount);
+            }
             if let Some(formats) = date_formats_reading(source.expected, found) {
                 ways.insert(0, formats);
             }
@@ -172,6 +175,41 @@ fn shell_word(word: &str) -> String {
     }
 }
 
+/// For a number column's value with a currency sign (`$1,234.50`, `12,50 €`, `($5)`): the
+/// `--currency` (with the notation of its digits) that reads it, and what it reads.
+fn amount_reading(expected: ColumnType, found: &str) -> Option<String> {
+    if !expected.is_numeric() {
+        return None;
+    }
+    let notations = [
+        (Notation::PLAIN, ""),
+        (Notation::THOUSANDS_COMMA, " --thousands ,"),
+        (Notation::DECIMAL_COMMA, " --decimal-comma"),
+    ];
+    ["$", "€", "£"]
+        .into_iter()
+        .filter(|sign| found.contains(sign))
+        .find_map(|sign| {
+            let currency = loader_file::Currency::new(sign).ok()?;
+            notations.iter().find_map(|(notation, more)| {
+                let notation = Notation {
+                    currency: Some(currency),
+                    ..*notation
+                };
+                notation.is_number(found.as_bytes()).then(|| {
+                    let read: String = notation
+                        .to_point(found.as_bytes())
+                        .map(char::from)
+                        .collect();
+                    format!(
+                        "--currency {}{more} reads {found:?} as {read:?}",
+                        shell_word(sign)
+                    )
+                })
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +296,31 @@ mod tests {
             thousands.contains("--decimal-comma reads \"1.000\" as \"1000\""),
             "{thousands}"
         );
+        // Amounts with a currency sign, in the notation their digits are written in.
+        for (found, advice) in [
+            (
+                "$1,234.50",
+                "--currency '$' --thousands , reads \"$1,234.50\" as \"1234.50\"",
+            ),
+            ("($5.00)", "--currency '$' reads \"($5.00)\" as \"-5.00\""),
+            ("$abc", ""),
+            ("-$5", "--currency '$' reads \"-$5\" as \"-5\""),
+            (
+                "12,50 €",
+                "--currency '€' --decimal-comma reads \"12,50 €\" as \"12.50\"",
+            ),
+        ] {
+            let amount = remedy(&value_error("price", ColumnType::Real, found)).unwrap();
+            match advice {
+                "" => assert!(!amount.contains("--currency"), "{amount}"),
+                advice => assert!(
+                    amount.starts_with(&format!("to get past it: {advice}")),
+                    "{amount}"
+                ),
+            }
+        }
+        let text = remedy(&value_error("note", ColumnType::Date, "$5")).unwrap();
+        assert!(!text.contains("--currency"), "{text}");
     }
 
     #[test]

@@ -24,10 +24,36 @@ pub struct WrittenHint {
 }
 
 /// Per column, the readings still possible as values are sampled: one bit for the decimal
-/// comma, then one per date format, then one per timestamp format.
+/// comma, one for thousands commas, then one per date format, one per timestamp format, and
+/// one per currency sign of [`SIGNS`] in each of [`AMOUNTS`]; and which signs its values
+/// showed.
 pub(super) struct Hints {
     possible: Vec<u64>,
     seen: Vec<Option<String>>,
+    signs_seen: Vec<u8>,
+}
+
+/// Currency signs looked for in text columns.
+const SIGNS: [&str; 3] = ["$", "€", "£"];
+
+/// The notations an amount with a sign may be written in, and the options beside
+/// `--currency` that read it.
+const AMOUNTS: [(Notation, &str); 3] = [
+    (Notation::PLAIN, ""),
+    (Notation::THOUSANDS_COMMA, " --thousands ,"),
+    (Notation::DECIMAL_COMMA, " --decimal-comma"),
+];
+
+fn currency_bit(sign: usize, amount: usize) -> u64 {
+    1 << (2 + DATE_FORMATS.len() + TIMESTAMP_FORMATS.len() + sign * AMOUNTS.len() + amount)
+}
+
+/// `notation` with the currency sign `SIGNS[sign]`.
+fn with_sign(notation: Notation, sign: usize) -> Notation {
+    Notation {
+        currency: crate::Currency::new(SIGNS[sign]).ok(),
+        ..notation
+    }
 }
 
 const DECIMAL_COMMA: u64 = 1;
@@ -56,9 +82,17 @@ impl Hints {
                 .map(timestamp_bit)
                 .fold(0, |a, b| a | b);
         }
+        if options.get_currency().is_none() {
+            for sign in 0..SIGNS.len() {
+                for amount in 0..AMOUNTS.len() {
+                    all |= currency_bit(sign, amount);
+                }
+            }
+        }
         Hints {
             possible: vec![all; columns],
             seen: vec![None; columns],
+            signs_seen: vec![0; columns],
         }
     }
 
@@ -81,6 +115,17 @@ impl Hints {
         ] {
             if *possible & bit != 0 && !notation.is_number(value) {
                 *possible &= !bit;
+            }
+        }
+        for (sign, symbol) in SIGNS.iter().enumerate() {
+            for (amount, (notation, _)) in AMOUNTS.iter().enumerate() {
+                let bit = currency_bit(sign, amount);
+                if *possible & bit != 0 && !with_sign(*notation, sign).is_number(value) {
+                    *possible &= !bit;
+                }
+            }
+            if text.contains(symbol) {
+                self.signs_seen[column] |= 1 << sign;
             }
         }
         for (index, format) in DATE_FORMATS.iter().enumerate() {
@@ -113,6 +158,7 @@ impl Hints {
     /// `--decimal-comma` reads otherwise.
     pub(super) fn finish(self, type_of: impl Fn(usize) -> ColumnType) -> Vec<WrittenHint> {
         let mut hints = Vec::new();
+        let signs_seen = self.signs_seen;
         for (column, (possible, seen)) in self.possible.into_iter().zip(self.seen).enumerate() {
             let ty = type_of(column);
             let hinted = match ty {
@@ -149,6 +195,20 @@ impl Hints {
             for (index, format) in TIMESTAMP_FORMATS.iter().enumerate() {
                 if possible & timestamp_bit(index) != 0 {
                     options.push(format!("--timestamp-format '{format}'"));
+                }
+            }
+            // A sign some value showed; amounts written plainly need no more than it.
+            for (sign, symbol) in SIGNS.iter().enumerate() {
+                if signs_seen[column] & (1 << sign) == 0 {
+                    continue;
+                }
+                let readings =
+                    (0..AMOUNTS.len()).filter(|&a| possible & currency_bit(sign, a) != 0);
+                for amount in readings {
+                    options.push(format!("--currency '{symbol}'{}", AMOUNTS[amount].1));
+                    if amount == 0 {
+                        break;
+                    }
                 }
             }
             if options.is_empty() {
@@ -189,6 +249,38 @@ mod tests {
             options: options.iter().map(|o| (*o).to_owned()).collect(),
             example: example.to_owned(),
         }
+    }
+
+    #[test]
+    fn amounts_with_a_currency_sign_name_the_currency_and_the_notation() {
+        let text = "id,price,refund,code,fee\n1,\"$1,234.50\",($5.00),A1,12 €\n\
+                    2,$6.25,-$1,B2,\"1.234,50 €\"\n";
+        assert_eq!(
+            hints(text, &CsvOptions::default()),
+            [
+                hint(1, Text, &["--currency '$' --thousands ,"], "$1,234.50"),
+                hint(2, Text, &["--currency '$'"], "($5.00)"),
+                hint(4, Text, &["--currency '€' --decimal-comma"], "1.234,50 €"),
+            ]
+        );
+        // Given, the sign is read: the columns are numbers and nothing is hinted.
+        let dollars = CsvOptions::default()
+            .currency(Some(crate::Currency::new("$").unwrap()))
+            .thousands(Some(b','));
+        let sampled = |options: &CsvOptions| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("t.csv");
+            std::fs::write(&path, "price,refund\n\"$1,234.50\",($5.00)\n$6.25,-$1\n").unwrap();
+            sample_file(&path, options).unwrap()
+        };
+        let sample = sampled(&dollars);
+        assert!(
+            sample.written_hints.is_empty(),
+            "{:?}",
+            sample.written_hints
+        );
+        assert_eq!(sample.schema.columns()[0].ty, Real);
+        assert_eq!(sample.schema.columns()[1].ty, Real);
     }
 
     #[test]
