@@ -90,6 +90,21 @@ impl ScratchSchema {
             &format!("CREATE TABLE \"{}\".{name} ({columns})", self.name),
         );
     }
+
+    /// The rows `sql` gives with the schema first on the search path, as [`query_text`].
+    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        query_text(
+            &self.url,
+            &format!("SET search_path TO \"{}\"; {sql}", self.name),
+        )
+    }
+
+    /// Runs `loader load PATH --into URL --schema NAME` and `extra` in `dir`.
+    pub fn load(&self, dir: &std::path::Path, path: &str, extra: &[&str]) -> std::process::Output {
+        let mut args = vec!["load", path, "--into", &self.url, "--schema", &self.name];
+        args.extend_from_slice(extra);
+        crate::run_loader(dir, &args)
+    }
 }
 
 impl Drop for ScratchSchema {

@@ -854,10 +854,7 @@ fn schema_ddl_makes_the_table_a_load_then_fills() {
         return;
     };
     let schema = loader_tests::pg::ScratchSchema::created(&url, "ddl");
-    loader_tests::pg::query_text(
-        &url,
-        &format!("SET search_path TO \"{}\"; {postgres}", schema.name),
-    );
+    schema.query(&postgres);
     let args = [
         "load",
         "orders.csv",

@@ -119,12 +119,7 @@ fn on_postgres_table(
     schema.create_table("t", columns);
     let dir = tempfile::tempdir().unwrap();
     let into = ["--into", url.as_str(), "--schema", schema.name.as_str()];
-    check(dir.path(), &into, &|sql| {
-        query_text(
-            &url,
-            &format!("SET search_path TO \"{}\"; {sql}", schema.name),
-        )
-    });
+    check(dir.path(), &into, &|sql| schema.query(sql));
     Some((url, schema))
 }
 

@@ -3,7 +3,7 @@
 //! the later of two rows with one key wins (also across the overlapping writes of several
 //! COPY streams), and a table that cannot tell a repeated key stops with the index to make.
 
-use loader_tests::pg::{ScratchSchema, pg_url, query_text};
+use loader_tests::pg::{ScratchSchema, pg_url};
 use loader_tests::{Rows, assert_succeeded, run_loader, sqlite_rows};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -13,7 +13,7 @@ use std::process::Output;
 struct Target {
     args: Vec<String>,
     sqlite: Option<PathBuf>,
-    postgres: Option<(String, ScratchSchema)>,
+    postgres: Option<ScratchSchema>,
 }
 
 impl Target {
@@ -26,14 +26,9 @@ impl Target {
         if let Some(url) = pg_url() {
             let schema = ScratchSchema::created(&url, tag);
             targets.push(Target {
-                args: vec![
-                    "--into".into(),
-                    url.clone(),
-                    "--schema".into(),
-                    schema.name.clone(),
-                ],
+                args: vec!["--into".into(), url, "--schema".into(), schema.name.clone()],
                 sqlite: None,
-                postgres: Some((url, schema)),
+                postgres: Some(schema),
             });
         }
         targets
@@ -59,10 +54,7 @@ impl Target {
                 }
                 sqlite_rows(db, last)
             }
-            (None, Some((url, schema))) => query_text(
-                url,
-                &format!("SET search_path TO \"{}\"; {sql}", schema.name),
-            ),
+            (None, Some(schema)) => schema.query(sql),
             (None, None) => unreachable!("a target is one or the other"),
         }
     }

@@ -3,7 +3,7 @@
 //! `--date-format` and `--timestamp-format` an American export's dates as dates; without the
 //! flags the stopped file's advice names them.
 
-use loader_tests::pg::{ScratchSchema, pg_url, query_text};
+use loader_tests::pg::{ScratchSchema, pg_url};
 use loader_tests::{Rows, assert_stopped_advising, assert_succeeded, run_loader, sqlite_rows};
 use std::path::Path;
 
@@ -99,26 +99,10 @@ fn a_decimal_comma_export_loads_into_an_existing_postgres_table_or_names_the_fla
     );
     let dir = tempfile::tempdir().unwrap();
     write_export(dir.path());
-    let load = |extra: &[&str]| {
-        let mut args = vec![
-            "load",
-            "preise.csv",
-            "--into",
-            &url,
-            "--schema",
-            &schema.name,
-        ];
-        args.extend_from_slice(extra);
-        run_loader(dir.path(), &args)
-    };
+    let load = |extra: &[&str]| schema.load(dir.path(), "preise.csv", extra);
     assert_stopped_advising(&load(&[]), "--decimal-comma reads \"1.000\" as \"1000\"");
     assert_succeeded(&load(&["--decimal-comma"]));
-    check_loaded(&|sql| {
-        query_text(
-            &url,
-            &format!("SET search_path TO \"{}\"; {sql}", schema.name),
-        )
-    });
+    check_loaded(&|sql| schema.query(sql));
 }
 
 /// Excel's CSV from a United States locale: month first, 12-hour clock.
@@ -174,24 +158,12 @@ fn dates_in_a_format_of_their_own_load_into_postgres_or_name_the_flag() {
     schema.create_table("us", "id int8, paid date, at timestamp");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("us.csv"), US_EXPORT).unwrap();
-    let load = |extra: &[&str]| {
-        let mut args = vec!["load", "us.csv", "--into", &url, "--schema", &schema.name];
-        args.extend_from_slice(extra);
-        run_loader(dir.path(), &args)
-    };
+    let load = |extra: &[&str]| schema.load(dir.path(), "us.csv", extra);
     assert_stopped_advising(&load(&[]), "--date-format %m/%d/%Y reads \"1/31/2024\"");
     assert_succeeded(&load(&US_FORMATS));
-    check_us_dates(&|sql| {
-        query_text(
-            &url,
-            &format!("SET search_path TO \"{}\"; {sql}", schema.name),
-        )
-    });
+    check_us_dates(&|sql| schema.query(sql));
 }
 
-/// An American report's numbers, grouped in thousands by commas (quoted, as they must be in
-/// a comma-separated file), load as numbers with `--thousands ,`; a decimal mark given as
-/// the thousands mark is refused before anything is read.
 #[test]
 fn numbers_grouped_in_thousands_load_as_numbers() {
     let dir = tempfile::tempdir().unwrap();
@@ -260,29 +232,12 @@ fn amounts_with_a_currency_sign_load_as_numbers_or_name_the_flag() {
         "payments",
         "id int8, amount numeric(12,2), refund double precision",
     );
-    let load = |extra: &[&str]| {
-        let mut args = vec![
-            "load",
-            "payments.csv",
-            "--into",
-            &url,
-            "--schema",
-            &schema.name,
-        ];
-        args.extend_from_slice(extra);
-        run_loader(dir.path(), &args)
-    };
+    let load = |extra: &[&str]| schema.load(dir.path(), "payments.csv", extra);
     // The numeric column takes any text to the server, the real one is checked here.
     assert_stopped_advising(&load(&[]), "--currency '$' reads \"($5.00)\" as \"-5.00\"");
     assert_succeeded(&load(&flags));
     assert_eq!(
-        query_text(
-            &url,
-            &format!(
-                "SET search_path TO \"{}\"; SELECT sum(amount)::text, sum(refund)::numeric(5,2)::text FROM payments",
-                schema.name
-            )
-        ),
+        schema.query("SELECT sum(amount)::text, sum(refund)::numeric(5,2)::text FROM payments"),
         [[text("13235.49"), text("-6.00")]]
     );
 }
