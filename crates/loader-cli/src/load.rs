@@ -115,16 +115,18 @@ pub(crate) fn settings(args: &CommonArgs) -> Result<LoadSettings> {
 
 /// `--mode upsert` and `--key` go together: a usage error (exit 2) before anything is opened.
 fn check_upsert_key(args: &LoadArgs) -> Result<()> {
-    let problem = match (args.mode, args.key.is_empty()) {
-        (Mode::Upsert, true) => {
-            "--mode upsert needs --key COLUMN: the column(s) that identify a row"
-        }
-        (Mode::Append | Mode::Replace, false) => {
-            "--key names the column(s) an upsert matches rows by: give --mode upsert too"
-        }
-        _ => return Ok(()),
-    };
-    Err(crate::UsageError(problem.to_owned()).into())
+    match loader_strategy::upsert_key_problem(load_mode(args.mode), &args.key) {
+        Some(problem) => Err(crate::UsageError(problem.to_owned()).into()),
+        None => Ok(()),
+    }
+}
+
+fn load_mode(mode: Mode) -> LoadMode {
+    match mode {
+        Mode::Append => LoadMode::Append,
+        Mode::Replace => LoadMode::Replace,
+        Mode::Upsert => LoadMode::Upsert,
+    }
 }
 
 fn csv_options(args: &CommonArgs) -> CsvOptions {
@@ -253,11 +255,7 @@ async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     };
     let json = args.common.json;
     let mut settings = settings(&args.common)?;
-    settings.mode = match args.mode {
-        Mode::Append => LoadMode::Append,
-        Mode::Replace => LoadMode::Replace,
-        Mode::Upsert => LoadMode::Upsert,
-    };
+    settings.mode = load_mode(args.mode);
     settings.upsert_key.clone_from(&args.key);
     if settings.mode == LoadMode::Upsert {
         // A key in several files ends with the row of the file written last: one file at a

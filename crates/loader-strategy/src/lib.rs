@@ -61,5 +61,5 @@ pub use reaction::{Baseline, MIN_SUB_BATCH_BYTES, MIN_SUB_BATCH_ROWS, Reaction, 
 pub use rejects::REJECTS_HEADER;
 pub use report::{CleanupReport, FileReport, FileState, FirstReject, LoadReport, RejectedKind};
 pub use run::DataLoadingService;
-pub use settings::{LoadSettings, Streams};
+pub use settings::{LoadSettings, Streams, upsert_key_problem};
 pub use stop::StopSignal;

@@ -274,18 +274,8 @@ pub(crate) fn make_plan(
     settings: &LoadSettings,
     probe: &dyn MemoryProbe,
 ) -> Result<LoadPlan> {
-    match (settings.mode, settings.upsert_key.is_empty()) {
-        (crate::LoadMode::Upsert, true) => {
-            return Err(Error::UpsertKey(
-                "--mode upsert needs --key: the columns that identify a row",
-            ));
-        }
-        (crate::LoadMode::Append | crate::LoadMode::Replace, false) => {
-            return Err(Error::UpsertKey(
-                "--key names the columns an upsert matches rows by: give --mode upsert too",
-            ));
-        }
-        _ => {}
+    if let Some(problem) = crate::upsert_key_problem(settings.mode, &settings.upsert_key) {
+        return Err(Error::UpsertKey(problem));
     }
     let reading = probe.read()?;
     let limit = reading.effective_limit(settings.memory_limit);

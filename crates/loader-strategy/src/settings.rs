@@ -84,6 +84,27 @@ pub struct LoadSettings {
     pub parallel_min_file_bytes: u64,
 }
 
+/// Why `mode` and an upsert `key` ([`LoadSettings::upsert_key`]) do not go together: an
+/// upsert needs a key, and only an upsert takes one. `None` when they do.
+///
+/// ```
+/// use loader_strategy::{LoadMode, upsert_key_problem};
+/// assert!(upsert_key_problem(LoadMode::Upsert, &["id".into()]).is_none());
+/// assert!(upsert_key_problem(LoadMode::Upsert, &[]).is_some());
+/// assert!(upsert_key_problem(LoadMode::Append, &["id".into()]).is_some());
+/// ```
+pub fn upsert_key_problem(mode: LoadMode, key: &[String]) -> Option<&'static str> {
+    match (mode, key.is_empty()) {
+        (LoadMode::Upsert, true) => {
+            Some("--mode upsert needs --key COLUMN: the column(s) that identify a row")
+        }
+        (LoadMode::Append | LoadMode::Replace, false) => {
+            Some("--key names the column(s) an upsert matches rows by: give --mode upsert too")
+        }
+        _ => None,
+    }
+}
+
 impl Default for LoadSettings {
     fn default() -> Self {
         LoadSettings {

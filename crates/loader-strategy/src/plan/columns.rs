@@ -116,7 +116,7 @@ impl<'s> NamesAsked<'s> {
         if self.settings.upsert_key.is_empty() {
             return Ok(None);
         }
-        let indices = self
+        let mut indices = self
             .settings
             .upsert_key
             .iter()
@@ -128,6 +128,9 @@ impl<'s> NamesAsked<'s> {
                 })
             })
             .collect::<Result<Vec<usize>>>()?;
+        // `--key id,id` (or a header name and its rename) names one column once.
+        let mut seen = std::collections::HashSet::new();
+        indices.retain(|index| seen.insert(*index));
         Ok(Some(indices.into()))
     }
 

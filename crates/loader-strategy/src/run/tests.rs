@@ -455,7 +455,7 @@ async fn live_progress_and_metrics_match_the_report() {
 }
 
 /// An upsert asks the sink once per file, before any write, whether the table can take it,
-/// with the key as the indices of its columns among those loaded; a refusal stops the file
+/// with the key as the indices of its columns among those loaded (each once); a refusal stops the file
 /// with the sink's words and nothing is written. A key without the mode, or the mode
 /// without a key, fails the plan.
 #[tokio::test]
@@ -472,7 +472,8 @@ async fn an_upsert_asks_whether_the_table_takes_its_key_before_writing() {
     sink.expect_write().never();
     let upsert = LoadSettings {
         mode: crate::LoadMode::Upsert,
-        upsert_key: vec!["id".into()],
+        // Named twice, as `--key id,id` would: one column of the key.
+        upsert_key: vec!["id".into(), "id".into()],
         table: None,
         ..settings()
     };
