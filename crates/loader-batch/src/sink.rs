@@ -19,8 +19,8 @@ pub struct LoadTarget {
     /// When set, the columns (indices into `schema`) that identify a row, and the write is an
     /// upsert (`--mode upsert`): a row whose key the table holds already replaces that row's
     /// other columns (those of `schema`), and of two rows with one key the later wins. The
-    /// table needs a unique index on exactly these columns; sinks create new tables with
-    /// them as the primary key.
+    /// table needs a unique index on exactly these columns; loader's sinks make a new table
+    /// with them as its key (`NOT NULL`; PostgreSQL's primary key, SQLite's `UNIQUE`).
     pub upsert_key: Option<Arc<[usize]>>,
 }
 

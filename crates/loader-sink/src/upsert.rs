@@ -8,8 +8,8 @@ use loader_batch::{LoadTarget, SinkError};
 /// The `ON CONFLICT` clause of an upsert into `target` (both databases take the same):
 /// every column of the target's schema outside the key takes the new row's value, and a
 /// table of key columns alone keeps the row it has. `None` when the target has no
-/// [upsert key](loader_batch::LoadTarget::upsert_key).
-pub(crate) fn on_conflict_sql(target: &loader_batch::LoadTarget) -> Option<String> {
+/// [upsert key](LoadTarget::upsert_key).
+pub(crate) fn on_conflict_sql(target: &LoadTarget) -> Option<String> {
     let key = target.upsert_key_names();
     if key.is_empty() {
         return None;
@@ -35,7 +35,7 @@ pub(crate) fn on_conflict_sql(target: &loader_batch::LoadTarget) -> Option<Strin
 /// Why an upsert into `target`'s table (`table`, quoted and qualified as the database needs
 /// it named) cannot start, said after the table's name: the database finds no unique index on
 /// exactly the key's columns, which it needs to tell the rows a new row replaces.
-pub(crate) fn no_unique_key(target: &loader_batch::LoadTarget, table: &str) -> String {
+pub(crate) fn no_unique_key(target: &LoadTarget, table: &str) -> String {
     let key = quoted_list(&target.upsert_key_names());
     format!(
         "--mode upsert replaces the rows whose key ({key}) a new row repeats, which needs a \
@@ -94,6 +94,9 @@ pub(crate) fn sqlite_check(
 ) -> Result<(), SinkError> {
     let fail =
         |e: rusqlite::Error| SinkError::from(crate::sqlite::database_error(&target.table, &e));
+    if crate::sqlite::columns_in(connection, &target.table)?.is_none() {
+        return Ok(());
+    }
     let mut indexed = connection
         .prepare(
             "SELECT il.name, ii.name FROM pragma_index_list(?1) AS il \
@@ -115,18 +118,12 @@ pub(crate) fn sqlite_check(
                 .collect::<rusqlite::Result<_>>()
         })
         .map_err(fail)?;
-    let exists = crate::sqlite::columns_in(connection, &target.table)
-        .map_err(SinkError::from)?
-        .is_some();
     if !primary.is_empty() {
         unique.push(primary);
     }
     // SQLite's names are alike whatever their letter case.
-    if !exists
-        || covers_key(&unique, &target.upsert_key_names(), |a, b| {
-            a.eq_ignore_ascii_case(b)
-        })
-    {
+    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    if covers_key(&unique, &target.upsert_key_names(), same) {
         return Ok(());
     }
     Err(SinkError::terminal(format!(
