@@ -273,6 +273,48 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// An amount written with a currency sign, before or after it, with or without a
+        /// space, negative by a minus on either side of the sign or by parentheses, reads
+        /// back as the plain signed number.
+        #[test]
+        fn amounts_written_with_a_sign_read_back_as_the_plain_number(
+            whole in 0u64..10_000_000_000,
+            cents in 0u8..100,
+            negative in any::<bool>(),
+            form in 0u8..4,
+            spaced in any::<bool>(),
+            sign in prop::sample::select(vec!["$", "€", "£", "CHF"]),
+        ) {
+            let plain = format!("{}{whole}.{cents:02}", if negative { "-" } else { "" });
+            let value = loader_batch::ColumnType::Real.parse(plain.as_bytes()).unwrap();
+            let space = if spaced { " " } else { "" };
+            for (notation, decimal, group) in [
+                (Notation::PLAIN, '.', None),
+                (Notation::THOUSANDS_COMMA, '.', Some(',')),
+                (Notation::DECIMAL_COMMA, ',', Some('.')),
+            ] {
+                let digits = match group {
+                    Some(group) => written(whole, cents, decimal, group),
+                    None => format!("{whole}{decimal}{cents:02}"),
+                };
+                let minus = if negative { "-" } else { "" };
+                let text = match form {
+                    0 => format!("{minus}{sign}{space}{digits}"),
+                    1 => format!("{sign}{space}{minus}{digits}"),
+                    2 => format!("{minus}{digits}{space}{sign}"),
+                    _ if negative => format!("({sign}{space}{digits})"),
+                    _ => format!("{digits}{space}{sign}"),
+                };
+                let notation = Notation { currency: Some(Currency::new(sign).unwrap()), ..notation };
+                prop_assert!(notation.is_number(text.as_bytes()), "{}", text);
+                let read: Vec<u8> = notation.to_point(text.as_bytes()).collect();
+                let parsed = loader_batch::ColumnType::Real.parse(&read).unwrap();
+                prop_assert_eq!(&parsed, &value, "{}", text);
+            }
+        }
+    }
+
     #[test]
     fn commas_are_points_and_points_group_thousands() {
         for (written, read) in [

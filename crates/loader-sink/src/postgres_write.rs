@@ -224,8 +224,10 @@ impl PgSink {
 }
 
 /// How long a write waits for the one before it before asking, and asking again, whether it
-/// blocks another session meanwhile.
-const BLOCKING_CHECK: Duration = Duration::from_millis(200);
+/// blocks another session meanwhile. Upserts of a file that repeats keys in nearby rows give
+/// way often: 20,000 rows over 1,500 keys on three streams took 2.7 s with 200 ms, 1.2 s with
+/// 50 ms; a load that never blocks asks a few times a second per stream.
+const BLOCKING_CHECK: Duration = Duration::from_millis(50);
 
 /// Waits for `previous` to commit, holding `transaction` open: `true` once it has, `false`
 /// as soon as `transaction` is found to block another session (which may be `previous`).
