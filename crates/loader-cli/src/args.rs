@@ -174,8 +174,8 @@ pub struct LoadArgs {
     #[arg(long, value_enum, default_value_t = Mode::Append, env = "LOADER_MODE")]
     pub mode: Mode,
     /// The column(s) that identify a row, for --mode upsert (comma-separated or repeated:
-    /// `--key region,id`). A new table gets them as its primary key; an existing table needs
-    /// a unique index on exactly them.
+    /// `--key region,id`). A new table gets them as its key (unique, NOT NULL); an existing
+    /// table needs a unique index on exactly them.
     #[arg(long, value_name = "COLUMN", value_delimiter = ',', env = "LOADER_KEY")]
     pub key: Vec<String>,
     /// Load content again even if the ledger holds it as complete.
