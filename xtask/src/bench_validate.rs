@@ -19,7 +19,10 @@ pub fn run(
     let size = std::fs::metadata(&input).map_err(|e| e.to_string())?.len();
     let baseline = shell::root().join("target/release/examples/csv_baseline");
     let (mut parses, mut checks): (Vec<Measure>, Vec<Measure>) = (Vec::new(), Vec::new());
-    for _ in 0..runs {
+    // A round takes about 0.15 s per tool: seven at least, since on a shared host one slow
+    // round in three moved the median across the target (0.70x printed, 0.699 measured,
+    // then 0.96x when the section ran again at once).
+    for _ in 0..runs.max(7) {
         let out = dir.join("parse.txt");
         parses.push(timed(
             Command::new(&baseline).arg(&input),
@@ -62,8 +65,9 @@ pub fn run(
     );
     report.target(
         "validate-only throughput >= 0.70x csv ByteRecord throughput",
+        // Three decimals: near the target, two printed 0.70x beside "no" for 0.699.
         format!(
-            "{ratio:.2}x ({:.0} vs {:.0} MB/s)",
+            "{ratio:.3}x ({:.0} vs {:.0} MB/s)",
             size as f64 / 1e6 / check.wall.as_secs_f64(),
             size as f64 / 1e6 / parse.wall.as_secs_f64()
         ),
