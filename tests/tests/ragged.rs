@@ -1,10 +1,11 @@
 //! Rows ragged the way exports make them (trailing empty fields left out, or a trailing
 //! delimiter): through the binary, a bad row that names its line and the flag that reads
 //! it; with `--ragged-rows`, loaded with NULL for what is missing, into a real SQLite file
-//! and the real PostgreSQL alike.
+//! and the real PostgreSQL alike. And the lines below a report's table that are no rows at
+//! all (`--skip-footer`).
 
 use loader_tests::pg::{ScratchSchema, pg_url, query_text};
-use loader_tests::run_loader;
+use loader_tests::{assert_stopped_advising, assert_succeeded, run_loader, sqlite_rows};
 
 const RAGGED: &str = "id,name,city,zip\n1,ann,oslo,0150\n2,bob\n3,cy,rome,\n4,dee,lima,1500,\n";
 
@@ -81,4 +82,54 @@ fn ragged_rows_load_into_postgres_with_null_for_what_is_missing() {
     );
     let rows: Vec<&str> = rows.iter().map(|r| r[0].as_deref().unwrap()).collect();
     assert_eq!(rows, EXPECTED);
+}
+
+/// A report's totals and the note below them (`--skip-footer 2`) are never read: not as
+/// rows, and not in the sample, where "Total" would have made the id column text and
+/// loaded the total as a row; a gzip copy the same. Without the flag the file stops at the
+/// note, advising the flag.
+#[test]
+fn a_reports_footer_is_left_out_and_types_no_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let report =
+        "id,amount,paid\n1,5,2024-01-02\n2,7,2024-01-03\n\nTotal,12,\nExported 2026-11-30 by ERP\n";
+    std::fs::write(dir.path().join("report.csv"), report).unwrap();
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gzip, report.as_bytes()).unwrap();
+    std::fs::write(dir.path().join("copy.csv.gz"), gzip.finish().unwrap()).unwrap();
+    let without = run_loader(dir.path(), &["load", "report.csv", "--into", "plain.db"]);
+    assert_stopped_advising(&without, "--skip-footer N below it");
+    for file in ["report.csv", "copy.csv.gz"] {
+        let output = run_loader(
+            dir.path(),
+            &[
+                "load",
+                file,
+                "--into",
+                "out.db",
+                "--table",
+                "t",
+                "--force",
+                "--skip-footer",
+                "2",
+            ],
+        );
+        assert_succeeded(&output);
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("2 rows read, 2 loaded"),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+    assert_eq!(
+        sqlite_rows(
+            &dir.path().join("out.db"),
+            "SELECT typeof(id), count(*), sum(amount) FROM t GROUP BY 1"
+        ),
+        [[
+            Some("integer".to_owned()),
+            Some("4".to_owned()),
+            Some("24".to_owned())
+        ]]
+    );
 }

@@ -301,6 +301,17 @@ pub struct CommonArgs {
     /// the title and blank lines a report puts above its table. Line numbers stay the file's.
     #[arg(long, value_name = "N", default_value_t = 0, env = "LOADER_SKIP_LINES")]
     pub skip_lines: u64,
+    /// Lines at the end of each file that are not rows: the totals and notes a report puts
+    /// below its table (blank lines after them go with them). Never read, in the sample
+    /// either; such a file is read by one thread, and a load that died reads it again up to
+    /// where it resumes.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        env = "LOADER_SKIP_FOOTER"
+    )]
+    pub skip_footer: u64,
     /// Numbers are written with a decimal comma, as spreadsheets in most of Europe export
     /// them: 1.234,5 is 1234.5 in integer, real and PostgreSQL numeric columns (and when
     /// types are inferred), a point only groups thousands, and a point that groups none

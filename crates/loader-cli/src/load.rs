@@ -138,6 +138,7 @@ fn csv_options(args: &CommonArgs) -> CsvOptions {
         .quoted_empty_is_null(args.quoted_empty_is_null)
         .ragged_rows(args.ragged_rows)
         .skip_lines(args.skip_lines)
+        .skip_footer(args.skip_footer)
         .snake_case_names(args.snake_case_names)
         .decimal_comma(args.decimal_comma)
         .thousands(args.thousands)

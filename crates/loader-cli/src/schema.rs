@@ -93,6 +93,11 @@ fn print(file: &PlannedFile, csv: &loader_file::CsvOptions) {
             } else {
                 ""
             }
+            + &match csv.get_skip_footer() {
+                0 => String::new(),
+                1 => ", last line left out".to_owned(),
+                lines => format!(", last {lines} lines left out"),
+            }
             + if csv.get_decimal_comma() {
                 ", decimal comma"
             } else {

@@ -144,7 +144,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         compression,
         utf16,
         cr_lines,
-    } = input::open_text(path, options.get_encoding()).map_err(io)?;
+    } = input::open_text(path, options.get_encoding(), options.get_skip_footer()).map_err(io)?;
     let plain = matches!(input, input::Input::Plain(_));
     // The header is read as a record, after the lines skipped or the `sep=` line. Positions
     // of the reader are past the skipped lines: `skipped` makes them the file's.

@@ -97,6 +97,122 @@ impl<R: Seek> Seek for CrLines<R> {
     }
 }
 
+/// Text without its last `lines` lines that hold anything, and the blank lines after them:
+/// the totals and notes a report puts below its table (`--skip-footer`). What is read from
+/// `inner` is held until more than `lines` such lines follow it, so the footer is never
+/// released, whatever the sizes of the reads; at the end of `inner` it is dropped. Byte for
+/// byte up to there, so offsets and line numbers stay the file's.
+pub(crate) struct Footer<R> {
+    inner: R,
+    lines: u64,
+    /// Read from `inner`, not yet released: `held[released..]` is still to give.
+    held: Vec<u8>,
+    released: usize,
+    /// Where the footer starts in `held` once `inner` has ended.
+    end: Option<usize>,
+}
+
+/// Bytes asked of the inner reader at a time.
+const FOOTER_CHUNK: usize = 64 << 10;
+
+/// Most bytes a footer's lines may hold together: past it they are no footer, and holding
+/// them all would take memory without bound.
+const FOOTER_MAX_BYTES: usize = 16 << 20;
+
+impl<R: Read> Footer<R> {
+    pub(crate) fn new(inner: R, lines: u64) -> Self {
+        Footer {
+            inner,
+            lines,
+            held: Vec::new(),
+            released: 0,
+            end: None,
+        }
+    }
+
+    /// Where, in `held`, the last `lines` lines holding anything start (with whatever blank
+    /// lines follow them); `None` while `held` has no more than that.
+    fn footer_start(&self) -> Option<usize> {
+        let mut end = self.held.len();
+        let mut found = 0;
+        while found < self.lines {
+            // The line before `end`, without its line end.
+            let text_end = if end > 0 && self.held[end - 1] == b'\n' {
+                end - 1
+            } else {
+                end
+            };
+            let start = memchr::memrchr(b'\n', &self.held[..text_end]).map_or(0, |at| at + 1);
+            if !self.held[start..text_end].trim_ascii().is_empty() {
+                found += 1;
+            }
+            if start == 0 {
+                return (found == self.lines).then_some(0);
+            }
+            end = start;
+        }
+        Some(end)
+    }
+}
+
+impl<R: Read> Read for Footer<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.lines == 0 {
+            return self.inner.read(buf);
+        }
+        loop {
+            let releasable = match self.end {
+                Some(end) => end,
+                // Before the end, what comes before the last `lines` lines read so far: more
+                // text may follow them, but never before them.
+                None => self.footer_start().unwrap_or(0),
+            };
+            if releasable > self.released {
+                let n = buf.len().min(releasable - self.released);
+                buf[..n].copy_from_slice(&self.held[self.released..self.released + n]);
+                self.released += n;
+                return Ok(n);
+            }
+            if self.end.is_some() {
+                return Ok(0);
+            }
+            // Keep only what is still to give, then read more.
+            self.held.drain(..self.released);
+            self.released = 0;
+            if self.held.len() > FOOTER_MAX_BYTES {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "the last {} lines of the text (--skip-footer) run past {} MiB: \
+                         that is no footer",
+                        self.lines,
+                        FOOTER_MAX_BYTES >> 20
+                    ),
+                ));
+            }
+            let filled = self.held.len();
+            self.held.resize(filled + FOOTER_CHUNK, 0);
+            let read = loop {
+                match self.inner.read(&mut self.held[filled..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    other => break other,
+                }
+            };
+            let read = match read {
+                Ok(read) => read,
+                Err(e) => {
+                    self.held.truncate(filled);
+                    return Err(e);
+                }
+            };
+            self.held.truncate(filled + read);
+            if read == 0 {
+                self.end = Some(self.footer_start().unwrap_or(0));
+            }
+        }
+    }
+}
+
 /// How much of a file's text is looked at for its dialect: delimiter, `sep=` line, line ends.
 pub(crate) const HEAD_BYTES: usize = 64 << 10;
 
@@ -116,8 +232,10 @@ pub(crate) struct Text {
 }
 
 /// [`open_marked`] for reading CSV: text whose head ends its lines in bare CRs only is
-/// read with them as LFs (see [`CrLines`]).
-pub(crate) fn open_text(path: &Path, encoding: Encoding) -> io::Result<Text> {
+/// read with them as LFs (see [`CrLines`]), and without its last `footer_lines` lines (see
+/// [`Footer`]). Such a file reads as a stream: it cannot seek, as what it holds back would
+/// no longer follow what was read.
+pub(crate) fn open_text(path: &Path, encoding: Encoding, footer_lines: u64) -> io::Result<Text> {
     let (input, compression, utf16) = open_marked(path, encoding)?;
     let mut head = vec![0u8; HEAD_BYTES];
     let (input, cr_lines) = match input {
@@ -138,6 +256,10 @@ pub(crate) fn open_text(path: &Path, encoding: Encoding) -> io::Result<Text> {
                 translate,
             )
         }
+    };
+    let input = match input {
+        input if footer_lines == 0 => input,
+        input => Input::Decoded(Box::new(Footer::new(input, footer_lines))),
     };
     Ok(Text {
         input,

@@ -170,6 +170,7 @@ pub struct CsvOptions {
     quoted_empty_is_null: bool,
     ragged_rows: bool,
     skip_lines: u64,
+    skip_footer: u64,
     snake_case_names: bool,
     decimal_comma: bool,
     decimal_text_columns: Vec<bool>,
@@ -202,6 +203,7 @@ impl Default for CsvOptions {
             quoted_empty_is_null: false,
             ragged_rows: false,
             skip_lines: 0,
+            skip_footer: 0,
             snake_case_names: false,
             decimal_comma: false,
             decimal_text_columns: Vec::new(),
@@ -498,6 +500,21 @@ impl CsvOptions {
     /// Lines passed over before the header ([`skip_lines`](Self::skip_lines)).
     pub fn get_skip_lines(&self) -> u64 {
         self.skip_lines
+    }
+
+    /// Lines at the end of each file that are not rows (default 0): the totals and notes a
+    /// report puts below its table, counted as lines holding anything, blank lines after
+    /// them left out with them. They are never read, in the sample either, so they neither
+    /// type a column nor count as rows. Such a file is read as a stream: a load that died
+    /// reads it again from the start up to where it resumes, and one reader reads it.
+    pub fn skip_footer(mut self, lines: u64) -> Self {
+        self.skip_footer = lines;
+        self
+    }
+
+    /// Lines left out at the end ([`skip_footer`](Self::skip_footer)).
+    pub fn get_skip_footer(&self) -> u64 {
+        self.skip_footer
     }
 
     /// The comment character, if lines starting with one are skipped.

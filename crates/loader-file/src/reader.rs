@@ -236,7 +236,8 @@ impl BatchReader {
         };
         let input::Text {
             input, compression, ..
-        } = input::open_text(path, options.get_encoding()).map_err(io)?;
+        } = input::open_text(path, options.get_encoding(), options.get_skip_footer())
+            .map_err(io)?;
         let policy = options.get_bad_rows();
         // A row is held up to three times while it is read (parser, batch, raw copy): it
         // must fit in the budget that many times over.

@@ -370,6 +370,7 @@ fn settings_json(settings: &LoadSettings) -> String {
         "force": settings.force,
         "add_columns": settings.add_columns,
         "skip_lines": settings.csv.get_skip_lines(),
+        "skip_footer": settings.csv.get_skip_footer(),
         "renames": settings.renames,
         "skip_columns": settings.skip_columns,
         "snake_case_names": settings.csv.get_snake_case_names(),

@@ -107,7 +107,7 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
             expected, found: 1, ..
         } if *expected > 2 => Some(format!(
             "the line has no delimiter at all (a title, a total or a note?): --skip-lines N \
-             passes over such lines above the table; {skip}"
+             passes over such lines above the table, --skip-footer N below it; {skip}"
         )),
         // Exports that leave a row's trailing empty fields out: --ragged-rows reads them.
         loader_file::Error::FieldCount {
@@ -396,6 +396,11 @@ mod tests {
             count(1)
         );
         assert!(!count(1).contains("--ragged-rows"), "{}", count(1));
+        assert!(
+            count(1).contains("--skip-footer N below it"),
+            "{}",
+            count(1)
+        );
         assert!(count(1).contains("--on-error skip"), "{}", count(1));
     }
 

@@ -100,3 +100,95 @@ fn broken_utf16_is_an_error_naming_its_byte() {
         assert_eq!(error.to_string(), message);
     }
 }
+
+/// A reader that hands out at most `.1` bytes a time.
+struct Chunked<R>(R, usize);
+
+impl<R: Read> Read for Chunked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let end = buf.len().min(self.1);
+        self.0.read(&mut buf[..end])
+    }
+}
+
+/// `text` without its last `lines` lines holding anything and the blank lines after them,
+/// worked out line by line.
+fn without_footer(text: &str, lines: usize) -> &str {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if !line.trim().is_empty() {
+            starts.push(at);
+        }
+        at += line.len();
+    }
+    match lines {
+        0 => text,
+        _ if starts.len() < lines => "",
+        _ => &text[..starts[starts.len() - lines]],
+    }
+}
+
+fn footer_read(text: &str, lines: u64, inner_chunk: usize, outer_chunk: usize) -> String {
+    let mut footer = Footer::new(Chunked(text.as_bytes(), inner_chunk), lines);
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; outer_chunk];
+    loop {
+        let n = footer.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn a_footer_is_never_released_and_the_rows_above_it_all_are() {
+    let report = "id,amount\n1,5\n2,7\n\nTotal,12\nExported 2026-11-30\n\n";
+    assert_eq!(footer_read(report, 2, 3, 5), "id,amount\n1,5\n2,7\n\n");
+    assert_eq!(
+        footer_read(report, 1, 64, 64),
+        "id,amount\n1,5\n2,7\n\nTotal,12\n"
+    );
+    assert_eq!(footer_read(report, 0, 1, 1), report);
+    // No line end after the last line; more footer lines than the text has.
+    assert_eq!(footer_read("a\nb\nTotal", 1, 2, 2), "a\nb\n");
+    assert_eq!(footer_read("a\nb\n", 5, 2, 2), "");
+}
+
+proptest::proptest! {
+    /// Whatever the lines and the sizes of the reads on either side, what comes out is the
+    /// text up to its footer.
+    #[test]
+    fn footers_of_any_text_are_cut_where_their_lines_start(
+        lines in proptest::collection::vec("[a-c ,]{0,6}", 0..30),
+        end_with_newline in proptest::bool::ANY,
+        footer in 0u64..4,
+        inner_chunk in 1usize..40,
+        outer_chunk in 1usize..40,
+    ) {
+        let mut text = lines.join("\n");
+        if end_with_newline && !text.is_empty() {
+            text.push('\n');
+        }
+        let expected = without_footer(&text, footer as usize);
+        proptest::prop_assert_eq!(footer_read(&text, footer, inner_chunk, outer_chunk), expected);
+    }
+}
+
+#[test]
+fn a_footer_longer_than_any_footer_is_an_error_not_memory_without_bound() {
+    let text = "x".repeat(FOOTER_MAX_BYTES + FOOTER_CHUNK * 2);
+    let mut footer = Footer::new(text.as_bytes(), 1);
+    let mut buf = vec![0u8; 4096];
+    let error = loop {
+        match footer.read(&mut buf) {
+            Ok(0) => panic!("a 16 MiB line was released or dropped as a footer"),
+            Ok(_) => {}
+            Err(error) => break error,
+        }
+    };
+    assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    assert!(error.to_string().contains("--skip-footer"), "{error}");
+}
