@@ -76,7 +76,7 @@ fn options() -> impl Strategy<Value = CsvOptions> {
         prop::option::of(prop::sample::select(b",;\t|".to_vec())),
         1usize..50,
         (0u8..3, any::<bool>(), 16usize..4096),
-        (any::<bool>(), any::<bool>(), any::<bool>()),
+        (any::<bool>(), any::<bool>(), any::<bool>(), 0u64..3),
     )
         .prop_map(
             |(
@@ -85,7 +85,7 @@ fn options() -> impl Strategy<Value = CsvOptions> {
                 delimiter,
                 rows,
                 (policy, nul, row_bytes),
-                (comma, dates, currency),
+                (comma, dates, currency, footer),
             )| {
                 let policy = match policy {
                     0 => crate::BadRowPolicy::fail(),
@@ -106,7 +106,9 @@ fn options() -> impl Strategy<Value = CsvOptions> {
                     .decimal_comma(comma)
                     .currency(currency.then(|| crate::Currency::new("€").expect("a sign")))
                     .date_format(dates.then(|| "%d.%m.%Y".to_owned()))
-                    .timestamp_format(dates.then(|| "%d.%m.%Y %H:%M".to_owned()));
+                    .timestamp_format(dates.then(|| "%d.%m.%Y %H:%M".to_owned()))
+                    // Lines held back as a footer: what is read is never what is dropped.
+                    .skip_footer(footer);
                 match delimiter {
                     Some(d) => options.delimiter(d),
                     None => options,

@@ -161,7 +161,10 @@ fn row_capacity(options: &CsvOptions, mean_field_bytes: f64) -> usize {
 
 /// [`row_capacity`] for batches of `batch_bytes` field bytes.
 fn row_capacity_for(batch_bytes: usize, options: &CsvOptions, mean_field_bytes: f64) -> usize {
-    let by_bytes = (batch_bytes as f64 / mean_field_bytes.max(1.0) * WIDTH_SLACK) as usize + 16;
+    // Saturating: a stream of unknown length passes `usize::MAX` bytes, which the float
+    // turns into `usize::MAX` rows (that overflowed to a 15-row batch in a release build).
+    let by_bytes = ((batch_bytes as f64 / mean_field_bytes.max(1.0) * WIDTH_SLACK) as usize)
+        .saturating_add(16);
     options.get_batch_rows().min(by_bytes).max(1)
 }
 
@@ -169,7 +172,7 @@ fn row_capacity_for(batch_bytes: usize, options: &CsvOptions, mean_field_bytes: 
 /// batch that closes by rows (`batch_rows`) before it closes by bytes needs room for. Wider
 /// rows close it by bytes first, which only makes it smaller.
 fn bytes_for_rows(rows: usize, mean_field_bytes: f64) -> usize {
-    (rows as f64 * mean_field_bytes.max(1.0) * WIDTH_SLACK) as usize + 64
+    ((rows as f64 * mean_field_bytes.max(1.0) * WIDTH_SLACK) as usize).saturating_add(64)
 }
 
 /// Field bytes of the largest batch read from `file_bytes` of CSV, the first batches ramping

@@ -79,6 +79,43 @@ fn batches_close_by_rows_or_bytes_and_keep_positions() {
     assert_eq!(budget.reserved(), 0);
 }
 
+/// A text read as a stream of unknown length (here one whose footer is held back) gets
+/// batches as full as a plain file's, and the footer is in none of them.
+#[test]
+fn a_stream_of_unknown_length_gets_full_batches_and_its_footer_in_none() {
+    let mut text = String::from("id,name\n");
+    for i in 0..5000 {
+        text.push_str(&format!("{},x\n", i % 10));
+    }
+    text.push_str("\nTotal rows,5000\n");
+    let f = fixture(text.as_bytes());
+    let budget = MemoryBudget::new(64 << 20);
+    let options = CsvOptions::default()
+        .batch_rows(1000)
+        .ramp_up(false)
+        .skip_footer(1);
+    let batches: Vec<_> = open(&f, &options, &budget, None)
+        .map(|b| b.unwrap().batch)
+        .collect();
+    assert_eq!(
+        batches.iter().map(RowBatch::len).collect::<Vec<_>>(),
+        [1000; 5]
+    );
+    assert_eq!(rows_of(&batches)[4999], ["9", "x"]);
+}
+
+/// The room of a stream of unknown length is `usize::MAX` bytes: with fields narrower than
+/// a byte and a quarter on average, that made more rows than a `usize` holds, and adding
+/// the margin overflowed (a panic in a debug build, a 15-row batch in a release one; the
+/// fuzz property found it).
+#[test]
+fn unbounded_room_gives_the_row_cap_not_an_overflow() {
+    let options = CsvOptions::default().batch_rows(1000);
+    assert_eq!(row_capacity_for(usize::MAX, &options, 0.5), 1000);
+    assert_eq!(row_capacity_for(usize::MAX, &options, 0.0), 1000);
+    assert_eq!(bytes_for_rows(usize::MAX, 2.0), usize::MAX);
+}
+
 #[test]
 fn reservation_covers_the_batch_heap_exactly() {
     let f = fixture(b"a,b\n1,x\n2,y\n");
