@@ -53,7 +53,7 @@ pub use formats::{DATE_FORMATS, TIMESTAMP_FORMATS, check_format};
 pub use hash::{content_hash, decompressed_from, decompressed_hash, grew_from};
 pub use infer::{FileSample, WrittenHint, sample_file};
 pub use input::Compression;
-pub use notation::{Currency, Notation};
+pub use notation::{AMOUNT_NOTATIONS, CURRENCY_SIGNS, Currency, Notation};
 pub use options::{BadRowPolicy, CsvOptions, Encoding, OnError};
 pub use parallel::{ParallelReader, Parallelism};
 pub use reader::{BatchReader, ReservedBatch, ResumePoint};

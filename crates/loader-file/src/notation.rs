@@ -25,6 +25,18 @@ pub struct Notation {
     pub currency: Option<Currency>,
 }
 
+/// The currency signs `plan`, `schema` and a stopped file's advice look for in amounts
+/// written as text.
+pub const CURRENCY_SIGNS: [&str; 3] = ["$", "€", "£"];
+
+/// The notations an amount with a currency sign may be written in, each with the options
+/// that read it beside `--currency`.
+pub const AMOUNT_NOTATIONS: [(Notation, &str); 3] = [
+    (Notation::PLAIN, ""),
+    (Notation::THOUSANDS_COMMA, " --thousands ,"),
+    (Notation::DECIMAL_COMMA, " --decimal-comma"),
+];
+
 /// A currency sign a number may carry before or after it (`$5`, `5 €`, `-$5`, `$-5`), with
 /// an amount in parentheses negative, as accounting exports write it (`($5.00)` is -5). At
 /// most [`Currency::MAX_BYTES`] bytes, with no digit, sign, point, comma, parenthesis,

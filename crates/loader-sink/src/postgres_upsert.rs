@@ -89,11 +89,7 @@ impl PgSink {
         if crate::upsert::covers_key(&unique, &target.upsert_key_names(), |a, b| a == b) {
             return Ok(());
         }
-        Err(SinkError::terminal(format!(
-            "{}: {}",
-            target.table,
-            crate::no_unique_key(target, &table)
-        )))
+        Err(crate::upsert::no_unique_key_error(target, &table))
     }
 }
 
@@ -105,11 +101,7 @@ const UPSERT_STAGE: &str = "_loader_upsert";
 fn upsert_error(target: &LoadTarget, table: &str, e: &tokio_postgres::Error) -> SinkError {
     // invalid_column_reference: no unique index or constraint matches ON CONFLICT.
     if e.code().is_some_and(|c| c.code() == "42P10") {
-        return SinkError::terminal(format!(
-            "{}: {}",
-            target.table,
-            crate::no_unique_key(target, table)
-        ));
+        return crate::upsert::no_unique_key_error(target, table);
     }
     pg_error(&target.table, e)
 }

@@ -44,6 +44,15 @@ pub(crate) fn no_unique_key(target: &LoadTarget, table: &str) -> String {
     )
 }
 
+/// [`no_unique_key`] as the terminal error that stops the file, after the table's name.
+pub(crate) fn no_unique_key_error(target: &LoadTarget, table: &str) -> SinkError {
+    SinkError::terminal(format!(
+        "{}: {}",
+        target.table,
+        no_unique_key(target, table)
+    ))
+}
+
 /// Whether one of `unique` (the column sets of a table's unique indexes, `None` for an
 /// expression) is exactly `key`, in any order, as the database matches `ON CONFLICT (key)`.
 /// `same` compares two names as the database does.
@@ -126,11 +135,10 @@ pub(crate) fn sqlite_check(
     if covers_key(&unique, &target.upsert_key_names(), same) {
         return Ok(());
     }
-    Err(SinkError::terminal(format!(
-        "{}: {}",
-        target.table,
-        no_unique_key(target, &quote_identifier(&target.table))
-    )))
+    Err(no_unique_key_error(
+        target,
+        &quote_identifier(&target.table),
+    ))
 }
 
 #[cfg(test)]

@@ -181,32 +181,29 @@ fn amount_reading(expected: ColumnType, found: &str) -> Option<String> {
     if !expected.is_numeric() {
         return None;
     }
-    let notations = [
-        (Notation::PLAIN, ""),
-        (Notation::THOUSANDS_COMMA, " --thousands ,"),
-        (Notation::DECIMAL_COMMA, " --decimal-comma"),
-    ];
-    ["$", "€", "£"]
+    loader_file::CURRENCY_SIGNS
         .into_iter()
         .filter(|sign| found.contains(sign))
         .find_map(|sign| {
             let currency = loader_file::Currency::new(sign).ok()?;
-            notations.iter().find_map(|(notation, more)| {
-                let notation = Notation {
-                    currency: Some(currency),
-                    ..*notation
-                };
-                notation.is_number(found.as_bytes()).then(|| {
-                    let read: String = notation
-                        .to_point(found.as_bytes())
-                        .map(char::from)
-                        .collect();
-                    format!(
-                        "--currency {}{more} reads {found:?} as {read:?}",
-                        shell_word(sign)
-                    )
+            loader_file::AMOUNT_NOTATIONS
+                .iter()
+                .find_map(|(notation, more)| {
+                    let notation = Notation {
+                        currency: Some(currency),
+                        ..*notation
+                    };
+                    notation.is_number(found.as_bytes()).then(|| {
+                        let read: String = notation
+                            .to_point(found.as_bytes())
+                            .map(char::from)
+                            .collect();
+                        format!(
+                            "--currency {}{more} reads {found:?} as {read:?}",
+                            shell_word(sign)
+                        )
+                    })
                 })
-            })
         })
 }
 

@@ -3,7 +3,7 @@
 //! option that would read them as such, for `plan` and `schema` to name before a load.
 
 use crate::formats::{DATE_FORMATS, TIMESTAMP_FORMATS};
-use crate::{CsvOptions, Notation};
+use crate::{AMOUNT_NOTATIONS, CURRENCY_SIGNS, CsvOptions, Notation};
 use loader_batch::ColumnType;
 
 /// A column of a sample whose values all read as numbers or dates under an option the load
@@ -25,35 +25,14 @@ pub struct WrittenHint {
 
 /// Per column, the readings still possible as values are sampled: one bit for the decimal
 /// comma, one for thousands commas, then one per date format, one per timestamp format, and
-/// one per currency sign of [`SIGNS`] in each of [`AMOUNTS`]; and which signs its values
-/// showed.
+/// one per currency sign of [`CURRENCY_SIGNS`] in each of [`AMOUNT_NOTATIONS`]; and which
+/// signs its values showed.
 pub(super) struct Hints {
     possible: Vec<u64>,
     seen: Vec<Option<String>>,
     signs_seen: Vec<u8>,
-}
-
-/// Currency signs looked for in text columns.
-const SIGNS: [&str; 3] = ["$", "€", "£"];
-
-/// The notations an amount with a sign may be written in, and the options beside
-/// `--currency` that read it.
-const AMOUNTS: [(Notation, &str); 3] = [
-    (Notation::PLAIN, ""),
-    (Notation::THOUSANDS_COMMA, " --thousands ,"),
-    (Notation::DECIMAL_COMMA, " --decimal-comma"),
-];
-
-fn currency_bit(sign: usize, amount: usize) -> u64 {
-    1 << (2 + DATE_FORMATS.len() + TIMESTAMP_FORMATS.len() + sign * AMOUNTS.len() + amount)
-}
-
-/// `notation` with the currency sign `SIGNS[sign]`.
-fn with_sign(notation: Notation, sign: usize) -> Notation {
-    Notation {
-        currency: crate::Currency::new(SIGNS[sign]).ok(),
-        ..notation
-    }
+    /// Each of [`CURRENCY_SIGNS`] in each of [`AMOUNT_NOTATIONS`], made once.
+    amounts: [[Notation; AMOUNT_NOTATIONS.len()]; CURRENCY_SIGNS.len()],
 }
 
 const DECIMAL_COMMA: u64 = 1;
@@ -65,6 +44,10 @@ fn date_bit(index: usize) -> u64 {
 
 fn timestamp_bit(index: usize) -> u64 {
     1 << (2 + DATE_FORMATS.len() + index)
+}
+
+fn currency_bit(sign: usize, amount: usize) -> u64 {
+    1 << (2 + DATE_FORMATS.len() + TIMESTAMP_FORMATS.len() + sign * AMOUNT_NOTATIONS.len() + amount)
 }
 
 impl Hints {
@@ -83,8 +66,8 @@ impl Hints {
                 .fold(0, |a, b| a | b);
         }
         if options.get_currency().is_none() {
-            for sign in 0..SIGNS.len() {
-                for amount in 0..AMOUNTS.len() {
+            for sign in 0..CURRENCY_SIGNS.len() {
+                for amount in 0..AMOUNT_NOTATIONS.len() {
                     all |= currency_bit(sign, amount);
                 }
             }
@@ -93,6 +76,12 @@ impl Hints {
             possible: vec![all; columns],
             seen: vec![None; columns],
             signs_seen: vec![0; columns],
+            amounts: std::array::from_fn(|sign| {
+                std::array::from_fn(|amount| Notation {
+                    currency: crate::Currency::new(CURRENCY_SIGNS[sign]).ok(),
+                    ..AMOUNT_NOTATIONS[amount].0
+                })
+            }),
         }
     }
 
@@ -117,10 +106,10 @@ impl Hints {
                 *possible &= !bit;
             }
         }
-        for (sign, symbol) in SIGNS.iter().enumerate() {
-            for (amount, (notation, _)) in AMOUNTS.iter().enumerate() {
+        for (sign, symbol) in CURRENCY_SIGNS.iter().enumerate() {
+            for (amount, notation) in self.amounts[sign].iter().enumerate() {
                 let bit = currency_bit(sign, amount);
-                if *possible & bit != 0 && !with_sign(*notation, sign).is_number(value) {
+                if *possible & bit != 0 && !notation.is_number(value) {
                     *possible &= !bit;
                 }
             }
@@ -198,14 +187,17 @@ impl Hints {
                 }
             }
             // A sign some value showed; amounts written plainly need no more than it.
-            for (sign, symbol) in SIGNS.iter().enumerate() {
+            for (sign, symbol) in CURRENCY_SIGNS.iter().enumerate() {
                 if signs_seen[column] & (1 << sign) == 0 {
                     continue;
                 }
                 let readings =
-                    (0..AMOUNTS.len()).filter(|&a| possible & currency_bit(sign, a) != 0);
+                    (0..AMOUNT_NOTATIONS.len()).filter(|&a| possible & currency_bit(sign, a) != 0);
                 for amount in readings {
-                    options.push(format!("--currency '{symbol}'{}", AMOUNTS[amount].1));
+                    options.push(format!(
+                        "--currency '{symbol}'{}",
+                        AMOUNT_NOTATIONS[amount].1
+                    ));
                     if amount == 0 {
                         break;
                     }
