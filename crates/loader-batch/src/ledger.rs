@@ -245,7 +245,10 @@ pub trait Ledger: Send + Sync {
     /// A [`SinkError`] when the ledger cannot be written.
     async fn record_file(&self, file: &FileRecord) -> Result<(), SinkError>;
 
-    /// Records a run's end.
+    /// Records a run's end, durably: once it returns, the record and everything the run
+    /// committed before it survive a crash of the database or the machine (a sink that
+    /// commits its writes without waiting for the disk makes this commit wait, and so flush
+    /// theirs). A caller may then archive or delete the files the run loaded.
     ///
     /// # Errors
     ///

@@ -4,12 +4,38 @@
 use crate::postgres::{PgSink, pg_error};
 use async_trait::async_trait;
 use loader_batch::{
-    AuditError, AuditEvent, AuditSink, ContextId, FileLedgerState, FileRecord, LEDGER_VERSION,
-    Ledger, LedgerKey, LedgerStatus, LoadTarget, PathHistory, RejectedRow, RowBatch, RunRecord,
-    SinkError,
+    AuditError, AuditEvent, AuditSink, ContextId, EventKind, FileLedgerState, FileRecord,
+    LEDGER_VERSION, Ledger, LedgerKey, LedgerStatus, LoadTarget, PathHistory, RejectedRow,
+    RowBatch, RunRecord, Scope, SinkError,
 };
 use std::sync::{Arc, Weak};
 use tokio_postgres::{GenericClient, Row, Transaction};
+
+/// Makes `transaction` commit only once the server's write-ahead log is on disk up to its
+/// commit record, and with it every commit before it, of any session.
+///
+/// Loader's sessions commit with `synchronous_commit=off` (see `pg_settings`): a commit that
+/// a crash of the server loses takes its ledger row with it, so the next run loads those rows
+/// again and exactly-once holds. But a run that has said it ended may have its files
+/// archived or deleted by then, leaving no next run to load them: the run's end record, and
+/// the trail's last events, commit through this, and so everything the run committed before
+/// them is on disk once it says it ended. A session whose URL's `options=` chose a level of
+/// its own (`local`, `remote_apply`) keeps it.
+pub(crate) async fn commit_durably(
+    transaction: &Transaction<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    transaction
+        .batch_execute(
+            "SELECT set_config('synchronous_commit', 'on', true) \
+             WHERE current_setting('synchronous_commit') = 'off'",
+        )
+        .await
+}
+
+/// Whether `event` is a run's last (its commit or failure): see [`commit_durably`].
+fn ends_a_run(event: &AuditEvent) -> bool {
+    event.scope == Scope::Run && matches!(event.kind, EventKind::Committed | EventKind::Failed)
+}
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -514,8 +540,11 @@ impl PgSink {
     }
 
     async fn ledger_end_run(&self, run: &RunRecord) -> Result<(), SinkError> {
-        let client = self.client().await?;
-        client
+        let fail = |e: tokio_postgres::Error| ledger_error(&e);
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(fail)?;
+        commit_durably(&transaction).await.map_err(fail)?;
+        transaction
             .execute(
                 &format!(
                     "UPDATE {} SET ended_at = $2, outcome = $3, error = $4 WHERE run_id = $1",
@@ -524,8 +553,8 @@ impl PgSink {
                 &[&run.run_id, &run.ended_at, &run.outcome, &run.error],
             )
             .await
-            .map_err(|e| ledger_error(&e))?;
-        Ok(())
+            .map_err(fail)?;
+        transaction.commit().await.map_err(fail)
     }
 
     async fn ledger_runs(&self) -> Result<Vec<RunRecord>, SinkError> {
@@ -745,6 +774,11 @@ impl PgSink {
             .await
             .map_err(fail)?;
         let transaction = client.transaction().await.map_err(fail)?;
+        if events.iter().any(ends_a_run) {
+            // The trail's last word on a run is written after the run's end record: durable
+            // as that is.
+            commit_durably(&transaction).await.map_err(fail)?;
+        }
         let rows: Vec<EventRow<'_>> = events.iter().map(EventRow::of).collect();
         let (sending, statement) = (&transaction, &statement);
         let inserts = rows.iter().map(|row| async move {
@@ -783,5 +817,62 @@ impl PgSink {
             .await
             .map_err(fail)?;
         transaction.commit().await.map_err(fail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The test server, as the cross-stack tests find it (`tests/src/pg.rs`): skipped with a
+    /// notice without `LOADER_TEST_PG_URL`, a failure in CI.
+    #[allow(clippy::print_stdout)]
+    fn pg_url() -> Option<String> {
+        match std::env::var("LOADER_TEST_PG_URL") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI=true but LOADER_TEST_PG_URL is not set")
+            }
+            _ => {
+                println!("skipped: LOADER_TEST_PG_URL is not set");
+                None
+            }
+        }
+    }
+
+    async fn level(client: &impl GenericClient) -> String {
+        client
+            .query_one("SHOW synchronous_commit", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// A durable commit raises the session's `off` for its own transaction only, and leaves a
+    /// level the URL chose as it is.
+    #[tokio::test]
+    async fn a_durable_commit_raises_only_the_sessions_off_and_only_for_itself() {
+        let Some(url) = pg_url() else { return };
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let chosen = format!("{url}{separator}options=-c%20synchronous_commit%3Dlocal");
+        for (url, session, durable) in [(url.clone(), "off", "on"), (chosen, "local", "local")] {
+            let sink = PgSink::connect(&url, None, 1).await.unwrap();
+            let mut client = sink.client().await.unwrap();
+            assert_eq!(level(&**client).await, session);
+            let transaction = client.transaction().await.unwrap();
+            commit_durably(&transaction).await.unwrap();
+            assert_eq!(level(&*transaction).await, durable);
+            transaction.commit().await.unwrap();
+            assert_eq!(level(&**client).await, session);
+        }
+    }
+
+    #[test]
+    fn only_a_runs_commit_or_failure_ends_it() {
+        let event = |scope, kind| AuditEvent::new(scope, kind, ContextId(1));
+        assert!(ends_a_run(&event(Scope::Run, EventKind::Committed)));
+        assert!(ends_a_run(&event(Scope::Run, EventKind::Failed)));
+        assert!(!ends_a_run(&event(Scope::Run, EventKind::Started)));
+        assert!(!ends_a_run(&event(Scope::File, EventKind::Committed)));
     }
 }

@@ -410,10 +410,17 @@ impl Ledger for SqliteSink {
 
     async fn end_run(&self, run: &RunRecord) -> Result<(), SinkError> {
         self.ledger_op(|c| {
-            c.execute(
+            // Commits sync nothing under `synchronous = NORMAL` (a power loss may undo the
+            // last of them; checkpoints sync). The run's end record syncs the log, and with
+            // it every commit before it: once a run says it ended, its rows are on disk,
+            // whatever is done with its files then.
+            c.pragma_update(None, "synchronous", "FULL")?;
+            let ended = c.execute(
                 "UPDATE _loader_runs SET ended_at = ?2, outcome = ?3, error = ?4 WHERE run_id = ?1",
                 params![run.run_id, run.ended_at, run.outcome, run.error],
-            )
+            );
+            c.pragma_update(None, "synchronous", "NORMAL")?;
+            ended
         })
         .map(|_| ())
     }
