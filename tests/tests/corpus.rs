@@ -334,6 +334,17 @@ const CASES: &[Case] = &[
         check: Some(("SELECT group_concat(id) FROM t", "1")),
         quarantined: &[],
     },
+    // A quote that never closes: the rest of the file is one row, which neither the plan's
+    // sample nor the reader holds past the row limit; the rows above it load.
+    Case {
+        file: "unclosed-quote.csv",
+        args: &["--max-row-bytes", "100"],
+        expect: Expect::Fails(
+            "unclosed-quote.csv:3: the row starting here is longer than 100 bytes",
+        ),
+        check: Some(("SELECT group_concat(id) FROM t", "1")),
+        quarantined: &[],
+    },
 ];
 
 impl Case {

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 mod hints;
 mod names;
+mod row_bound;
 
 pub use hints::WrittenHint;
 mod probes;
@@ -92,8 +93,12 @@ impl FileSample {
 /// # Errors
 ///
 /// [`Error::Io`] when the file cannot be read, [`Error::Empty`] when it has no header or
-/// first record, [`Error::Csv`] for malformed CSV in the sample. Records with the wrong
-/// number of fields are left out of the sample: loading reports them.
+/// first record, [`Error::Csv`] for malformed CSV in the sample, [`Error::RowTooLong`]
+/// when the header is longer than [`CsvOptions::max_row_bytes`]. Records with the wrong
+/// number of fields are left out of the sample: loading reports them. So is a record past
+/// the row limit, which ends the sample unread (loading stops the file there): a quote
+/// that never closes makes the rest of the file one record, and the sample never holds
+/// more of it than the limit.
 ///
 /// # Example
 ///
@@ -148,17 +153,38 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let plain = matches!(input, input::Input::Plain(_));
     // The header is read as a record, after the lines skipped or the `sep=` line. Positions
     // of the reader are past the skipped lines: `skipped` makes them the file's.
+    let row_limit = options.get_max_row_bytes() as u64;
+    let input = row_bound::RowBound::new(input, row_limit);
+    let record_start = input.record_start();
     let mut input = std::io::BufReader::with_capacity(64 << 10, input);
     let skipped = dialect::skip_lines(&mut input, skip).map_err(io)?;
     let mut reader = options.clone().has_headers(false).csv_reader(input);
     let byte = |reader: &csv::Reader<_>| skipped.bytes + reader.position().byte();
     let csv_error = |e| skipped_csv_error(path, e, skipped);
+    // Each record is read bounded by the row limit (see `row_bound`): one past it is where
+    // loading stops the file; the sample is the records before it. One that leaves no
+    // header fails the sample here.
+    let bounded_read = |reader: &mut csv::Reader<_>, record: &mut csv::ByteRecord| {
+        let at = reader.position().clone();
+        record_start.set(Some(skipped.bytes + at.byte()));
+        reader
+            .read_byte_record(record)
+            .map_err(|e| match row_bound::passed(&e) {
+                true => Error::RowTooLong {
+                    path: path.to_path_buf(),
+                    line: skipped.lines + at.line(),
+                    byte: skipped.bytes + at.byte(),
+                    limit: row_limit,
+                },
+                false => csv_error(e),
+            })
+    };
     let mut record = csv::ByteRecord::new();
     if separator_line {
-        reader.read_byte_record(&mut record).map_err(csv_error)?;
+        bounded_read(&mut reader, &mut record)?;
     }
     let (raw_names, header_bytes) = if options.get_has_headers() {
-        reader.read_byte_record(&mut record).map_err(csv_error)?;
+        bounded_read(&mut reader, &mut record)?;
         let names: Vec<String> = record
             .iter()
             .map(|h| String::from_utf8_lossy(h).into_owned())
@@ -179,11 +205,21 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let mut whole_file = false;
     let mut records = 0usize;
     let mut widest_field_bytes = 0;
+    let mut head_end = None;
     while records < options.get_sample_rows() {
         records += 1;
-        if !reader.read_byte_record(&mut record).map_err(csv_error)? {
-            whole_file = true;
-            break;
+        let row_start = byte(&reader);
+        match bounded_read(&mut reader, &mut record) {
+            Ok(true) => {}
+            Ok(false) => {
+                whole_file = true;
+                break;
+            }
+            Err(Error::RowTooLong { .. }) if columns > 0 => {
+                head_end = Some(row_start);
+                break;
+            }
+            Err(error) => return Err(error),
         }
         if rows == 0 && !options.get_has_headers() {
             columns = record.len();
@@ -206,7 +242,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         widest_field_bytes = widest_field_bytes.max(record.as_slice().len() as u64);
         rows += 1;
     }
-    let head_end = byte(&reader);
+    let head_end = head_end.unwrap_or_else(|| byte(&reader));
     // Places past the head of a plain file, which can be read anywhere; the head alone of
     // a compressed or transcoded one.
     let rows_probed = if !whole_file && columns > 0 && plain {
@@ -227,7 +263,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
             path: path.to_path_buf(),
         });
     }
-    let sampled_bytes = byte(&reader).saturating_sub(first_row_byte);
+    let sampled_bytes = head_end.saturating_sub(first_row_byte);
     let (compression_ratio, decoded_size) =
         input::compression_ratio(path, compression).map_err(io)?;
     // A plain file read whole through a transcoder (latin1, UTF-16): its text's size is
@@ -468,6 +504,31 @@ mod tests {
 
     fn types(sample: &FileSample) -> Vec<ColumnType> {
         sample.schema.columns().iter().map(|c| c.ty).collect()
+    }
+
+    /// A quote that never closes makes the rest of the file one record: the sample ends
+    /// before it, with the rows above it, and never holds more of it than the row limit.
+    #[test]
+    fn a_record_past_the_row_limit_ends_the_sample_unread() {
+        let mut text = String::from("id,name\n1,ann\n2,\"bob\n");
+        for row in 3..200_000 {
+            text.push_str(&format!("{row},carl\n"));
+        }
+        let limit = 64 << 10;
+        let options = CsvOptions::default().max_row_bytes(limit);
+        let sampled = sample(&text, options.clone()).unwrap();
+        assert_eq!(sampled.rows_sampled, 1);
+        assert_eq!(types(&sampled), [ColumnType::Integer, ColumnType::Text]);
+        assert!(!sampled.whole_file);
+        assert!(sampled.widest_field_bytes < 16);
+        // The same record as a header stops the sample, at its line.
+        let rows = &text[text.find("3,carl").unwrap()..];
+        let header_first = format!("skip me\n\"id,name\n{rows}");
+        let error = sample(&header_first, options.delimiter(b',').skip_lines(1)).unwrap_err();
+        assert!(
+            matches!(error, Error::RowTooLong { line: 2, byte: 8, limit: l, .. } if l == limit as u64),
+            "{error}"
+        );
     }
 
     #[test]

@@ -242,9 +242,7 @@ impl BatchReader {
         } = input::open_text(path, options.get_encoding(), options.get_skip_footer())
             .map_err(io)?;
         let policy = options.get_bad_rows();
-        // A row is held up to three times while it is read (parser, batch, raw copy): it
-        // must fit in the budget that many times over.
-        let max_row_bytes = (options.get_max_row_bytes() as u64).min(budget.capacity() / 4);
+        let max_row_bytes = Self::row_limit(options, budget.capacity());
         // The read buffer (which keeps the current record's raw bytes), the parsed fields
         // and, for compressed files, the decoder's window and buffers.
         let buffer = budget
@@ -352,6 +350,21 @@ impl BatchReader {
             _buffer: buffer,
         }
         .skipping_to(skip_to)
+    }
+
+    /// The longest row a reader with `options` holds under a row budget of `budget` bytes:
+    /// [`CsvOptions::max_row_bytes`], or a quarter of the budget when that is less. A row is
+    /// held up to three times while it is read (parser, batch, raw copy): it must fit in the
+    /// budget that many times over. A plan samples files under the same limit.
+    ///
+    /// ```
+    /// use loader_file::{BatchReader, CsvOptions};
+    /// let options = CsvOptions::default().max_row_bytes(1 << 20);
+    /// assert_eq!(BatchReader::row_limit(&options, 64 << 20), 1 << 20);
+    /// assert_eq!(BatchReader::row_limit(&options, 2 << 20), 512 << 10);
+    /// ```
+    pub fn row_limit(options: &CsvOptions, budget: u64) -> u64 {
+        (options.get_max_row_bytes() as u64).min(budget / 4)
     }
 
     /// Heap bytes of the largest batch a reader with `options` will allocate for a file of

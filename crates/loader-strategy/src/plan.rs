@@ -295,8 +295,15 @@ pub(crate) fn make_plan(
     // share of the budget.
     let mut sampled = Vec::new();
     let mut empty_files = Vec::new();
+    // The sample holds no row longer than the reader would: a quote that never closes
+    // makes the rest of a file one row, and the plan would hold all of it.
+    let row_limit = BatchReader::row_limit(&settings.csv, budget);
+    let sampling = settings
+        .csv
+        .clone()
+        .max_row_bytes(usize::try_from(row_limit).unwrap_or(usize::MAX));
     for input in discover(inputs, settings.order)? {
-        match sample_file(&input.path, &settings.csv) {
+        match sample_file(&input.path, &sampling) {
             Err(loader_file::Error::Empty { .. }) => empty_files.push(EmptyFile {
                 table: table_for(&input.path),
                 path: input.path,

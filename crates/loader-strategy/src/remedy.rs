@@ -117,6 +117,16 @@ pub(crate) fn remedy(error: &Error) -> Option<String> {
              ones past the header's); {skip}"
         )),
         loader_file::Error::FieldCount { .. } => Some(format!("to get past it: {skip}")),
+        // Most often a quote that opens and never closes (`5" pipe` unquoted, a field cut
+        // short): the rest of the file is then one field. No row is set aside: it was
+        // never held.
+        loader_file::Error::RowTooLong { line, .. } => Some(format!(
+            "if a quote opens on line {line} and never closes, the rest of the file reads as \
+             this one row: mend the line (a quote inside a quoted field is written twice), or \
+             give --quote a character the file does not quote with; a row really this long \
+             needs --max-row-bytes above its length, and a --memory-limit whose row budget \
+             holds four times it"
+        )),
         loader_file::Error::NotInFormat { name, .. } => Some(format!(
             "to get past it: --column {} keeps the column's values as written; {skip}",
             shell_word(&format!("{name}:text"))
@@ -369,6 +379,26 @@ mod tests {
             assert!(remedy.contains("--on-error skip"), "{remedy}");
             assert!(!remedy.contains("--column"), "{remedy}");
         }
+    }
+
+    #[test]
+    fn a_row_past_the_limit_points_at_its_quote_and_at_the_limits() {
+        let remedy = remedy(&Error::File(loader_file::Error::RowTooLong {
+            path: "a.csv".into(),
+            line: 3,
+            byte: 20,
+            limit: 6 << 20,
+        }))
+        .unwrap();
+        for said in [
+            "quote opens on line 3",
+            "--quote",
+            "--max-row-bytes",
+            "--memory-limit",
+        ] {
+            assert!(remedy.contains(said), "{remedy}");
+        }
+        assert!(!remedy.contains("--on-error skip"), "{remedy}");
     }
 
     #[test]
