@@ -33,6 +33,9 @@ pub struct FileSample {
     pub mean_row_bytes: f64,
     /// Mean field bytes per row (what a batch holds).
     pub mean_field_bytes: f64,
+    /// Memory its decoder holds while it is read ([`decoder_bytes`](crate::decoder_bytes)):
+    /// 0 for a plain file, a zstd file's window.
+    pub decoder_bytes: u64,
     /// Field bytes of the widest row sampled: a row wider than a batch's byte limit is a
     /// batch of its own, that wide.
     pub widest_field_bytes: u64,
@@ -266,6 +269,10 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let sampled_bytes = head_end.saturating_sub(first_row_byte);
     let (compression_ratio, decoded_size) =
         input::compression_ratio(path, compression).map_err(io)?;
+    let decoder_bytes = match compression {
+        input::Compression::Zstd => crate::decoder_bytes(path)?,
+        other => other.decoder_bytes(),
+    };
     // A plain file read whole through a transcoder (latin1, UTF-16): its text's size is
     // known, and bounds its batches as a small compressed file's does (without it a small
     // latin1 file reserved a whole first batch, past the plan's estimate).
@@ -313,6 +320,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
         whole_file,
         mean_row_bytes: per_row(sampled_bytes),
         widest_field_bytes,
+        decoder_bytes,
         mean_field_bytes: per_row(field_bytes),
         header_bytes,
         compression,

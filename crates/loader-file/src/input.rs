@@ -6,6 +6,8 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+mod zstd_window;
+
 /// How a file is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Compression {
@@ -28,8 +30,8 @@ impl Compression {
     }
 
     /// Memory the decoder holds while it runs: gzip's 32 KiB window and buffers; zstd's
-    /// window, up to 8 MiB for every standard level (larger windows need `--long`, which
-    /// this bound would not cover).
+    /// window, up to 8 MiB for every standard level (a file written with `zstd --long`
+    /// declares a larger one: [`decoder_bytes`](crate::decoder_bytes) reads it).
     pub fn decoder_bytes(self) -> u64 {
         match self {
             Compression::None => 0,
@@ -320,9 +322,15 @@ pub(crate) fn open_marked(
         Compression::Gzip => Input::Decoded(Box::new(flate2::read::MultiGzDecoder::new(
             BufReader::with_capacity(64 << 10, file),
         ))),
-        Compression::Zstd => Input::Decoded(Box::new(zstd::stream::read::Decoder::with_buffer(
-            BufReader::with_capacity(128 << 10, file),
-        )?)),
+        Compression::Zstd => {
+            // No frame may need more than the first declares, which the budget counts.
+            let log = zstd_window::window_log(&mut file)?;
+            file.seek(SeekFrom::Start(0))?;
+            Input::Decoded(Box::new(zstd_window::decoder(
+                BufReader::with_capacity(128 << 10, file),
+                log,
+            )?))
+        }
     };
     // A compressed file's text may start with the mark too: the decoder is asked for its
     // first two bytes, which go back in front of the rest when they are not one.
@@ -584,6 +592,38 @@ impl<R: Read> Read for Transcode<R> {
     }
 }
 
+/// Memory the decoder of the file at `path` holds while it runs:
+/// [`Compression::decoder_bytes`], except that a zstd file's is its first frame's window
+/// (larger than the standard levels' 8 MiB when written with `zstd --long`), which its
+/// reader never lets a later frame exceed.
+///
+/// # Errors
+///
+/// [`Error::Io`](crate::Error::Io) when the file cannot be read.
+///
+/// # Example
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("orders.csv");
+/// std::fs::write(&path, "id\n1\n").unwrap();
+/// assert_eq!(loader_file::decoder_bytes(&path).unwrap(), 0);
+/// ```
+pub fn decoder_bytes(path: &Path) -> crate::Result<u64> {
+    let io = |source| crate::Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    match detect(&mut file).map_err(io)? {
+        Compression::Zstd => {
+            let log = zstd_window::window_log(&mut file).map_err(io)?;
+            Ok(zstd_window::decoder_bytes(Compression::Zstd, log))
+        }
+        other => Ok(other.decoder_bytes()),
+    }
+}
+
 /// The file's compression, by its magic number; leaves the file at its start.
 pub(crate) fn detect(file: &mut File) -> io::Result<Compression> {
     let mut head = [0u8; 4];
@@ -610,13 +650,18 @@ pub(crate) fn compression_ratio(
     if compression == Compression::None {
         return Ok((1.0, None));
     }
-    let file = File::open(path)?;
+    let mut file = File::open(path)?;
     let whole = file.metadata()?.len();
     let size = whole.min(PREFIX);
+    let log = match compression {
+        Compression::Zstd => zstd_window::window_log(&mut file)?,
+        _ => zstd_window::STANDARD_WINDOW_LOG,
+    };
+    file.seek(SeekFrom::Start(0))?;
     let prefix = BufReader::new(file.take(size));
     let mut decoder: Box<dyn Read> = match compression {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(prefix)),
-        _ => Box::new(zstd::stream::read::Decoder::with_buffer(prefix)?),
+        _ => Box::new(zstd_window::decoder(prefix, log)?),
     };
     let mut buffer = vec![0u8; 64 << 10];
     let mut produced = 0u64;

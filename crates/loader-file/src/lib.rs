@@ -52,7 +52,7 @@ pub use error::{Error, Result};
 pub use formats::{DATE_FORMATS, TIMESTAMP_FORMATS, check_format};
 pub use hash::{content_hash, decompressed_from, decompressed_hash, grew_from};
 pub use infer::{FileSample, WrittenHint, sample_file};
-pub use input::Compression;
+pub use input::{Compression, decoder_bytes};
 pub use notation::{AMOUNT_NOTATIONS, CURRENCY_SIGNS, Currency, Notation};
 pub use options::{BadRowPolicy, CsvOptions, Encoding, OnError};
 pub use parallel::{ParallelReader, Parallelism};

@@ -245,8 +245,12 @@ impl BatchReader {
         let max_row_bytes = Self::row_limit(options, budget.capacity());
         // The read buffer (which keeps the current record's raw bytes), the parsed fields
         // and, for compressed files, the decoder's window and buffers.
+        let decoder = match compression {
+            input::Compression::Zstd => crate::decoder_bytes(path)?,
+            other => other.decoder_bytes(),
+        };
         let buffer = budget
-            .reserve_blocking(Self::BUFFER_BYTES + compression.decoder_bytes())
+            .reserve_blocking(Self::BUFFER_BYTES + decoder)
             .map_err(|source| Error::Memory {
                 path: path.to_path_buf(),
                 source,

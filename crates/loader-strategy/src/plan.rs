@@ -303,6 +303,22 @@ pub(crate) fn make_plan(
         .clone()
         .max_row_bytes(usize::try_from(row_limit).unwrap_or(usize::MAX));
     for input in discover(inputs, settings.order)? {
+        // A zstd file's decoder holds its window (up to 2 GiB, written with `zstd
+        // --long=31`) from the first byte read, the sample's too: a window past the
+        // standard levels' that the budget cannot hold stops the plan before the sample
+        // allocates it. (With room for a smallest batch or so; `least_to_read` checks every
+        // file's own need once sampled.)
+        let decoder = loader_file::decoder_bytes(&input.path)?;
+        let reading = BatchReader::BUFFER_BYTES + decoder + 4 * MIN_BATCH_BYTES as u64;
+        if decoder > loader_file::Compression::Zstd.decoder_bytes() && reading > budget {
+            return Err(budget_too_small(
+                &limit,
+                budget,
+                settings.budget_share,
+                &input.path,
+                reading,
+            ));
+        }
         match sample_file(&input.path, &sampling) {
             Err(loader_file::Error::Empty { .. }) => empty_files.push(EmptyFile {
                 table: table_for(&input.path),
@@ -347,7 +363,7 @@ pub(crate) fn make_plan(
             .decoded_size(sample.decoded_size);
         let batch_heap = largest_batch_heap(&csv, &sample);
         let in_flight = batches_in_flight(&sample, &csv);
-        let decoder = sample.compression.decoder_bytes();
+        let decoder = sample.decoder_bytes;
         let table = table_for(&input.path);
         files.push(PlannedFile {
             path: input.path,
@@ -408,7 +424,7 @@ fn least_to_read(
     let least = |file: &PlannedFile| {
         let smallest = file.csv.clone().batch_bytes(MIN_BATCH_BYTES);
         let heap = largest_batch_heap(&smallest, &file.sample);
-        BatchReader::BUFFER_BYTES + file.sample.compression.decoder_bytes() + heap
+        BatchReader::BUFFER_BYTES + file.sample.decoder_bytes + heap
     };
     let Some((needed, file)) = files.iter().map(|f| (least(f), f)).max_by_key(|(n, _)| *n) else {
         return Ok(0);
@@ -416,7 +432,18 @@ fn least_to_read(
     if budget >= needed {
         return Ok(needed);
     }
-    // The smallest limit, in whole MiB, whose budget holds it with the same usage.
+    Err(budget_too_small(limit, budget, share, &file.path, needed))
+}
+
+/// The error for a file that needs `needed` bytes of a row budget of `budget`: it names the
+/// smallest limit, in whole MiB, whose budget holds it with the same usage.
+fn budget_too_small(
+    limit: &EffectiveLimit,
+    budget: u64,
+    share: f64,
+    path: &Path,
+    needed: u64,
+) -> Error {
     let mut enough = EffectiveLimit {
         bytes: limit.bytes.div_ceil(1 << 20) << 20,
         ..*limit
@@ -424,15 +451,15 @@ fn least_to_read(
     while budget_for(&enough, share) < needed {
         enough.bytes += 1 << 20;
     }
-    Err(Error::BudgetTooSmall {
+    Error::BudgetTooSmall {
         limit: limit.bytes,
         limit_source: limit.source.as_str(),
         used: limit.used,
         budget,
-        path: file.path.display().to_string(),
+        path: path.display().to_string(),
         needed,
         enough: enough.bytes,
-    })
+    }
 }
 
 /// Gives the files loaded into one table the same column types: for each column, the
@@ -673,6 +700,45 @@ mod tests {
             plan.budget
         );
         assert!(plan.files[0].csv.get_batch_bytes() < (8 << 20));
+    }
+
+    /// A zstd file written with `--long` declares a window its decoder holds from its first
+    /// byte: the plan counts it, and refuses a budget that cannot hold it before sampling.
+    #[test]
+    fn a_zstd_files_long_window_is_counted_and_refused_before_it_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..5_000).map(|i| format!("{i},name {i}\n")).collect();
+        let mut encoder = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+        encoder.long_distance_matching(true).unwrap();
+        encoder.window_log(27).unwrap();
+        std::io::Write::write_all(&mut encoder, format!("id,name\n{text}").as_bytes()).unwrap();
+        std::fs::write(dir.path().join("a.csv.zst"), encoder.finish().unwrap()).unwrap();
+        let plan_under = |limit: u64| {
+            let settings = LoadSettings {
+                memory_limit: Some(limit),
+                ..LoadSettings::default()
+            };
+            make_plan(&[dir.path().to_path_buf()], &settings, &probe())
+        };
+        let error = plan_under(64 << 20).unwrap_err();
+        let Error::BudgetTooSmall { needed, enough, .. } = &error else {
+            panic!("{error}");
+        };
+        assert!(*needed > 128 << 20, "{error}");
+        let plan = plan_under(*enough).unwrap();
+        assert!(plan.files[0].estimate.peak > 128 << 20);
+        assert_eq!(plan.files[0].sample.rows_sampled, 1000);
+        // Refused before a byte is decoded: a frame header declaring the window, and nothing
+        // decodable after it, would fail the sample with a decoding error.
+        let mut header_only = 0xFD2F_B528u32.to_le_bytes().to_vec();
+        header_only.extend_from_slice(&[0x00, 17 << 3, 0xff, 0xff, 0xff]);
+        std::fs::write(dir.path().join("a.csv.zst"), header_only).unwrap();
+        let error = plan_under(64 << 20).unwrap_err();
+        assert!(matches!(error, Error::BudgetTooSmall { .. }), "{error}");
+        assert!(
+            plan_under(*enough).is_err(),
+            "the header alone decodes nothing"
+        );
     }
 
     #[test]

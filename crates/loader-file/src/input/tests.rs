@@ -192,3 +192,45 @@ fn a_footer_longer_than_any_footer_is_an_error_not_memory_without_bound() {
     assert_eq!(error.kind(), io::ErrorKind::InvalidData);
     assert!(error.to_string().contains("--skip-footer"), "{error}");
 }
+
+/// One zstd frame of `text`, with a window of `2^log` bytes declared.
+fn zstd_frame(text: &[u8], log: u32) -> Vec<u8> {
+    let mut encoder = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+    encoder.long_distance_matching(true).unwrap();
+    encoder.window_log(log).unwrap();
+    io::Write::write_all(&mut encoder, text).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A file's decoder is counted at its first frame's window: a later frame declaring a larger
+/// one fails the read where it starts, rather than being allocated past the count.
+#[test]
+fn no_zstd_frame_may_need_a_larger_window_than_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv.zst");
+    let read = |frames: &[Vec<u8>]| {
+        std::fs::write(&path, frames.concat()).unwrap();
+        let (Input::Decoded(mut text), Compression::Zstd) = open(&path, Encoding::Utf8).unwrap()
+        else {
+            panic!("a zstd file decodes");
+        };
+        let mut bytes = Vec::new();
+        let read = text.read_to_end(&mut bytes);
+        (read.map(|_| ()), String::from_utf8(bytes).unwrap())
+    };
+    let (small, large) = (zstd_frame(b"id\n1\n", 20), zstd_frame(b"2\n", 27));
+    let (ended, text) = read(&[small.clone(), large.clone()]);
+    assert!(ended.is_err(), "the 128 MiB frame after an 8 MiB one");
+    assert_eq!(text, "id\n1\n");
+    assert_eq!(
+        crate::decoder_bytes(&path).unwrap(),
+        (8 << 20) + (256 << 10)
+    );
+    let (ended, text) = read(&[large, small]);
+    assert!(ended.is_ok());
+    assert_eq!(text, "2\nid\n1\n");
+    assert_eq!(
+        crate::decoder_bytes(&path).unwrap(),
+        (128 << 20) + (256 << 10)
+    );
+}
