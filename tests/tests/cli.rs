@@ -693,6 +693,49 @@ fn standard_input_loads_once_and_leaves_nothing_behind() {
     assert_eq!(rows, 2);
 }
 
+/// A pipe named as an input (`loader load <(zcat orders.csv.gz)`, a FIFO) is copied and
+/// loaded as standard input is, under its own name; a device is refused, not read forever.
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_loads_as_standard_input_does_and_a_device_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("tmp");
+    std::fs::create_dir(&spool).unwrap();
+    let pipe = dir.path().join("people.csv");
+    let made = Command::new("mkfifo").arg(&pipe).status().unwrap();
+    assert!(made.success());
+    let writer = {
+        let pipe = pipe.clone();
+        std::thread::spawn(move || std::fs::write(pipe, "id,name\n1,ann\n2,bob\n").unwrap())
+    };
+    let output = Command::new(loader_bin())
+        .current_dir(dir.path())
+        .env("TMPDIR", &spool)
+        .args(["load", "people.csv", "--into", "t.db"])
+        .output()
+        .unwrap();
+    writer.join().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("people.csv -> \"people\": 2 rows read, 2 loaded"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&spool).unwrap().count(),
+        0,
+        "the copy is removed"
+    );
+    let output = Command::new(loader_bin())
+        .args(["load", "/dev/zero", "--into"])
+        .arg(dir.path().join("t.db"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("/dev/zero: not a regular file"), "{stderr}");
+}
+
 /// A memory limit too small to read a file fails at once, naming a limit that would do; that
 /// limit loads every row, at a pace, where it used to stall with each reader waiting for
 /// room another held.

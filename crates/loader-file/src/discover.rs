@@ -83,13 +83,18 @@ pub fn discover(inputs: &[impl AsRef<Path>], order: FileOrder) -> Result<Vec<Inp
             }
         } else if input.is_dir() {
             let mut found = Vec::new();
-            walk(input, &mut found)?;
+            walk(input, &mut found, &mut HashSet::new())?;
             found.sort();
             for path in found {
                 push_file(&mut files, &mut seen, path)?;
             }
         } else if input.is_file() {
             push_file(&mut files, &mut seen, input.to_path_buf())?;
+        } else if input.exists() {
+            // A pipe or a device: read once, and a load reads a file several times.
+            return Err(Error::NotAFile {
+                path: input.to_path_buf(),
+            });
         } else {
             return Err(Error::NotFound {
                 path: input.to_path_buf(),
@@ -126,16 +131,24 @@ fn push_file(files: &mut Vec<InputFile>, seen: &mut HashSet<PathBuf>, path: Path
     Ok(())
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
+/// The data files under `dir`: regular files (or links to them) with a data file's name,
+/// in its subdirectories too. Pipes, sockets and devices are passed over (a pipe with no
+/// writer held the plan forever; `/dev/zero` read as one endless row), and a directory
+/// reached again through a link (`ln -s .. up`) is walked once, not until the path is too
+/// long.
+fn walk(dir: &Path, found: &mut Vec<PathBuf>, walked: &mut HashSet<PathBuf>) -> Result<()> {
     let io = |source| Error::Io {
         path: dir.to_path_buf(),
         source,
     };
+    if !walked.insert(fs::canonicalize(dir).map_err(io)?) {
+        return Ok(());
+    }
     for entry in fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         if path.is_dir() {
-            walk(&path, found)?;
-        } else if is_data_file(&path) {
+            walk(&path, found, walked)?;
+        } else if path.is_file() && is_data_file(&path) {
             found.push(path);
         }
     }
@@ -178,6 +191,28 @@ mod tests {
         let again = [PathBuf::from(&pattern), dir.path().join("a.csv")];
         let globbed = discover(&again, FileOrder::AsGiven).unwrap();
         assert_eq!(names(&globbed), ["a.csv", "b.csv"], "a.csv only once");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn pipes_and_devices_are_passed_over_and_a_linked_loop_is_walked_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        fs::write(sub.join("a.csv"), "x\n1\n").unwrap();
+        std::os::unix::fs::symlink("..", sub.join("up")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.csv")).unwrap();
+        let pipe = dir.path().join("pipe.csv");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let all = discover(&[dir.path()], FileOrder::AsGiven).unwrap();
+        assert_eq!(names(&all), ["a.csv"]);
+        // Named, a pipe is no file to load.
+        let error = discover(&[&pipe], FileOrder::AsGiven).unwrap_err();
+        assert!(matches!(error, Error::NotAFile { .. }), "{error}");
     }
 
     #[test]

@@ -12,6 +12,16 @@ pub enum Error {
         /// The path.
         path: PathBuf,
     },
+    /// A path given is a pipe, a socket or a device, which can be read only once.
+    #[error(
+        "{path}: not a regular file (a pipe or a device): a load reads its input more than \
+         once (sample, content hash, rows); copy it to a file, or give it as `-` on standard \
+         input"
+    )]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
     /// The inputs matched no file.
     #[error("no input files found in {inputs}")]
     NoInput {
