@@ -736,6 +736,49 @@ fn a_named_pipe_loads_as_standard_input_does_and_a_device_is_refused() {
     assert!(stderr.contains("/dev/zero: not a regular file"), "{stderr}");
 }
 
+/// One file cut short (a gzip download interrupted) in a directory fails alone: the others
+/// load, each failed file's error stands under its line, and `plan` names it and fails.
+#[test]
+fn a_file_cut_short_fails_alone_and_the_rest_of_the_directory_loads() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("good.csv"), "id,name\n1,ann\n2,bob\n").unwrap();
+    std::fs::write(data.join("ragged.csv"), "id,name\n1,ann\n2\n").unwrap();
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Small enough that the sample's first read meets the cut.
+    writeln!(gzip, "id,amount").unwrap();
+    for row in 0..5_000 {
+        writeln!(gzip, "{row},{}", row * 31).unwrap();
+    }
+    let mut packed = gzip.finish().unwrap();
+    packed.truncate(packed.len() / 3);
+    std::fs::write(data.join("cut.csv.gz"), packed).unwrap();
+    let output = run_loader(dir.path(), &["load", "data", "--into", "t.db"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("ok     data/good.csv -> \"good\": 2 rows read, 2 loaded"),
+        "{stdout}"
+    );
+    for failed in [
+        "FAILED data/cut.csv.gz -> \"cut\"",
+        "error: data/cut.csv.gz: ",
+        "FAILED data/ragged.csv -> \"ragged\"",
+        "error: data/ragged.csv:3: expected 2 fields, found 1",
+    ] {
+        assert!(stdout.contains(failed), "{failed} in {stdout}");
+    }
+    let output = run_loader(dir.path(), &["plan", "data"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("data/cut.csv.gz: cannot be loaded: data/cut.csv.gz: "),
+        "{stdout}"
+    );
+}
+
 /// A memory limit too small to read a file fails at once, naming a limit that would do; that
 /// limit loads every row, at a pace, where it used to stall with each reader waiting for
 /// room another held.

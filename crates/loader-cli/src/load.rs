@@ -198,7 +198,16 @@ fn plan(args: CommonArgs) -> Result<ExitCode> {
     } else {
         print_plan(&plan);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(plan_exit(&plan))
+}
+
+/// A plan with a file that cannot be loaded fails (1), as a load of it would.
+pub(crate) fn plan_exit(plan: &LoadPlan) -> ExitCode {
+    if plan.unread_files.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 async fn load(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
@@ -412,6 +421,9 @@ fn print_report(report: &LoadReport, target: &Target, dry_run: bool) {
         bytes((report.input_bytes() as f64 / report.duration.as_secs_f64().max(1e-9)) as u64),
         report.run_id,
     );
+    // The first error closes the report; when several files failed, each one's stands under
+    // its line too.
+    let failed = report.files.iter().filter(|f| f.error.is_some()).count();
     for file in &report.files {
         let state = match file.state {
             FileState::Loaded => "ok",
@@ -444,6 +456,9 @@ fn print_report(report: &LoadReport, target: &Target, dry_run: bool) {
                 ""
             },
         );
+        if let Some(error) = file.error.as_ref().filter(|_| failed > 1) {
+            crate::outln!("         error: {error}");
+        }
         if let Some(note) = &file.note {
             crate::outln!("         {note}");
         }
@@ -560,6 +575,17 @@ fn print_plan(plan: &LoadPlan) {
             file.path.display()
         );
     }
+    print_unread(plan);
+}
+
+/// The files a plan could not sample, each with its error and what gets past it.
+pub(crate) fn print_unread(plan: &LoadPlan) {
+    for file in &plan.unread_files {
+        crate::outln!("{}: cannot be loaded: {}", file.path.display(), file.error);
+        if let Some(remedy) = &file.remedy {
+            crate::outln!("  {remedy}");
+        }
+    }
 }
 
 fn plan_json(plan: &LoadPlan) -> serde_json::Value {
@@ -582,6 +608,13 @@ fn plan_json(plan: &LoadPlan) -> serde_json::Value {
             "path": f.path,
             "size": f.size,
             "table": f.table,
+        })).collect::<Vec<_>>(),
+        "unread_files": plan.unread_files.iter().map(|f| serde_json::json!({
+            "path": f.path,
+            "size": f.size,
+            "table": f.table,
+            "error": f.error,
+            "remedy": f.remedy,
         })).collect::<Vec<_>>(),
     })
 }

@@ -22,7 +22,16 @@ pub fn run(args: &SchemaArgs, settings: LoadSettings) -> Result<ExitCode> {
             };
             crate::outln!("{statement};");
         }
-        return Ok(ExitCode::SUCCESS);
+        // No statement for a file that cannot be read; said on stderr, as the SQL may be
+        // piped into a database.
+        for file in &plan.unread_files {
+            eprintln!(
+                "error: {}: cannot be loaded: {}",
+                file.path.display(),
+                file.error
+            );
+        }
+        return Ok(crate::load::plan_exit(&plan));
     }
     if args.common.json {
         let files: Vec<_> = plan
@@ -35,9 +44,15 @@ pub fn run(args: &SchemaArgs, settings: LoadSettings) -> Result<ExitCode> {
                     "columns": [],
                 })
             }))
+            .chain(plan.unread_files.iter().map(|f| {
+                serde_json::json!({
+                    "path": f.path, "size": f.size, "table": f.table, "error": f.error,
+                    "columns": [],
+                })
+            }))
             .collect();
         crate::outln!("{}", serde_json::to_string_pretty(&files)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(crate::load::plan_exit(&plan));
     }
     for file in &plan.files {
         print(file, &csv);
@@ -49,7 +64,8 @@ pub fn run(args: &SchemaArgs, settings: LoadSettings) -> Result<ExitCode> {
             bytes(file.size)
         );
     }
-    Ok(ExitCode::SUCCESS)
+    crate::load::print_unread(&plan);
+    Ok(crate::load::plan_exit(&plan))
 }
 
 fn delimiter_name(delimiter: u8) -> String {

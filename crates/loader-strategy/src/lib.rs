@@ -56,7 +56,7 @@ pub use live::{FileSnapshot, LiveProgress, LiveSnapshot, LiveState};
 pub use loader::Loader;
 #[cfg(any(test, feature = "mock"))]
 pub use loader::MockLoader;
-pub use plan::{EmptyFile, LoadPlan, MemoryEstimate, PlannedFile, table_name_for};
+pub use plan::{EmptyFile, LoadPlan, MemoryEstimate, PlannedFile, UnreadFile, table_name_for};
 pub use reaction::{Baseline, MIN_SUB_BATCH_BYTES, MIN_SUB_BATCH_ROWS, Reaction, reaction_for};
 pub use rejects::REJECTS_HEADER;
 pub use report::{CleanupReport, FileReport, FileState, FirstReject, LoadReport, RejectedKind};

@@ -193,6 +193,23 @@ pub struct EmptyFile {
     pub table: String,
 }
 
+/// A file the plan could not sample (a truncated gzip stream, malformed CSV or a header past
+/// the row limit in its head, a file that cannot be read): it fails alone, with its error,
+/// and the other files load (see [`FileState::Failed`](crate::FileState::Failed)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its size on disk.
+    pub size: u64,
+    /// The table it would have gone to.
+    pub table: String,
+    /// Why it could not be sampled, naming the file (and line, where there is one).
+    pub error: String,
+    /// The flags that would get past it, when some would.
+    pub remedy: Option<String>,
+}
+
 /// Files in load order with their estimates, and the memory figures they were planned for.
 #[derive(Debug, Clone)]
 pub struct LoadPlan {
@@ -201,6 +218,9 @@ pub struct LoadPlan {
     /// Files found with nothing to load, in the order found: reported, never loaded. One
     /// empty export in a directory does not stop the others.
     pub empty_files: Vec<EmptyFile>,
+    /// Files that could not be sampled, in the order found: reported failed, never loaded.
+    /// One truncated download in a directory does not stop the others.
+    pub unread_files: Vec<UnreadFile>,
     /// The effective memory limit when planned.
     pub limit: EffectiveLimit,
     /// Bytes of the row budget.
@@ -295,6 +315,7 @@ pub(crate) fn make_plan(
     // share of the budget.
     let mut sampled = Vec::new();
     let mut empty_files = Vec::new();
+    let mut unread_files = Vec::new();
     // The sample holds no row longer than the reader would: a quote that never closes
     // makes the rest of a file one row, and the plan would hold all of it.
     let row_limit = BatchReader::row_limit(&settings.csv, budget);
@@ -325,7 +346,17 @@ pub(crate) fn make_plan(
                 path: input.path,
                 size: input.size,
             }),
-            sample => sampled.push((input, sample?)),
+            Err(error) => {
+                let error = Error::File(error);
+                unread_files.push(UnreadFile {
+                    table: table_for(&input.path),
+                    path: input.path,
+                    size: input.size,
+                    remedy: crate::remedy::remedy(&error),
+                    error: error.to_string(),
+                });
+            }
+            Ok(sample) => sampled.push((input, sample)),
         }
     }
     let workers = settings.workers.clamp(1, sampled.len().max(1));
@@ -402,6 +433,7 @@ pub(crate) fn make_plan(
     Ok(LoadPlan {
         files,
         empty_files,
+        unread_files,
         limit,
         budget,
         least_budget,
@@ -735,10 +767,8 @@ mod tests {
         std::fs::write(dir.path().join("a.csv.zst"), header_only).unwrap();
         let error = plan_under(64 << 20).unwrap_err();
         assert!(matches!(error, Error::BudgetTooSmall { .. }), "{error}");
-        assert!(
-            plan_under(*enough).is_err(),
-            "the header alone decodes nothing"
-        );
+        let unread = plan_under(*enough).unwrap().unread_files;
+        assert_eq!(unread.len(), 1, "the header alone decodes nothing");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use crate::plan::make_plan;
 use crate::reaction::{Baseline, Controls};
 use crate::{
     EmptyFile, FileReport, FileState, LoadPlan, LoadReport, LoadSettings, PlannedFile, Result,
+    UnreadFile,
 };
 use loader_batch::{
     AuditEvent, AuditScope, AuditSink, BatchProcessor, BatchSink, ContextId, EventKind, Ledger,
@@ -283,6 +284,14 @@ impl DataLoadingService {
             event.table = Some(empty.table.clone());
             run_scope.note(event).await?;
         }
+        for unread in &plan.unread_files {
+            let mut event = run_scope
+                .event(EventKind::Failed)
+                .with_reason(format!("the file could not be sampled: {}", unread.error));
+            event.file = Some(unread.path.display().to_string());
+            event.table = Some(unread.table.clone());
+            run_scope.note(event).await?;
+        }
         let stats = monitor.finish().await;
         let report = LoadReport {
             files: files
@@ -290,6 +299,7 @@ impl DataLoadingService {
                 .zip(progress.iter())
                 .map(|(file, progress)| file_report(file, &lock(progress)))
                 .chain(plan.empty_files.iter().map(empty_file_report))
+                .chain(plan.unread_files.iter().map(unread_file_report))
                 .collect(),
             duration: started.elapsed(),
             memory_limit: plan.limit.bytes,
@@ -518,6 +528,21 @@ fn empty_file_report(file: &EmptyFile) -> FileReport {
         note: Some(EMPTY_FILE.to_owned()),
         rejected_by_kind: Vec::new(),
         first_reject: None,
+    }
+}
+
+fn unread_file_report(file: &UnreadFile) -> FileReport {
+    FileReport {
+        path: file.path.clone(),
+        table: file.table.clone(),
+        state: FileState::Failed,
+        error: Some(file.error.clone()),
+        note: file.remedy.clone(),
+        ..empty_file_report(&EmptyFile {
+            path: file.path.clone(),
+            size: file.size,
+            table: file.table.clone(),
+        })
     }
 }
 

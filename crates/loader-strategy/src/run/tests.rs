@@ -102,6 +102,51 @@ async fn loads_several_files_into_sqlite_and_reconciles() {
     assert_eq!(starts, ends, "every context that started was committed");
 }
 
+/// A file the plan cannot sample (a download cut short, here a gzip stream cut in two) fails
+/// alone, with its error, and the others load; before, it stopped the whole run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_cannot_be_sampled_fails_alone_and_the_others_load() {
+    let dir = tempfile::tempdir().unwrap();
+    loader_gen::write_files(dir.path(), 3000, 2, 3).unwrap();
+    let text: String = (0..20_000).map(|i| format!("{i},{}\n", i * 7)).collect();
+    let mut packed = zstd::encode_all(format!("id,amount\n{text}").as_bytes(), 1).unwrap();
+    packed.truncate(packed.len() / 2);
+    std::fs::write(dir.path().join("cut.csv.zst"), packed).unwrap();
+    let sink = Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap());
+    let audit = Arc::new(InMemoryAudit::new());
+    let service = DataLoadingService::new(sink.clone(), audit.clone(), probe(), settings());
+    let plan = service.plan(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!((plan.files.len(), plan.unread_files.len()), (2, 1));
+    let report = service.run(plan).await.unwrap();
+
+    assert!(!report.is_success());
+    assert_eq!(report.rows_loaded(), 3000);
+    assert_eq!(ids(&sink), (3000, 3000, 1, 3000));
+    let cut: Vec<_> = report
+        .files
+        .iter()
+        .filter(|f| f.state == FileState::Failed)
+        .collect();
+    assert_eq!(cut.len(), 1);
+    let error = cut[0].error.as_deref().unwrap();
+    assert!(
+        error.starts_with(&format!("{}", dir.path().join("cut.csv.zst").display())),
+        "{error}"
+    );
+    assert_eq!(report.first_error().as_deref(), Some(error));
+    let failed = audit
+        .events()
+        .iter()
+        .filter(|e| {
+            e.kind == EventKind::Failed
+                && e.file
+                    .as_deref()
+                    .is_some_and(|f| f.ends_with("cut.csv.zst"))
+        })
+        .count();
+    assert_eq!(failed, 1, "the audit trail says why it was not loaded");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_files_are_reported_empty_and_the_others_load() {
     let dir = tempfile::tempdir().unwrap();
