@@ -346,6 +346,9 @@ pub(crate) fn make_plan(
                 path: input.path,
                 size: input.size,
             }),
+            // A replace would empty the file's table and fill it from the other files
+            // only: the run stops before any table is emptied, as it always did.
+            Err(error) if settings.mode == crate::LoadMode::Replace => return Err(error.into()),
             Err(error) => {
                 let error = Error::File(error);
                 unread_files.push(UnreadFile {
@@ -769,6 +772,14 @@ mod tests {
         assert!(matches!(error, Error::BudgetTooSmall { .. }), "{error}");
         let unread = plan_under(*enough).unwrap().unread_files;
         assert_eq!(unread.len(), 1, "the header alone decodes nothing");
+        // A replace stops before emptying a table it could fill only in part.
+        let settings = LoadSettings {
+            memory_limit: Some(*enough),
+            mode: crate::LoadMode::Replace,
+            ..LoadSettings::default()
+        };
+        let error = make_plan(&[dir.path().to_path_buf()], &settings, &probe()).unwrap_err();
+        assert!(matches!(error, Error::File(_)), "{error}");
     }
 
     #[test]
