@@ -170,17 +170,18 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let bounded_read = |reader: &mut csv::Reader<_>, record: &mut csv::ByteRecord| {
         let at = reader.position().clone();
         record_start.set(Some(skipped.bytes + at.byte()));
-        reader
-            .read_byte_record(record)
-            .map_err(|e| match row_bound::passed(&e) {
-                true => Error::RowTooLong {
+        reader.read_byte_record(record).map_err(|e| {
+            if row_bound::passed(&e) {
+                Error::RowTooLong {
                     path: path.to_path_buf(),
                     line: skipped.lines + at.line(),
                     byte: skipped.bytes + at.byte(),
                     limit: row_limit,
-                },
-                false => csv_error(e),
-            })
+                }
+            } else {
+                csv_error(e)
+            }
+        })
     };
     let mut record = csv::ByteRecord::new();
     if separator_line {
@@ -269,10 +270,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let sampled_bytes = head_end.saturating_sub(first_row_byte);
     let (compression_ratio, decoded_size) =
         input::compression_ratio(path, compression).map_err(io)?;
-    let decoder_bytes = match compression {
-        input::Compression::Zstd => crate::decoder_bytes(path)?,
-        other => other.decoder_bytes(),
-    };
+    let decoder_bytes = crate::decoder_bytes(path)?;
     // A plain file read whole through a transcoder (latin1, UTF-16): its text's size is
     // known, and bounds its batches as a small compressed file's does (without it a small
     // latin1 file reserved a whole first batch, past the plan's estimate).

@@ -237,20 +237,15 @@ impl BatchReader {
             path: path.to_path_buf(),
             source,
         };
-        let input::Text {
-            input, compression, ..
-        } = input::open_text(path, options.get_encoding(), options.get_skip_footer())
-            .map_err(io)?;
+        let input::Text { input, .. } =
+            input::open_text(path, options.get_encoding(), options.get_skip_footer())
+                .map_err(io)?;
         let policy = options.get_bad_rows();
         let max_row_bytes = Self::row_limit(options, budget.capacity());
         // The read buffer (which keeps the current record's raw bytes), the parsed fields
         // and, for compressed files, the decoder's window and buffers.
-        let decoder = match compression {
-            input::Compression::Zstd => crate::decoder_bytes(path)?,
-            other => other.decoder_bytes(),
-        };
         let buffer = budget
-            .reserve_blocking(Self::BUFFER_BYTES + decoder)
+            .reserve_blocking(Self::BUFFER_BYTES + crate::decoder_bytes(path)?)
             .map_err(|source| Error::Memory {
                 path: path.to_path_buf(),
                 source,
