@@ -31,6 +31,35 @@ pub fn content_hash(path: &Path) -> Result<String> {
     Ok(hash.to_hex().to_string())
 }
 
+/// The [`content_hash`] of the first `len` bytes of the file at `path` (all of it when it is
+/// shorter): its content as it was when it was `len` bytes long, whatever was appended
+/// since. A load hashes a file up to its size before the hash and reads no further (see
+/// [`CsvOptions::content_bytes`](crate::CsvOptions::content_bytes)).
+///
+/// # Errors
+///
+/// [`Error::Io`] when the file cannot be read.
+///
+/// # Example
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("log.csv");
+/// std::fs::write(&path, "x\n1\n").unwrap();
+/// let hash = loader_file::content_hash(&path).unwrap();
+/// std::fs::write(&path, "x\n1\n2\n").unwrap();
+/// assert_eq!(loader_file::content_hash_upto(&path, 4).unwrap(), hash);
+/// ```
+pub fn content_hash_upto(path: &Path, len: u64) -> Result<String> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let (hash, _) = hash_from(&mut file, len).map_err(io)?;
+    Ok(hash.to_hex().to_string())
+}
+
 /// The BLAKE3 hash of the next `limit` bytes of `input` (fewer at its end), and how many
 /// bytes that was.
 fn hash_from(input: &mut impl Read, limit: u64) -> std::io::Result<(blake3::Hash, u64)> {

@@ -50,7 +50,7 @@ mod records;
 pub use discover::{FileOrder, InputFile, discover};
 pub use error::{Error, Result};
 pub use formats::{DATE_FORMATS, TIMESTAMP_FORMATS, check_format};
-pub use hash::{content_hash, decompressed_from, decompressed_hash, grew_from};
+pub use hash::{content_hash, content_hash_upto, decompressed_from, decompressed_hash, grew_from};
 pub use infer::{FileSample, WrittenHint, sample_file};
 pub use input::{Compression, decoder_bytes};
 pub use notation::{AMOUNT_NOTATIONS, CURRENCY_SIGNS, Currency, Notation};

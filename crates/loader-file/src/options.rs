@@ -165,6 +165,7 @@ pub struct CsvOptions {
     allow_nul: bool,
     ramp_up: bool,
     decoded_size: Option<u64>,
+    content_bytes: Option<u64>,
     max_row_bytes: usize,
     inferred_columns: Vec<bool>,
     quoted_empty_is_null: bool,
@@ -198,6 +199,7 @@ impl Default for CsvOptions {
             allow_nul: true,
             ramp_up: true,
             decoded_size: None,
+            content_bytes: None,
             max_row_bytes: 64 << 20,
             inferred_columns: Vec::new(),
             quoted_empty_is_null: false,
@@ -448,6 +450,17 @@ impl CsvOptions {
         self
     }
 
+    /// The bytes of a plain file to read, at most (default: all): a load reads the content
+    /// whose hash the ledger keeps it under, the file's size when it was hashed, and not rows
+    /// appended since, which are a grown file's for the next run. Without it a file appended
+    /// to while it was read had those rows loaded twice: read under the old content's hash,
+    /// then again as the grown file's rows past the old content. Compressed and transcoded
+    /// files are read whole.
+    pub fn content_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.content_bytes = bytes;
+        self
+    }
+
     /// Longest row, in bytes as read (default 64 MiB). A longer one stops the file with
     /// [`Error::RowTooLarge`](crate::Error::RowTooLarge) before it is held in memory; the
     /// memory budget may lower it further (a row must fit in the budget).
@@ -565,6 +578,11 @@ impl CsvOptions {
     /// A compressed file's decoded size, when given.
     pub fn get_decoded_size(&self) -> Option<u64> {
         self.decoded_size
+    }
+
+    /// See [`content_bytes`](Self::content_bytes).
+    pub fn get_content_bytes(&self) -> Option<u64> {
+        self.content_bytes
     }
 
     /// Longest row in bytes.

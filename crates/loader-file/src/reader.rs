@@ -253,8 +253,10 @@ impl BatchReader {
         // A plain file's size bounds what is left to read; a decoded one's (decompressed, or
         // transcoded to UTF-8) does not.
         let seekable = matches!(input, input::Input::Plain(_));
+        let content = options.get_content_bytes().filter(|_| seekable);
         let file_size = if seekable {
-            std::fs::metadata(path).map_err(io)?.len()
+            let size = std::fs::metadata(path).map_err(io)?.len();
+            content.map_or(size, |content| size.min(content))
         } else {
             u64::MAX
         };
@@ -262,7 +264,9 @@ impl BatchReader {
         // its true first line (see `record_start`). A small plain file gets a buffer its size:
         // a directory of many small files should not clear 512 KiB for each.
         let capacity = READ_BUFFER_BYTES.min(file_size.saturating_add(64)) as usize;
-        let mut records = options.records(input, capacity, max_row_bytes);
+        let mut records = options
+            .records(input, capacity, max_row_bytes)
+            .ending_at(content.unwrap_or(u64::MAX));
         let skipped = match options.get_skip_lines() {
             0 => records.skip_separator_line(),
             lines => records.skip_lines(lines),

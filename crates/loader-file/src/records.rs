@@ -82,6 +82,8 @@ pub(crate) struct Records<R> {
     /// Whether the look-ahead searches for NUL bytes: only for a target that refuses them.
     search_nul: bool,
     max_row_bytes: u64,
+    /// The stream offset past which nothing is read (see [`ending_at`](Self::ending_at)).
+    end: u64,
 }
 
 impl<R: Read> Records<R> {
@@ -124,7 +126,14 @@ impl<R: Read> Records<R> {
             raw_checked_to: 0,
             search_nul: false,
             max_row_bytes,
+            end: u64::MAX,
         }
+    }
+
+    /// Reads nothing at or past stream offset `end`: the input ends there for this reader.
+    pub(crate) fn ending_at(mut self, end: u64) -> Self {
+        self.end = end;
+        self
     }
 
     /// Searches the look-ahead for NUL bytes too (see [`raw_is_nul_free`](Self::raw_is_nul_free)),
@@ -475,8 +484,18 @@ impl<R: Read> Records<R> {
                 self.fields.resize(grown, 0);
             }
         }
+        let room = self
+            .end
+            .saturating_sub(self.buf_offset + self.filled as u64)
+            .min((self.buf.len() - self.filled) as u64) as usize;
         let read = loop {
-            match self.input.read(&mut self.buf[self.filled..]) {
+            if room == 0 {
+                break 0;
+            }
+            match self
+                .input
+                .read(&mut self.buf[self.filled..self.filled + room])
+            {
                 Ok(read) => break read,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {

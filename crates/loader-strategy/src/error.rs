@@ -151,6 +151,25 @@ pub enum Error {
     /// A worker died (panicked or vanished).
     #[error("worker failed: {0}")]
     Worker(String),
+    /// The file's size or modification time moved between the hash of its content and the
+    /// end of its load: what was read may not be the content the ledger holds it under.
+    #[error(
+        "{path}: the file changed while it was read ({} when its content was hashed, {} now): \
+         the rows committed before stand; run again once it is written (the same content \
+         resumes after them, other content loads whole){}",
+        ByteSize(*was), now.map_or_else(|| "gone".to_owned(), |n| ByteSize(n).to_string()),
+        stopped.as_ref().map_or_else(String::new, |s| format!("; reading had stopped: {s}"))
+    )]
+    ChangedWhileRead {
+        /// The file.
+        path: String,
+        /// Its size when its content was hashed.
+        was: u64,
+        /// Its size now; `None` when it is gone.
+        now: Option<u64>,
+        /// The error its reading had stopped with, if it had.
+        stopped: Option<String>,
+    },
     /// Rows read did not equal rows loaded + rejected + skipped.
     #[error(
         "{path}: reconciliation failed: read {read} rows but loaded {loaded}, rejected {rejected}, skipped {skipped}"

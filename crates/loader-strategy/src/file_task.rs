@@ -29,6 +29,8 @@ use table_match::{matched_to_table, retyped, with_added_columns};
 #[derive(Debug, Default)]
 pub(crate) struct Progress {
     pub resume: Option<ResumePoint>,
+    /// The file as it was before its content was hashed (see `unchanged`).
+    pub stamp: Option<crate::hash_ahead::Stamp>,
     /// Rows committed by this run.
     pub rows_loaded: u64,
     /// Rows quarantined by this run (committed as rejects).
@@ -181,6 +183,9 @@ pub(crate) async fn load_file(
         if p.started_at.is_empty() {
             p.started_at = now();
         }
+        if p.stamp.is_none() {
+            p.stamp = crate::hash_ahead::Stamp::of(&file.path);
+        }
     }
     let mut template = AuditEvent::new(Scope::File, EventKind::Started, ContextId::next());
     template.parent = Some(context.run);
@@ -234,6 +239,7 @@ pub(crate) async fn load_file(
     let result = load_batches(context, file, &target, progress, attempt)
         .await
         .and_then(|read| reconcile(file, progress, loaded_before + read.rows + read.rejected));
+    let result = unchanged(context, file, progress, result);
     let state = if result.is_ok() {
         LiveState::Done
     } else {
@@ -307,6 +313,13 @@ async fn decide(
     if let Some((hash, generation)) = lock(progress).ledger.clone() {
         return Ok(Some(ledger.key(&file.table, &hash, generation)));
     }
+    // The content is the file as it is now, up to its size now: a hash made ahead is used
+    // only if the file is still as it was then, and a hash made here reads no byte appended
+    // meanwhile. The load reads the same bytes (see `CsvOptions::content_bytes`), and
+    // `unchanged` tells whether they stayed the same.
+    let stamp = crate::hash_ahead::Stamp::of(&file.path);
+    lock(progress).stamp.clone_from(&stamp);
+    let size = stamp.as_ref().map(|stamp| stamp.len);
     let ahead = lock(progress).hash_ahead.take();
     let made_ahead = match ahead {
         Some(ahead) => ahead.finish(&file.path).await,
@@ -322,7 +335,13 @@ async fn decide(
                 .await?
         }
         Some(hash) => hash?,
-        None => mode.hash(move || content_hash(&path)).await?,
+        None => match size {
+            Some(size) => {
+                mode.hash(move || loader_file::content_hash_upto(&path, size))
+                    .await?
+            }
+            None => mode.hash(move || content_hash(&path)).await?,
+        },
     };
     // Whether a grown file could resume after an earlier load of its path (any file: a
     // compressed or transcoded one's resume point is looked for in its decoded text, see
@@ -432,7 +451,12 @@ async fn record(
         hash: &hash,
         generation,
         path: &file.path,
-        size: file.size,
+        // The size of the content hashed, which a grown file's old bytes are checked to.
+        size: lock(progress)
+            .stamp
+            .as_ref()
+            .filter(|_| !ledger.has_twin(&file.path))
+            .map_or(file.size, |stamp| stamp.len),
         started_at: &started_at,
     };
     ledger
@@ -458,6 +482,57 @@ async fn skip(
         .commit_with_note(0, 0, format!("skipped: {reason}"))
         .await?;
     Ok(())
+}
+
+/// `result`, unless the file changed since it was looked at before its content was hashed:
+/// then an error saying so, whatever the load came to. A file cut short at a row boundary
+/// while it was read (a producer rewriting it) read to its new end without a fault, and
+/// was recorded complete under the hash of its whole content: a later run of that whole
+/// content skipped the rows past the cut. Recorded failed, its committed rows stand under
+/// the hash and the same content resumes after them. A cut inside a row read as a short row,
+/// and its remedy (`--ragged-rows`) was no help.
+///
+/// A file that only grew while it was read (a log appended to) holds the content hashed and
+/// more: a load that read it to its end read all of that content, and `result` stands; the
+/// rows past it are a grown file's for the next run (see `grown.rs`). Telling the two apart
+/// reads the file's old bytes again, only when it changed.
+fn unchanged(
+    context: &RunContext,
+    file: &PlannedFile,
+    progress: &Mutex<Progress>,
+    result: Result<()>,
+) -> Result<()> {
+    let (Some(was), hashed) = ({
+        let p = lock(progress);
+        (p.stamp.clone(), p.ledger.clone())
+    }) else {
+        return result;
+    };
+    let now = crate::hash_ahead::Stamp::of(&file.path);
+    if now.as_ref() == Some(&was) {
+        return result;
+    }
+    // The raw bytes' hash, not a twin's decompressed one.
+    let raw_hash = hashed
+        .filter(|_| {
+            context
+                .ledger
+                .as_ref()
+                .is_some_and(|l| !l.has_twin(&file.path))
+        })
+        .map(|(hash, _)| hash);
+    if let (Ok(()), Some(hash)) = (&result, raw_hash) {
+        let grown = loader_file::grew_from(&file.path, was.len, &hash, 0, file.csv.get_encoding());
+        if grown.unwrap_or(false) {
+            return result;
+        }
+    }
+    Err(Error::ChangedWhileRead {
+        path: file.path.display().to_string(),
+        was: was.len,
+        now: now.map(|n| n.len),
+        stopped: result.err().map(|e| describe_error(file, &e)),
+    })
 }
 
 /// Rows read now must all have been loaded or quarantined now: read = loaded + rejected
@@ -515,10 +590,15 @@ async fn load_batches(
     if target.upsert_key.is_some() {
         sink.check_upsert_key(target).await.map_err(sink_error)?;
     }
+    // The content hashed, not rows appended since (see `CsvOptions::content_bytes`).
+    let content = lock(progress).stamp.as_ref().map(|stamp| stamp.len);
     let mut source = BatchSource::open(
         attempt.mode,
         file,
-        file.csv.clone().decimal_text_columns(decimal_text),
+        file.csv
+            .clone()
+            .decimal_text_columns(decimal_text)
+            .content_bytes(content),
         Arc::clone(&target.schema),
         &attempt.budget,
         attempt.resume,

@@ -21,14 +21,14 @@ pub(crate) struct HashAhead {
 }
 
 /// What tells a changed file: its length and modification time.
-#[derive(Debug, PartialEq, Eq)]
-struct Stamp {
-    len: u64,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub len: u64,
     modified: SystemTime,
 }
 
 impl Stamp {
-    fn of(path: &Path) -> Option<Stamp> {
+    pub(crate) fn of(path: &Path) -> Option<Stamp> {
         let metadata = std::fs::metadata(path).ok()?;
         Some(Stamp {
             len: metadata.len(),
