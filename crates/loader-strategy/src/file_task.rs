@@ -239,7 +239,7 @@ pub(crate) async fn load_file(
     let result = load_batches(context, file, &target, progress, attempt)
         .await
         .and_then(|read| reconcile(file, progress, loaded_before + read.rows + read.rejected));
-    let result = unchanged(context, file, progress, result);
+    let result = unchanged(context, file, progress, mode, result).await;
     let state = if result.is_ok() {
         LiveState::Done
     } else {
@@ -495,11 +495,13 @@ async fn skip(
 /// A file that only grew while it was read (a log appended to) holds the content hashed and
 /// more: a load that read it to its end read all of that content, and `result` stands; the
 /// rows past it are a grown file's for the next run (see `grown.rs`). Telling the two apart
-/// reads the file's old bytes again, only when it changed.
-fn unchanged(
+/// reads the file's old bytes again (as a hash is read, off the async workers), only when
+/// it changed.
+async fn unchanged(
     context: &RunContext,
     file: &PlannedFile,
     progress: &Mutex<Progress>,
+    mode: Mode,
     result: Result<()>,
 ) -> Result<()> {
     let (Some(was), hashed) = ({
@@ -522,7 +524,10 @@ fn unchanged(
         })
         .map(|(hash, _)| hash);
     if let (Ok(()), Some(hash)) = (&result, raw_hash) {
-        let grown = loader_file::grew_from(&file.path, was.len, &hash, 0, file.csv.get_encoding());
+        let (path, encoding) = (file.path.clone(), file.csv.get_encoding());
+        let grown = mode
+            .hash(move || loader_file::grew_from(&path, was.len, &hash, 0, encoding))
+            .await;
         if grown.unwrap_or(false) {
             return result;
         }
