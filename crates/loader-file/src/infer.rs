@@ -212,7 +212,6 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let mut head_end = None;
     while records < options.get_sample_rows() {
         records += 1;
-        let row_start = byte(&reader);
         match bounded_read(&mut reader, &mut record) {
             Ok(true) => {}
             Ok(false) => {
@@ -220,7 +219,8 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
                 break;
             }
             Err(Error::RowTooLong { .. }) if columns > 0 => {
-                head_end = Some(row_start);
+                // The sample ends where that record starts.
+                head_end = record_start.get();
                 break;
             }
             Err(error) => return Err(error),
@@ -270,7 +270,7 @@ pub fn sample_file(path: &Path, options: &CsvOptions) -> Result<FileSample> {
     let sampled_bytes = head_end.saturating_sub(first_row_byte);
     let (compression_ratio, decoded_size) =
         input::compression_ratio(path, compression).map_err(io)?;
-    let decoder_bytes = crate::decoder_bytes(path)?;
+    let decoder_bytes = input::decoder_bytes_of(path, compression)?;
     // A plain file read whole through a transcoder (latin1, UTF-16): its text's size is
     // known, and bounds its batches as a small compressed file's does (without it a small
     // latin1 file reserved a whole first batch, past the plan's estimate).

@@ -614,14 +614,22 @@ pub fn decoder_bytes(path: &Path) -> crate::Result<u64> {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = File::open(path).map_err(io)?;
-    match detect(&mut file).map_err(io)? {
-        Compression::Zstd => {
-            let log = zstd_window::window_log(&mut file).map_err(io)?;
-            Ok(zstd_window::decoder_bytes(Compression::Zstd, log))
-        }
-        other => Ok(other.decoder_bytes()),
+    let compression = detect(&mut File::open(path).map_err(io)?).map_err(io)?;
+    decoder_bytes_of(path, compression)
+}
+
+/// [`decoder_bytes`] of a file whose compression is known: only a zstd file is read again,
+/// for its first frame's header.
+pub(crate) fn decoder_bytes_of(path: &Path, compression: Compression) -> crate::Result<u64> {
+    if compression != Compression::Zstd {
+        return Ok(compression.decoder_bytes());
     }
+    let io = |source| crate::Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let log = zstd_window::window_log(&mut File::open(path).map_err(io)?).map_err(io)?;
+    Ok(zstd_window::decoder_bytes(log))
 }
 
 /// The file's compression, by its magic number; leaves the file at its start.

@@ -237,15 +237,16 @@ impl BatchReader {
             path: path.to_path_buf(),
             source,
         };
-        let input::Text { input, .. } =
-            input::open_text(path, options.get_encoding(), options.get_skip_footer())
-                .map_err(io)?;
+        let input::Text {
+            input, compression, ..
+        } = input::open_text(path, options.get_encoding(), options.get_skip_footer())
+            .map_err(io)?;
         let policy = options.get_bad_rows();
         let max_row_bytes = Self::row_limit(options, budget.capacity());
         // The read buffer (which keeps the current record's raw bytes), the parsed fields
         // and, for compressed files, the decoder's window and buffers.
         let buffer = budget
-            .reserve_blocking(Self::BUFFER_BYTES + crate::decoder_bytes(path)?)
+            .reserve_blocking(Self::BUFFER_BYTES + input::decoder_bytes_of(path, compression)?)
             .map_err(|source| Error::Memory {
                 path: path.to_path_buf(),
                 source,

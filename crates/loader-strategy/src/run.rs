@@ -508,11 +508,41 @@ async fn apply_pending_replaces(
 const EMPTY_FILE: &str = "the file is empty (no header, no rows): nothing to load";
 
 fn empty_file_report(file: &EmptyFile) -> FileReport {
+    not_read_report(
+        &file.path,
+        &file.table,
+        file.size,
+        FileState::Empty,
+        None,
+        Some(EMPTY_FILE.to_owned()),
+    )
+}
+
+fn unread_file_report(file: &UnreadFile) -> FileReport {
+    not_read_report(
+        &file.path,
+        &file.table,
+        file.size,
+        FileState::Failed,
+        Some(file.error.clone()),
+        file.remedy.clone(),
+    )
+}
+
+/// The report of a file the plan set aside, of which no row was read.
+fn not_read_report(
+    path: &std::path::Path,
+    table: &str,
+    size: u64,
+    state: FileState,
+    error: Option<String>,
+    note: Option<String>,
+) -> FileReport {
     FileReport {
-        path: file.path.clone(),
-        table: file.table.clone(),
-        state: FileState::Empty,
-        size: file.size,
+        path: path.to_path_buf(),
+        table: table.to_owned(),
+        state,
+        size,
         rows_read: 0,
         rows_loaded: 0,
         rows_rejected: 0,
@@ -524,25 +554,10 @@ fn empty_file_report(file: &EmptyFile) -> FileReport {
         estimated_peak: 0,
         measured_peak: 0,
         fell_back: false,
-        error: None,
-        note: Some(EMPTY_FILE.to_owned()),
+        error,
+        note,
         rejected_by_kind: Vec::new(),
         first_reject: None,
-    }
-}
-
-fn unread_file_report(file: &UnreadFile) -> FileReport {
-    FileReport {
-        path: file.path.clone(),
-        table: file.table.clone(),
-        state: FileState::Failed,
-        error: Some(file.error.clone()),
-        note: file.remedy.clone(),
-        ..empty_file_report(&EmptyFile {
-            path: file.path.clone(),
-            size: file.size,
-            table: file.table.clone(),
-        })
     }
 }
 

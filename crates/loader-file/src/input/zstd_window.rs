@@ -1,13 +1,12 @@
 //! The window a zstd file's decoder holds, as its first frame declares it.
 //!
 //! Every standard level writes windows of 8 MiB at most, which
-//! [`Compression::decoder_bytes`] counts. `zstd --long` writes up to 128 MiB (2 GiB with
+//! [`Compression::decoder_bytes`](super::Compression::decoder_bytes) counts. `zstd --long` writes up to 128 MiB (2 GiB with
 //! `--long=31`), and a decoder allocates what the frame declares: a 100 MB file written with
 //! `--long=27` had a 99 MiB window under `--memory-limit 64MiB`, the process at 78 MiB, the
 //! budget's pressure critical and the load stalled. A file's decoder is now counted at its
 //! first frame's window, and opened so that no later frame may declare a larger one.
 
-use super::Compression;
 use std::io::{self, Read};
 
 /// The log of the largest window the standard levels write (8 MiB), which every zstd
@@ -98,13 +97,9 @@ fn frame_window(input: &mut impl Read) -> io::Result<Option<u64>> {
     Ok(Some(if size_bytes == 2 { size + 256 } else { size }))
 }
 
-/// What a decoder of a file with `compression` holds, its window being `2^window_log` bytes
-/// for zstd.
-pub(crate) fn decoder_bytes(compression: Compression, window_log: u32) -> u64 {
-    match compression {
-        Compression::Zstd => (1u64 << window_log) + BUFFER_BYTES,
-        other => other.decoder_bytes(),
-    }
+/// What a zstd decoder holds with a window of `2^window_log` bytes.
+pub(crate) fn decoder_bytes(window_log: u32) -> u64 {
+    (1u64 << window_log) + BUFFER_BYTES
 }
 
 #[cfg(test)]

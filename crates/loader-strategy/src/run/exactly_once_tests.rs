@@ -508,33 +508,6 @@ mod proptests {
     }
 }
 
-/// A sink over a real database whose first write does something to the file being loaded,
-/// as a producer writing it meanwhile would.
-struct ChangesItsSource {
-    inner: Arc<SqliteSink>,
-    change: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
-}
-
-#[async_trait]
-impl BatchSink for ChangesItsSource {
-    async fn prepare(&self, target: &LoadTarget) -> std::result::Result<(), SinkError> {
-        self.inner.prepare(target).await
-    }
-
-    async fn write(
-        &self,
-        target: &LoadTarget,
-        batch: &RowBatch,
-        rows: Range<usize>,
-    ) -> std::result::Result<u64, SinkError> {
-        let change = self.change.lock().unwrap().take();
-        if let Some(change) = change {
-            change();
-        }
-        self.inner.write(target, batch, rows).await
-    }
-}
-
 /// One load of `input` whose first write runs `change`.
 async fn load_changing(
     db: &Path,
@@ -542,9 +515,14 @@ async fn load_changing(
     change: impl FnOnce() + Send + 'static,
 ) -> LoadReport {
     let inner = Arc::new(SqliteSink::open(db).unwrap());
-    let sink = Arc::new(ChangesItsSource {
+    let change = std::sync::Mutex::new(Some(change));
+    let sink = Arc::new(super::tests::HookedSink {
         inner: Arc::clone(&inner),
-        change: std::sync::Mutex::new(Some(Box::new(change))),
+        hook: Box::new(move |_| {
+            if let Some(change) = change.lock().unwrap().take() {
+                change();
+            }
+        }),
     });
     DataLoadingService::new(
         sink,

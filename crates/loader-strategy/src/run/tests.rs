@@ -40,17 +40,15 @@ fn ids(sink: &SqliteSink) -> (i64, i64, i64, i64) {
     .unwrap()
 }
 
-/// Wraps a real sink and panics on one chosen write of one chosen file, as a worker dying
-/// mid-load would. Counting per file keeps the test deterministic under any scheduling.
-struct PanicOnWrite {
-    inner: Arc<SqliteSink>,
-    file: &'static str,
-    writes: AtomicUsize,
-    panic_at: usize,
+/// A sink over a real database that calls `hook` before each write: a fault injected at
+/// a chosen write, or a change made to the file being loaded, as a producer would.
+pub(super) struct HookedSink {
+    pub inner: Arc<SqliteSink>,
+    pub hook: Box<dyn Fn(&LoadTarget) + Send + Sync>,
 }
 
 #[async_trait]
-impl BatchSink for PanicOnWrite {
+impl BatchSink for HookedSink {
     async fn prepare(&self, target: &LoadTarget) -> std::result::Result<(), SinkError> {
         self.inner.prepare(target).await
     }
@@ -61,11 +59,7 @@ impl BatchSink for PanicOnWrite {
         batch: &RowBatch,
         rows: Range<usize>,
     ) -> std::result::Result<u64, SinkError> {
-        if target.source.ends_with(self.file)
-            && self.writes.fetch_add(1, Ordering::SeqCst) == self.panic_at
-        {
-            panic!("injected pool failure");
-        }
+        (self.hook)(target);
         self.inner.write(target, batch, rows).await
     }
 }
@@ -215,11 +209,17 @@ async fn injected_pool_failure_falls_back_to_sequential_and_loads_each_row_once(
     let dir = tempfile::tempdir().unwrap();
     loader_gen::write_files(dir.path(), 6000, 3, 5).unwrap();
     let real = Arc::new(SqliteSink::open(dir.path().join("out.db")).unwrap());
-    let sink = Arc::new(PanicOnWrite {
+    // A panic on the third write of one file, as a worker dying mid-load would: counting per
+    // file keeps the test deterministic under any scheduling.
+    let writes = AtomicUsize::new(0);
+    let sink = Arc::new(HookedSink {
         inner: real.clone(),
-        file: "part-001.csv",
-        writes: AtomicUsize::new(0),
-        panic_at: 2,
+        hook: Box::new(move |target| {
+            if target.source.ends_with("part-001.csv") && writes.fetch_add(1, Ordering::SeqCst) == 2
+            {
+                panic!("injected pool failure");
+            }
+        }),
     });
     let audit = Arc::new(InMemoryAudit::new());
     let service = DataLoadingService::new(sink, audit.clone(), probe(), settings());
